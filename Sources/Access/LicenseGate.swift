@@ -1,0 +1,140 @@
+import Foundation
+import Licensing
+import OCI
+import Storage
+
+/// Why a request was refused, in the shape the HTTP layer answers with.
+public enum GateRefusal: Error, Equatable, Sendable {
+    /// No or bad credentials: 401 with a challenge. Never downgraded to anonymous access.
+    case unauthorized(String)
+    /// Good credentials that do not cover this: 403.
+    case denied(String)
+
+    public var message: String {
+        switch self {
+        case .unauthorized(let m), .denied(let m): m
+        }
+    }
+}
+
+/// Who a request is from, and what a bearer token limits them to.
+public struct Caller: Sendable, Equatable {
+    public var principal: Principal
+    /// Repositories and actions a bearer token was issued for; nil for Basic credentials,
+    /// which carry the license's full rights.
+    public var tokenAccess: [TokenAccess]?
+}
+
+/// Turns an `Authorization` header into a caller: license IDs (Basic), registry tokens
+/// (Bearer) and the vendor's admin token. License records are cached briefly in memory so
+/// the hot path does no database work; a change made here invalidates at once, and other
+/// replicas see it within `cacheTTL`.
+public actor LicenseGate {
+    private let customers: any CustomerStore
+    private let apps: any AppStore
+    private let tokens: RegistryTokenService
+    private let adminTokenHash: String
+    private let cacheTTL: TimeInterval
+
+    private struct CachedLicense {
+        var license: License
+        var loadedAt: Date
+    }
+    private var byHash: [String: CachedLicense] = [:]
+    private var byCustomer: [String: CachedLicense] = [:]
+    private var verifiedTokens: [String: RegistryTokenClaims] = [:]
+
+    public init(customers: any CustomerStore, apps: any AppStore, tokens: RegistryTokenService,
+                adminToken: String, cacheTTL: TimeInterval = 5) {
+        self.customers = customers
+        self.apps = apps
+        self.tokens = tokens
+        self.adminTokenHash = SecretBox.lookupHash(adminToken)
+        self.cacheTTL = cacheTTL
+    }
+
+    public func invalidate(customerID: String) {
+        byCustomer[customerID] = nil
+        byHash = byHash.filter { $0.value.license.customerID != customerID }
+    }
+
+    /// Checks a username/password pair (the token endpoint's and Basic auth's input).
+    public func authenticate(basic: BasicCredentials, now: Date = Date()) async throws -> Principal {
+        let hash = SecretBox.lookupHash(basic.password)
+        if constantTimeEquals(hash, adminTokenHash) { return .vendor(canPush: true) }
+        guard LicenseID.isWellFormed(basic.password), let license = try await license(hash: hash, now: now) else {
+            throw GateRefusal.unauthorized("invalid license")
+        }
+        if let refusal = license.standing(at: now).refusal { throw GateRefusal.unauthorized(refusal) }
+        return .customer(license)
+    }
+
+    /// Checks a request's `Authorization` header for a registry endpoint.
+    public func authenticate(authorization: String?, service: String, now: Date = Date()) async throws -> Caller {
+        guard let authorization, !authorization.isEmpty else { throw GateRefusal.unauthorized("authentication required") }
+        if let basic = BasicCredentials.parse(authorization: authorization) {
+            return Caller(principal: try await authenticate(basic: basic, now: now), tokenAccess: nil)
+        }
+        guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            throw GateRefusal.unauthorized("unsupported authorization scheme")
+        }
+        let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let claims = try await verify(token, service: service, now: now)
+        let subject = claims.sub.value
+        if subject == "vendor" {
+            return Caller(principal: .vendor(canPush: true), tokenAccess: claims.access)
+        }
+        guard let license = try await license(customerID: subject, now: now) else {
+            throw GateRefusal.unauthorized("invalid license")
+        }
+        // Checked on every request, not just at issue: revocation applies at once.
+        if let refusal = license.standing(at: now).refusal { throw GateRefusal.unauthorized(refusal) }
+        return Caller(principal: .customer(license), tokenAccess: claims.access)
+    }
+
+    private func verify(_ token: String, service: String, now: Date) async throws -> RegistryTokenClaims {
+        if let claims = verifiedTokens[token], claims.exp.value > now, claims.aud.value.contains(service) {
+            return claims
+        }
+        let claims: RegistryTokenClaims
+        do {
+            claims = try await tokens.verify(token, audience: service)
+        } catch {
+            throw GateRefusal.unauthorized("invalid or expired token")
+        }
+        if verifiedTokens.count > 50_000 { verifiedTokens = verifiedTokens.filter { $0.value.exp.value > now } }
+        if verifiedTokens.count > 50_000 { verifiedTokens.removeAll() }
+        verifiedTokens[token] = claims
+        return claims
+    }
+
+    private func license(hash: String, now: Date) async throws -> License? {
+        if let hit = byHash[hash], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.license }
+        guard let record = try await customers.customer(licenseHash: hash) else { return nil }
+        return try await remember(record, now: now, hash: hash)
+    }
+
+    private func license(customerID: String, now: Date) async throws -> License? {
+        if let hit = byCustomer[customerID], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.license }
+        guard let record = try await customers.customer(id: customerID) else { return nil }
+        return try await remember(record, now: now, hash: record.licenseHash)
+    }
+
+    private func remember(_ record: CustomerRecord, now: Date, hash: String) async throws -> License? {
+        guard let app = try await apps.app(id: record.appID) else { return nil }
+        let license = record.license(appSlug: app.slug)
+        let entry = CachedLicense(license: license, loadedAt: now)
+        if byHash.count > 100_000 { byHash.removeAll(); byCustomer.removeAll() }
+        byHash[hash] = entry
+        byCustomer[record.id] = entry
+        return license
+    }
+}
+
+func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var diff: UInt8 = 0
+    for i in 0..<x.count { diff |= x[i] ^ y[i] }
+    return diff == 0
+}

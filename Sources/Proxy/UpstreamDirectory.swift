@@ -1,0 +1,67 @@
+import Foundation
+import OCI
+import Storage
+import Upstream
+
+/// A proxy path resolved to a registered upstream the app may use.
+public struct ResolvedUpstream: Sendable {
+    public var registry: RegistryRecord
+    public var target: UpstreamTarget
+    /// Repository on the upstream (Docker Hub names normalised to `library/…`).
+    public var repository: String
+}
+
+/// Maps `proxy/<app>/<upstream>/<repo>` to a registered upstream, or refuses. This is the
+/// guard that keeps Portcullis from being an open proxy: a name that does not resolve to a
+/// registry registered for that app never causes an outbound request.
+public actor UpstreamDirectory {
+    private let store: any RegistryStore
+    private let secrets: SecretBox
+    private var cached: [RegistryRecord]?
+    private var loadedAt = Date.distantPast
+    /// Bounds how stale another replica's registry changes can be here.
+    private let refreshInterval: TimeInterval
+
+    public init(store: any RegistryStore, secrets: SecretBox, refreshInterval: TimeInterval = 10) {
+        self.store = store
+        self.secrets = secrets
+        self.refreshInterval = refreshInterval
+    }
+
+    /// Forgets cached registries; called after this replica changes them.
+    public func invalidate() { cached = nil }
+
+    func registries() async throws -> [RegistryRecord] {
+        if let cached, Date().timeIntervalSince(loadedAt) < refreshInterval { return cached }
+        let fresh = try await store.registries()
+        cached = fresh
+        loadedAt = Date()
+        return fresh
+    }
+
+    public func resolve(_ name: RepositoryName, appID: String) async throws -> ResolvedUpstream {
+        let all = try await registries()
+        let names = Set(all.map(\.name))
+        guard let proxy = ProxyName.parse(name, isRegistryName: { names.contains($0) }) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        let registry: RegistryRecord?
+        switch proxy.upstream {
+        case .named(let slug): registry = all.first { $0.name == slug }
+        case .host(let host): registry = all.first { $0.host == host && $0.isAvailable(toApp: appID) }
+        }
+        guard let registry, registry.isAvailable(toApp: appID) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        let repository = registry.host == DockerHub.canonicalHost ? DockerHub.repository(proxy.repository) : proxy.repository
+        return ResolvedUpstream(registry: registry, target: try target(for: registry), repository: repository)
+    }
+
+    public func target(for registry: RegistryRecord) throws -> UpstreamTarget {
+        var credentials: BasicCredentials?
+        if let sealed = registry.sealedSecret {
+            credentials = BasicCredentials(username: registry.username ?? "", password: try secrets.open(sealed))
+        }
+        return UpstreamTarget(id: registry.id, baseURL: registry.endpoint, credentials: credentials)
+    }
+}

@@ -1,0 +1,22 @@
+import Access
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Proxy
+import Storage
+import Upstream
+
+/// The long-lived parts of a running server, built once at start and shared by routes.
+public struct Components: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: any MetadataStore
+    public let blobs: any BlobStore
+    public let secrets: SecretBox
+    public let tokens: RegistryTokenService
+    public let gate: LicenseGate
+    public let upstream: UpstreamClient
+    public let directory: UpstreamDirectory
+    public let proxy: ProxyRegistry
+    public let pulls: PullRecorder
+    public let logger: Logger
+}

@@ -1,0 +1,236 @@
+import Access
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Licensing
+import Logging
+import NIOCore
+import OCI
+import Proxy
+import Storage
+import Upstream
+
+/// The distribution API: authentication, the license gate, and dispatch to the proxy.
+/// Every request leaves one log line and one pull record, allowed or not.
+struct RegistryEndpoints: Sendable {
+    let c: Components
+
+    func register(on router: Router<PortcullisContext>) {
+        for path: RouterPath in ["/v2", "/v2/**"] {
+            for method: HTTPRequest.Method in [.get, .head, .put, .post, .patch, .delete] {
+                router.on(path, method: method, use: handle)
+            }
+        }
+    }
+
+    /// What a request was about, filled in as it is handled, for the log and the pull record.
+    struct Outcome {
+        var customerID: String?
+        var appSlug: String?
+        var repository = ""
+        var reference = ""
+        var action = "ping"
+        var reason: String?
+    }
+
+    @Sendable func handle(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let started = ContinuousClock.now
+        var outcome = Outcome()
+        var response: Response
+        do {
+            response = try await route(request, &outcome)
+        } catch let error as RegistryError {
+            outcome.reason = error.message
+            response = .registryError(error)
+        } catch let refusal as TokenRefusal {
+            outcome.reason = refusal.message
+            response = .registryError(RegistryError(.unauthorized, refusal.message), headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
+        } catch let refusal as GateRefusal {
+            outcome.reason = refusal.message
+            response = refusalResponse(refusal, request: request, repository: outcome.repository)
+        } catch let error as UpstreamError {
+            let mapped = Self.registryError(for: error, notFound: Self.notFoundCode(outcome.action))
+            outcome.reason = error.description
+            response = .registryError(mapped)
+        } catch {
+            c.logger.error("registry request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            outcome.reason = "internal error"
+            response = .registryError(RegistryError(.unavailable, "internal error", status: 500))
+        }
+        response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
+        let status = Int(response.status.code)
+        let bytes = request.method == .head ? 0 : Int64(response.body.contentLength ?? 0)
+        let elapsed = ContinuousClock.now - started
+        c.logger.info("registry request", metadata: [
+            "method": "\(request.method.rawValue)", "repository": "\(outcome.repository)", "reference": "\(outcome.reference)",
+            "action": "\(outcome.action)", "status": "\(status)", "bytes": "\(bytes)",
+            "customer": "\(outcome.customerID ?? "-")", "app": "\(outcome.appSlug ?? "-")",
+            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "remote": "\(context.remoteAddress?.ipAddress ?? "-")",
+            "reason": "\(outcome.reason ?? "-")",
+        ])
+        if outcome.action != "ping" {
+            await c.pulls.add(PullRecord(customerID: outcome.customerID, appSlug: outcome.appSlug, repository: outcome.repository,
+                                         reference: outcome.reference, action: outcome.action, status: status, bytes: bytes,
+                                         reason: outcome.reason))
+        }
+        return response
+    }
+
+    private func route(_ request: Request, _ outcome: inout Outcome) async throws -> Response {
+        let address = PublicAddress(configuration: c.configuration, request: request)
+        if request.uri.path == "/v2/token" {
+            outcome.action = "token"
+            return try await TokenEndpoint(c: c).issue(request, address: address, outcome: &outcome)
+        }
+        guard let path = try RegistryPath.parse(request.uri.path) else {
+            throw RegistryError(.nameUnknown, "no such registry endpoint")
+        }
+        if let name = path.repository { outcome.repository = name.description }
+        let caller = try await c.gate.authenticate(authorization: request.headers[.authorization], service: address.service)
+        if case .customer(let license) = caller.principal {
+            outcome.customerID = license.customerID
+            outcome.appSlug = license.appSlug
+        }
+        guard let name = path.repository else {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+        }
+        outcome.appSlug = outcome.appSlug ?? AccessPolicy.appSlug(of: name)
+        let action: RegistryAction = request.method == .get || request.method == .head ? .pull : (request.method == .delete ? .delete : .push)
+        if case .deny(let why) = AccessPolicy.decide(caller.principal, action, on: name) {
+            throw GateRefusal.denied(why)
+        }
+        if let granted = caller.tokenAccess, !granted.contains(where: { $0.name == name.description && $0.actions.contains(action.rawValue) }) {
+            // The token was issued for another scope: a fresh challenge lets the client get one for this.
+            throw GateRefusal.unauthorized("token does not cover this repository")
+        }
+        guard AccessPolicy.isProxy(name) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        guard action == .pull else {
+            throw RegistryError(.unsupported, "proxied repositories are read-only")
+        }
+        let appID = try await appID(for: caller.principal, name: name)
+        let up = try await c.directory.resolve(name, appID: appID)
+        let head = request.method == .head
+
+        switch path {
+        case .manifest(_, let reference):
+            outcome.action = "manifest"
+            outcome.reference = reference.description
+            let served = try await c.proxy.manifest(up, reference, wantBody: !head)
+            var headers: HTTPFields = [
+                .contentType: served.record.mediaType,
+                .contentLength: String(served.record.size),
+                dockerContentDigest: served.record.digest.description,
+                .eTag: "\"\(served.record.digest)\"",
+            ]
+            if served.stale { headers[.warning] = "110 - \"response is stale\"" }
+            return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: served.bytes ?? ByteBuffer()))
+
+        case .blob(_, let digest):
+            outcome.action = "blob"
+            outcome.reference = digest.description
+            if head {
+                let size = try await c.proxy.blobSize(up, digest)
+                return Response(status: .ok, headers: blobHeaders(digest, length: size), body: .init())
+            }
+            return try await BlobResponder(request: request, digest: digest).respond(try await c.proxy.blob(up, digest))
+
+        case .tags:
+            outcome.action = "tags"
+            let query = request.uri.queryParameters
+            let n = query["n"].flatMap { Int($0) }
+            if let n, n < 0 { throw RegistryError(.unsupported, "n must not be negative") }
+            let (bytes, link) = try await c.proxy.tags(up, n: n, last: query["last"].map(String.init))
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let link { headers[.link] = Self.rewriteLink(link, upstreamRepository: up.repository, ourName: name.description) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: Self.renameTagList(bytes, to: name.description)))
+
+        case .referrers(_, let digest):
+            outcome.action = "referrers"
+            outcome.reference = digest.description
+            let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
+            let body = try await c.proxy.referrers(up, digest, artifactType: artifactType)
+                ?? ByteBuffer(string: #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)
+            return Response(status: .ok, headers: [.contentType: ManifestMediaType.ociIndex], body: .init(byteBuffer: body))
+
+        case .base, .uploads, .upload:
+            throw RegistryError(.unsupported, "proxied repositories are read-only")
+        }
+    }
+
+    private func appID(for principal: Principal, name: RepositoryName) async throws -> String {
+        if case .customer(let license) = principal { return license.appID }
+        guard let slug = AccessPolicy.appSlug(of: name), let app = try await c.store.app(slug: slug) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        return app.id
+    }
+
+    private func refusalResponse(_ refusal: GateRefusal, request: Request, repository: String) -> Response {
+        switch refusal {
+        case .unauthorized(let message):
+            let address = PublicAddress(configuration: c.configuration, request: request)
+            let scope = repository.isEmpty ? nil : "repository:\(repository):pull"
+            let challenge = AuthChallenge.bearer(realm: address.tokenRealm, service: address.service, scope: scope)
+            return .registryError(RegistryError(.unauthorized, message), headers: [.wwwAuthenticate: challenge])
+        case .denied(let message):
+            return .registryError(RegistryError(.denied, message))
+        }
+    }
+
+    static func notFoundCode(_ action: String) -> RegistryErrorCode {
+        switch action {
+        case "manifest": .manifestUnknown
+        case "blob": .blobUnknown
+        default: .nameUnknown
+        }
+    }
+
+    static func registryError(for error: UpstreamError, notFound: RegistryErrorCode) -> RegistryError {
+        switch error {
+        case .notFound: RegistryError(notFound, "\(notFound == .manifestUnknown ? "manifest" : notFound == .blobUnknown ? "blob" : "repository") unknown to registry")
+        case .authenticationFailed: RegistryError(.unavailable, "the upstream registry refused the vendor's registry credentials", status: 502)
+        case .rateLimited: RegistryError(.tooManyRequests, "the upstream registry is rate limiting; try again later")
+        case .unreachable, .serverError: RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
+        case .unexpectedStatus, .invalidResponse: RegistryError(.unavailable, "the upstream registry gave an invalid response", status: 502)
+        }
+    }
+
+    /// The upstream names the repository by its own name; clients expect ours.
+    static func renameTagList(_ bytes: ByteBuffer, to name: String) -> ByteBuffer {
+        struct TagList: Codable { var name: String; var tags: [String]? }
+        guard var list = try? JSONDecoder().decode(TagList.self, from: Data(bytes.readableBytesView)) else { return bytes }
+        list.name = name
+        list.tags = list.tags ?? []
+        return (try? ByteBuffer(bytes: JSONEncoder().encode(list))) ?? bytes
+    }
+
+    static func rewriteLink(_ link: String, upstreamRepository: String, ourName: String) -> String {
+        // `</v2/<repo>/tags/list?last=x&n=y>; rel="next"`: keep the query, point it at our name.
+        guard let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close,
+              let q = link[open..<close].firstIndex(of: "?") else { return link }
+        let query = link[q..<close]
+        return "</v2/\(ourName)/tags/list\(query)>" + link[link.index(after: close)...]
+    }
+}
+
+let dockerContentDigest = HTTPField.Name("Docker-Content-Digest")!
+
+extension HTTPField.Name {
+    static let warning = HTTPField.Name("Warning")!
+    static let link = HTTPField.Name("Link")!
+    static let dockerDistributionAPIVersion = HTTPField.Name("Docker-Distribution-API-Version")!
+}
+
+func blobHeaders(_ digest: Digest, length: Int64) -> HTTPFields {
+    [
+        .contentType: "application/octet-stream",
+        .contentLength: String(length),
+        dockerContentDigest: digest.description,
+        .acceptRanges: "bytes",
+        .eTag: "\"\(digest)\"",
+        .cacheControl: "max-age=31536000",
+    ]
+}

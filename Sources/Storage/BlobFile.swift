@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+
+/// An open file read and written at explicit offsets on NIO's blocking thread pool.
+///
+/// `pread`/`pwrite` never move a shared cursor, so one descriptor serves a filling writer
+/// and any number of readers at once. The descriptor closes when the last reference goes.
+public final class BlobFile: Sendable {
+    public let descriptor: CInt
+    public let path: String
+
+    init(descriptor: CInt, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit { close(descriptor) }
+
+    public static func openForReading(_ path: String) throws -> BlobFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BlobFileError.errno(errno, "open") }
+        return BlobFile(descriptor: fd, path: path)
+    }
+
+    /// Creates a new file that must not already exist.
+    public static func create(_ path: String) throws -> BlobFile {
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BlobFileError.errno(errno, "create") }
+        return BlobFile(descriptor: fd, path: path)
+    }
+
+    public func size() throws -> Int64 {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { throw BlobFileError.errno(errno, "fstat") }
+        return Int64(st.st_size)
+    }
+
+    public func read(at offset: Int64, count: Int, allocator: ByteBufferAllocator = .init()) async throws -> ByteBuffer {
+        let fd = descriptor
+        return try await NIOThreadPool.singleton.runIfActive {
+            var buffer = allocator.buffer(capacity: count)
+            let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { ptr in
+                let r = pread(fd, ptr.baseAddress, count, off_t(offset))
+                if r < 0 { throw BlobFileError.errno(errno, "pread") }
+                return r
+            }
+            _ = n
+            return buffer
+        }
+    }
+
+    public func write(_ buffer: ByteBuffer, at offset: Int64) async throws {
+        let fd = descriptor
+        try await NIOThreadPool.singleton.runIfActive {
+            try buffer.withUnsafeReadableBytes { ptr in
+                var done = 0
+                while done < ptr.count {
+                    let r = pwrite(fd, ptr.baseAddress! + done, ptr.count - done, off_t(offset) + off_t(done))
+                    if r < 0 {
+                        if errno == EINTR { continue }
+                        throw BlobFileError.errno(errno, "pwrite")
+                    }
+                    done += r
+                }
+            }
+        }
+    }
+
+    /// Flushes to stable storage before a blob becomes visible, so a crash cannot publish a hole.
+    public func sync() async throws {
+        let fd = descriptor
+        try await NIOThreadPool.singleton.runIfActive {
+            if fsync(fd) != 0 { throw BlobFileError.errno(errno, "fsync") }
+        }
+    }
+}
+
+public enum BlobFileError: Error, CustomStringConvertible {
+    case errno(CInt, String)
+
+    public var code: CInt {
+        switch self { case .errno(let e, _): e }
+    }
+
+    public var description: String {
+        switch self {
+        case .errno(let e, let op): "\(op): \(String(cString: strerror(e)))"
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import OCI
+
+public protocol AppStore: Sendable {
+    func createApp(_ app: AppRecord) async throws
+    func apps() async throws -> [AppRecord]
+    func app(slug: String) async throws -> AppRecord?
+    func app(id: String) async throws -> AppRecord?
+}
+
+public protocol RegistryStore: Sendable {
+    func createRegistry(_ registry: RegistryRecord) async throws
+    func registries() async throws -> [RegistryRecord]
+    func registry(name: String) async throws -> RegistryRecord?
+    func deleteRegistry(name: String) async throws -> Bool
+}
+
+public protocol CustomerStore: Sendable {
+    func createCustomer(_ customer: CustomerRecord) async throws
+    func customers(appID: String?) async throws -> [CustomerRecord]
+    func customer(id: String) async throws -> CustomerRecord?
+    func customer(licenseHash: String) async throws -> CustomerRecord?
+    func updateCustomer(_ customer: CustomerRecord) async throws
+}
+
+/// What the pull-through cache knows about upstream content.
+public protocol ProxyIndex: Sendable {
+    func tag(registryID: String, repository: String, tag: String) async throws -> CachedTag?
+    func putTag(registryID: String, repository: String, tag: String, _ value: CachedTag) async throws
+    func manifest(_ digest: Digest) async throws -> ManifestRecord?
+    func putManifest(_ record: ManifestRecord) async throws
+    /// Content proven to exist in an upstream repository, so serving it from the shared
+    /// content-addressed cache never reveals another repository's content.
+    func isLinked(registryID: String, repository: String, digest: Digest) async throws -> Bool
+    func link(registryID: String, repository: String, digest: Digest) async throws
+}
+
+public protocol PullLog: Sendable {
+    func record(_ pulls: [PullRecord]) async throws
+    func pulls(customerID: String, limit: Int) async throws -> [PullRecord]
+}
+
+/// Everything the server keeps in its database.
+public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & PullLog

@@ -1,0 +1,52 @@
+import SQLKit
+
+/// Ordered schema steps; each runs once, recorded in `schema_version`.
+enum SchemaMigrations {
+    static let steps: [[String]] = [
+        [
+            "CREATE TABLE apps (id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE registries (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, provider TEXT NOT NULL,
+                endpoint TEXT NOT NULL, host TEXT NOT NULL, username TEXT, sealed_secret TEXT, auth_type TEXT NOT NULL,
+                created_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE registry_apps (registry_id TEXT NOT NULL REFERENCES registries(id),
+                app_id TEXT NOT NULL REFERENCES apps(id), PRIMARY KEY (registry_id, app_id))
+            """,
+            """
+            CREATE TABLE customers (id TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(id), name TEXT NOT NULL,
+                email TEXT, channel TEXT NOT NULL, license_type TEXT NOT NULL, expires_at BIGINT, archived BIGINT NOT NULL,
+                helm_install BIGINT NOT NULL, license_hash TEXT NOT NULL UNIQUE, sealed_license TEXT NOT NULL,
+                created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE proxy_tags (registry_id TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+                digest TEXT NOT NULL, checked_at BIGINT NOT NULL, PRIMARY KEY (registry_id, repository, tag))
+            """,
+            "CREATE TABLE manifests (digest TEXT PRIMARY KEY, media_type TEXT NOT NULL, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE blob_links (registry_id TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+                created_at BIGINT NOT NULL, PRIMARY KEY (registry_id, repository, digest))
+            """,
+            """
+            CREATE TABLE pulls (id TEXT PRIMARY KEY, at BIGINT NOT NULL, customer_id TEXT, app_slug TEXT,
+                repository TEXT NOT NULL, reference TEXT NOT NULL, action TEXT NOT NULL, status BIGINT NOT NULL,
+                bytes BIGINT NOT NULL, reason TEXT)
+            """,
+            "CREATE INDEX pulls_by_customer ON pulls (customer_id, at)",
+        ],
+    ]
+
+    static func apply(to db: any SQLDatabase) async throws {
+        try await db.raw("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").run()
+        let current = try await db.raw("SELECT MAX(version) AS v FROM schema_version").first()
+            .flatMap { try $0.decode(column: "v", as: Int64?.self) } ?? 0
+        for (index, statements) in steps.enumerated() where Int64(index + 1) > current {
+            for sql in statements {
+                try await db.raw(SQLQueryString(stringLiteral: sql)).run()
+            }
+            try await db.raw("INSERT INTO schema_version (version) VALUES (\(bind: Int64(index + 1)))").run()
+        }
+    }
+}

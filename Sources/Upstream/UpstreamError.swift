@@ -1,0 +1,43 @@
+/// How a request to a vendor's registry failed, in terms the proxy can act on.
+public enum UpstreamError: Error, Equatable, CustomStringConvertible {
+    /// Could not connect, timed out, or the connection broke.
+    case unreachable(String)
+    /// The stored credentials were refused (401/403 after authenticating).
+    case authenticationFailed
+    case notFound
+    case rateLimited
+    case serverError(Int)
+    case unexpectedStatus(Int)
+    case invalidResponse(String)
+
+    /// True when a cached answer should be served instead (the upstream is down or overloaded,
+    /// not saying that the content is gone).
+    public var isOutage: Bool {
+        switch self {
+        case .unreachable, .rateLimited, .serverError: true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unreachable(let why): "upstream unreachable: \(why)"
+        case .authenticationFailed: "upstream refused the registry credentials"
+        case .notFound: "not found upstream"
+        case .rateLimited: "upstream is rate limiting"
+        case .serverError(let s): "upstream error \(s)"
+        case .unexpectedStatus(let s): "unexpected upstream status \(s)"
+        case .invalidResponse(let why): "invalid upstream response: \(why)"
+        }
+    }
+
+    static func from(status: Int) -> UpstreamError {
+        switch status {
+        case 401, 403: .authenticationFailed
+        case 404: .notFound
+        case 429: .rateLimited
+        case 500...599: .serverError(status)
+        default: .unexpectedStatus(status)
+        }
+    }
+}

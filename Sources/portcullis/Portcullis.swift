@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Portcullis: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portcullis",
+        abstract: "A license-gated pull-through registry for software vendors.",
+        subcommands: [Serve.self, AppCommand.self, RegistryCommand.self, CustomerCommand.self])
+}

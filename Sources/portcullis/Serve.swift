@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Server
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Portcullis server.")
+
+    @Option(help: "Address to listen on (host:port).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "Data directory (env PORTCULLIS_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(help: "Scheme and host clients use, e.g. https://registry.example.com (default: each request's Host).")
+    var publicURL: String?
+
+    @Option(help: "PEM certificate chain for native HTTPS.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for native HTTPS.")
+    var tlsKey: String?
+
+    @Option(help: "Registry token lifetime, e.g. 5m. Revoked licenses stop at once; tokens never outlive this.")
+    var tokenTTL = "5m"
+
+    @Option(help: "How long a proxied tag is served from cache before re-checking upstream, e.g. 60s.")
+    var tagTTL = "60s"
+
+    @Option(help: "How long past its TTL a cached tag may be served while the upstream fails, e.g. 24h.")
+    var staleLimit = "24h"
+
+    @Option(help: "How long to wait for an upstream's response, e.g. 30s.")
+    var upstreamTimeout = "30s"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    func run() async throws {
+        var config = ServerConfiguration()
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen must be host:port")
+        }
+        config.host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        config.port = port
+        config.dataDirectory = dataDir ?? ProcessInfo.processInfo.environment["PORTCULLIS_DATA_DIR"] ?? "./portcullis-data"
+        config.publicURL = publicURL ?? ProcessInfo.processInfo.environment["PORTCULLIS_PUBLIC_URL"]
+        config.tlsCertificatePath = tlsCert
+        config.tlsKeyPath = tlsKey
+        config.tokenLifetime = try Duration.parse(tokenTTL, option: "--token-ttl")
+        config.tagTTL = try Duration.parse(tagTTL, option: "--tag-ttl")
+        config.staleLimit = try Duration.parse(staleLimit, option: "--stale-limit")
+        config.upstreamTimeout = try Duration.parse(upstreamTimeout, option: "--upstream-timeout")
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        try await PortcullisServer.run(config, logger: Logger(label: "portcullis"))
+    }
+}
+
+enum Duration {
+    /// `90s`, `5m`, `720h`, `30d`, or plain seconds.
+    static func parse(_ text: String, option: String) throws -> TimeInterval {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let seconds = Double(text), seconds >= 0 { return seconds }
+        guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 else {
+            throw ValidationError("\(option) takes a duration such as 90s, 5m, 720h or 30d")
+        }
+        return value * factor
+    }
+}
