@@ -1,0 +1,64 @@
+import Foundation
+import OCI
+import Testing
+@testable import Licensing
+
+@Suite struct LicenseTests {
+    func license(expires: Date? = nil, archived: Bool = false, app: String = "acme") -> License {
+        License(customerID: "c1", appID: "a1", appSlug: app, customerName: "C", customerEmail: nil, channel: "Stable",
+                type: .paid, expiresAt: expires, archived: archived, helmInstall: true)
+    }
+
+    @Test func standing() {
+        let now = Date()
+        #expect(license().standing(at: now) == .active)
+        #expect(license(expires: now.addingTimeInterval(60)).standing(at: now) == .active)
+        #expect(license(expires: now.addingTimeInterval(-1)).standing(at: now) == .expired(at: now.addingTimeInterval(-1)))
+        #expect(license(expires: now).standing(at: now).isActive == false)
+        #expect(license(archived: true).standing(at: now) == .archived)
+        #expect(license(expires: now.addingTimeInterval(-1), archived: true).standing(at: now) == .archived)
+    }
+
+    @Test func licenseIDsAreLongAndDistinct() {
+        let ids = (0..<1000).map { _ in LicenseID.generate() }
+        #expect(Set(ids).count == 1000)
+        #expect(ids.allSatisfy { $0.count == 40 && LicenseID.isWellFormed($0) })
+        #expect(!LicenseID.isWellFormed("short"))
+        #expect(!LicenseID.isWellFormed(String(repeating: "a", count: 20) + " "))
+    }
+
+    @Test func pullSecretShape() throws {
+        let json = PullSecret.dockerConfigJSON(host: "registry.example.com", licenseID: "abc123")
+        let auth = Base64.encode(Array("LICENSE_ID:abc123".utf8))
+        #expect(json == #"{"auths":{"registry.example.com":{"auth":"\#(auth)"}}}"#)
+        let decoded = try #require(Base64.decode(PullSecret.dockerConfigJSONBase64(host: "registry.example.com", licenseID: "abc123")))
+        #expect(String(decoding: decoded, as: UTF8.self) == json)
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: [String: String]]]
+        #expect(object?["auths"]?["registry.example.com"]?["auth"] == auth)
+    }
+
+    @Test func accessPolicy() throws {
+        let mine = license(app: "acme")
+        func decide(_ p: Principal, _ a: RegistryAction, _ n: String) throws -> AccessPolicy.Decision {
+            AccessPolicy.decide(p, a, on: try RepositoryName(parsing: n))
+        }
+        #expect(try decide(.customer(mine), .pull, "proxy/acme/up/org/app") == .allow)
+        #expect(try decide(.customer(mine), .pull, "acme/app") == .allow)
+        #expect(try decide(.customer(mine), .pull, "proxy/other/up/org/app") != .allow)
+        #expect(try decide(.customer(mine), .pull, "other/app") != .allow)
+        #expect(try decide(.customer(mine), .push, "acme/app") != .allow)
+        #expect(try decide(.customer(mine), .pull, "proxy/acme") != .allow)
+        #expect(try decide(.vendor(canPush: false), .push, "acme/app") != .allow)
+        #expect(try decide(.vendor(canPush: false), .pull, "acme/app") == .allow)
+        #expect(try decide(.vendor(canPush: true), .push, "acme/app") == .allow)
+    }
+
+    @Test func slugs() throws {
+        try Slug.validate("acme-app", what: "app")
+        for bad in ["", "Acme", "a_b", "-a", "a-", "proxy", "v2", String(repeating: "a", count: 64), "a.b"] {
+            #expect(throws: SlugError.self, "\(bad)") { try Slug.validate(bad, what: "app") }
+        }
+        #expect(Slug.derive(from: "127.0.0.1:5000") == "127-0-0-1-5000")
+        #expect(Slug.derive(from: "Quay.io") == "quay-io")
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Storage
+import Testing
+import Upstream
+@testable import Server
+
+/// Runs `body` against an in-process server with a fresh data directory.
+func withServer(_ body: @Sendable (any TestClientProtocol, _ adminToken: String) async throws -> Void) async throws {
+    let dir = NSTemporaryDirectory() + "server-" + UUID().uuidString
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var config = ServerConfiguration()
+    config.dataDirectory = dir
+    config.publicURL = "http://registry.test"
+    let data = DataDirectory(root: dir)
+    try data.prepare()
+    let logger = Logger(label: "test")
+    let store = try await SQLMetadataStore.openSQLite(path: data.databasePath, logger: logger)
+    let http = UpstreamClient.makeHTTPClient()
+    let components = try await PortcullisServer.makeComponents(config, dataDir: data, store: store, http: http, logger: logger)
+    let token = try data.adminToken()
+    let app = try PortcullisServer.makeApplication(components, adminToken: token)
+    do {
+        try await app.test(.router) { client in try await body(client, token) }
+    } catch {
+        try? await http.shutdown()
+        try? await store.close()
+        throw error
+    }
+    try await http.shutdown()
+    try await store.close()
+}
+
+func json(_ buffer: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
+}
+
+func errorCode(_ buffer: ByteBuffer) -> String? {
+    ((json(buffer)["errors"] as? [[String: Any]])?.first?["code"]) as? String
+}
+
+func basic(_ password: String) -> String {
+    "Basic " + Data("user:\(password)".utf8).base64EncodedString()
+}
+
+@Suite struct RegistryAuthTests {
+    @Test func anonymousGetsABearerChallenge() async throws {
+        try await withServer { client, _ in
+            try await client.execute(uri: "/v2/", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="http://registry.test/v2/token",service="registry.test""#)
+                #expect(errorCode(response.body) == "UNAUTHORIZED")
+            }
+            try await client.execute(uri: "/v2/proxy/acme/up/org/app/manifests/v1", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate]?.hasSuffix(#"scope="repository:proxy/acme/up/org/app:pull""#) == true)
+            }
+        }
+    }
+
+    @Test func badCredentialsNeverBecomeAnonymous() async throws {
+        try await withServer { client, _ in
+            for header in [basic("no-such-license-000000"), "Bearer garbage", "Basic %%%"] {
+                try await client.execute(uri: "/v2/", method: .get, headers: [.authorization: header]) { response in
+                    #expect(response.status == .unauthorized, "\(header)")
+                    #expect(errorCode(response.body) == "UNAUTHORIZED")
+                }
+            }
+            try await client.execute(uri: "/v2/token?scope=repository:proxy/acme/up/x:pull", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v2/token", method: .get, headers: [.authorization: basic("no-such-license-000000")]) { response in
+                #expect(response.status == .unauthorized)
+                #expect(json(response.body)["token"] == nil)
+            }
+        }
+    }
+
+    @Test func hostilePathsAreNameInvalid() async throws {
+        try await withServer { client, token in
+            for path in ["/v2/proxy/%2e%2e/%2e%2e/manifests/v1", "/v2/Upper/Case/manifests/v1", "/v2/a%2fb/c/blobs/sha256:00"] {
+                try await client.execute(uri: path, method: .get, headers: [.authorization: basic(token)]) { response in
+                    #expect(response.status == .badRequest, "\(path)")
+                    #expect(errorCode(response.body) == "NAME_INVALID" || errorCode(response.body) == "DIGEST_INVALID", "\(path)")
+                }
+            }
+        }
+    }
+}
+
+@Suite struct AdminAPITests {
+    @Test func requiresTheAdminToken() async throws {
+        try await withServer { client, token in
+            try await client.execute(uri: "/api/v1/apps", method: .get) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/api/v1/apps", method: .get, headers: [.authorization: "Bearer wrong"]) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/v1/apps", method: .get, headers: [.authorization: "Bearer " + token]) {
+                #expect($0.status == .ok)
+            }
+        }
+    }
+
+    @Test func licenseFlowAndCrossAppIsolation() async throws {
+        try await withServer { client, token in
+            let auth: HTTPFields = [.authorization: "Bearer " + token, .contentType: "application/json"]
+            for slug in ["acme", "other"] {
+                try await client.execute(uri: "/api/v1/apps", method: .post, headers: auth, body: ByteBuffer(string: #"{"slug":"\#(slug)"}"#)) {
+                    #expect($0.status == .created)
+                }
+            }
+            try await client.execute(uri: "/api/v1/apps", method: .post, headers: auth, body: ByteBuffer(string: #"{"slug":"acme"}"#)) {
+                #expect($0.status == .conflict)
+            }
+            try await client.execute(uri: "/api/v1/apps", method: .post, headers: auth, body: ByteBuffer(string: #"{"slug":"Bad Slug"}"#)) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/v1/registries", method: .post, headers: auth,
+                                     body: ByteBuffer(string: #"{"provider":"other","endpoint":"http://127.0.0.1:9","name":"up","username":"u","secret":"topsecret"}"#)) {
+                #expect($0.status == .created)
+                #expect(!String(buffer: $0.body).contains("topsecret"))
+            }
+            let license = try await client.execute(uri: "/api/v1/customers", method: .post, headers: auth,
+                                                   body: ByteBuffer(string: #"{"app":"acme","name":"Cust"}"#)) { response in
+                #expect(response.status == .created)
+                return json(response.body)["licenseId"] as? String ?? ""
+            }
+            #expect(license.count == 40)
+
+            // A token for another app's repository grants nothing, and using it is denied.
+            let token2 = try await client.execute(uri: "/v2/token?service=registry.test&scope=repository:proxy/other/up/x:pull",
+                                                  method: .get, headers: [.authorization: basic(license)]) { response in
+                #expect(response.status == .ok)
+                return json(response.body)["token"] as? String ?? ""
+            }
+            try await client.execute(uri: "/v2/proxy/other/up/x/manifests/v1", method: .get, headers: [.authorization: "Bearer " + token2]) {
+                #expect($0.status == .forbidden)
+                #expect(errorCode($0.body) == "DENIED")
+            }
+            // Same answer whether or not the other app's repository exists.
+            try await client.execute(uri: "/v2/proxy/nonexistent/up/x/manifests/v1", method: .get, headers: [.authorization: basic(license)]) {
+                #expect($0.status == .forbidden)
+            }
+            // A name that does not resolve to a registered upstream: no outbound request, NAME_UNKNOWN.
+            try await client.execute(uri: "/v2/proxy/acme/unregistered.example.com/x/manifests/v1", method: .get,
+                                     headers: [.authorization: basic(license)]) {
+                #expect($0.status == .notFound)
+                #expect(errorCode($0.body) == "NAME_UNKNOWN")
+            }
+            // Proxied repositories are read-only.
+            try await client.execute(uri: "/v2/proxy/acme/up/x/blobs/uploads/", method: .post, headers: [.authorization: basic(license)]) {
+                #expect($0.status == .forbidden || $0.status == .methodNotAllowed)
+            }
+        }
+    }
+}
