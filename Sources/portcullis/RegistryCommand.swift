@@ -5,7 +5,19 @@ struct RegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "registry", abstract: "Manage upstream registries.",
                                                     subcommands: [Add.self, List.self, Remove.self, Test.self])
     static let columns = [(header: "NAME", key: "name"), (header: "PROVIDER", key: "provider"), (header: "ENDPOINT", key: "endpoint"),
-                          (header: "APPS", key: "apps"), (header: "AUTHTYPE", key: "authType")]
+                          (header: "APPS", key: "appsShown"), (header: "AUTHTYPE", key: "authType")]
+
+    /// Tables say "(all)" where the API's empty app list means every app.
+    static func render(_ result: Any?, format: OutputFormat) {
+        guard format == .table else { return Output.print(result, format: format, columns: columns) }
+        let rows = (result as? [[String: Any]]) ?? ((result as? [String: Any]).map { [$0] } ?? [])
+        Output.table(rows.map { row in
+            var row = row
+            let apps = row["apps"] as? [Any] ?? []
+            row["appsShown"] = apps.isEmpty ? "(all)" : Output.cell(apps)
+            return row
+        }, columns: columns)
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -38,8 +50,7 @@ struct RegistryCommand: AsyncParsableCommand {
                 body["secret"] = secret
                 body["authType"] = tokenStdin ? "token" : "password"
             }
-            let result = try await APIClient(client).send(.POST, "/registries", body: body)
-            Output.print(result, format: output.output, columns: RegistryCommand.columns)
+            RegistryCommand.render(try await APIClient(client).send(.POST, "/registries", body: body), format: output.output)
         }
     }
 
@@ -49,7 +60,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/registries"), format: output.output, columns: RegistryCommand.columns)
+            RegistryCommand.render(try await APIClient(client).send(.GET, "/registries"), format: output.output)
         }
     }
 
