@@ -20,11 +20,19 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Pure formats: digests, references, manifests, registry errors. No I/O.
         .target(name: "OCI", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Pure chart formats: tar and gzip, Chart.yaml, values injection, SemVer.
+        .target(name: "Charts", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Pure licensing rules: license state, entitlements, pull secrets.
         .target(name: "Licensing", dependencies: ["OCI"]),
@@ -75,6 +83,7 @@ let package = Package(
         ]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "AccessTests", dependencies: ["Access"]),

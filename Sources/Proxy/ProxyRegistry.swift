@@ -172,12 +172,31 @@ public struct ProxyRegistry: Sendable {
 
     // MARK: Listings
 
-    public func tags(_ up: ResolvedUpstream, n: Int?, last: String?) async throws -> (bytes: ByteBuffer, link: String?) {
+    /// Every tag of the upstream repository, following the upstream's own pagination.
+    /// Sorting and paging for the client happen here, not upstream: registries differ in
+    /// whether they honour `n` and in the order they return.
+    public func tags(_ up: ResolvedUpstream, maxPages: Int = 50) async throws -> [String] {
+        struct TagList: Decodable { var tags: [String]? }
+        var all: [String] = []
         var query: [(String, String)] = []
-        if let n { query.append(("n", String(n))) }
-        if let last { query.append(("last", last)) }
-        let doc = try await upstream.getDocument(up.target, repository: up.repository, path: "tags/list", query: query)
-        return (doc.bytes, doc.link)
+        for _ in 0..<maxPages {
+            let doc = try await upstream.getDocument(up.target, repository: up.repository, path: "tags/list", query: query)
+            guard let list = try? JSONDecoder().decode(TagList.self, from: Data(doc.bytes.readableBytesView)) else {
+                throw UpstreamError.invalidResponse("tag list is not JSON")
+            }
+            all += list.tags ?? []
+            guard let link = doc.link, let next = Self.nextQuery(fromLink: link) else { break }
+            query = next
+        }
+        return all
+    }
+
+    /// The query of a `Link: <…?n=…&last=…>; rel="next"` header.
+    static func nextQuery(fromLink link: String) -> [(String, String)]? {
+        guard link.contains("rel=\"next\""), let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"),
+              open < close, let components = URLComponents(string: String(link[link.index(after: open)..<close])) else { return nil }
+        let items = (components.queryItems ?? []).compactMap { item in item.value.map { (item.name, $0) } }
+        return items.isEmpty ? nil : items
     }
 
     /// The referrers index, or nil when the upstream has none (the caller answers with an empty index).

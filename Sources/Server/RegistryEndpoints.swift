@@ -139,13 +139,7 @@ struct RegistryEndpoints: Sendable {
 
         case .tags:
             outcome.action = "tags"
-            let query = request.uri.queryParameters
-            let n = query["n"].flatMap { Int($0) }
-            if let n, n < 0 { throw RegistryError(.unsupported, "n must not be negative") }
-            let (bytes, link) = try await c.proxy.tags(up, n: n, last: query["last"].map(String.init))
-            var headers: HTTPFields = [.contentType: "application/json"]
-            if let link { headers[.link] = Self.rewriteLink(link, upstreamRepository: up.repository, ourName: name.description) }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: Self.renameTagList(bytes, to: name.description)))
+            return try Self.tagListResponse(try await c.proxy.tags(up), request: request, name: name)
 
         case .referrers(_, let digest):
             outcome.action = "referrers"
@@ -198,21 +192,15 @@ struct RegistryEndpoints: Sendable {
         }
     }
 
-    /// The upstream names the repository by its own name; clients expect ours.
-    static func renameTagList(_ bytes: ByteBuffer, to name: String) -> ByteBuffer {
-        struct TagList: Codable { var name: String; var tags: [String]? }
-        guard var list = try? JSONDecoder().decode(TagList.self, from: Data(bytes.readableBytesView)) else { return bytes }
-        list.name = name
-        list.tags = list.tags ?? []
-        return (try? ByteBuffer(bytes: JSONEncoder().encode(list))) ?? bytes
-    }
-
-    static func rewriteLink(_ link: String, upstreamRepository: String, ourName: String) -> String {
-        // `</v2/<repo>/tags/list?last=x&n=y>; rel="next"`: keep the query, point it at our name.
-        guard let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close,
-              let q = link[open..<close].firstIndex(of: "?") else { return link }
-        let query = link[q..<close]
-        return "</v2/\(ourName)/tags/list\(query)>" + link[link.index(after: close)...]
+    /// A sorted page of tags with the `Link` to the next page.
+    static func tagListResponse(_ all: [String], request: Request, name: RepositoryName) throws -> Response {
+        let query = request.uri.queryParameters
+        let n = query["n"].flatMap { Int($0) }
+        if let n, n < 0 { throw RegistryError(.unsupported, "n must not be negative") }
+        let page = TagPage(all: all, n: n, last: query["last"].map(String.init))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let link = page.link(name: name.description, n: n) { headers[.link] = link }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.json(name: name.description))))
     }
 }
 

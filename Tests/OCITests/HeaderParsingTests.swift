@@ -112,3 +112,19 @@ import Testing
         #expect(try parse("proxy/acme/quay.io") == nil)
     }
 }
+
+@Suite struct TagPageTests {
+    @Test func sortsPagesAndLinks() {
+        let all = ["v2", "latest", "v10", "v1", "v1"]
+        let first = TagPage(all: all, n: 2, last: nil)
+        #expect(first.tags == ["latest", "v1"])
+        #expect(first.link(name: "a/b", n: 2) == #"</v2/a/b/tags/list?n=2&last=v1>; rel="next""#)
+        let second = TagPage(all: all, n: 2, last: "v1")
+        #expect(second.tags == ["v10", "v2"])
+        #expect(second.nextLast == nil, "no page follows the last one")
+        let third = TagPage(all: all, n: 2, last: "v2")
+        #expect(third.tags.isEmpty && third.link(name: "a/b", n: 2) == nil)
+        #expect(TagPage(all: all, n: nil, last: nil).tags == ["latest", "v1", "v10", "v2"])
+        #expect(TagPage(all: ["a"], n: 0, last: nil).json(name: "x") == #"{"name":"x","tags":[]}"#)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Yams
+
+/// A Helm chart archive (`.tgz`), validated: one top-level directory named like the chart,
+/// a `Chart.yaml` with a name and a SemVer version, and no path escaping the chart.
+public struct ChartPackage: Sendable {
+    public let name: String
+    public let version: String
+    public let appVersion: String?
+    /// Chart.yaml as JSON, the Helm OCI config blob.
+    public let configJSON: [UInt8]
+    public private(set) var entries: [TarEntry]
+
+    public static let maxArchiveSize = 20 << 20
+    public static let maxExpandedSize = 100 << 20
+
+    public static func parse(archive: [UInt8]) throws(ChartError) -> ChartPackage {
+        guard archive.count <= maxArchiveSize else { throw ChartError("chart archive is larger than \(maxArchiveSize) bytes") }
+        let tar = try Gzip.decompress(archive, limit: maxExpandedSize)
+        let entries: [TarEntry]
+        do { entries = try Tar.read(tar) } catch { throw ChartError("not a tar archive: \(error)") }
+        guard !entries.isEmpty else { throw ChartError("chart archive is empty") }
+        var top: String?
+        for entry in entries {
+            let parts = entry.path.split(separator: "/", omittingEmptySubsequences: true)
+            guard !entry.path.hasPrefix("/"), !parts.contains(".."), let first = parts.first else {
+                throw ChartError("chart archive has an unsafe path \(entry.path.debugDescription)")
+            }
+            if top == nil { top = String(first) }
+            guard top == String(first) else { throw ChartError("a chart archive holds exactly one top-level directory") }
+        }
+        guard let dir = top, let chartFile = entries.first(where: { $0.path == dir + "/Chart.yaml" && $0.kind == .file }) else {
+            throw ChartError("not a Helm chart: no Chart.yaml in the archive's top-level directory")
+        }
+        let metadata: [String: Any]
+        do {
+            guard let loaded = try Yams.load(yaml: String(decoding: chartFile.contents, as: UTF8.self)) as? [String: Any] else {
+                throw ChartError("Chart.yaml is not a mapping")
+            }
+            metadata = loaded
+        } catch let error as ChartError {
+            throw error
+        } catch {
+            throw ChartError("Chart.yaml is not valid YAML")
+        }
+        guard let name = metadata["name"] as? String, !name.isEmpty else { throw ChartError("Chart.yaml has no name") }
+        guard name == dir else {
+            throw ChartError("chart name \(name.debugDescription) differs from the archive's directory \(dir.debugDescription)")
+        }
+        guard let version = Self.scalarString(metadata["version"]), SemVer.isValid(version) else {
+            throw ChartError("Chart.yaml version must be SemVer (e.g. 1.2.3)")
+        }
+        guard let apiVersion = metadata["apiVersion"] as? String, ["v1", "v2"].contains(apiVersion) else {
+            throw ChartError("Chart.yaml apiVersion must be v1 or v2")
+        }
+        let json = (try? JSONSerialization.data(withJSONObject: jsonCompatible(metadata), options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return ChartPackage(name: name, version: version, appVersion: Self.scalarString(metadata["appVersion"]),
+                            configJSON: Array(json), entries: entries)
+    }
+
+    public var valuesPath: String { name + "/values.yaml" }
+
+    public var values: String? {
+        entries.first { $0.path == valuesPath && $0.kind == .file }.map { String(decoding: $0.contents, as: UTF8.self) }
+    }
+
+    /// A copy with `values.yaml` replaced (or added).
+    public func replacingValues(_ text: String) -> ChartPackage {
+        var copy = self
+        if let i = copy.entries.firstIndex(where: { $0.path == valuesPath }) {
+            copy.entries[i].contents = Array(text.utf8)
+        } else {
+            copy.entries.append(TarEntry(path: valuesPath, contents: Array(text.utf8)))
+        }
+        return copy
+    }
+
+    /// The chart as a deterministic `.tgz`: same entries, same bytes.
+    public func archive() throws(ChartError) -> [UInt8] {
+        try Gzip.compress(Tar.write(entries))
+    }
+
+    static func scalarString(_ value: Any?) -> String? {
+        switch value {
+        case let s as String: s
+        case let i as Int: String(i)
+        case let d as Double: String(d)
+        default: nil
+        }
+    }
+}
+
+/// YAML values as JSON-serialisable Foundation values (timestamps become strings).
+func jsonCompatible(_ value: Any) -> Any {
+    switch value {
+    case let d as [String: Any]: return d.mapValues(jsonCompatible)
+    case let a as [Any]: return a.map(jsonCompatible)
+    case let date as Date: return ISO8601DateFormatter().string(from: date)
+    case is String, is Int, is Double, is Bool: return value
+    case let data as Data: return data.base64EncodedString()
+    default: return value is NSNull ? NSNull() : String(describing: value)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Yams
+
+/// Puts `global.replicated` into a chart's `values.yaml`.
+///
+/// Editing the text keeps the vendor's comments and layout: an existing `global:` block gets
+/// a `replicated:` child (replacing any old one), otherwise a `global:` block is appended.
+/// When the file is shaped so that text editing is unsafe (flow-style `global`, odd
+/// indentation), it is merged structurally instead, and comments are lost.
+public enum ValuesInjection {
+    /// One injected key: a string, or a nested mapping of strings.
+    public indirect enum Value: Equatable, Sendable {
+        case string(String)
+        case map([(String, Value)])
+
+        public static func == (a: Value, b: Value) -> Bool {
+            switch (a, b) {
+            case (.string(let x), .string(let y)): x == y
+            case (.map(let x), .map(let y)): x.map(\.0) == y.map(\.0) && zip(x, y).allSatisfy { $0.1 == $1.1 }
+            default: false
+            }
+        }
+
+        var foundation: Any {
+            switch self {
+            case .string(let s): s
+            case .map(let pairs): Dictionary(pairs.map { ($0.0, $0.1.foundation) }, uniquingKeysWith: { $1 })
+            }
+        }
+    }
+
+    public static func inject(into values: String?, replicated: [(String, Value)]) throws(ChartError) -> String {
+        let original = values ?? ""
+        if let edited = textual(original, replicated), verify(edited, replicated) { return edited }
+        return try structural(original, replicated)
+    }
+
+    static func render(_ pairs: [(String, Value)], indent: Int) -> [String] {
+        var lines: [String] = []
+        let pad = String(repeating: " ", count: indent)
+        for (key, value) in pairs {
+            switch value {
+            case .string(let s): lines.append("\(pad)\(key): \(quote(s))")
+            case .map(let inner):
+                lines.append("\(pad)\(key):")
+                lines += inner.isEmpty ? [] : render(inner, indent: indent + 2)
+            }
+        }
+        return lines
+    }
+
+    /// JSON string syntax is a valid YAML double-quoted scalar.
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func indentation(_ line: Substring) -> Int { line.prefix { $0 == " " }.count }
+
+    static func isContent(_ line: Substring) -> Bool {
+        let t = line.drop { $0 == " " }
+        return !t.isEmpty && !t.hasPrefix("#")
+    }
+
+    static func textual(_ text: String, _ replicated: [(String, Value)]) -> String? {
+        guard !text.contains("\t"), !text.contains("\r") else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(Substring.init)
+        if lines.last == "" { lines.removeLast() }
+        // Multi-document values files are not something Helm reads; leave them to the parser.
+        if lines.dropFirst().contains(where: { $0.hasPrefix("---") }) { return nil }
+        guard let globalIndex = lines.firstIndex(where: { $0.hasPrefix("global:") }) else {
+            let block = ["global:"] + render([("replicated", .map(replicated))], indent: 2)
+            return (lines + [""] + block.map { Substring($0) }).joined(separator: "\n") + "\n"
+        }
+        let rest = lines[globalIndex].dropFirst("global:".count).drop { $0 == " " }
+        guard rest.isEmpty || rest.hasPrefix("#") else { return nil }
+        // The block runs until the next line at indentation 0.
+        var end = globalIndex + 1
+        while end < lines.count, !isContent(lines[end]) || indentation(lines[end]) > 0 { end += 1 }
+        while end > globalIndex + 1, !isContent(lines[end - 1]) { end -= 1 }
+        let children = (globalIndex + 1..<end).filter { isContent(lines[$0]) }
+        let childIndent = children.first.map { indentation(lines[$0]) } ?? 2
+        guard childIndent > 0, children.allSatisfy({ indentation(lines[$0]) >= childIndent }) else { return nil }
+        var body = Array(lines[(globalIndex + 1)..<end])
+        if let start = body.firstIndex(where: { indentation($0) == childIndent && $0.dropFirst(childIndent).hasPrefix("replicated:") }) {
+            var stop = start + 1
+            while stop < body.count, !isContent(body[stop]) || indentation(body[stop]) > childIndent { stop += 1 }
+            body.removeSubrange(start..<stop)
+        }
+        let block = render([("replicated", .map(replicated))], indent: childIndent).map { Substring($0) }
+        let result = Array(lines[...globalIndex]) + block + body + Array(lines[end...])
+        return result.joined(separator: "\n") + "\n"
+    }
+
+    static func verify(_ text: String, _ replicated: [(String, Value)]) -> Bool {
+        guard let root = (try? Yams.load(yaml: text)) as? [String: Any],
+              let global = root["global"] as? [String: Any],
+              let injected = global["replicated"] as? [String: Any] else { return false }
+        return replicated.allSatisfy { key, value in
+            switch value {
+            case .string(let s): injected[key] as? String == s
+            case .map: injected[key] is [String: Any]
+            }
+        }
+    }
+
+    static func structural(_ text: String, _ replicated: [(String, Value)]) throws(ChartError) -> String {
+        var root: [String: Any] = [:]
+        if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let loaded: Any?
+            do { loaded = try Yams.load(yaml: text) } catch { throw ChartError("values.yaml is not valid YAML") }
+            if let loaded {
+                guard let mapping = loaded as? [String: Any] else { throw ChartError("values.yaml is not a mapping") }
+                root = mapping
+            }
+        }
+        var global = root["global"] as? [String: Any] ?? [:]
+        global["replicated"] = Value.map(replicated).foundation
+        root["global"] = global
+        do {
+            return try Yams.dump(object: jsonCompatible(root), sortKeys: true)
+        } catch {
+            throw ChartError("could not write values.yaml")
+        }
+    }
+}

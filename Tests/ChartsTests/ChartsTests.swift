@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+import Yams
+@testable import Charts
+
+/// Runs GNU tar, the reference implementation these archives must agree with.
+func gnuTar(_ args: [String], in dir: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0)
+    return String(decoding: out, as: UTF8.self)
+}
+
+func tempDir() throws -> String {
+    let dir = NSTemporaryDirectory() + "charts-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+let longName = "chart/templates/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60) + ".yaml"
+/// Over 255 bytes, so neither the ustar name nor name+prefix can hold it (each component stays under NAME_MAX).
+let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($0)), count: 100) }.joined(separator: "/") + "/values.yaml"
+
+@Suite struct TarTests {
+    @Test func roundTripsIncludingLongNames() throws {
+        let entries = [
+            TarEntry(path: "chart/", kind: .directory, mode: 0o755),
+            TarEntry(path: "chart/Chart.yaml", contents: Array("name: chart\n".utf8)),
+            TarEntry(path: longName, contents: Array(repeating: 65, count: 1000)),
+            TarEntry(path: veryLongName, mode: 0o600, contents: []),
+        ]
+        let bytes = Tar.write(entries)
+        #expect(bytes.count % 512 == 0)
+        #expect(try Tar.read(bytes) == entries)
+        #expect(Tar.write(entries) == bytes, "writing is deterministic")
+    }
+
+    @Test func gnuTarReadsWhatWeWrite() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let archive = try Gzip.compress(Tar.write([
+            TarEntry(path: "chart/Chart.yaml", contents: Array("name: chart\n".utf8)),
+            TarEntry(path: longName, contents: Array("x".utf8)),
+            TarEntry(path: veryLongName, contents: Array("y".utf8)),
+        ]))
+        FileManager.default.createFile(atPath: dir + "/c.tgz", contents: Data(archive))
+        let listing = try gnuTar(["-tzf", "c.tgz"], in: dir).split(separator: "\n").map(String.init)
+        #expect(listing == ["chart/Chart.yaml", longName, veryLongName])
+    }
+
+    @Test(arguments: ["gnu", "pax", "ustar"])
+    func readsGnuTarArchives(format: String) throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = format == "ustar" ? longName : veryLongName
+        try FileManager.default.createDirectory(atPath: dir + "/" + (name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/" + name, contents: Data("hello".utf8))
+        _ = try gnuTar(["--format=\(format)", "-czf", "out.tgz", "chart"], in: dir)
+        let bytes = try Gzip.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/out.tgz"))), limit: 1 << 20)
+        let file = try #require(try Tar.read(bytes).first { $0.kind == .file })
+        #expect(file.path == name)
+        #expect(file.contents == Array("hello".utf8))
+    }
+
+    @Test func rejectsCorruptHeadersAndTruncation() throws {
+        var bytes = Tar.write([TarEntry(path: "a/b", contents: Array(repeating: 1, count: 2000))])
+        var corrupt = bytes
+        corrupt[10] ^= 0xff
+        #expect(throws: TarError.self) { try Tar.read(corrupt) }
+        bytes.removeLast(1024 + 600)
+        #expect(throws: TarError.self) { try Tar.read(bytes) }
+    }
+
+    @Test func gzipLimitsExpansion() throws {
+        let big = try Gzip.compress(Array(repeating: 0, count: 1 << 20))
+        #expect(big.count < 10_000)
+        #expect(throws: ChartError.self) { try Gzip.decompress(big, limit: 1000) }
+        #expect(try Gzip.decompress(big, limit: 2 << 20).count == 1 << 20)
+        #expect(throws: ChartError.self) { try Gzip.decompress(Array("not gzip".utf8), limit: 100) }
+        #expect(try Gzip.compress(Array("same".utf8)) == Gzip.compress(Array("same".utf8)))
+    }
+}
+
+@Suite struct ChartPackageTests {
+    func archive(_ files: [(String, String)]) throws -> [UInt8] {
+        try Gzip.compress(Tar.write(files.map { TarEntry(path: $0.0, contents: Array($0.1.utf8)) }))
+    }
+
+    @Test func parsesAValidChart() throws {
+        let chart = try ChartPackage.parse(archive: archive([
+            ("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.5.0\nappVersion: \"1.0\"\n"),
+            ("web/values.yaml", "replicas: 1\n"),
+        ]))
+        #expect(chart.name == "web" && chart.version == "0.5.0" && chart.appVersion == "1.0")
+        #expect(chart.values == "replicas: 1\n")
+        let config = try JSONSerialization.jsonObject(with: Data(chart.configJSON)) as? [String: Any]
+        #expect(config?["name"] as? String == "web")
+        let rebuilt = try ChartPackage.parse(archive: chart.replacingValues("replicas: 2\n").archive())
+        #expect(rebuilt.values == "replicas: 2\n")
+        #expect(try chart.archive() == chart.archive())
+    }
+
+    @Test(arguments: [
+        [("web/values.yaml", "a: 1")],
+        [("web/Chart.yaml", "apiVersion: v2\nname: other\nversion: 1.0.0\n")],
+        [("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: five\n")],
+        [("web/Chart.yaml", "apiVersion: v9\nname: web\nversion: 1.0.0\n")],
+        [("web/Chart.yaml", "name: [unclosed\n")],
+        [("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"), ("other/x", "")],
+        [("../web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")],
+    ])
+    func rejectsInvalidCharts(_ files: [(String, String)]) throws {
+        let bytes = try archive(files)
+        #expect(throws: ChartError.self) { try ChartPackage.parse(archive: bytes) }
+    }
+
+    @Test func rejectsNonArchives() {
+        #expect(throws: ChartError.self) { try ChartPackage.parse(archive: Array("hello".utf8)) }
+        #expect(throws: ChartError.self) { try ChartPackage.parse(archive: try Gzip.compress(Array("not a tar at all".utf8))) }
+    }
+
+    @Test func semver() {
+        for good in ["0.5.0", "1.2.3-rc.1", "1.0.0+build.5", "10.20.30-alpha-1+x"] { #expect(SemVer.isValid(good), "\(good)") }
+        for bad in ["five", "1.2", "01.2.3", "1.2.3-", "1.2.3-01", "v1.2.3", "1.2.3.4", ""] { #expect(!SemVer.isValid(bad), "\(bad)") }
+    }
+}
+
+@Suite struct ValuesInjectionTests {
+    let replicated: [(String, ValuesInjection.Value)] = [
+        ("dockerconfigjson", .string("eyJhdXRocyI6e319")),
+        ("licenseID", .string("lic-1")),
+        ("customerName", .string("Acme \"Corp\": #1")),
+        ("licenseFields", .map([("expires_at", .string("2027-01-01T00:00:00Z"))])),
+    ]
+
+    func load(_ text: String) throws -> [String: Any] {
+        try #require(try Yams.load(yaml: text) as? [String: Any])
+    }
+
+    @Test func appendsGlobalWhenMissingAndKeepsComments() throws {
+        let original = "# Default values\nimage:\n  repository: nginx # the image\n"
+        let out = try ValuesInjection.inject(into: original, replicated: replicated)
+        #expect(out.hasPrefix(original))
+        let global = try #require(try load(out)["global"] as? [String: Any])
+        let r = try #require(global["replicated"] as? [String: Any])
+        #expect(r["customerName"] as? String == "Acme \"Corp\": #1")
+        #expect((r["licenseFields"] as? [String: Any])?["expires_at"] as? String == "2027-01-01T00:00:00Z")
+    }
+
+    @Test func mergesIntoExistingGlobalAndReplacesOldReplicated() throws {
+        let original = """
+        # top comment
+        global:
+            # the vendor's own setting
+            someSetting: keepme
+            replicated:
+                licenseID: stale
+                nested:
+                    deep: x
+            other: 2
+        image: nginx
+        """
+        let out = try ValuesInjection.inject(into: original, replicated: replicated)
+        #expect(out.contains("# the vendor's own setting"))
+        #expect(!out.contains("stale") && !out.contains("deep"))
+        let root = try load(out)
+        let global = try #require(root["global"] as? [String: Any])
+        #expect(global["someSetting"] as? String == "keepme")
+        #expect(global["other"] as? Int == 2)
+        #expect((global["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+        #expect(root["image"] as? String == "nginx")
+    }
+
+    @Test func flowStyleGlobalFallsBackToAStructuralMerge() throws {
+        let out = try ValuesInjection.inject(into: "global: {someSetting: keepme}\nreplicas: 3\n", replicated: replicated)
+        let root = try load(out)
+        #expect(root["replicas"] as? Int == 3)
+        let global = try #require(root["global"] as? [String: Any])
+        #expect(global["someSetting"] as? String == "keepme")
+        #expect((global["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+    }
+
+    @Test func emptyOrMissingValues() throws {
+        for original in [nil, "", "\n"] as [String?] {
+            let out = try ValuesInjection.inject(into: original, replicated: replicated)
+            #expect(((try load(out)["global"] as? [String: Any])?["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+        }
+    }
+
+    @Test func invalidValuesAreAnError() {
+        #expect(throws: ChartError.self) { try ValuesInjection.inject(into: "global: {unclosed\n", replicated: replicated) }
+        #expect(throws: ChartError.self) { try ValuesInjection.inject(into: "- a list\n- not a map\n", replicated: replicated) }
+    }
+}

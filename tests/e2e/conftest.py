@@ -1,0 +1,191 @@
+"""Fixtures for the Portcullis end-to-end suite.
+
+Run with:  .venv/bin/python -m pytest tests/e2e
+Binary:    $PORTCULLIS_BIN or <repo>/.build/debug/portcullis (missing => every
+           Portcullis test FAILS, it is never skipped).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import catalog  # noqa: E402
+from support.images import (  # noqa: E402
+    GeneratedImage,
+    make_big_image,
+    make_multiarch_image,
+    make_three_layer_image,
+)
+from support.portcullis import PortcullisServer, Tenant, portcullis_bin  # noqa: E402
+from support.proc import stop_all  # noqa: E402
+from support.relay import CountingListener, FaultRelay  # noqa: E402
+from support.upstream import UpstreamRegistry  # noqa: E402
+
+
+# --------------------------------------------------------------------- plumbing
+def _sigterm(signum, frame):  # pragma: no cover - only on external kill
+    # Turn SIGTERM into KeyboardInterrupt so pytest runs fixture finalizers
+    # (which stop every process we started).
+    raise KeyboardInterrupt(f"received signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _sigterm)
+
+
+def pytest_unconfigure(config):
+    stop_all()
+
+
+def pytest_report_header(config):
+    b = portcullis_bin()
+    state = "found" if b.is_file() else "MISSING -> Portcullis tests will fail"
+    return [f"portcullis binary: {b} ({state})"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    b = portcullis_bin()
+    if not b.is_file():
+        terminalreporter.section("Portcullis binary missing", sep="!", red=True, bold=True)
+        terminalreporter.write_line(
+            f"{b} does not exist: every test needing the server FAILED (errors above). "
+            "Build it with `swift build` or set PORTCULLIS_BIN.",
+            red=True,
+        )
+
+
+def _require_tool(name: str) -> None:
+    from shutil import which
+
+    if which(name) is None:
+        pytest.fail(f"required tool `{name}` is not installed", pytrace=False)
+
+
+# ------------------------------------------------------------------------ images
+@dataclass
+class Images:
+    three: GeneratedImage
+    multi: GeneratedImage
+    big: GeneratedImage
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> Images:
+    """Deterministic OCI layouts generated once per session."""
+    root = tmp_path_factory.mktemp("images")
+    return Images(
+        three=make_three_layer_image(root / "three", tag=catalog.TAG),
+        multi=make_multiarch_image(root / "multi", tag=catalog.TAG),
+        big=make_big_image(root / "big", size=catalog.BIG_LAYER_SIZE, tag=catalog.TAG),
+    )
+
+
+# ---------------------------------------------------------------------- upstream
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory, images) -> UpstreamRegistry:
+    """Shared upstream registry (never stopped by tests), pre-populated per catalog."""
+    for tool in ("docker-registry", "skopeo", "htpasswd"):
+        _require_tool(tool)
+    reg = UpstreamRegistry(tmp_path_factory.mktemp("upstream")).start()
+    try:
+        reg.push(images.three, catalog.THREE_REPO)
+        reg.push(images.multi, catalog.MULTI_REPO)
+        reg.push(images.big, catalog.BIG_REPO)
+        first, *rest = catalog.TAGGED_TAGS
+        reg.push(images.three, catalog.TAGGED_REPO, tag=first)
+        for t in rest:
+            reg.tag(catalog.TAGGED_REPO, first, t)
+    except BaseException:
+        reg.stop()
+        raise
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def upstream_factory(tmp_path_factory) -> Callable[[], UpstreamRegistry]:
+    """Start private upstream registries (for destructive tests); all stopped at teardown."""
+    started: List[UpstreamRegistry] = []
+
+    def start() -> UpstreamRegistry:
+        reg = UpstreamRegistry(tmp_path_factory.mktemp("private-upstream")).start()
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+# --------------------------------------------------------------------- portcullis
+@pytest.fixture(scope="session")
+def portcullis_binary() -> Path:
+    b = portcullis_bin()
+    if not b.is_file() or not os.access(b, os.X_OK):
+        pytest.fail(
+            f"Portcullis binary not found (or not executable) at {b}. "
+            "Build it with `swift build` or point PORTCULLIS_BIN at it.",
+            pytrace=False,
+        )
+    return b
+
+
+@pytest.fixture(scope="session")
+def portcullis(tmp_path_factory, portcullis_binary) -> PortcullisServer:
+    """Shared Portcullis server for tests that do not need a cold cache."""
+    srv = PortcullisServer(tmp_path_factory.mktemp("portcullis"), portcullis_binary).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def portcullis_factory(tmp_path_factory, portcullis_binary) -> Callable[..., PortcullisServer]:
+    """Start private Portcullis servers (fresh data dir = cold cache, fresh log)."""
+    started: List[PortcullisServer] = []
+
+    def start(*extra_args: str) -> PortcullisServer:
+        srv = PortcullisServer(
+            tmp_path_factory.mktemp("private-portcullis"), portcullis_binary, extra_args
+        )
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def tenant(portcullis, upstream) -> Tenant:
+    """Fresh app + registration of the shared upstream + customer on the shared server."""
+    return portcullis.tenant(upstream)
+
+
+# ------------------------------------------------------------------ fault helpers
+@pytest.fixture
+def relay_factory() -> Callable[[UpstreamRegistry], FaultRelay]:
+    relays: List[FaultRelay] = []
+
+    def start(target: UpstreamRegistry) -> FaultRelay:
+        r = FaultRelay("127.0.0.1", target.port)
+        relays.append(r)
+        return r
+
+    yield start
+    for r in relays:
+        r.close()
+
+
+@pytest.fixture
+def counting_listener() -> CountingListener:
+    cl = CountingListener()
+    yield cl
+    cl.close()
