@@ -66,9 +66,15 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What vendors host here: pushed repositories, releases on channels, charts delivered per customer.
+        .target(name: "Hosting", dependencies: [
+            "OCI", "Licensing", "Storage", "Charts",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
         .target(name: "Server", dependencies: [
-            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy",
+            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "Charts",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -88,6 +94,7 @@ let package = Package(
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "AccessTests", dependencies: ["Access"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
+        .testTarget(name: "HostingTests", dependencies: ["Hosting"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -32,6 +32,7 @@ public struct Caller: Sendable, Equatable {
 public actor LicenseGate {
     private let customers: any CustomerStore
     private let apps: any AppStore
+    private let vendorTokens: any VendorTokenStore
     private let tokens: RegistryTokenService
     private let adminTokenHash: String
     private let cacheTTL: TimeInterval
@@ -43,14 +44,23 @@ public actor LicenseGate {
     private var byHash: [String: CachedLicense] = [:]
     private var byCustomer: [String: CachedLicense] = [:]
     private var verifiedTokens: [String: RegistryTokenClaims] = [:]
+    private var vendorByHash: [String: (record: VendorTokenRecord?, loadedAt: Date)] = [:]
 
-    public init(customers: any CustomerStore, apps: any AppStore, tokens: RegistryTokenService,
+    /// Subject of registry tokens issued to the admin token.
+    public static let adminSubject = "vendor:admin"
+
+    public init(customers: any CustomerStore, apps: any AppStore, vendorTokens: any VendorTokenStore, tokens: RegistryTokenService,
                 adminToken: String, cacheTTL: TimeInterval = 5) {
         self.customers = customers
         self.apps = apps
+        self.vendorTokens = vendorTokens
         self.tokens = tokens
         self.adminTokenHash = SecretBox.lookupHash(adminToken)
         self.cacheTTL = cacheTTL
+    }
+
+    public func invalidateVendorTokens() {
+        vendorByHash.removeAll()
     }
 
     public func invalidate(customerID: String) {
@@ -62,6 +72,10 @@ public actor LicenseGate {
     public func authenticate(basic: BasicCredentials, now: Date = Date()) async throws -> Principal {
         let hash = SecretBox.lookupHash(basic.password)
         if constantTimeEquals(hash, adminTokenHash) { return .vendor(canPush: true) }
+        if basic.password.hasPrefix(VendorToken.prefix) {
+            guard let record = try await vendorToken(hash: hash, now: now) else { throw GateRefusal.unauthorized("invalid token") }
+            return .vendor(canPush: record.scope == .push)
+        }
         guard LicenseID.isWellFormed(basic.password), let license = try await license(hash: hash, now: now) else {
             throw GateRefusal.unauthorized("invalid license")
         }
@@ -81,8 +95,16 @@ public actor LicenseGate {
         let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         let claims = try await verify(token, service: service, now: now)
         let subject = claims.sub.value
-        if subject == "vendor" {
+        if subject == Self.adminSubject {
             return Caller(principal: .vendor(canPush: true), tokenAccess: claims.access)
+        }
+        if subject.hasPrefix("vendor:") {
+            // A removed vendor token stops at once, not when its registry token expires.
+            let id = String(subject.dropFirst("vendor:".count))
+            guard let record = try await vendorTokens.vendorTokens().first(where: { $0.id == id }) else {
+                throw GateRefusal.unauthorized("invalid token")
+            }
+            return Caller(principal: .vendor(canPush: record.scope == .push), tokenAccess: claims.access)
         }
         guard let license = try await license(customerID: subject, now: now) else {
             throw GateRefusal.unauthorized("invalid license")
@@ -90,6 +112,26 @@ public actor LicenseGate {
         // Checked on every request, not just at issue: revocation applies at once.
         if let refusal = license.standing(at: now).refusal { throw GateRefusal.unauthorized(refusal) }
         return Caller(principal: .customer(license), tokenAccess: claims.access)
+    }
+
+    /// The subject a registry token for this principal carries.
+    public func subject(for basic: BasicCredentials, principal: Principal) async throws -> String {
+        switch principal {
+        case .customer(let license): return license.customerID
+        case .vendor:
+            let hash = SecretBox.lookupHash(basic.password)
+            if constantTimeEquals(hash, adminTokenHash) { return Self.adminSubject }
+            guard let record = try await vendorToken(hash: hash, now: Date()) else { throw GateRefusal.unauthorized("invalid token") }
+            return "vendor:" + record.id
+        }
+    }
+
+    private func vendorToken(hash: String, now: Date) async throws -> VendorTokenRecord? {
+        if let hit = vendorByHash[hash], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.record }
+        let record = try await vendorTokens.vendorToken(hash: hash)
+        if vendorByHash.count > 10_000 { vendorByHash.removeAll() }
+        vendorByHash[hash] = (record, now)
+        return record
     }
 
     private func verify(_ token: String, service: String, now: Date) async throws -> RegistryTokenClaims {
@@ -129,6 +171,13 @@ public actor LicenseGate {
         byCustomer[record.id] = entry
         return license
     }
+}
+
+/// Vendor API tokens carry a prefix so they are told apart from license IDs without a lookup.
+public enum VendorToken {
+    public static let prefix = "pcv_"
+
+    public static func generate() -> String { prefix + randomHex(24) }
 }
 
 func constantTimeEquals(_ a: String, _ b: String) -> Bool {

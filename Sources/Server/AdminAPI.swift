@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import HTTPTypes
+import Hosting
 import Hummingbird
 import Licensing
 import NIOCore
@@ -29,6 +30,14 @@ struct AdminAPI: Sendable {
         api.post("/customers/:id/unarchive", use: unarchiveCustomer)
         api.get("/customers/:id/pull-secret", use: pullSecret)
         api.get("/customers/:id/pulls", use: customerPulls)
+        api.post("/tokens", use: createToken)
+        api.get("/tokens", use: listTokens)
+        api.delete("/tokens/:id", use: deleteToken)
+        api.get("/apps/:app/channels", use: listChannels)
+        api.post("/apps/:app/channels", use: createChannel)
+        api.post("/apps/:app/releases", use: createRelease)
+        api.get("/apps/:app/releases", use: listReleases)
+        api.post("/apps/:app/releases/:sequence/promote", use: promoteRelease)
     }
 
     // MARK: Apps
@@ -38,6 +47,7 @@ struct AdminAPI: Sendable {
         try validateSlug(body.slug, "app slug")
         let app = AppRecord(slug: body.slug, name: body.name ?? body.slug)
         try await c.store.createApp(app)
+        try await c.catalog.createDefaultChannels(appID: app.id)
         c.logger.info("app created", metadata: ["app": "\(app.slug)"])
         return try .json(AppBody(app), status: .created)
     }
@@ -159,9 +169,10 @@ struct AdminAPI: Sendable {
         guard let app = try await c.store.app(slug: body.app) else { throw APIError.notFound("app \(body.app) not found") }
         guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.badRequest("customer name is required") }
         let type = try parseType(body.type ?? "dev")
+        let channel = try await channelName(body.channel ?? ReleaseCatalog.stable, appID: app.id)
         let licenseID = LicenseID.generate()
         let customer = CustomerRecord(
-            appID: app.id, name: body.name, email: body.email, channel: body.channel ?? "Stable", type: type,
+            appID: app.id, name: body.name, email: body.email, channel: channel, type: type,
             expiresAt: body.expiresAt, helmInstall: body.helmInstall ?? true,
             licenseHash: SecretBox.lookupHash(licenseID), sealedLicense: try c.secrets.seal(licenseID))
         try await c.store.createCustomer(customer)
@@ -190,7 +201,7 @@ struct AdminAPI: Sendable {
         let body = try await decode(UpdateCustomerRequest.self, request, context)
         if let name = body.name { customer.name = name }
         if let email = body.email { customer.email = email }
-        if let channel = body.channel { customer.channel = channel }
+        if let channel = body.channel { customer.channel = try await channelName(channel, appID: app.id) }
         if let type = body.type { customer.type = try parseType(type) }
         if let expiresAt = body.expiresAt { customer.expiresAt = expiresAt }
         if body.clearExpiry == true { customer.expiresAt = nil }
@@ -224,6 +235,87 @@ struct AdminAPI: Sendable {
         let limit = request.uri.queryParameters["limit"].flatMap { Int($0) }.map { min(max($0, 1), 10_000) } ?? 100
         await c.pulls.flush()
         return try .json(try await c.store.pulls(customerID: customer.id, limit: limit))
+    }
+
+    private func channelName(_ name: String, appID: String) async throws -> String {
+        guard let channel = try await c.catalog.channel(appID: appID, named: name) else {
+            throw APIError.badRequest("unknown channel \(name.debugDescription)")
+        }
+        return channel.name
+    }
+
+    // MARK: Vendor tokens
+
+    @Sendable func createToken(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let body = try await decode(CreateTokenRequest.self, request, context)
+        guard let scope = VendorTokenRecord.Scope(rawValue: body.scope ?? "push") else {
+            throw APIError.badRequest("scope must be read or push")
+        }
+        let secret = VendorToken.generate()
+        let record = VendorTokenRecord(name: body.name, tokenHash: SecretBox.lookupHash(secret), scope: scope)
+        try await c.store.createVendorToken(record)
+        await c.gate.invalidateVendorTokens()
+        c.logger.info("vendor token created", metadata: ["token": "\(record.id)", "scope": "\(scope.rawValue)"])
+        return try .json(TokenBody(record, token: secret), status: .created)
+    }
+
+    @Sendable func listTokens(_ request: Request, context: PortcullisContext) async throws -> Response {
+        try .json(try await c.store.vendorTokens().map { TokenBody($0, token: nil) })
+    }
+
+    @Sendable func deleteToken(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try await c.store.deleteVendorToken(id: id) else { throw APIError.notFound("token \(id) not found") }
+        await c.gate.invalidateVendorTokens()
+        return Response(status: .noContent)
+    }
+
+    // MARK: Channels and releases
+
+    private func app(_ context: PortcullisContext) async throws -> AppRecord {
+        let slug = try context.parameters.require("app")
+        guard let app = try await c.store.app(slug: slug) else { throw APIError.notFound("app \(slug) not found") }
+        return app
+    }
+
+    @Sendable func listChannels(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        return try .json(try await c.catalog.channels(appID: app.id).map { ChannelBody($0, app: app) })
+    }
+
+    @Sendable func createChannel(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        let body = try await decode(CreateChannelRequest.self, request, context)
+        return try .json(ChannelBody(try await c.catalog.createChannel(appID: app.id, name: body.name), app: app), status: .created)
+    }
+
+    @Sendable func createRelease(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        let body = try await decode(CreateReleaseRequest.self, request, context, limit: 64 << 20)
+        var archives: [[UInt8]] = []
+        for (i, encoded) in body.charts.enumerated() {
+            guard let bytes = Base64.decode(encoded) else { throw APIError.badRequest("chart \(i + 1) is not base64") }
+            archives.append(bytes)
+        }
+        let sequence = try await c.catalog.createRelease(appID: app.id, archives: archives, version: body.version,
+                                                         notes: body.releaseNotes, promoteTo: body.promote)
+        c.logger.info("release created", metadata: ["app": "\(app.slug)", "sequence": "\(sequence)"])
+        let summary = try await c.catalog.summaries(appID: app.id).first { $0.release.sequence == sequence }
+        return try .json(summary.map(ReleaseBody.init), status: .created)
+    }
+
+    @Sendable func listReleases(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        return try .json(try await c.catalog.summaries(appID: app.id).map(ReleaseBody.init))
+    }
+
+    @Sendable func promoteRelease(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        guard let sequence = Int(try context.parameters.require("sequence")) else { throw APIError.badRequest("sequence must be a number") }
+        let body = try await decode(PromoteRequest.self, request, context)
+        try await c.catalog.promote(appID: app.id, sequence: sequence, channel: body.channel, version: body.version, notes: body.releaseNotes)
+        let summary = try await c.catalog.summaries(appID: app.id).first { $0.release.sequence == sequence }
+        return try .json(summary.map(ReleaseBody.init))
     }
 
     private func save(_ customer: CustomerRecord, app: AppRecord) async throws -> Response {
@@ -266,10 +358,10 @@ struct AdminAPI: Sendable {
         do { try Slug.validate(text, what: what) } catch { throw APIError.badRequest(error.message) }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PortcullisContext) async throws -> T {
+    private func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PortcullisContext, limit: Int? = nil) async throws -> T {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
         } catch {
             throw APIError.tooLarge
         }
@@ -309,6 +401,8 @@ struct AdminAuthMiddleware: RouterMiddleware {
             case .notFound(let m): return .apiError(.notFound, m)
             case .tooLarge: return .apiError(.contentTooLarge, "request body too large")
             }
+        } catch let error as CatalogError {
+            return .apiError(.badRequest, error.description)
         } catch let error as StoreError {
             switch error {
             case .conflict(let m): return .apiError(.conflict, m)

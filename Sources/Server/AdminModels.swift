@@ -1,4 +1,5 @@
 import Foundation
+import Hosting
 import Licensing
 import Storage
 
@@ -97,4 +98,86 @@ struct PullSecretBody: Codable {
     var host: String
     var dockerconfigjson: String
     var base64: String
+}
+
+struct CreateTokenRequest: Decodable {
+    var name: String
+    var scope: String?
+}
+
+struct TokenBody: Codable {
+    var id: String
+    var name: String
+    var scope: String
+    /// Only in the answer to create: the token is not stored in a readable form.
+    var token: String?
+    var createdAt: Date
+
+    init(_ r: VendorTokenRecord, token: String?) {
+        id = r.id
+        name = r.name
+        scope = r.scope.rawValue
+        self.token = token
+        createdAt = r.createdAt
+    }
+}
+
+struct ChannelBody: Codable {
+    var id: String
+    var app: String
+    var name: String
+    var slug: String
+    var createdAt: Date
+
+    init(_ r: ChannelRecord, app: AppRecord) {
+        id = r.id
+        self.app = app.slug
+        name = r.name
+        slug = r.slug
+        createdAt = r.createdAt
+    }
+}
+
+struct CreateChannelRequest: Decodable {
+    var name: String
+}
+
+struct CreateReleaseRequest: Decodable {
+    var version: String
+    /// Chart archives (.tgz), base64.
+    var charts: [String]
+    var promote: String?
+    var releaseNotes: String?
+}
+
+struct PromoteRequest: Decodable {
+    var channel: String
+    var version: String
+    var releaseNotes: String?
+}
+
+struct ReleaseBody: Codable {
+    struct Chart: Codable {
+        var name: String
+        var version: String
+        var digest: String
+    }
+
+    var sequence: Int
+    var version: String
+    var releaseNotes: String?
+    var createdAt: Date
+    var editedAt: Date?
+    var activeChannels: [String]
+    var charts: [Chart]
+
+    init(_ s: ReleaseSummary) {
+        sequence = s.release.sequence
+        version = s.release.version
+        releaseNotes = s.release.notes
+        createdAt = s.release.createdAt
+        editedAt = s.release.editedAt
+        activeChannels = s.activeChannels
+        charts = s.charts.map { Chart(name: $0.name, version: $0.version, digest: $0.digest.description) }
+    }
 }

@@ -1,6 +1,7 @@
 import Access
 import AsyncHTTPClient
 import Foundation
+import Hosting
 import Logging
 import Proxy
 import Storage
@@ -17,6 +18,9 @@ public struct Components: Sendable {
     public let upstream: UpstreamClient
     public let directory: UpstreamDirectory
     public let proxy: ProxyRegistry
+    public let hosted: HostedRegistry
+    public let catalog: ReleaseCatalog
+    public let delivery: ChartDelivery
     public let pulls: PullRecorder
     public let logger: Logger
 }

@@ -2,6 +2,7 @@ import Access
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import Hosting
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -51,7 +52,7 @@ public enum PortcullisServer {
         let secrets = try SecretBox(keyBytes: try dataDir.secretKey())
         let signingKey = try dataDir.secretFile(dataDir.signingKeyPath) { RegistryTokenService.generatePrivateKeyPEM() }
         let tokens = try await RegistryTokenService(privateKeyPEM: signingKey, lifetime: configuration.tokenLifetime)
-        let gate = LicenseGate(customers: store, apps: store, tokens: tokens, adminToken: try dataDir.adminToken())
+        let gate = LicenseGate(customers: store, apps: store, vendorTokens: store, tokens: tokens, adminToken: try dataDir.adminToken())
         let blobs = try FileBlobStore(root: dataDir.blobsPath, spoolRoot: dataDir.spoolPath)
         let upstream = UpstreamClient(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
         let cache = BlobCache(store: blobs, logger: logger)
@@ -61,6 +62,8 @@ public enum PortcullisServer {
                                   logger: logger)
         return Components(configuration: configuration, store: store, blobs: blobs, secrets: secrets, tokens: tokens, gate: gate,
                           upstream: upstream, directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy,
+                          hosted: HostedRegistry(repositories: store, links: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
+                          catalog: ReleaseCatalog(store: store, blobs: blobs), delivery: ChartDelivery(blobs: blobs, index: store),
                           pulls: PullRecorder(log: store, logger: logger), logger: logger)
     }
 

@@ -105,7 +105,7 @@ struct RegistryEndpoints: Sendable {
             throw GateRefusal.unauthorized("token does not cover this repository")
         }
         guard AccessPolicy.isProxy(name) else {
-            throw RegistryError(.nameUnknown, "repository name not known to registry")
+            return try await HostedEndpoints(c: c).handle(request, path: path, name: name, caller: caller, address: address, outcome: &outcome)
         }
         guard action == .pull else {
             throw RegistryError(.unsupported, "proxied repositories are read-only")

@@ -37,7 +37,7 @@ struct TokenEndpoint {
             }
             if !granted.isEmpty { access.append(TokenAccess(name: name.description, actions: granted)) }
         }
-        let subject = principal.customerID ?? "vendor"
+        let subject = try await c.gate.subject(for: basic, principal: principal)
         let issued = try await c.tokens.issue(subject: subject, audience: address.service, access: access)
         struct Body: Encodable {
             var token: String

@@ -42,3 +42,4 @@ public protocol PullLog: Sendable {
 
 /// Everything the server keeps in its database.
 public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & PullLog
+    & VendorTokenStore & ReleaseStore & HostedRepositoryStore

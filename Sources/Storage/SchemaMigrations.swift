@@ -36,6 +36,37 @@ enum SchemaMigrations {
             """,
             "CREATE INDEX pulls_by_customer ON pulls (customer_id, at)",
         ],
+        [
+            """
+            CREATE TABLE vendor_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                scope TEXT NOT NULL, created_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE channels (id TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(id), name TEXT NOT NULL,
+                slug TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (app_id, slug))
+            """,
+            """
+            CREATE TABLE releases (id TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(id), sequence BIGINT NOT NULL,
+                version TEXT NOT NULL, notes TEXT, created_at BIGINT NOT NULL, edited_at BIGINT, UNIQUE (app_id, sequence))
+            """,
+            """
+            CREATE TABLE release_charts (release_id TEXT NOT NULL REFERENCES releases(id), name TEXT NOT NULL,
+                version TEXT NOT NULL, digest TEXT NOT NULL, size BIGINT NOT NULL, PRIMARY KEY (release_id, name))
+            """,
+            """
+            CREATE TABLE promotions (id TEXT PRIMARY KEY, channel_id TEXT NOT NULL REFERENCES channels(id),
+                release_id TEXT NOT NULL REFERENCES releases(id), version TEXT NOT NULL, notes TEXT, promoted_at BIGINT NOT NULL,
+                ordinal BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE repository_manifests (repository TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
+                size BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (repository, digest))
+            """,
+            """
+            CREATE TABLE repository_tags (repository TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
+                updated_at BIGINT NOT NULL, PRIMARY KEY (repository, tag))
+            """,
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

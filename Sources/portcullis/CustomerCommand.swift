@@ -30,6 +30,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option(help: "License type: dev, trial, paid or community.") var type: String?
         @Option(help: "License lifetime, e.g. 720h.") var expiresIn: String?
         @Option(help: "License expiry, RFC 3339.") var expiresAt: String?
+        @Flag(inversion: .prefixedNo, help: "Whether the license may install the vendor's Helm charts.") var helmInstall = true
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -38,7 +39,7 @@ struct CustomerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var body: [String: Any] = ["app": app, "name": name]
+            var body: [String: Any] = ["app": app, "name": name, "helmInstall": helmInstall]
             if let email { body["email"] = email }
             if let channel { body["channel"] = channel }
             if let type { body["type"] = type }
@@ -94,11 +95,13 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option var email: String?
         @Option var channel: String?
         @Option var type: String?
+        @Flag(inversion: .prefixedNo, help: "Grant or withdraw the Helm install entitlement.") var helmInstall: Bool?
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             var body: [String: Any] = [:]
+            if let helmInstall { body["helmInstall"] = helmInstall }
             if let expires = try CustomerCommand.expiry(at: expiresAt, in: expiresIn) { body["expiresAt"] = expires }
             if noExpiry { body["clearExpiry"] = true }
             if let name { body["name"] = name }

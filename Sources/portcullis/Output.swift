@@ -34,8 +34,10 @@ enum Output {
         switch value {
         case nil, is NSNull: ""
         case let list as [Any]: list.map { cell($0) }.joined(separator: ",")
-        case let b as Bool: b ? "true" : "false"
+        // JSON numbers arrive as NSNumber, which also casts to Bool; only a boolean's type code is "c".
+        case let n as NSNumber where String(cString: n.objCType) == "c": n.boolValue ? "true" : "false"
         case let n as NSNumber: n.stringValue
+        case let b as Bool: b ? "true" : "false"
         case let s as String: s
         default: "\(value!)"
         }

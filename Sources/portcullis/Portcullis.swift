@@ -5,5 +5,6 @@ struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A license-gated pull-through registry for software vendors.",
-        subcommands: [Serve.self, AppCommand.self, RegistryCommand.self, CustomerCommand.self])
+        subcommands: [Serve.self, AppCommand.self, RegistryCommand.self, CustomerCommand.self, TokenCommand.self,
+                      ChannelCommand.self, ReleaseCommand.self])
 }

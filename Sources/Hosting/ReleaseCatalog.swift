@@ -1,0 +1,157 @@
+import Charts
+import Foundation
+import Licensing
+import OCI
+import Storage
+
+/// A release as `release ls` shows it.
+public struct ReleaseSummary: Sendable {
+    public var release: ReleaseRecord
+    public var charts: [ReleaseChartRecord]
+    /// Names of the channels whose latest promotion is this release.
+    public var activeChannels: [String]
+}
+
+/// A chart repository: `<app>/<channel>/<chart>`, or `<app>/<chart>` for Stable.
+public struct ChartRepository: Sendable, Equatable {
+    public var appID: String
+    public var channel: ChannelRecord
+    public var chart: String
+    /// Chart version → the chart in the release most recently promoted with that version.
+    public var versions: [String: ReleaseChartRecord]
+}
+
+public struct CatalogError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Channels, releases and promotions of each app, and which charts each channel serves.
+public struct ReleaseCatalog: Sendable {
+    public static let defaultChannels = ["Unstable", "Beta", "Stable"]
+    public static let stable = "Stable"
+
+    let store: any ReleaseStore
+    let blobs: any BlobStore
+
+    public init(store: any ReleaseStore, blobs: any BlobStore) {
+        self.store = store
+        self.blobs = blobs
+    }
+
+    // MARK: Channels
+
+    public func createDefaultChannels(appID: String) async throws {
+        for (i, name) in Self.defaultChannels.enumerated() {
+            // Distinct creation times keep the default channels in a stable order.
+            try await store.createChannel(ChannelRecord(appID: appID, name: name, slug: Slug.derive(from: name),
+                                                        createdAt: Date().addingTimeInterval(Double(i) / 1000)))
+        }
+    }
+
+    public func createChannel(appID: String, name: String) async throws -> ChannelRecord {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        let slug = Slug.derive(from: trimmed)
+        guard !trimmed.isEmpty, !slug.isEmpty, trimmed.count <= 63 else { throw CatalogError("channel name must be 1-63 characters with a letter or digit") }
+        let existing = try await store.channels(appID: appID)
+        if existing.contains(where: { $0.name.lowercased() == trimmed.lowercased() || $0.slug == slug }) {
+            throw StoreError.conflict("channel \(trimmed) already exists")
+        }
+        let channel = ChannelRecord(appID: appID, name: trimmed, slug: slug)
+        try await store.createChannel(channel)
+        return channel
+    }
+
+    public func channels(appID: String) async throws -> [ChannelRecord] {
+        try await store.channels(appID: appID)
+    }
+
+    /// A channel by name or slug, ignoring case.
+    public func channel(appID: String, named name: String) async throws -> ChannelRecord? {
+        let wanted = name.lowercased()
+        return try await store.channels(appID: appID).first { $0.name.lowercased() == wanted || $0.slug == wanted }
+    }
+
+    // MARK: Releases
+
+    /// Validates and stores a release of chart archives; optionally promotes it at once.
+    public func createRelease(appID: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?) async throws -> Int {
+        guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard !archives.isEmpty else { throw CatalogError("a release needs at least one chart") }
+        var target: ChannelRecord?
+        if let promoteTo {
+            guard let found = try await channel(appID: appID, named: promoteTo) else { throw CatalogError("unknown channel \(promoteTo.debugDescription)") }
+            target = found
+        }
+        var charts: [(ChartPackage, [UInt8])] = []
+        for (i, bytes) in archives.enumerated() {
+            do {
+                charts.append((try ChartPackage.parse(archive: bytes), bytes))
+            } catch {
+                throw CatalogError("chart \(i + 1) is not a valid Helm chart: \(error)")
+            }
+        }
+        guard Set(charts.map(\.0.name)).count == charts.count else { throw CatalogError("a release holds each chart once") }
+        let release = ReleaseRecord(appID: appID, version: version, notes: notes)
+        var records: [ReleaseChartRecord] = []
+        for (chart, bytes) in charts {
+            let digest = Digest.of(bytes)
+            try await blobs.put(.init(bytes: bytes), as: digest)
+            records.append(ReleaseChartRecord(releaseID: release.id, name: chart.name, version: chart.version, digest: digest, size: Int64(bytes.count)))
+        }
+        let sequence = try await store.createRelease(release, charts: records)
+        if let target {
+            try await store.promote(PromotionRecord(channelID: target.id, releaseID: release.id, version: version, notes: notes))
+        }
+        return sequence
+    }
+
+    public func promote(appID: String, sequence: Int, channel name: String, version: String, notes: String?) async throws {
+        guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard let channel = try await channel(appID: appID, named: name) else { throw CatalogError("unknown channel \(name.debugDescription)") }
+        guard let release = try await store.releases(appID: appID).first(where: { $0.sequence == sequence }) else {
+            throw StoreError.notFound("release \(sequence) not found")
+        }
+        try await store.promote(PromotionRecord(channelID: channel.id, releaseID: release.id, version: version, notes: notes))
+    }
+
+    public func summaries(appID: String) async throws -> [ReleaseSummary] {
+        let releases = try await store.releases(appID: appID)
+        let charts = Dictionary(grouping: try await store.releaseCharts(appID: appID), by: \.releaseID)
+        let channels = try await store.channels(appID: appID)
+        var latest: [String: String] = [:]
+        for p in try await store.promotions(appID: appID) { latest[p.channelID] = p.releaseID }
+        return releases.map { r in
+            let active = channels.reversed().filter { latest[$0.id] == r.id }.map(\.name)
+            return ReleaseSummary(release: r, charts: charts[r.id, default: []].sorted { $0.name < $1.name }, activeChannels: active)
+        }
+    }
+
+    // MARK: Chart repositories
+
+    /// Resolves `<app>/<channel>/<chart>` or `<app>/<chart>` (Stable) to a chart repository,
+    /// or nil when the name is an ordinary hosted repository.
+    public func chartRepository(appID: String, path: [String]) async throws -> ChartRepository? {
+        let channel: ChannelRecord?
+        let chart: String
+        switch path.count {
+        case 1:
+            channel = try await self.channel(appID: appID, named: Self.stable)
+            chart = path[0]
+        case 2:
+            channel = try await store.channels(appID: appID).first { $0.slug == path[0] }
+            chart = path[1]
+        default:
+            return nil
+        }
+        guard let channel else { return nil }
+        let known = try await store.releaseCharts(appID: appID)
+        guard known.contains(where: { $0.name == chart }) else { return nil }
+        var versions: [String: ReleaseChartRecord] = [:]
+        let byRelease = Dictionary(grouping: known.filter { $0.name == chart }, by: \.releaseID)
+        for p in try await store.promotions(appID: appID) where p.channelID == channel.id {
+            for c in byRelease[p.releaseID, default: []] { versions[c.version] = c }
+        }
+        return ChartRepository(appID: appID, channel: channel, chart: chart, versions: versions)
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+
+/// `--app`, falling back to `PORTCULLIS_APP` as vendor CLIs do with their app variable.
+struct AppOption: ParsableArguments {
+    @Option(help: "App slug (env PORTCULLIS_APP).") var app: String?
+
+    func slug() throws -> String {
+        guard let slug = app ?? ProcessInfo.processInfo.environment["PORTCULLIS_APP"], !slug.isEmpty else {
+            throw ValidationError("no app: pass --app or set PORTCULLIS_APP")
+        }
+        return slug
+    }
+
+    func path(_ rest: String) throws -> String {
+        "/apps/\(try slug())\(rest)"
+    }
+}
+
+struct ChannelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "channel", abstract: "Manage release channels.",
+                                                    subcommands: [List.self, Create.self])
+    static let columns = [(header: "ID", key: "id"), (header: "NAME", key: "name"), (header: "SLUG", key: "slug"),
+                          (header: "CREATED", key: "createdAt")]
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's channels.")
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            Output.print(try await APIClient(client).send(.GET, try app.path("/channels")), format: output.output, columns: ChannelCommand.columns)
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a channel.")
+        @Option(help: "Channel name.") var name: String
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let result = try await APIClient(client).send(.POST, try app.path("/channels"), body: ["name": name])
+            Output.print(result, format: output.output, columns: ChannelCommand.columns)
+        }
+    }
+}
+
+struct ReleaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "release", abstract: "Create, promote and list releases.",
+                                                    subcommands: [Create.self, Promote.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a release from Helm chart archives.")
+        @Option(name: .customLong("chart"), help: "A packaged chart (.tgz); repeatable.") var charts: [String]
+        @Option(help: "Release version (SemVer).") var version: String
+        @Option(help: "Promote to this channel at once.") var promote: String?
+        @Option(help: "Release notes.") var releaseNotes: String?
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if charts.isEmpty { throw ValidationError("at least one --chart is required") }
+        }
+
+        func run() async throws {
+            var encoded: [String] = []
+            for path in charts {
+                guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read chart \(path)") }
+                encoded.append(data.base64EncodedString())
+            }
+            var body: [String: Any] = ["charts": encoded, "version": version]
+            if let promote { body["promote"] = promote }
+            if let releaseNotes { body["releaseNotes"] = releaseNotes }
+            let result = try await APIClient(client).send(.POST, try app.path("/releases"), body: body) as? [String: Any]
+            print("SEQUENCE: \(Output.cell(result?["sequence"]))")
+        }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Promote a release to a channel.")
+        @Argument(help: "Release sequence.") var sequence: Int
+        @Argument(help: "Channel name.") var channel: String
+        @Option(help: "Version label for this promotion (SemVer).") var version: String
+        @Option(help: "Release notes.") var releaseNotes: String?
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var body: [String: Any] = ["channel": channel, "version": version]
+            if let releaseNotes { body["releaseNotes"] = releaseNotes }
+            _ = try await APIClient(client).send(.POST, try app.path("/releases/\(sequence)/promote"), body: body)
+            print("Channel \(channel) successfully set to release \(sequence)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List releases, newest first.")
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            Output.print(try await APIClient(client).send(.GET, try app.path("/releases")), format: output.output, columns: [
+                (header: "SEQUENCE", key: "sequence"), (header: "CREATED", key: "createdAt"), (header: "EDITED", key: "editedAt"),
+                (header: "ACTIVE_CHANNELS", key: "activeChannels"),
+            ])
+        }
+    }
+}
