@@ -94,7 +94,7 @@ extension String {
         let tokens = try await RegistryTokenService(privateKeyPEM: RegistryTokenService.generatePrivateKeyPEM(), lifetime: 300)
         let app = AppRecord(slug: "acme", name: "Acme")
         try await store.createApp(app)
-        return Fixture(store: store, gate: LicenseGate(customers: store, apps: store, tokens: tokens, adminToken: "admin-secret-token"),
+        return Fixture(store: store, gate: LicenseGate(customers: store, apps: store, vendorTokens: store, tokens: tokens, adminToken: "admin-secret-token"),
                        tokens: tokens, app: app, dir: dir)
     }
 
