@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import OCI
 import Storage
@@ -33,6 +34,7 @@ public actor BlobCache {
         if let fill = fills[digest] { return .filling(fill) }
         let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
         fills[digest] = fill
+        Gauge(label: "portcullis_fills_in_flight").record(fills.count)
         let store = self.store
         let logger = self.logger
         Task.detached {
@@ -47,5 +49,6 @@ public actor BlobCache {
 
     private func finished(_ digest: Digest) {
         fills[digest] = nil
+        Gauge(label: "portcullis_fills_in_flight").record(fills.count)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import OCI
 import Storage
@@ -54,8 +55,10 @@ public struct ProxyRegistry: Sendable {
                try await isManifestInRepository(up, digest),
                let served = try await load(record, wantBody: wantBody, stale: false) {
                 try await index.link(registryID: up.registry.id, repository: up.repository, digest: digest)
+                count("portcullis_cache_hits_total", up)
                 return served
             }
+            count("portcullis_cache_misses_total", up)
             return try await fetchManifest(up, reference: digest.description, expected: digest, tag: nil, now: now)
 
         case .tag(let tag):
@@ -64,6 +67,7 @@ public struct ProxyRegistry: Sendable {
             if let cached { cachedRecord = try await index.manifest(cached.digest) }
             if let cached, let cachedRecord, now.timeIntervalSince(cached.checkedAt) < policy.tagTTL,
                let served = try await load(cachedRecord, wantBody: wantBody, stale: false) {
+                count("portcullis_cache_hits_total", up)
                 return served
             }
             do {
@@ -72,13 +76,16 @@ public struct ProxyRegistry: Sendable {
                     if head.digest == cached.digest, let served = try await load(cachedRecord, wantBody: wantBody, stale: false) {
                         try await index.putTag(registryID: up.registry.id, repository: up.repository, tag: tag,
                                                CachedTag(digest: cached.digest, checkedAt: now))
+                        count("portcullis_cache_hits_total", up)
                         return served
                     }
                 }
+                count("portcullis_cache_misses_total", up)
                 return try await fetchManifest(up, reference: tag, expected: nil, tag: tag, now: now)
             } catch let error as UpstreamError where error.isOutage {
                 if let cached, let cachedRecord, now.timeIntervalSince(cached.checkedAt) < policy.tagTTL + policy.staleLimit,
                    let served = try await load(cachedRecord, wantBody: wantBody, stale: true) {
+                    count("portcullis_stale_serves_total", up)
                     logger.warning("serving cached tag while upstream fails", metadata: [
                         "registry": "\(up.registry.name)", "repository": "\(up.repository)", "tag": "\(tag)", "error": "\(error)"])
                     return served
@@ -138,12 +145,22 @@ public struct ProxyRegistry: Sendable {
         }
         let upstream = self.upstream
         let index = self.index
-        return try await blobs.lookup(digest, fetch: {
+        let lookup = try await blobs.lookup(digest, fetch: {
             let (length, body) = try await upstream.getBlob(up.target, repository: up.repository, digest: digest)
             return BlobSource(length: length, chunks: body)
-        }, completed: { _ in
+        }, completed: { length in
+            Counter(label: "portcullis_cache_fill_bytes_total", dimensions: [("upstream", up.registry.name)]).increment(by: Int64(length))
             try? await index.link(registryID: up.registry.id, repository: up.repository, digest: digest)
         })
+        switch lookup {
+        case .stored: count("portcullis_cache_hits_total", up)
+        case .filling: count("portcullis_cache_misses_total", up)
+        }
+        return lookup
+    }
+
+    private func count(_ metric: String, _ up: ResolvedUpstream) {
+        Counter(label: metric, dimensions: [("upstream", up.registry.name)]).increment()
     }
 
     /// Whether a cached manifest belongs to this upstream repository, asking upstream when unsure.

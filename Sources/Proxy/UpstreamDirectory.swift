@@ -62,6 +62,6 @@ public actor UpstreamDirectory {
         if let sealed = registry.sealedSecret {
             credentials = BasicCredentials(username: registry.username ?? "", password: try secrets.open(sealed))
         }
-        return UpstreamTarget(id: registry.id, baseURL: registry.endpoint, credentials: credentials)
+        return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, credentials: credentials)
     }
 }

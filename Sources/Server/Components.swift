@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Hosting
 import Logging
+import Prometheus
 import Proxy
 import Storage
 import Upstream
@@ -22,5 +23,8 @@ public struct Components: Sendable {
     public let catalog: ReleaseCatalog
     public let delivery: ChartDelivery
     public let pulls: PullRecorder
+    public let throttle: LoginThrottle
+    public let metrics: PrometheusCollectorRegistry
+    public let state: ServerState
     public let logger: Logger
 }

@@ -7,6 +7,8 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import Metrics
+import Prometheus
 import NIOCore
 import NIOSSL
 import Proxy
@@ -17,12 +19,14 @@ import Upstream
 /// Builds the server from its configuration and runs it until SIGTERM or SIGINT.
 public enum PortcullisServer {
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare()
         let store = try await SQLMetadataStore.openSQLite(path: dataDir.databasePath, logger: logger)
         let http = UpstreamClient.makeHTTPClient()
         do {
-            let components = try await makeComponents(configuration, dataDir: dataDir, store: store, http: http, logger: logger)
+            let components = try await makeComponents(configuration, dataDir: dataDir, store: store, http: http, metrics: metrics, logger: logger)
             let adminToken = try dataDir.adminToken()
             let app = try makeApplication(components, adminToken: adminToken) { address in
                 let url = "\(configuration.usesTLS ? "https" : "http")://\(address)"
@@ -35,8 +39,11 @@ public enum PortcullisServer {
 
                     """.utf8))
             }
-            let group = ServiceGroup(configuration: .init(
-                services: [app, components.pulls], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var groupConfig = ServiceGroupConfiguration(
+                services: [.init(service: app), .init(service: components.pulls), .init(service: ShutdownNotice(state: components.state))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
+            let group = ServiceGroup(configuration: groupConfig)
             try await group.run()
         } catch {
             try? await http.shutdown()
@@ -48,7 +55,7 @@ public enum PortcullisServer {
     }
 
     public static func makeComponents(_ configuration: ServerConfiguration, dataDir: DataDirectory, store: SQLMetadataStore,
-                                      http: HTTPClient, logger: Logger) async throws -> Components {
+                                      http: HTTPClient, metrics: PrometheusCollectorRegistry = .init(), logger: Logger) async throws -> Components {
         let secrets = try SecretBox(keyBytes: try dataDir.secretKey())
         let signingKey = try dataDir.secretFile(dataDir.signingKeyPath) { RegistryTokenService.generatePrivateKeyPEM() }
         let tokens = try await RegistryTokenService(privateKeyPEM: signingKey, lifetime: configuration.tokenLifetime)
@@ -64,7 +71,9 @@ public enum PortcullisServer {
                           upstream: upstream, directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy,
                           hosted: HostedRegistry(repositories: store, links: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
                           catalog: ReleaseCatalog(store: store, blobs: blobs), delivery: ChartDelivery(blobs: blobs, index: store),
-                          pulls: PullRecorder(log: store, logger: logger), logger: logger)
+                          pulls: PullRecorder(log: store, logger: logger),
+                          throttle: LoginThrottle(limit: configuration.loginFailureLimit), metrics: metrics, state: ServerState(),
+                          logger: logger)
     }
 
     public static func makeApplication(_ c: Components, adminToken: String,
@@ -72,17 +81,21 @@ public enum PortcullisServer {
         let router = Router(context: PortcullisContext.self)
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.get("/healthz") { _, _ in "ok\n" }
+        OperationsEndpoints(c: c).register(on: router)
         RegistryEndpoints(c: c).register(on: router)
         AdminAPI(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
 
+        let limits = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(120), httpDecoderConfiguration: limits)
         let server: HTTPServerBuilder
         if let cert = c.configuration.tlsCertificatePath, let key = c.configuration.tlsKeyPath {
             let tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         return Application(
             router: router, server: server,
@@ -92,6 +105,21 @@ public enum PortcullisServer {
                 onRunning(address ?? "\(c.configuration.host):\(c.configuration.port)")
             },
             logger: c.logger)
+    }
+}
+
+/// Marks the server as draining as soon as graceful shutdown begins.
+struct ShutdownNotice: Service {
+    let state: ServerState
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        } onGracefulShutdown: {
+            state.beginDraining()
+        }
     }
 }
 
@@ -109,7 +137,10 @@ struct AccessLogMiddleware: RouterMiddleware {
             logger.info("request", metadata: ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "error"])
             throw error
         }
-        if request.uri.path != "/healthz" {
+        Counter(label: "portcullis_http_requests_total", dimensions: [
+            ("route", request.uri.path.hasPrefix("/api/") ? "admin" : "other"), ("status", String(response.status.code)),
+        ]).increment()
+        if request.uri.path != "/healthz" && request.uri.path != "/metrics" && request.uri.path != "/readyz" {
             logger.info("request", metadata: ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
                                               "status": "\(response.status.code)"])
         }

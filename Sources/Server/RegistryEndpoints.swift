@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Licensing
 import Logging
+import Metrics
 import NIOCore
 import OCI
 import Proxy
@@ -38,15 +39,23 @@ struct RegistryEndpoints: Sendable {
         var outcome = Outcome()
         var response: Response
         do {
-            response = try await route(request, &outcome)
+            response = try await route(request, remote: context.remoteAddress?.ipAddress, &outcome)
+        } catch let throttled as ThrottledLogin {
+            outcome.reason = "too many failed logins"
+            Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", "rate_limited")]).increment()
+            response = .registryError(RegistryError(.tooManyRequests, "too many failed logins; retry later"),
+                                      headers: [.retryAfter: String(Int(throttled.retryAfter.rounded(.up)))])
         } catch let error as RegistryError {
             outcome.reason = error.message
             response = .registryError(error)
         } catch let refusal as TokenRefusal {
             outcome.reason = refusal.message
+            Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", "unauthorized")]).increment()
             response = .registryError(RegistryError(.unauthorized, refusal.message), headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
         } catch let refusal as GateRefusal {
             outcome.reason = refusal.message
+            let reason = if case .denied = refusal { "denied" } else { "unauthorized" }
+            Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", reason)]).increment()
             response = refusalResponse(refusal, request: request, repository: outcome.repository)
         } catch let error as UpstreamError {
             let mapped = Self.registryError(for: error, notFound: Self.notFoundCode(outcome.action))
@@ -59,6 +68,8 @@ struct RegistryEndpoints: Sendable {
         }
         response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
         let status = Int(response.status.code)
+        Counter(label: "portcullis_http_requests_total", dimensions: [("route", Self.routeLabel(outcome.action)), ("status", String(status))])
+            .increment()
         let bytes = request.method == .head ? 0 : Int64(response.body.contentLength ?? 0)
         let elapsed = ContinuousClock.now - started
         c.logger.info("registry request", metadata: [
@@ -77,17 +88,28 @@ struct RegistryEndpoints: Sendable {
         return response
     }
 
-    private func route(_ request: Request, _ outcome: inout Outcome) async throws -> Response {
+    private func route(_ request: Request, remote: String?, _ outcome: inout Outcome) async throws -> Response {
         let address = PublicAddress(configuration: c.configuration, request: request)
         if request.uri.path == "/v2/token" {
             outcome.action = "token"
-            return try await TokenEndpoint(c: c).issue(request, address: address, outcome: &outcome)
+            do {
+                return try await TokenEndpoint(c: c).issue(request, address: address, outcome: &outcome)
+            } catch let refusal as TokenRefusal where request.headers[.authorization] != nil {
+                try await throttle(request, remote: remote)
+                throw refusal
+            }
         }
         guard let path = try RegistryPath.parse(request.uri.path) else {
             throw RegistryError(.nameUnknown, "no such registry endpoint")
         }
         if let name = path.repository { outcome.repository = name.description }
-        let caller = try await c.gate.authenticate(authorization: request.headers[.authorization], service: address.service)
+        let caller: Caller
+        do {
+            caller = try await c.gate.authenticate(authorization: request.headers[.authorization], service: address.service)
+        } catch let refusal as GateRefusal where request.headers[.authorization] != nil {
+            try await throttle(request, remote: remote)
+            throw refusal
+        }
         if case .customer(let license) = caller.principal {
             outcome.customerID = license.customerID
             outcome.appSlug = license.appSlug
@@ -154,6 +176,24 @@ struct RegistryEndpoints: Sendable {
         }
     }
 
+    /// Counts a failed login against the source address and the credential; throws once either is over the limit.
+    private func throttle(_ request: Request, remote: String?) async throws {
+        var keys = ["address:" + (remote ?? "unknown")]
+        if let header = request.headers[.authorization] {
+            let secret = BasicCredentials.parse(authorization: header)?.password ?? header
+            keys.append("credential:" + SecretBox.lookupHash(secret))
+        }
+        if let retryAfter = await c.throttle.recordFailure(keys: keys) { throw ThrottledLogin(retryAfter: retryAfter) }
+    }
+
+    static func routeLabel(_ action: String) -> String {
+        switch action {
+        case "manifest", "blob", "tags", "referrers", "token", "ping": action
+        case "chart": "manifest"
+        default: "other"
+        }
+    }
+
     private func appID(for principal: Principal, name: RepositoryName) async throws -> String {
         if case .customer(let license) = principal { return license.appID }
         guard let slug = AccessPolicy.appSlug(of: name), let app = try await c.store.app(slug: slug) else {
@@ -202,6 +242,11 @@ struct RegistryEndpoints: Sendable {
         if let link = page.link(name: name.description, n: n) { headers[.link] = link }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.json(name: name.description))))
     }
+}
+
+/// Too many failed logins from this address or with this credential.
+struct ThrottledLogin: Error {
+    var retryAfter: TimeInterval
 }
 
 let dockerContentDigest = HTTPField.Name("Docker-Content-Digest")!

@@ -17,6 +17,12 @@ public struct ServerConfiguration: Sendable {
     /// Time to wait for an upstream's response head.
     public var upstreamTimeout: TimeInterval = 30
     public var manifestLimit = 4 << 20
+    /// Failed logins per source address or per credential within a minute before 429.
+    public var loginFailureLimit = 10
+    /// How long in-flight requests may run after SIGTERM before they are cut.
+    public var shutdownGrace: TimeInterval = 30
+    /// Largest request header block accepted.
+    public var maxHeaderBytes = 64 * 1024
 
     public init() {}
 

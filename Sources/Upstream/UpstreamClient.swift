@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import OCI
@@ -112,6 +113,23 @@ public final class UpstreamClient: Sendable {
     /// Sends a request, answering one auth challenge and following redirects.
     func send(_ target: UpstreamTarget, _ method: HTTPMethod, path: String, query: [(String, String)] = [],
               accept: String? = nil, scope: String) async throws -> HTTPClientResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await authenticatedSend(target, method, path: path, query: query, accept: accept, scope: scope)
+            Timer(label: "portcullis_upstream_request_duration_seconds").record(duration: ContinuousClock.now - started)
+            if response.status.code >= 500 || response.status.code == 429 {
+                Counter(label: "portcullis_upstream_errors_total", dimensions: [("upstream", target.name)]).increment()
+            }
+            return response
+        } catch {
+            Timer(label: "portcullis_upstream_request_duration_seconds").record(duration: ContinuousClock.now - started)
+            Counter(label: "portcullis_upstream_errors_total", dimensions: [("upstream", target.name)]).increment()
+            throw error
+        }
+    }
+
+    private func authenticatedSend(_ target: UpstreamTarget, _ method: HTTPMethod, path: String, query: [(String, String)],
+                                   accept: String?, scope: String) async throws -> HTTPClientResponse {
         var url = target.baseURL + path
         if !query.isEmpty { url += "?" + Self.formEncode(query) }
         var authorization = await tokens.authorization(registry: target.id, scope: scope)

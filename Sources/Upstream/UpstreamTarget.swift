@@ -4,12 +4,15 @@ import OCI
 public struct UpstreamTarget: Sendable {
     /// Stable identity, used to key cached upstream tokens.
     public var id: String
+    /// The registry's name, for metrics and logs.
+    public var name: String
     /// `https://host[:port]` without a trailing slash.
     public var baseURL: String
     public var credentials: BasicCredentials?
 
-    public init(id: String, baseURL: String, credentials: BasicCredentials?) {
+    public init(id: String, name: String, baseURL: String, credentials: BasicCredentials?) {
         self.id = id
+        self.name = name
         self.baseURL = baseURL
         self.credentials = credentials
     }

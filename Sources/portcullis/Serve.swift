@@ -33,6 +33,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long to wait for an upstream's response, e.g. 30s.")
     var upstreamTimeout = "30s"
 
+    @Option(help: "Failed logins per source address or credential within a minute before 429 (0 disables).")
+    var loginFailureLimit = 10
+
+    @Option(help: "How long in-flight requests may finish after SIGTERM, e.g. 30s.")
+    var shutdownGrace = "30s"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -55,6 +61,9 @@ struct Serve: AsyncParsableCommand {
         config.tagTTL = try Duration.parse(tagTTL, option: "--tag-ttl")
         config.staleLimit = try Duration.parse(staleLimit, option: "--stale-limit")
         config.upstreamTimeout = try Duration.parse(upstreamTimeout, option: "--upstream-timeout")
+        config.shutdownGrace = try Duration.parse(shutdownGrace, option: "--shutdown-grace")
+        guard loginFailureLimit >= 0 else { throw ValidationError("--login-failure-limit must not be negative") }
+        config.loginFailureLimit = loginFailureLimit
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -153,3 +153,15 @@ extension String {
         try await f.store.close()
     }
 }
+
+@Suite struct LoginThrottleTests {
+    @Test func throttlesPerKeyWithinTheWindow() async {
+        let throttle = LoginThrottle(limit: 3, window: 60)
+        let t0 = Date()
+        for i in 0..<3 { #expect(await throttle.recordFailure(keys: ["ip:1", "lic:a"], now: t0.addingTimeInterval(Double(i))) == nil) }
+        let wait = await throttle.recordFailure(keys: ["ip:1", "lic:b"], now: t0.addingTimeInterval(3))
+        #expect(wait != nil && wait! > 0 && wait! <= 60)
+        #expect(await throttle.recordFailure(keys: ["ip:2", "lic:c"], now: t0.addingTimeInterval(3)) == nil, "other keys are unaffected")
+        #expect(await throttle.recordFailure(keys: ["ip:1"], now: t0.addingTimeInterval(120)) == nil, "the window slides")
+    }
+}

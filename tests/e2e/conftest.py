@@ -140,8 +140,13 @@ def portcullis_binary() -> Path:
 
 @pytest.fixture(scope="session")
 def portcullis(tmp_path_factory, portcullis_binary) -> PortcullisServer:
-    """Shared Portcullis server for tests that do not need a cold cache."""
-    srv = PortcullisServer(tmp_path_factory.mktemp("portcullis"), portcullis_binary).start()
+    """Shared Portcullis server for tests that do not need a cold cache.
+
+    Many tests here try refused credentials on purpose, all from 127.0.0.1; the failed-login
+    limit is raised so they see the 401 they test for (the hardening tests check the limit).
+    """
+    srv = PortcullisServer(tmp_path_factory.mktemp("portcullis"), portcullis_binary,
+                           ["--login-failure-limit", "100000"]).start()
     yield srv
     srv.stop()
 

@@ -1,0 +1,36 @@
+import Foundation
+
+/// Counts failed logins per source address and per credential, and says when a key has
+/// failed too often. Valid credentials are never throttled: the gate only asks this after
+/// a login has failed, so a guesser is slowed and a customer is not.
+public actor LoginThrottle {
+    private let limit: Int
+    private let window: TimeInterval
+    private var failures: [String: [Date]] = [:]
+
+    public init(limit: Int, window: TimeInterval = 60) {
+        self.limit = limit
+        self.window = window
+    }
+
+    /// Records a failure for each key and returns how long to wait when any key is over the limit.
+    public func recordFailure(keys: [String], now: Date = Date()) -> TimeInterval? {
+        guard limit > 0 else { return nil }
+        if failures.count > 100_000 { prune(now: now) }
+        var retryAfter: TimeInterval?
+        for key in keys {
+            var times = failures[key, default: []].filter { now.timeIntervalSince($0) < window }
+            times.append(now)
+            if times.count > limit { times.removeFirst(times.count - limit - 1) }
+            failures[key] = times
+            if times.count > limit, let oldest = times.first {
+                retryAfter = max(retryAfter ?? 0, window - now.timeIntervalSince(oldest))
+            }
+        }
+        return retryAfter
+    }
+
+    private func prune(now: Date) {
+        failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < window } }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Prometheus
+import Storage
+
+/// `/metrics` (Prometheus text) and `/readyz` (can this replica serve?).
+struct OperationsEndpoints {
+    let c: Components
+
+    func register(on router: Router<PortcullisContext>) {
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: c.metrics.emitToBuffer())))
+        }
+        router.get("/readyz") { _, _ in
+            let problem = await readinessProblem()
+            return Response(status: problem == nil ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
+                            body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
+        }
+    }
+
+    /// Nil when ready; otherwise what is wrong.
+    func readinessProblem() async -> String? {
+        if c.state.isDraining { return "shutting down" }
+        do { _ = try await c.store.apps() } catch { return "database unavailable" }
+        do {
+            let probe = try c.blobs.makeSpoolFile()
+            c.blobs.discard(probe)
+        } catch {
+            return "blob store not writable"
+        }
+        return nil
+    }
+}
