@@ -11,11 +11,15 @@ import Upstream
 struct BlobResponder {
     let request: Request
     let digest: Digest
+    var sendfile: SendfileRegistry? = nil
     static let chunkSize = 256 * 1024
 
     func respond(_ lookup: BlobCache.Lookup) async throws -> Response {
         switch lookup {
         case .stored(let reader):
+            if let sendfile, let file = reader.localFile {
+                return zeroCopy(file, length: reader.length, registry: sendfile)
+            }
             return try ranged(length: reader.length) { start, end, writer in
                 var offset = start
                 while offset <= end {
@@ -44,6 +48,30 @@ struct BlobResponder {
                 try await Self.stream(fill, from: start, through: end, to: &writer)
             }
         }
+    }
+
+    /// Headers only; the pipeline's `FileRegionWriter` sends the bytes with sendfile(2).
+    private func zeroCopy(_ file: BlobFile, length: Int64, registry: SendfileRegistry) -> Response {
+        var headers = blobHeaders(digest, length: length)
+        var status = HTTPResponse.Status.ok
+        var range = ByteRange(start: 0, end: length - 1)
+        switch ByteRange.parse(request.headers[.range], length: length) {
+        case .unsatisfiable:
+            var error = RegistryError(.rangeInvalid, "requested range not satisfiable")
+            error.status = 416
+            return .registryError(error, headers: [.contentRange: "bytes */\(length)"])
+        case .whole:
+            break
+        case .partial(let r):
+            range = r
+            status = .partialContent
+            headers[.contentLength] = String(r.count)
+            headers[.contentRange] = r.contentRange(length: length)
+        }
+        if length > 0 {
+            headers[SendfileRegistry.marker] = registry.register(file, start: range.start, end: range.end + 1)
+        }
+        return Response(status: status, headers: headers, body: .init())
     }
 
     private func ranged(length: Int64, body: @escaping @Sendable (Int64, Int64, inout any ResponseBodyWriter) async throws -> Void) throws -> Response {

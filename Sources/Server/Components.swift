@@ -26,5 +26,7 @@ public struct Components: Sendable {
     public let throttle: LoginThrottle
     public let metrics: PrometheusCollectorRegistry
     public let state: ServerState
+    /// Zero-copy sends of cached blobs; nil when serving TLS.
+    public let sendfile: SendfileRegistry?
     public let logger: Logger
 }

@@ -63,7 +63,7 @@ struct HostedEndpoints {
                 throw RegistryError(.blobUnknown, "blob unknown to registry")
             }
             if head { return Response(status: .ok, headers: blobHeaders(digest, length: reader.length), body: .init()) }
-            return try await BlobResponder(request: request, digest: digest).respond(.stored(reader))
+            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(.stored(reader))
         case .tags:
             outcome.action = "tags"
             return try RegistryEndpoints.tagListResponse(Array(repository.versions.keys), request: request, name: name)
@@ -133,7 +133,7 @@ struct HostedEndpoints {
             outcome.reference = digest.description
             let reader = try await hosted.blob(name, digest)
             if head { return Response(status: .ok, headers: blobHeaders(digest, length: reader.length), body: .init()) }
-            return try await BlobResponder(request: request, digest: digest).respond(.stored(reader))
+            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(.stored(reader))
 
         case (.blob, .delete):
             throw RegistryError(.unsupported, "blobs are removed with the manifests that use them")

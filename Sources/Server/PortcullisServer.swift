@@ -73,6 +73,8 @@ public enum PortcullisServer {
                           catalog: ReleaseCatalog(store: store, blobs: blobs), delivery: ChartDelivery(blobs: blobs, index: store),
                           pulls: PullRecorder(log: store, logger: logger),
                           throttle: LoginThrottle(limit: configuration.loginFailureLimit), metrics: metrics, state: ServerState(),
+                          // TLS encrypts in user space, so file regions only help on plain HTTP.
+                          sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
                           logger: logger)
     }
 
@@ -94,6 +96,11 @@ public enum PortcullisServer {
                 certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+        } else if let registry = c.sendfile {
+            let maxHeaderBytes = c.configuration.maxHeaderBytes
+            server = HTTPServerBuilder { responder in
+                ZeroCopyHTTP1Channel(responder: responder, registry: registry, maxHeaderBytes: maxHeaderBytes, idleTimeout: .seconds(120))
+            }
         } else {
             server = .http1(configuration: http1)
         }

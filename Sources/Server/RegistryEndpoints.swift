@@ -157,7 +157,7 @@ struct RegistryEndpoints: Sendable {
                 let size = try await c.proxy.blobSize(up, digest)
                 return Response(status: .ok, headers: blobHeaders(digest, length: size), body: .init())
             }
-            return try await BlobResponder(request: request, digest: digest).respond(try await c.proxy.blob(up, digest))
+            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(try await c.proxy.blob(up, digest))
 
         case .tags:
             outcome.action = "tags"
