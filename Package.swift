@@ -77,9 +77,14 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Image tooling: find image references in manifests and charts, rewrite them to the proxy, lint charts.
+        .target(name: "ImageTooling", dependencies: [
+            "OCI", "Charts",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
         .target(name: "Server", dependencies: [
-            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "Charts",
+            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -92,7 +97,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "portcullis", dependencies: [
-            "OCI", "Licensing", "Server", "Storage",
+            "OCI", "Licensing", "Server", "Storage", "ImageTooling", "Upstream",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -104,6 +109,7 @@ let package = Package(
         .testTarget(name: "AccessTests", dependencies: ["Access"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting"]),
+        .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,0 +1,143 @@
+import OCI
+import Yams
+
+/// A scalar's place in a file, enough to replace its text without touching anything else.
+public struct ScalarSpot: Equatable, Sendable {
+    public var line: Int
+    /// 1-based column of the node (the opening quote, for quoted scalars).
+    public var column: Int
+    public var value: String
+}
+
+/// An image reference found in a file.
+public struct ImageOccurrence: Equatable, Sendable {
+    public enum Form: Equatable, Sendable {
+        /// `image: registry/repo:tag`
+        case string(ScalarSpot)
+        /// `{registry: …, repository: …, tag: …, digest: …}` in Helm values.
+        case map(registry: ScalarSpot?, repository: ScalarSpot)
+    }
+
+    public var file: String
+    public var line: Int
+    public var reference: ImageReference
+    public var form: Form
+    /// Where it sits: `Deployment/web containers[0]`, or the values key path.
+    public var context: String
+}
+
+/// A pod spec in a manifest, and whether it names image pull secrets.
+public struct PodSpecSite: Equatable, Sendable {
+    public var file: String
+    public var workload: String
+    public var hasPullSecrets: Bool
+    /// Where `containers:` sits, to insert `imagePullSecrets` beside it.
+    public var containersLine: Int
+    public var containersColumn: Int
+}
+
+/// Finds image references: containers of every workload kind in manifests (init and
+/// ephemeral containers, CronJob templates, anything with a pod template), and in values
+/// files both `image:` strings and `repository`/`registry`/`tag`/`digest` maps.
+public enum ImageFinder {
+    static let containerKeys: Set<String> = ["containers", "initContainers", "ephemeralContainers"]
+
+    public static func find(in file: SourceFile) throws(ToolingError) -> [ImageOccurrence] {
+        switch file.role {
+        case .template: return []
+        case .manifests:
+            var out: [ImageOccurrence] = []
+            for doc in try composeAll(file) { manifestImages(doc, file: file.path, workload: workloadName(doc), into: &out) }
+            return out
+        case .values:
+            var out: [ImageOccurrence] = []
+            for doc in try composeAll(file) { valuesImages(doc, file: file.path, path: [], into: &out) }
+            return out
+        }
+    }
+
+    public static func podSpecs(in file: SourceFile) throws(ToolingError) -> [PodSpecSite] {
+        guard file.role == .manifests else { return [] }
+        var out: [PodSpecSite] = []
+        for doc in try composeAll(file) { collectPodSpecs(doc, file: file.path, workload: workloadName(doc), into: &out) }
+        return out
+    }
+
+    static func workloadName(_ doc: Node) -> String {
+        let kind = doc.mapping?["kind"]?.string ?? "document"
+        let name = doc.mapping?["metadata"]?.mapping?["name"]?.string ?? "?"
+        return "\(kind)/\(name)"
+    }
+
+    static func spot(_ node: Node) -> ScalarSpot? {
+        guard let scalar = node.scalar, let mark = scalar.mark else { return nil }
+        return ScalarSpot(line: mark.line, column: mark.column, value: scalar.string)
+    }
+
+    static func manifestImages(_ node: Node, file: String, workload: String, into out: inout [ImageOccurrence]) {
+        if let mapping = node.mapping {
+            for (key, value) in mapping {
+                if let k = key.string, containerKeys.contains(k), let list = value.sequence {
+                    for (i, container) in list.enumerated() {
+                        guard let imageNode = container.mapping?["image"], let spot = spot(imageNode),
+                              let reference = ImageReference.parse(spot.value) else { continue }
+                        out.append(ImageOccurrence(file: file, line: spot.line, reference: reference, form: .string(spot),
+                                                   context: "\(workload) \(k)[\(i)]"))
+                    }
+                } else {
+                    manifestImages(value, file: file, workload: workload, into: &out)
+                }
+            }
+        } else if let sequence = node.sequence {
+            for item in sequence { manifestImages(item, file: file, workload: workload, into: &out) }
+        }
+    }
+
+    static func collectPodSpecs(_ node: Node, file: String, workload: String, into out: inout [PodSpecSite]) {
+        if let mapping = node.mapping {
+            if let containersKey = mapping.keys.first(where: { $0.string == "containers" }), let mark = containersKey.mark,
+               mapping["containers"]?.sequence != nil {
+                out.append(PodSpecSite(file: file, workload: workload, hasPullSecrets: mapping["imagePullSecrets"] != nil,
+                                       containersLine: mark.line, containersColumn: mark.column))
+            }
+            for (_, value) in mapping { collectPodSpecs(value, file: file, workload: workload, into: &out) }
+        } else if let sequence = node.sequence {
+            for item in sequence { collectPodSpecs(item, file: file, workload: workload, into: &out) }
+        }
+    }
+
+    static func valuesImages(_ node: Node, file: String, path: [String], into out: inout [ImageOccurrence]) {
+        if let mapping = node.mapping {
+            if let repositoryNode = mapping["repository"], let repository = spot(repositoryNode) {
+                let registry = mapping["registry"].flatMap(spot)
+                let tag = mapping["tag"]?.scalar?.string
+                let digest = mapping["digest"]?.scalar?.string
+                var text = repository.value
+                if let registry, !registry.value.isEmpty { text = registry.value + "/" + text }
+                if let tag, !tag.isEmpty, !repository.value.contains(":") { text += ":" + tag }
+                if let digest, !digest.isEmpty, !repository.value.contains("@") { text += "@" + digest }
+                if let reference = ImageReference.parse(text) {
+                    out.append(ImageOccurrence(file: file, line: repository.line, reference: reference,
+                                               form: .map(registry: registry, repository: repository), context: path.joined(separator: ".")))
+                    return
+                }
+            }
+            for (key, value) in mapping {
+                let k = key.string ?? "?"
+                if k == "image", let s = spot(value), let reference = ImageReference.parse(s.value), looksLikeImage(s.value) {
+                    out.append(ImageOccurrence(file: file, line: s.line, reference: reference, form: .string(s),
+                                               context: (path + [k]).joined(separator: ".")))
+                } else {
+                    valuesImages(value, file: file, path: path + [k], into: &out)
+                }
+            }
+        } else if let sequence = node.sequence {
+            for (i, item) in sequence.enumerated() { valuesImages(item, file: file, path: path + ["[\(i)]"], into: &out) }
+        }
+    }
+
+    /// `image: nginx` is an image; `image: true` or `image: ""` is not.
+    static func looksLikeImage(_ text: String) -> Bool {
+        !text.isEmpty && text != "true" && text != "false" && text.contains(where: { $0.isLetter })
+    }
+}

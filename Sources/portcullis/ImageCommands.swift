@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import ImageTooling
+import Logging
+import OCI
+import Upstream
+
+struct ImagesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "Find and rewrite image references.",
+                                                    subcommands: [List.self, Rewrite.self])
+
+    static func load(_ paths: [String]) throws -> [SourceFile] {
+        var files: [SourceFile] = []
+        for path in paths {
+            do { files += try SourceLoader.load(path) } catch { throw CLIError(error.description) }
+        }
+        return files
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List every image reference with file and line.")
+        @Argument(help: "Chart directories or .tgz archives, manifest directories or files.") var paths: [String]
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            var rows: [[String: Any]] = []
+            for file in try ImagesCommand.load(paths) {
+                let found: [ImageOccurrence]
+                do { found = try ImageFinder.find(in: file) } catch { throw CLIError(error.description) }
+                rows += found.map { ["file": $0.file, "line": $0.line, "image": $0.reference.description, "context": $0.context] }
+            }
+            Output.print(rows, format: output.output, columns: [
+                (header: "FILE", key: "file"), (header: "LINE", key: "line"), (header: "IMAGE", key: "image"), (header: "WHERE", key: "context"),
+            ])
+        }
+    }
+
+    struct Rewrite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Point image references at the proxy and add the pull secret.",
+            discussion: "Files are edited in place (comments and layout kept) unless --kustomize is given; nothing is written when any input is invalid.")
+        @Argument(help: "Chart directories, manifest directories or files.") var paths: [String]
+        @Option(help: "App slug.") var app: String
+        @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST).") var proxyHost: String?
+        @Option(name: .customLong("upstream"), help: "host=name: use a registry's name in proxy paths (required for hosts with a port).")
+        var upstreams: [String] = []
+        @Option(help: "Name of the image pull secret to reference.") var pullSecret = ImageRewriter.defaultPullSecret
+        @Flag(help: "Do not add imagePullSecrets or a pull-secret template.") var noPullSecrets = false
+        @Flag(help: "Write kustomization.yaml with an images: patch instead of editing the manifests.") var kustomize = false
+        @Flag(help: "Rewrite only images an anonymous client cannot pull.") var onlyPrivate = false
+        @Option(name: .customLong("plain-http"), help: "Registry host to probe over plain HTTP (repeatable).") var plainHTTP: [String] = []
+        @Flag(help: "Show the changes without writing.") var dryRun = false
+
+        func run() async throws {
+            guard let host = proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"] else {
+                throw ValidationError("--proxy-host is required (or set PORTCULLIS_PROXY_HOST)")
+            }
+            if paths.contains(where: { $0.hasSuffix(".tgz") || $0.hasSuffix(".tar.gz") }) {
+                throw ValidationError("unpack chart archives first (helm pull --untar); rewrite edits files in place")
+            }
+            var names: [String: String] = [:]
+            for pair in upstreams {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
+                names[canonicalRegistryHost(parts[0])] = parts[1]
+            }
+            let target = ProxyTarget(host: host, app: app, upstreamNames: names)
+            let files = try ImagesCommand.load(paths)
+            let privateImages = onlyPrivate ? try await probe(files) : nil
+            let include: (ImageReference) -> Bool = { privateImages?.contains($0.description) ?? true }
+
+            if kustomize {
+                var occurrences: [ImageOccurrence] = []
+                for file in files { occurrences += (try? ImageFinder.find(in: file)) ?? [] }
+                let base = FileManager.default.fileExists(atPath: paths[0] + "/.") ? paths[0] : (paths[0] as NSString).deletingLastPathComponent
+                let resources = files.filter { $0.role == .manifests }.map { String($0.path.hasPrefix(base + "/") ? $0.path.dropFirst(base.count + 1) : Substring($0.path)) }
+                let text: String
+                do {
+                    text = try ImageRewriter.kustomization(resources: resources, occurrences: occurrences.filter { include($0.reference) }, target: target)
+                } catch { throw CLIError(error.description) }
+                if dryRun { print(text, terminator: "") } else { try write(base + "/kustomization.yaml", text) ; print("wrote \(base)/kustomization.yaml") }
+                return
+            }
+            let result: (files: [SourceFile], changes: [ImageChange])
+            do {
+                result = try ImageRewriter.rewrite(files, target: target, include: include, pullSecret: noPullSecrets ? nil : pullSecret)
+            } catch { throw CLIError(error.description) }
+            for change in result.changes { print("\(change.file):\(change.line): \(change.from) -> \(change.to)") }
+            for file in result.files where !dryRun {
+                try write(file.path, file.text)
+            }
+            let added = result.files.filter { f in !files.contains { $0.path == f.path } }
+            for file in added { print("\(file.path): added pull-secret template") }
+            print("\(result.changes.count) image reference(s) rewritten, \(result.files.count) file(s) \(dryRun ? "would change" : "changed")")
+        }
+
+        func probe(_ files: [SourceFile]) async throws -> Set<String> {
+            let http = UpstreamClient.makeHTTPClient(connectTimeout: .seconds(10), readTimeout: .seconds(30))
+            let probe = VisibilityProbe(client: UpstreamClient(http: http, responseTimeout: .seconds(30), logger: Logger(label: "probe")),
+                                        plainHTTPHosts: Set(plainHTTP))
+            var privateImages = Set<String>()
+            do {
+                for file in files {
+                    for o in try ImageFinder.find(in: file) where try await probe.visibility(of: o.reference) == .private {
+                        privateImages.insert(o.reference.description)
+                    }
+                }
+            } catch {
+                try? await http.shutdown()
+                throw CLIError("probe failed: \(error)")
+            }
+            try await http.shutdown()
+            return privateImages
+        }
+
+        /// Temp file and rename: a reader sees the old file or the new one, never half of it.
+        func write(_ path: String, _ text: String) throws {
+            let tmp = path + ".portcullis-tmp"
+            guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else { throw CLIError("cannot write \(path)") }
+            guard rename(tmp, path) == 0 else { throw CLIError("cannot replace \(path)") }
+        }
+    }
+}
+
+struct ChartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "chart", abstract: "Chart checks.", subcommands: [Lint.self])
+
+    struct Lint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a chart is ready for the proxy; exit 1 on errors.")
+        @Argument(help: "Chart directory or .tgz.") var chart: String
+        @Option(help: "App slug.") var app: String
+        @Option(help: "Portcullis host images must use (env PORTCULLIS_PROXY_HOST; any host when unset).") var proxyHost: String?
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let findings: [LintFinding]
+            do {
+                findings = try ChartLinter.lint(try SourceLoader.load(chart), app: app,
+                                                proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"])
+            } catch { throw CLIError(error.description) }
+            if output.output == .json {
+                Output.json(try JSONSerialization.jsonObject(with: JSONEncoder().encode(findings)))
+            } else {
+                for f in findings { print(f.description) }
+                print(findings.isEmpty ? "chart is ready for the proxy" : "\(findings.count) problem(s)")
+            }
+            if findings.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
+        }
+    }
+}
