@@ -2,6 +2,7 @@ import Access
 import Foundation
 import HTTPTypes
 import Hosting
+import ImageTooling
 import Hummingbird
 import Licensing
 import NIOCore
@@ -38,6 +39,8 @@ struct AdminAPI: Sendable {
         api.post("/apps/:app/releases", use: createRelease)
         api.get("/apps/:app/releases", use: listReleases)
         api.post("/apps/:app/releases/:sequence/promote", use: promoteRelease)
+        api.post("/apps/:app/lint", use: lintChart)
+        api.post("/images/find", use: findImages)
     }
 
     // MARK: Apps
@@ -297,6 +300,16 @@ struct AdminAPI: Sendable {
             guard let bytes = Base64.decode(encoded) else { throw APIError.badRequest("chart \(i + 1) is not base64") }
             archives.append(bytes)
         }
+        if body.lint == true {
+            let host = body.proxyHost ?? PublicAddress(configuration: c.configuration, request: request).host
+            var errors: [LintFinding] = []
+            for (i, archive) in archives.enumerated() {
+                errors += try lint(archive, name: "chart \(i + 1)", app: app.slug, proxyHost: host).filter { $0.severity == .error }
+            }
+            if !errors.isEmpty {
+                throw APIError.badRequest("chart lint failed: " + errors.map(\.description).joined(separator: "; "))
+            }
+        }
         let sequence = try await c.catalog.createRelease(appID: app.id, archives: archives, version: body.version,
                                                          notes: body.releaseNotes, promoteTo: body.promote)
         c.logger.info("release created", metadata: ["app": "\(app.slug)", "sequence": "\(sequence)"])
@@ -316,6 +329,35 @@ struct AdminAPI: Sendable {
         try await c.catalog.promote(appID: app.id, sequence: sequence, channel: body.channel, version: body.version, notes: body.releaseNotes)
         let summary = try await c.catalog.summaries(appID: app.id).first { $0.release.sequence == sequence }
         return try .json(summary.map(ReleaseBody.init))
+    }
+
+    // MARK: Image tooling
+
+    @Sendable func lintChart(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let app = try await app(context)
+        let body = try await decode(LintRequest.self, request, context, limit: 32 << 20)
+        guard let archive = Base64.decode(body.chart) else { throw APIError.badRequest("chart is not base64") }
+        let host = body.proxyHost ?? PublicAddress(configuration: c.configuration, request: request).host
+        return try .json(LintResult(findings: try lint(archive, name: body.name ?? "chart.tgz", app: app.slug, proxyHost: host)))
+    }
+
+    private func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String) throws -> [LintFinding] {
+        do {
+            return try ChartLinter.lint(try SourceLoader.chartArchive(bytes: archive, name: name), app: app, proxyHost: proxyHost)
+        } catch {
+            throw APIError.badRequest(error.description)
+        }
+    }
+
+    @Sendable func findImages(_ request: Request, context: PortcullisContext) async throws -> Response {
+        let body = try await decode(FindImagesRequest.self, request, context, limit: 8 << 20)
+        let role: SourceFile.Role = body.kind == "values" ? .values : .manifests
+        do {
+            let found = try ImageFinder.find(in: SourceFile(path: body.name ?? "input.yaml", text: body.yaml, role: role))
+            return try .json(found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) })
+        } catch let error as ToolingError {
+            throw APIError.badRequest(error.description)
+        }
     }
 
     private func save(_ customer: CustomerRecord, app: AppRecord) async throws -> Response {

@@ -1,5 +1,6 @@
 import Foundation
 import Hosting
+import ImageTooling
 import Licensing
 import Storage
 
@@ -148,6 +149,35 @@ struct CreateReleaseRequest: Decodable {
     var charts: [String]
     var promote: String?
     var releaseNotes: String?
+    /// Refuse the release when `chart lint` finds errors.
+    var lint: Bool?
+    /// Host images must use when linting (default: this server's public host).
+    var proxyHost: String?
+}
+
+struct LintRequest: Decodable {
+    /// A chart archive (.tgz), base64.
+    var chart: String
+    var name: String?
+    var proxyHost: String?
+}
+
+struct LintResult: Encodable {
+    var findings: [LintFinding]
+}
+
+struct FindImagesRequest: Decodable {
+    var yaml: String
+    /// `manifests` (default) or `values`.
+    var kind: String?
+    var name: String?
+}
+
+struct FoundImage: Encodable {
+    var file: String
+    var line: Int
+    var image: String
+    var context: String
 }
 
 struct PromoteRequest: Decodable {

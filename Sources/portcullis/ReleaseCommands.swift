@@ -58,6 +58,8 @@ struct ReleaseCommand: AsyncParsableCommand {
         @Option(help: "Release version (SemVer).") var version: String
         @Option(help: "Promote to this channel at once.") var promote: String?
         @Option(help: "Release notes.") var releaseNotes: String?
+        @Flag(help: "Run `chart lint` on the server first and refuse the release on errors.") var lint = false
+        @Option(help: "With --lint: the host images must use (default: the server's public host).") var proxyHost: String?
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
 
@@ -74,6 +76,8 @@ struct ReleaseCommand: AsyncParsableCommand {
             var body: [String: Any] = ["charts": encoded, "version": version]
             if let promote { body["promote"] = promote }
             if let releaseNotes { body["releaseNotes"] = releaseNotes }
+            if lint { body["lint"] = true }
+            if let proxyHost { body["proxyHost"] = proxyHost }
             let result = try await APIClient(client).send(.POST, try app.path("/releases"), body: body) as? [String: Any]
             print("SEQUENCE: \(Output.cell(result?["sequence"]))")
         }

@@ -1,0 +1,162 @@
+"""Image tooling (issue 6): `images ls|rewrite` and `chart lint` on the tutorial's chart as it
+was before the tutorial, rendered with Helm's own library; the private/public probe against
+real registries with and without auth."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import requests
+
+from support.helm import package_chart, render_chart
+from support.portcullis import portcullis_bin
+from support.proc import ManagedProcess
+from support.util import free_port, wait_until
+
+BEFORE = Path(__file__).parent / "charts" / "slackernews-before"
+PROXY_HOST = "registry.portcullis.test"
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(portcullis_bin()), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def rewritten_chart(tmp_path: Path, app: str) -> Path:
+    chart = tmp_path / "slackernews"
+    shutil.copytree(BEFORE, chart)
+    res = cli("images", "rewrite", str(chart), "--app", app, "--proxy-host", PROXY_HOST)
+    assert res.returncode == 0, res.stderr + res.stdout
+    return chart
+
+
+def test_images_ls_lists_both_images_with_file_and_line():
+    res = cli("images", "ls", str(BEFORE), "-o", "json")
+    assert res.returncode == 0, res.stderr
+    found = {(Path(r["file"]).name, r["line"], r["image"]) for r in json.loads(res.stdout)}
+    assert found == {("values.yaml", 4, "ghcr.io/slackernews/slackernews-web:1.0.17"), ("values.yaml", 7, "nginx:1.25.3")}
+
+
+def test_lint_flags_the_chart_before_the_tutorial():
+    res = cli("chart", "lint", str(BEFORE), "--app", "slackernews", "--proxy-host", PROXY_HOST)
+    assert res.returncode == 1
+    assert "values.yaml:4: error: image ghcr.io/slackernews/slackernews-web:1.0.17 bypasses the proxy" in res.stdout
+    assert "nginx-deployment.yaml:14: error: workload does not set imagePullSecrets" in res.stdout
+    assert "no pull-secret template" in res.stdout
+
+
+def test_rewrite_gives_the_tutorial_end_state_and_renders_through_the_proxy(tmp_path):
+    app = "slackernews-app"
+    chart = rewritten_chart(tmp_path, app)
+    values = (chart / "values.yaml").read_text()
+    assert f"repository: {PROXY_HOST}/proxy/{app}/ghcr.io/slackernews/slackernews-web:1.0.17" in values
+    assert "# The web application image" in values, "comments must survive"
+    secret_template = (chart / "templates" / "imagepullsecret.yaml").read_text()
+    assert 'hasKey ((.Values.global).replicated) "dockerconfigjson"' in secret_template
+    assert "name: replicated-pull-secret" in secret_template
+
+    lint = cli("chart", "lint", str(chart), "--app", app, "--proxy-host", PROXY_HOST)
+    assert lint.returncode == 0, lint.stdout
+
+    tgz = package_chart(tmp_path / "pkg", chart_dir=chart)
+    secret = base64.b64encode(json.dumps({"auths": {PROXY_HOST: {"auth": "eA=="}}}).encode()).decode()
+    rendered = render_chart(tgz, values={"global": {"replicated": {"dockerconfigjson": secret}}})
+    deployments = rendered.find("Deployment")
+    assert len(deployments) == 2
+    for d in deployments:
+        spec = d["spec"]["template"]["spec"]
+        assert spec.get("imagePullSecrets") == [{"name": "replicated-pull-secret"}], d["metadata"]["name"]
+        for c in spec["containers"]:
+            assert c["image"].startswith(f"{PROXY_HOST}/proxy/{app}/"), c["image"]
+    secrets = rendered.find("Secret", "replicated-pull-secret")
+    assert len(secrets) == 1 and secrets[0]["type"] == "kubernetes.io/dockerconfigjson"
+    assert secrets[0]["data"][".dockerconfigjson"] == secret
+
+    # Installed without Portcullis (no injected value): no secret, no pull-secret reference.
+    plain = render_chart(tgz)
+    assert plain.find("Secret") == []
+    assert all("imagePullSecrets" not in d["spec"]["template"]["spec"] for d in plain.find("Deployment"))
+
+
+def test_malformed_yaml_is_reported_and_nothing_is_written(tmp_path):
+    good = tmp_path / "a-good.yaml"
+    good.write_text("kind: Pod\nspec:\n  containers:\n    - name: x\n      image: ghcr.io/acme/x:1\n")
+    bad = tmp_path / "b-bad.yaml"
+    bad.write_text("kind: Pod\nspec:\n  containers: [unclosed\n")
+    before = good.read_text()
+    res = cli("images", "rewrite", str(tmp_path), "--app", "acme", "--proxy-host", PROXY_HOST)
+    assert res.returncode != 0
+    assert "b-bad.yaml:" in res.stderr and "invalid YAML" in res.stderr, res.stderr
+    assert good.read_text() == before, "a file was written although another input was invalid"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-good.yaml", "b-bad.yaml"]
+
+
+def test_kustomize_output(tmp_path):
+    (tmp_path / "deploy.yaml").write_text("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+                                          "        - name: a\n          image: quay.io/acme/api:2\n")
+    res = cli("images", "rewrite", str(tmp_path), "--app", "acme", "--proxy-host", PROXY_HOST, "--kustomize")
+    assert res.returncode == 0, res.stderr
+    k = (tmp_path / "kustomization.yaml").read_text()
+    assert "- deploy.yaml" in k
+    assert "- name: quay.io/acme/api\n  newName: registry.portcullis.test/proxy/acme/quay.io/acme/api" in k
+    assert "quay.io/acme/api:2" in (tmp_path / "deploy.yaml").read_text(), "kustomize mode leaves manifests alone"
+
+
+def anonymous_registry(tmp_path: Path) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    config = tmp_path / "anon.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'anon-data'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    proc = ManagedProcess(["docker-registry", "serve", str(config)], tmp_path / "anon.log")
+    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200, timeout=20,
+               message="anonymous registry did not start")
+    return proc, f"127.0.0.1:{port}"
+
+
+def test_only_private_probes_real_registries(tmp_path, upstream, images):
+    proc, public = anonymous_registry(tmp_path)
+    try:
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", images.three.oci_ref(),
+                        f"docker://{public}/acme/open:1"], check=True, capture_output=True, timeout=120)
+        manifests = tmp_path / "m"
+        manifests.mkdir()
+        (manifests / "pod.yaml").write_text(
+            "kind: Pod\nspec:\n  containers:\n"
+            f"    - name: private\n      image: {upstream.host}/e2e/three-layer:{images.three.tag}\n"
+            f"    - name: public\n      image: {public}/acme/open:1\n")
+        res = cli("images", "rewrite", str(manifests), "--app", "acme", "--proxy-host", PROXY_HOST, "--only-private",
+                  "--plain-http", upstream.host, "--plain-http", public,
+                  "--upstream", f"{upstream.host}=vendor-upstream", "--upstream", f"{public}=open-upstream")
+        assert res.returncode == 0, res.stderr + res.stdout
+        text = (manifests / "pod.yaml").read_text()
+        assert f"image: {PROXY_HOST}/proxy/acme/vendor-upstream/e2e/three-layer:{images.three.tag}" in text, text
+        assert f"image: {public}/acme/open:1" in text, "a public image must be left alone"
+    finally:
+        proc.stop()
+
+
+def test_release_create_lint_refuses_unready_charts(portcullis, tmp_path):
+    app = portcullis.create_app()["slug"]
+    before = package_chart(tmp_path / "before", chart_dir=BEFORE)
+    res = portcullis.cli("release", "create", "--app", app, "--chart", str(before), "--version", "0.4.0", "--lint",
+                         "--proxy-host", PROXY_HOST)
+    assert res.code != 0
+    assert "bypasses the proxy" in (res.err + res.out), res.describe()
+    assert "SEQUENCE" not in res.out
+
+    chart = rewritten_chart(tmp_path / "after", app)
+    after = package_chart(tmp_path / "after-pkg", chart_dir=chart)
+    ok = portcullis.cli("release", "create", "--app", app, "--chart", str(after), "--version", "0.5.0", "--lint",
+                        "--proxy-host", PROXY_HOST)
+    assert ok.code == 0, ok.describe()
+    assert "SEQUENCE: 1" in ok.out
+
+    # The same check over the REST API, for the portal.
+    r = requests.post(f"{portcullis.url}/api/v1/apps/{app}/lint",
+                      headers={"Authorization": f"Bearer {portcullis.admin_token}"},
+                      json={"chart": base64.b64encode(before.read_bytes()).decode(), "proxyHost": PROXY_HOST}, timeout=30)
+    assert r.status_code == 200, r.text
+    messages = [f["message"] for f in r.json()["findings"]]
+    assert any("bypasses the proxy" in m for m in messages) and any("no pull-secret template" in m for m in messages)
