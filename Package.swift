@@ -33,6 +33,7 @@ let package = Package(
         ]),
         // Pure chart formats: tar and gzip, Chart.yaml, values injection, SemVer.
         .target(name: "Charts", dependencies: [
+            "OCI",
             .product(name: "Yams", package: "Yams"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),

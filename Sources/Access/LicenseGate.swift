@@ -114,6 +114,12 @@ public actor LicenseGate {
         return Caller(principal: .customer(license), tokenAccess: claims.access)
     }
 
+    /// The customer a license ID belongs to, whatever its standing; for records of refusals.
+    public func customerID(license: String) async -> String? {
+        guard LicenseID.isWellFormed(license) else { return nil }
+        return try? await self.license(hash: SecretBox.lookupHash(license), now: Date())?.customerID
+    }
+
     /// The subject a registry token for this principal carries.
     public func subject(for basic: BasicCredentials, principal: Principal) async throws -> String {
         switch principal {

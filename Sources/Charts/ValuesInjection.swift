@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 import Yams
 
 /// Puts `global.replicated` into a chart's `values.yaml`.
@@ -50,21 +51,7 @@ public enum ValuesInjection {
     }
 
     /// JSON string syntax is a valid YAML double-quoted scalar.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONString.quote(s) }
 
     static func indentation(_ line: Substring) -> Int { line.prefix { $0 == " " }.count }
 

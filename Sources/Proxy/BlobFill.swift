@@ -78,13 +78,18 @@ public actor BlobFill {
     }
 
     /// Returns once more than `offset` bytes are readable, or the fill is complete.
+    ///
+    /// The last byte is held back until the digest is verified: a client can receive
+    /// everything but that byte while the blob streams in, so content that fails
+    /// verification never reaches anyone as a complete, successful response.
     public func progress(after offset: Int64) async throws(BlobFillError) -> Progress {
         while true {
             switch state {
             case .failed(let error): throw error
             case .complete(let length): return .complete(length: length)
             case .starting, .streaming:
-                if written > offset { return .available(written: written) }
+                let visible = written - 1
+                if visible > offset { return .available(written: visible) }
                 await waitForChange()
             }
         }

@@ -50,47 +50,46 @@ struct BlobResponder {
         }
     }
 
-    /// Headers only; the pipeline's `FileRegionWriter` sends the bytes with sendfile(2).
-    private func zeroCopy(_ file: BlobFile, length: Int64, registry: SendfileRegistry) -> Response {
-        var headers = blobHeaders(digest, length: length)
-        var status = HTTPResponse.Status.ok
-        var range = ByteRange(start: 0, end: length - 1)
-        switch ByteRange.parse(request.headers[.range], length: length) {
-        case .unsatisfiable:
-            var error = RegistryError(.rangeInvalid, "requested range not satisfiable")
-            error.status = 416
-            return .registryError(error, headers: [.contentRange: "bytes */\(length)"])
-        case .whole:
-            break
-        case .partial(let r):
-            range = r
-            status = .partialContent
-            headers[.contentLength] = String(r.count)
-            headers[.contentRange] = r.contentRange(length: length)
-        }
-        if length > 0 {
-            headers[SendfileRegistry.marker] = registry.register(file, start: range.start, end: range.end + 1)
-        }
-        return Response(status: status, headers: headers, body: .init())
-    }
-
-    private func ranged(length: Int64, body: @escaping @Sendable (Int64, Int64, inout any ResponseBodyWriter) async throws -> Void) throws -> Response {
+    /// What a request's `Range` asks of a blob: status, headers and the inclusive byte span,
+    /// or the 416 answer when it asks for bytes past the end.
+    private func plan(length: Int64) -> Result<(status: HTTPResponse.Status, headers: HTTPFields, start: Int64, end: Int64), RegistryError> {
         var headers = blobHeaders(digest, length: length)
         switch ByteRange.parse(request.headers[.range], length: length) {
         case .unsatisfiable:
             var error = RegistryError(.rangeInvalid, "requested range not satisfiable")
             error.status = 416
-            return .registryError(error, headers: [.contentRange: "bytes */\(length)"])
+            return .failure(error)
         case .whole:
-            return Response(status: .ok, headers: headers, body: .init(contentLength: Int(length)) { writer in
-                if length > 0 { try await body(0, length - 1, &writer) }
-                try await writer.finish(nil)
-            })
+            return .success((.ok, headers, 0, length - 1))
         case .partial(let range):
             headers[.contentLength] = String(range.count)
             headers[.contentRange] = range.contentRange(length: length)
-            return Response(status: .partialContent, headers: headers, body: .init(contentLength: Int(range.count)) { writer in
-                try await body(range.start, range.end, &writer)
+            return .success((.partialContent, headers, range.start, range.end))
+        }
+    }
+
+    private func unsatisfiable(_ error: RegistryError, length: Int64) -> Response {
+        .registryError(error, headers: [.contentRange: "bytes */\(length)"])
+    }
+
+    /// Headers only; the pipeline's `FileRegionWriter` sends the bytes with sendfile(2).
+    private func zeroCopy(_ file: BlobFile, length: Int64, registry: SendfileRegistry) -> Response {
+        switch plan(length: length) {
+        case .failure(let error):
+            return unsatisfiable(error, length: length)
+        case .success(var p):
+            if length > 0 { p.headers[SendfileRegistry.marker] = registry.register(file, start: p.start, end: p.end + 1) }
+            return Response(status: p.status, headers: p.headers, body: .init())
+        }
+    }
+
+    private func ranged(length: Int64, body: @escaping @Sendable (Int64, Int64, inout any ResponseBodyWriter) async throws -> Void) throws -> Response {
+        switch plan(length: length) {
+        case .failure(let error):
+            return unsatisfiable(error, length: length)
+        case .success(let p):
+            return Response(status: p.status, headers: p.headers, body: .init(contentLength: Int(p.end - p.start + 1)) { writer in
+                if length > 0 { try await body(p.start, p.end, &writer) }
                 try await writer.finish(nil)
             })
         }

@@ -24,7 +24,8 @@ public enum PortcullisServer {
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare()
         let store = try await SQLMetadataStore.openSQLite(path: dataDir.databasePath, logger: logger)
-        let http = UpstreamClient.makeHTTPClient()
+        // A body that stops arriving fails after the same wait as a head that never comes.
+        let http = UpstreamClient.makeHTTPClient(readTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)))
         do {
             let components = try await makeComponents(configuration, dataDir: dataDir, store: store, http: http, metrics: metrics, logger: logger)
             let adminToken = try dataDir.adminToken()
@@ -40,7 +41,8 @@ public enum PortcullisServer {
                     """.utf8))
             }
             var groupConfig = ServiceGroupConfiguration(
-                services: [.init(service: app), .init(service: components.pulls), .init(service: ShutdownNotice(state: components.state))],
+                // Shut down in reverse: readiness says so first, then the listener drains, then pull records flush.
+                services: [.init(service: components.pulls), .init(service: app), .init(service: ShutdownNotice(state: components.state))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
@@ -120,13 +122,8 @@ struct ShutdownNotice: Service {
     let state: ServerState
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .seconds(3600))
-            }
-        } onGracefulShutdown: {
-            state.beginDraining()
-        }
+        try? await gracefulShutdown()
+        state.beginDraining()
     }
 }
 

@@ -32,9 +32,11 @@ public actor PullRecorder: Service {
 
     public func run() async throws {
         // Flush at least every half second, and once more when the service group shuts down.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(500))
-            await flush()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                await self.flush()
+            }
         }
         await flush()
     }

@@ -54,6 +54,11 @@ struct RegistryEndpoints: Sendable {
             response = .registryError(RegistryError(.unauthorized, refusal.message), headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
         } catch let refusal as GateRefusal {
             outcome.reason = refusal.message
+            if outcome.customerID == nil, let header = request.headers[.authorization],
+               let basic = BasicCredentials.parse(authorization: header) {
+                // A refused license (expired, archived) still belongs to a customer: say whose.
+                outcome.customerID = await c.gate.customerID(license: basic.password)
+            }
             let reason = if case .denied = refusal { "denied" } else { "unauthorized" }
             Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", reason)]).increment()
             response = refusalResponse(refusal, request: request, repository: outcome.repository)
@@ -103,6 +108,7 @@ struct RegistryEndpoints: Sendable {
             throw RegistryError(.nameUnknown, "no such registry endpoint")
         }
         if let name = path.repository { outcome.repository = name.description }
+        outcome.action = Self.action(of: path)
         let caller: Caller
         do {
             caller = try await c.gate.authenticate(authorization: request.headers[.authorization], service: address.service)
@@ -184,6 +190,17 @@ struct RegistryEndpoints: Sendable {
             keys.append("credential:" + SecretBox.lookupHash(secret))
         }
         if let retryAfter = await c.throttle.recordFailure(keys: keys) { throw ThrottledLogin(retryAfter: retryAfter) }
+    }
+
+    static func action(of path: RegistryPath) -> String {
+        switch path {
+        case .base: "ping"
+        case .manifest: "manifest"
+        case .blob: "blob"
+        case .tags: "tags"
+        case .referrers: "referrers"
+        case .uploads, .upload: "push-blob"
+        }
     }
 
     static func routeLabel(_ action: String) -> String {
