@@ -54,6 +54,8 @@ public actor BlobFill {
         case failed(BlobFillError)
     }
 
+    static let batchSize = 64 * 1024
+
     public nonisolated let digest: Digest
     public nonisolated let spool: BlobFile
     private var state: State = .starting
@@ -105,6 +107,17 @@ public actor BlobFill {
         for w in woken { w.resume() }
     }
 
+    private func append(_ buffer: ByteBuffer) async throws {
+        guard buffer.readableBytes > 0 else { return }
+        do {
+            try await spool.write(buffer, at: written)
+        } catch {
+            throw BlobFillError.storage(String(describing: error))
+        }
+        written += Int64(buffer.readableBytes)
+        changed()
+    }
+
     /// Runs the copy. Called once, by the cache, on a task no client owns, so a fill
     /// continues when the client that started it disconnects.
     func run(fetch: @Sendable () async throws -> BlobSource, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
@@ -120,20 +133,23 @@ public actor BlobFill {
             state = .streaming(length: source.length)
             changed()
             var hasher = DigestHasher()
+            // Network chunks are small; gathering them into larger writes keeps the thread-pool
+            // hops per GiB low, at the cost of readers seeing bytes up to one batch later.
+            var batch = ByteBuffer()
             do {
-                for try await chunk in source.chunks {
+                for try await var chunk in source.chunks {
                     chunk.withUnsafeReadableBytes { hasher.update($0) }
-                    do {
-                        try await spool.write(chunk, at: written)
-                    } catch {
-                        throw BlobFillError.storage(String(describing: error))
+                    if let length = source.length, written + Int64(batch.readableBytes + chunk.readableBytes) > length {
+                        throw BlobFillError.sizeMismatch(expected: length, actual: written + Int64(batch.readableBytes + chunk.readableBytes))
                     }
-                    written += Int64(chunk.readableBytes)
-                    if let length = source.length, written > length {
-                        throw BlobFillError.sizeMismatch(expected: length, actual: written)
+                    batch.writeBuffer(&chunk)
+                    // The first bytes go out at once so clients start receiving without delay.
+                    if batch.readableBytes >= Self.batchSize || written == 0 {
+                        try await append(batch)
+                        batch.clear()
                     }
-                    changed()
                 }
+                try await append(batch)
             } catch let error as BlobFillError {
                 throw error
             } catch {

@@ -12,7 +12,7 @@ struct BlobResponder {
     let request: Request
     let digest: Digest
     var sendfile: SendfileRegistry? = nil
-    static let chunkSize = 256 * 1024
+    static let chunkSize = 128 * 1024
 
     func respond(_ lookup: BlobCache.Lookup) async throws -> Response {
         switch lookup {

@@ -1,0 +1,1 @@
+"""Portcullis benchmark harness (bench/run)."""
