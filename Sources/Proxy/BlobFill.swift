@@ -54,7 +54,7 @@ public actor BlobFill {
         case failed(BlobFillError)
     }
 
-    static let batchSize = 64 * 1024
+    static let batchSize = 256 * 1024
 
     public nonisolated let digest: Digest
     public nonisolated let spool: BlobFile
