@@ -199,3 +199,32 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         #expect(throws: ChartError.self) { try ValuesInjection.inject(into: "- a list\n- not a map\n", replicated: replicated) }
     }
 }
+
+@Suite struct GeneratedArchiveTests {
+    /// Mutated and truncated archives: the reader must throw or return entries, never crash or hang.
+    @Test func mutatedArchivesAreRejectedOrRead() throws {
+        let valid = try Gzip.compress(Tar.write([
+            TarEntry(path: "web/Chart.yaml", contents: Array("apiVersion: v2\nname: web\nversion: 1.0.0\n".utf8)),
+            TarEntry(path: "web/values.yaml", contents: Array("a: 1\n".utf8)),
+            TarEntry(path: longName, contents: Array(repeating: 7, count: 700)),
+        ]))
+        let tar = try Gzip.decompress(valid, limit: 1 << 20)
+        var state: UInt64 = 42
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        for i in 0..<3000 {
+            var bytes = i % 2 == 0 ? tar : valid
+            for _ in 0..<(1 + next() % 8) {
+                bytes[next() % bytes.count] = UInt8(truncatingIfNeeded: next())
+            }
+            if i % 5 == 0 { bytes = Array(bytes.prefix(next() % bytes.count)) }
+            if i % 2 == 0 {
+                _ = try? Tar.read(bytes)
+            } else {
+                _ = try? ChartPackage.parse(archive: bytes)
+            }
+        }
+    }
+}
