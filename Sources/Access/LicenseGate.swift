@@ -44,7 +44,8 @@ public actor LicenseGate {
     private var byHash: [String: CachedLicense] = [:]
     private var byCustomer: [String: CachedLicense] = [:]
     private var verifiedTokens: [String: RegistryTokenClaims] = [:]
-    private var vendorByHash: [String: (record: VendorTokenRecord?, loadedAt: Date)] = [:]
+    /// Vendor tokens by secret hash (Basic logins) and by `id:<token id>` (registry tokens), both cleared on change.
+    private var vendorTokenCache: [String: (record: VendorTokenRecord?, loadedAt: Date)] = [:]
 
     /// Subject of registry tokens issued to the admin token.
     public static let adminSubject = "vendor:admin"
@@ -60,7 +61,7 @@ public actor LicenseGate {
     }
 
     public func invalidateVendorTokens() {
-        vendorByHash.removeAll()
+        vendorTokenCache.removeAll()
     }
 
     public func invalidate(customerID: String) {
@@ -101,7 +102,7 @@ public actor LicenseGate {
         if subject.hasPrefix("vendor:") {
             // A removed vendor token stops at once, not when its registry token expires.
             let id = String(subject.dropFirst("vendor:".count))
-            guard let record = try await vendorTokens.vendorTokens().first(where: { $0.id == id }) else {
+            guard let record = try await vendorToken(id: id, now: now) else {
                 throw GateRefusal.unauthorized("invalid token")
             }
             return Caller(principal: .vendor(canPush: record.scope == .push), tokenAccess: claims.access)
@@ -132,11 +133,20 @@ public actor LicenseGate {
         }
     }
 
+    private func vendorToken(id: String, now: Date) async throws -> VendorTokenRecord? {
+        let key = "id:" + id
+        if let hit = vendorTokenCache[key], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.record }
+        let record = try await vendorTokens.vendorTokens().first { $0.id == id }
+        if vendorTokenCache.count > 10_000 { vendorTokenCache.removeAll() }
+        vendorTokenCache[key] = (record, now)
+        return record
+    }
+
     private func vendorToken(hash: String, now: Date) async throws -> VendorTokenRecord? {
-        if let hit = vendorByHash[hash], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.record }
+        if let hit = vendorTokenCache[hash], now.timeIntervalSince(hit.loadedAt) < cacheTTL { return hit.record }
         let record = try await vendorTokens.vendorToken(hash: hash)
-        if vendorByHash.count > 10_000 { vendorByHash.removeAll() }
-        vendorByHash[hash] = (record, now)
+        if vendorTokenCache.count > 10_000 { vendorTokenCache.removeAll() }
+        vendorTokenCache[hash] = (record, now)
         return record
     }
 

@@ -1,3 +1,4 @@
+import OCI
 /// One file or directory in a tar archive.
 public struct TarEntry: Equatable, Sendable {
     public enum Kind: Equatable, Sendable { case file, directory }
@@ -198,13 +199,6 @@ public enum Tar {
 extension String {
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 
     var replacingSlashes: String { String(map { $0 == "/" ? "_" : $0 }) }

@@ -49,10 +49,13 @@ public struct ByteRange: Equatable, Sendable {
 }
 
 extension StringProtocol {
-    var trimmingSpaces: String {
+    /// The string without leading and trailing characters from `set`.
+    public func trimmingCharacters(in set: String) -> String {
         var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
         return String(s)
     }
+
+    var trimmingSpaces: String { trimmingCharacters(in: " \t") }
 }
