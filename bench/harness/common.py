@@ -1,4 +1,4 @@
-"""Shared plumbing: paths, imports from the e2e support package, small helpers."""
+"""Shared plumbing: paths, imports from the testkit package, small helpers."""
 from __future__ import annotations
 
 import os
@@ -14,13 +14,10 @@ from typing import Dict, List, Optional
 
 BENCH_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = BENCH_DIR.parent
-E2E_DIR = REPO_ROOT / "tests" / "e2e"
-if str(E2E_DIR) not in sys.path:
-    sys.path.insert(0, str(E2E_DIR))
 
-# Re-exported from the e2e support code (read-only reuse, never edited).
-from support.proc import ManagedProcess, stop_all as _stop_managed  # noqa: E402,F401
-from support.util import free_port, wait_stable, wait_until  # noqa: E402,F401
+# Shared with the end-to-end suite through the portcullis_testkit package (testkit/).
+from portcullis_testkit.proc import ManagedProcess, stop_all as _stop_managed  # noqa: E402,F401
+from portcullis_testkit.util import free_port, wait_stable, wait_until  # noqa: E402,F401
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -1,4 +1,4 @@
-"""Deterministic test images, generated once with tests/e2e/support/images.py and cached.
+"""Deterministic test images, generated once with testkit/portcullis_testkit/images.py and cached.
 
 The generator is seeded, so a cached layout is exactly what a regeneration
 would produce; the cache (bench/.cache/images, gitignored) only saves the
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import List
 
 from .common import BENCH_DIR, log
-from support import images as gen  # from tests/e2e (path set up by .common)
+from portcullis_testkit import images as gen  # from tests/e2e (path set up by .common)
 
 CACHE_DIR = BENCH_DIR / ".cache" / "images"
 TAG = "v1"

@@ -8,9 +8,9 @@ import secrets
 import pytest
 import requests
 
-from support import catalog
-from support.images import MT_OCI_INDEX, MT_OCI_MANIFEST
-from support.oci import (
+from portcullis_testkit import catalog
+from portcullis_testkit.images import MT_OCI_INDEX, MT_OCI_MANIFEST
+from portcullis_testkit.oci import (
     error_codes,
     get_manifest,
     layout_blobs,
@@ -18,7 +18,7 @@ from support.oci import (
     skopeo_copy,
     skopeo_inspect_raw,
 )
-from support.util import wait_until
+from portcullis_testkit.util import wait_until
 
 
 def _assert_layout_matches_upstream(out, upstream, repo, image):

@@ -1,7 +1,7 @@
 """Helpers for the hardening suite (issue 5): servers, raw HTTP, metrics, JWTs, crashes.
 
 Fixtures defined here are imported by the ``test_hardening_*`` modules
-(``from support.hardening import hardened_factory``); nothing here changes the
+(``from portcullis_testkit.hardening import hardened_factory``); nothing here changes the
 behaviour of the rest of the suite.
 """
 from __future__ import annotations

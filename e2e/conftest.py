@@ -1,6 +1,6 @@
 """Fixtures for the Portcullis end-to-end suite.
 
-Run with:  .venv/bin/python -m pytest tests/e2e
+Run with:  .venv/bin/python -m pytest e2e
 Binary:    $PORTCULLIS_BIN or <repo>/.build/debug/portcullis (missing => every
            Portcullis test FAILS, it is never skipped).
 """
@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from support import catalog  # noqa: E402
-from support.images import (  # noqa: E402
+from portcullis_testkit import catalog  # noqa: E402
+from portcullis_testkit.images import (  # noqa: E402
     GeneratedImage,
     make_big_image,
     make_multiarch_image,
     make_three_layer_image,
 )
-from support.portcullis import PortcullisServer, Tenant, portcullis_bin  # noqa: E402
-from support.proc import stop_all  # noqa: E402
-from support.relay import CountingListener, FaultRelay  # noqa: E402
-from support.upstream import UpstreamRegistry  # noqa: E402
+from portcullis_testkit.portcullis import PortcullisServer, Tenant, portcullis_bin  # noqa: E402
+from portcullis_testkit.proc import stop_all  # noqa: E402
+from portcullis_testkit.relay import CountingListener, FaultRelay  # noqa: E402
+from portcullis_testkit.upstream import UpstreamRegistry  # noqa: E402
 
 
 # --------------------------------------------------------------------- plumbing

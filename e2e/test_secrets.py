@@ -6,9 +6,9 @@ import json
 
 import requests
 
-from support import catalog
-from support.oci import get_manifest, skopeo_copy, skopeo_inspect_raw
-from support.portcullis import random_license
+from portcullis_testkit import catalog
+from portcullis_testkit.oci import get_manifest, skopeo_copy, skopeo_inspect_raw
+from portcullis_testkit.portcullis import random_license
 
 
 def _forms(secret: str, usernames=("e2e-client", "LICENSE_ID")):

@@ -1,6 +1,6 @@
 """Hardening (issue 5): a misbehaving upstream, seen through an HTTP-aware fault server.
 
-Topology: client -> Portcullis -> FaultServer (support/faults.py) -> docker-registry.
+Topology: client -> Portcullis -> FaultServer (portcullis_testkit/faults.py) -> docker-registry.
 
 Contract under test:
 - ``--upstream-timeout 2s``: a hanging upstream fails the request within about that time.
@@ -20,9 +20,9 @@ import time
 import pytest
 import requests
 
-from support import catalog
-from support.faults import ANY_REPO, MANIFESTS, blob_path
-from support.hardening import (  # noqa: F401 - fixtures
+from portcullis_testkit import catalog
+from portcullis_testkit.faults import ANY_REPO, MANIFESTS, blob_path
+from portcullis_testkit.hardening import (  # noqa: F401 - fixtures
     blob_leftovers,
     blob_outcome,
     fault_factory,
@@ -33,8 +33,8 @@ from support.hardening import (  # noqa: F401 - fixtures
     stored_blob,
     timed,
 )
-from support.oci import error_codes, get_manifest, layout_blobs, skopeo_copy
-from support.util import wait_until
+from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, skopeo_copy
+from portcullis_testkit.util import wait_until
 
 UPSTREAM_TIMEOUT = 2.0
 SLACK = 3.0  # "within about the upstream timeout"

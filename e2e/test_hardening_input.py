@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import catalog
-from support.hardening import (  # noqa: F401 - fixtures
+from portcullis_testkit import catalog
+from portcullis_testkit.hardening import (  # noqa: F401 - fixtures
     basic,
     chunked,
     filler_blocks,
@@ -29,8 +29,8 @@ from support.hardening import (  # noqa: F401 - fixtures
     send_until_response,
     wait_ready,
 )
-from support.helm import create_token
-from support.images import MT_OCI_MANIFEST
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.images import MT_OCI_MANIFEST
 
 MIB = 1 << 20
 

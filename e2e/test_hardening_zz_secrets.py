@@ -14,11 +14,11 @@ import re
 
 import requests
 
-from support import catalog
-from support.hardening import HARDENING_SERVERS, guard_args, hardened_factory  # noqa: F401 - fixtures
-from support.helm import create_token
-from support.oci import get_manifest, skopeo_copy
-from support.portcullis import random_license
+from portcullis_testkit import catalog
+from portcullis_testkit.hardening import HARDENING_SERVERS, guard_args, hardened_factory  # noqa: F401 - fixtures
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.oci import get_manifest, skopeo_copy
+from portcullis_testkit.portcullis import random_license
 
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 

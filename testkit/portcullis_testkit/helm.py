@@ -40,11 +40,11 @@ import helm_python as helm
 from helm_python import HelmError
 
 from .proc import run
-from .util import unique
+from .util import REPO_ROOT, unique
 
 T = TypeVar("T")
 
-E2E_ROOT = Path(__file__).resolve().parents[1]
+E2E_ROOT = REPO_ROOT / "e2e"
 CHART_DIR = E2E_ROOT / "charts" / "slackernews"
 CHART_NAME = "slackernews"
 #: A comment in the test chart's values.yaml that must survive license injection.

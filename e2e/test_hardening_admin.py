@@ -10,12 +10,12 @@ import uuid
 
 import requests
 
-from support import catalog
-from support.hardening import all_secret_forms, guard_args, hardened_factory  # noqa: F401 - fixtures
-from support.helm import create_token
-from support.oci import get_manifest
-from support.portcullis import random_license
-from support.util import wait_until
+from portcullis_testkit import catalog
+from portcullis_testkit.hardening import all_secret_forms, guard_args, hardened_factory  # noqa: F401 - fixtures
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.oci import get_manifest
+from portcullis_testkit.portcullis import random_license
+from portcullis_testkit.util import wait_until
 
 
 def _api(srv, method, path, token=None, raw_auth=None, **kw):

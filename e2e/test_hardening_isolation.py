@@ -13,12 +13,12 @@ import secrets
 import pytest
 import requests
 
-from support import catalog
-from support.hardening import guard_args, hardened_factory, jwt_parts  # noqa: F401 - fixtures
-from support.helm import Vendor, create_token, package_chart
-from support.images import make_three_layer_image
-from support.oci import error_codes, get_manifest, skopeo
-from support.util import unique
+from portcullis_testkit import catalog
+from portcullis_testkit.hardening import guard_args, hardened_factory, jwt_parts  # noqa: F401 - fixtures
+from portcullis_testkit.helm import Vendor, create_token, package_chart
+from portcullis_testkit.images import make_three_layer_image
+from portcullis_testkit.oci import error_codes, get_manifest, skopeo
+from portcullis_testkit.util import unique
 
 MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 CHART_VERSION = "0.5.0"

@@ -4,7 +4,7 @@ Reproduces the "Proxying Private Images" tutorial: package the chart, ``release 
 --promote Unstable``, promote to Beta and Stable, ``release ls``; then a customer logs in with
 email + license ID and pulls ``oci://HOST/<app>/<channel>/slackernews``, whose values carry
 ``global.replicated`` (dockerconfigjson, licenseID, ...) so the chart's pull-secret template
-renders. Uses a real Helm v4 client (helm-python-sdk), see support/helm.py.
+renders. Uses a real Helm v4 client (helm-python-sdk), see portcullis_testkit/helm.py.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from support.helm import (
+from portcullis_testkit.helm import (
     CHART_NAME,
     DEFAULT_CHANNELS,
     PULL_SECRET_NAME,
@@ -35,9 +35,9 @@ from support.helm import (
     releases_by_sequence,
     render_chart,
 )
-from support.oci import error_codes, get_manifest
-from support.portcullis import random_license
-from support.util import unique
+from portcullis_testkit.oci import error_codes, get_manifest
+from portcullis_testkit.portcullis import random_license
+from portcullis_testkit.util import unique
 
 VERSION = "0.5.0"
 EXPIRES_AT = "2031-02-03T04:05:06Z"

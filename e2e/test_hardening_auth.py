@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from support import catalog
-from support.hardening import (  # noqa: F401 - fixtures
+from portcullis_testkit import catalog
+from portcullis_testkit.hardening import (  # noqa: F401 - fixtures
     b64url,
     basic,
     es256_sign,
@@ -36,7 +36,7 @@ from support.hardening import (  # noqa: F401 - fixtures
     raw_request,
     registry_token,
 )
-from support.oci import error_codes, get_manifest
+from portcullis_testkit.oci import error_codes, get_manifest
 
 
 # ------------------------------------------------------------------ token attacks
@@ -167,7 +167,7 @@ def test_expired_token_from_short_token_ttl_is_refused(hardened_factory, upstrea
     tok = registry_token(srv, tenant.creds, repo)
     _h, payload, _s = jwt_parts(tok)
     assert payload["exp"] - payload["iat"] <= 2, payload
-    from support.util import wait_until
+    from portcullis_testkit.util import wait_until
 
     r = wait_until(lambda: (lambda x: [x] if x.status_code != 200 else None)(
         _bearer_get(srv, f"/v2/{repo}/manifests/{catalog.TAG}", tok)), timeout=10, interval=0.25,

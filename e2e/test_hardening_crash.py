@@ -21,9 +21,9 @@ from urllib.parse import urljoin
 
 import requests
 
-from support import catalog
-from support.faults import blob_path
-from support.hardening import (  # noqa: F401 - fixtures
+from portcullis_testkit import catalog
+from portcullis_testkit.faults import blob_path
+from portcullis_testkit.hardening import (  # noqa: F401 - fixtures
     MEDIUM_REPO,
     basic,
     blob_leftovers,
@@ -41,10 +41,10 @@ from support.hardening import (  # noqa: F401 - fixtures
     tmpfs,
     wait_ready,
 )
-from support.helm import create_token
-from support.images import make_big_image
-from support.oci import error_codes, get_manifest, layout_blobs, skopeo, skopeo_copy
-from support.util import unique, wait_until
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.images import make_big_image
+from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, skopeo, skopeo_copy
+from portcullis_testkit.util import unique, wait_until
 
 MIB = 1 << 20
 

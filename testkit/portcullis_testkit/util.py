@@ -4,9 +4,23 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
+
+
+def _find_repo_root() -> "Path":
+    """The Portcullis checkout this package was installed from (editable install), or the cwd's."""
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for candidate in (start, *start.parents):
+            if (candidate / "Package.swift").is_file() and (candidate / "e2e").is_dir():
+                return candidate
+    raise RuntimeError("cannot find the Portcullis checkout (a directory with Package.swift and e2e/)")
+
+
+#: Root of the Portcullis checkout.
+REPO_ROOT = _find_repo_root()
 
 
 class WaitTimeout(AssertionError):

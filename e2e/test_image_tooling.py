@@ -11,10 +11,10 @@ from pathlib import Path
 
 import requests
 
-from support.helm import package_chart, render_chart
-from support.portcullis import portcullis_bin
-from support.proc import ManagedProcess
-from support.util import free_port, wait_until
+from portcullis_testkit.helm import package_chart, render_chart
+from portcullis_testkit.portcullis import portcullis_bin
+from portcullis_testkit.proc import ManagedProcess
+from portcullis_testkit.util import free_port, wait_until
 
 BEFORE = Path(__file__).parent / "charts" / "slackernews-before"
 PROXY_HOST = "registry.portcullis.test"

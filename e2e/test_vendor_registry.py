@@ -18,10 +18,10 @@ import os
 import pytest
 import requests
 
-from support.helm import create_token
-from support.images import MT_LAYER_GZIP, MT_OCI_MANIFEST, canonical_json, make_three_layer_image
-from support.oci import error_codes, get_manifest, layout_blobs, layout_index, skopeo, skopeo_copy
-from support.util import unique, wait_until
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.images import MT_LAYER_GZIP, MT_OCI_MANIFEST, canonical_json, make_three_layer_image
+from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, layout_index, skopeo, skopeo_copy
+from portcullis_testkit.util import unique, wait_until
 
 TAG = "1.0.0"
 

@@ -11,9 +11,9 @@ import json
 import pytest
 import requests
 
-from support import catalog
-from support.images import MT_OCI_INDEX, MT_OCI_MANIFEST, make_three_layer_image
-from support.oci import layout_blobs, skopeo_copy, skopeo_inspect_raw, stream_sha256
+from portcullis_testkit import catalog
+from portcullis_testkit.images import MT_OCI_INDEX, MT_OCI_MANIFEST, make_three_layer_image
+from portcullis_testkit.oci import layout_blobs, skopeo_copy, skopeo_inspect_raw, stream_sha256
 
 
 def test_images_are_deterministic(images, tmp_path):

@@ -11,9 +11,8 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence
 import requests
 
 from .proc import ManagedProcess, run
-from .util import free_port, unique, wait_until
+from .util import REPO_ROOT, free_port, unique, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "portcullis"
 
 

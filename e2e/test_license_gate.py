@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from support import catalog
-from support.oci import error_codes, get_manifest, skopeo_inspect_raw
-from support.portcullis import random_license
-from support.util import unique
+from portcullis_testkit import catalog
+from portcullis_testkit.oci import error_codes, get_manifest, skopeo_inspect_raw
+from portcullis_testkit.portcullis import random_license
+from portcullis_testkit.util import unique
 
 
 def _rfc3339(delta: timedelta) -> str:
@@ -210,7 +210,7 @@ def test_admin_listings(portcullis, tenant):
 
 
 def test_admin_api_requires_token(portcullis):
-    from support.proc import run
+    from portcullis_testkit.proc import run
 
     cp = run([str(portcullis.binary), "app", "ls"],
              env={"PORTCULLIS_API_URL": portcullis.url, "PORTCULLIS_API_TOKEN": "wrong-" + unique("t")})

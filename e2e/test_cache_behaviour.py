@@ -7,8 +7,8 @@ import uuid
 import pytest
 import requests
 
-from support import catalog
-from support.oci import (
+from portcullis_testkit import catalog
+from portcullis_testkit.oci import (
     files_containing,
     files_with_prefix,
     get_manifest,
@@ -17,7 +17,7 @@ from support.oci import (
     skopeo_inspect_raw,
     stream_sha256,
 )
-from support.util import wait_until
+from portcullis_testkit.util import wait_until
 
 CONCURRENCY = 8
 

@@ -14,19 +14,19 @@ import json
 
 import requests
 
-from support import catalog
-from support.faults import ANY_REPO
-from support.hardening import (  # noqa: F401 - fixtures
+from portcullis_testkit import catalog
+from portcullis_testkit.faults import ANY_REPO
+from portcullis_testkit.hardening import (  # noqa: F401 - fixtures
     Metrics,
     fault_factory,
     guard_args,
     hardened_factory,
     scrape,
 )
-from support.helm import create_token
-from support.oci import get_manifest, skopeo_copy
-from support.portcullis import random_license
-from support.util import wait_until
+from portcullis_testkit.helm import create_token
+from portcullis_testkit.oci import get_manifest, skopeo_copy
+from portcullis_testkit.portcullis import random_license
+from portcullis_testkit.util import wait_until
 
 ROUTES = {"manifest", "blob", "tags", "referrers", "token", "ping", "admin", "other"}
 ALL_NAMES = [
