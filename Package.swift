@@ -30,6 +30,7 @@ let package = Package(
         // Pure formats: digests, references, manifests, registry errors. No I/O.
         .target(name: "OCI", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Pure chart formats: tar and gzip, Chart.yaml, values injection, SemVer.
         .target(name: "Charts", dependencies: [
@@ -50,7 +51,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Talking to vendors' registries: auth challenges, token exchange, redirects.
+        // Talking to vendors' registries: the registry operations behind a protocol, over a
+        // chain of small transports (redirects, challenge auth and token exchange, metrics).
         .target(name: "Upstream", dependencies: [
             "OCI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -59,33 +61,49 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        // Client access: registry tokens and the license gate.
-        .target(name: "Access", dependencies: [
-            "OCI", "Licensing", "Storage",
-            .product(name: "JWTKit", package: "jwt-kit"),
-            .product(name: "Crypto", package: "swift-crypto"),
+        // The one repository interface every kind of repository implements.
+        .target(name: "RegistryCore", dependencies: [
+            "OCI", "Storage",
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        // The pull-through cache: coalesced blob fills and manifest/tag caching.
+        // The pull-through cache: proxied repositories, coalesced blob fills, tag freshness.
         .target(name: "Proxy", dependencies: [
-            "OCI", "Storage", "Upstream",
+            "OCI", "Storage", "Upstream", "RegistryCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // What vendors host here: pushed repositories, releases on channels, charts delivered per customer.
         .target(name: "Hosting", dependencies: [
-            "OCI", "Licensing", "Storage", "Charts",
+            "OCI", "Licensing", "Storage", "Charts", "RegistryCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Who is asking (the license gate, registry tokens) and what they may have (the access
+        // rules and the resolver that applies them to every repository).
+        .target(name: "Access", dependencies: [
+            "OCI", "Licensing", "Storage", "RegistryCore", "Proxy", "Hosting",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Image tooling: find image references in manifests and charts, rewrite them to the proxy, lint charts.
         .target(name: "ImageTooling", dependencies: [
             "OCI", "Charts",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // The admin API's request and response types, shared by the server and the CLI.
+        .target(name: "PortcullisAPI"),
+        // Vendor operations: apps, registries, customers, tokens, channels and releases.
+        .target(name: "ControlPlane", dependencies: [
+            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "ImageTooling",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
         .target(name: "Server", dependencies: [
-            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
+            "OCI", "Licensing", "Storage", "Upstream", "RegistryCore", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
+            "ControlPlane", "PortcullisAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -98,7 +116,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "portcullis", dependencies: [
-            "OCI", "Licensing", "Server", "Storage", "ImageTooling", "Upstream",
+            "OCI", "Licensing", "Server", "Storage", "ImageTooling", "Upstream", "PortcullisAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -108,8 +126,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "AccessTests", dependencies: ["Access"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
-        .testTarget(name: "HostingTests", dependencies: ["Hosting"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream"]),
+        .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server",

@@ -3,32 +3,11 @@ import Licensing
 import OCI
 import Storage
 
-/// Why a request was refused, in the shape the HTTP layer answers with.
-public enum GateRefusal: Error, Equatable, Sendable {
-    /// No or bad credentials: 401 with a challenge. Never downgraded to anonymous access.
-    case unauthorized(String)
-    /// Good credentials that do not cover this: 403.
-    case denied(String)
-
-    public var message: String {
-        switch self {
-        case .unauthorized(let m), .denied(let m): m
-        }
-    }
-}
-
-/// Who a request is from, and what a bearer token limits them to.
-public struct Caller: Sendable, Equatable {
-    public var principal: Principal
-    /// Repositories and actions a bearer token was issued for; nil for Basic credentials,
-    /// which carry the license's full rights.
-    public var tokenAccess: [TokenAccess]?
-}
-
 /// Turns an `Authorization` header into a caller: license IDs (Basic), registry tokens
-/// (Bearer) and the vendor's admin token. License records are cached briefly in memory so
-/// the hot path does no database work; a change made here invalidates at once, and other
-/// replicas see it within `cacheTTL`.
+/// (Bearer) and the vendor's admin token. This is authentication only: what a caller may do,
+/// including whether its license is still in good standing, is `AccessRules`'s to say.
+/// License records are cached briefly in memory so the hot path does no database work; a
+/// change made here invalidates at once, and other replicas see it within `cacheTTL`.
 public actor LicenseGate {
     private let customers: any CustomerStore
     private let apps: any AppStore
@@ -74,24 +53,23 @@ public actor LicenseGate {
         let hash = SecretBox.lookupHash(basic.password)
         if constantTimeEquals(hash, adminTokenHash) { return .vendor(canPush: true) }
         if basic.password.hasPrefix(VendorToken.prefix) {
-            guard let record = try await vendorToken(hash: hash, now: now) else { throw GateRefusal.unauthorized("invalid token") }
+            guard let record = try await vendorToken(hash: hash, now: now) else { throw AccessRefusal.unauthorized("invalid token") }
             return .vendor(canPush: record.scope == .push)
         }
         guard LicenseID.isWellFormed(basic.password), let license = try await license(hash: hash, now: now) else {
-            throw GateRefusal.unauthorized("invalid license")
+            throw AccessRefusal.unauthorized("invalid license")
         }
-        if let refusal = license.standing(at: now).refusal { throw GateRefusal.unauthorized(refusal) }
         return .customer(license)
     }
 
     /// Checks a request's `Authorization` header for a registry endpoint.
     public func authenticate(authorization: String?, service: String, now: Date = Date()) async throws -> Caller {
-        guard let authorization, !authorization.isEmpty else { throw GateRefusal.unauthorized("authentication required") }
+        guard let authorization, !authorization.isEmpty else { throw AccessRefusal.unauthorized("authentication required") }
         if let basic = BasicCredentials.parse(authorization: authorization) {
             return Caller(principal: try await authenticate(basic: basic, now: now), tokenAccess: nil)
         }
         guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw GateRefusal.unauthorized("unsupported authorization scheme")
+            throw AccessRefusal.unauthorized("unsupported authorization scheme")
         }
         let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         let claims = try await verify(token, service: service, now: now)
@@ -103,15 +81,15 @@ public actor LicenseGate {
             // A removed vendor token stops at once, not when its registry token expires.
             let id = String(subject.dropFirst("vendor:".count))
             guard let record = try await vendorToken(id: id, now: now) else {
-                throw GateRefusal.unauthorized("invalid token")
+                throw AccessRefusal.unauthorized("invalid token")
             }
             return Caller(principal: .vendor(canPush: record.scope == .push), tokenAccess: claims.access)
         }
         guard let license = try await license(customerID: subject, now: now) else {
-            throw GateRefusal.unauthorized("invalid license")
+            throw AccessRefusal.unauthorized("invalid license")
         }
-        // Checked on every request, not just at issue: revocation applies at once.
-        if let refusal = license.standing(at: now).refusal { throw GateRefusal.unauthorized(refusal) }
+        // The license is loaded (through the short cache) on every request, not just at issue,
+        // so the rules see its standing now and revocation applies at once.
         return Caller(principal: .customer(license), tokenAccess: claims.access)
     }
 
@@ -128,7 +106,7 @@ public actor LicenseGate {
         case .vendor:
             let hash = SecretBox.lookupHash(basic.password)
             if constantTimeEquals(hash, adminTokenHash) { return Self.adminSubject }
-            guard let record = try await vendorToken(hash: hash, now: Date()) else { throw GateRefusal.unauthorized("invalid token") }
+            guard let record = try await vendorToken(hash: hash, now: Date()) else { throw AccessRefusal.unauthorized("invalid token") }
             return "vendor:" + record.id
         }
     }
@@ -158,7 +136,7 @@ public actor LicenseGate {
         do {
             claims = try await tokens.verify(token, audience: service)
         } catch {
-            throw GateRefusal.unauthorized("invalid or expired token")
+            throw AccessRefusal.unauthorized("invalid or expired token")
         }
         if verifiedTokens.count > 50_000 { verifiedTokens = verifiedTokens.filter { $0.value.exp.value > now } }
         if verifiedTokens.count > 50_000 { verifiedTokens.removeAll() }

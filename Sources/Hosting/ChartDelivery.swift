@@ -17,21 +17,23 @@ public struct ChartDelivery: Sendable {
         /// `pullSecret` is the base64 dockerconfigjson for this customer and host.
         case customer(License, licenseID: String, pullSecret: String, channelName: String)
 
-        /// Where this recipient's artifacts are linked in the blob-link index.
-        public var linkScope: String {
+        /// Where this recipient's artifacts are visible through `repository`.
+        func visibility(_ repository: String) -> BlobVisibility {
             switch self {
-            case .vendor: "chart:vendor"
-            case .customer(let license, _, _, _): "chart:customer:\(license.customerID)"
+            case .vendor: .chart(.vendor, repository: repository)
+            case .customer(let license, _, _, _): .chart(.customer(id: license.customerID), repository: repository)
             }
         }
     }
 
     let blobs: any BlobStore
     let index: any ProxyIndex
+    let visibility: any BlobVisibilityIndex
 
-    public init(blobs: any BlobStore, index: any ProxyIndex) {
+    public init(blobs: any BlobStore, index: any ProxyIndex, visibility: any BlobVisibilityIndex) {
         self.blobs = blobs
         self.index = index
+        self.visibility = visibility
     }
 
     /// Builds (or rebuilds identically) the recipient's manifest for a chart and links its parts.
@@ -67,14 +69,14 @@ public struct ChartDelivery: Sendable {
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
         try await index.putManifest(record)
         for digest in [configDigest, layerDigest, manifestDigest] {
-            try await index.link(registryID: recipient.linkScope, repository: repository, digest: digest)
+            try await visibility.makeVisible(digest, in: recipient.visibility(repository))
         }
         return (record, manifestBytes)
     }
 
     /// Whether `digest` was delivered to this recipient through this repository.
     public func isDelivered(_ digest: Digest, repository: String, to recipient: Recipient) async throws -> Bool {
-        try await index.isLinked(registryID: recipient.linkScope, repository: repository, digest: digest)
+        try await visibility.isVisible(digest, in: recipient.visibility(repository))
     }
 
     /// The `global.replicated` keys charts rely on; the names are a compatibility contract.

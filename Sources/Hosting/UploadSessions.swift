@@ -68,7 +68,7 @@ public actor UploadSessions {
             throw RegistryError(.blobUploadUnknown, "upload unknown to registry")
         }
         sessions[id] = nil
-        var hasher = DigestHasher()
+        var hasher = DigestHasher(algorithm: digest.algorithm)
         var offset: Int64 = 0
         do {
             while offset < session.size {

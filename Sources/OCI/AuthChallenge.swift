@@ -78,9 +78,10 @@ public struct RepositoryScope: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "repository:\(name):\(actions.joined(separator: ","))" }
 
-    /// Parses a space-separated scope string; scopes of other types are ignored.
+    /// Parses a space-separated scope string; scopes of other types are ignored. A `+` counts
+    /// as a space: form-encoding clients send one for it, and neither names nor actions contain one.
     public static func parseAll(_ text: String) -> [RepositoryScope] {
-        text.split(separator: " ").compactMap { item in
+        text.split(whereSeparator: { $0 == " " || $0 == "+" }).compactMap { item in
             let parts = item.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3, parts[0] == "repository" || parts[0] == "repository(plugin)" else { return nil }
             // The name may carry a port (host:port/repo) so the actions are the last part.

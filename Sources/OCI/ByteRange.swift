@@ -38,7 +38,9 @@ public struct ByteRange: Equatable, Sendable {
         if last.isEmpty {
             end = length - 1
         } else {
-            guard let e = Int64(last), e >= start else { return .whole }
+            guard let e = Int64(last) else { return .whole }
+            // A last position before the first is an invalid range: RFC 9110 answers 416.
+            guard e >= start else { return .unsatisfiable }
             end = min(e, length - 1)
         }
         guard start < length else { return .unsatisfiable }

@@ -1,32 +1,61 @@
+import NIOCore
 import Crypto
 
-/// A content digest such as `sha256:9f86d0…`.
+/// A content digest such as `sha256:9f86d0…` or `sha512:…`.
 ///
-/// Only SHA-256 is accepted: it is what every registry and client in use produces,
-/// and accepting an algorithm we cannot verify would let unverified bytes into the cache.
+/// Only algorithms Portcullis can verify are accepted: an unverifiable digest would let
+/// unchecked bytes into the cache.
 public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable {
-    /// The 64 lowercase hex characters after `sha256:`.
+    public enum Algorithm: String, Sendable, CaseIterable, Codable {
+        case sha256, sha512
+
+        /// Length of the lowercase hex encoding.
+        public var hexLength: Int {
+            switch self {
+            case .sha256: 64
+            case .sha512: 128
+            }
+        }
+    }
+
+    public let algorithm: Algorithm
+    /// The lowercase hex characters after `<algorithm>:`.
     public let hex: String
 
     public init(parsing text: some StringProtocol) throws(RegistryError) {
-        guard text.hasPrefix("sha256:") else {
-            throw RegistryError(.digestInvalid, "unsupported digest algorithm in \(String(text.prefix(80)).debugDescription)")
+        guard let colon = text.firstIndex(of: ":") else {
+            throw RegistryError(.digestInvalid, "a digest is <algorithm>:<hex>, e.g. sha256:…")
         }
-        let hex = text.dropFirst("sha256:".count)
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy(Digest.isLowerHex) else {
-            throw RegistryError(.digestInvalid, "a sha256 digest is 64 lowercase hex characters")
+        guard let algorithm = Algorithm(rawValue: String(text[..<colon])) else {
+            throw RegistryError(.digestInvalid, "unsupported digest algorithm in \(String(text.prefix(80)).debugDescription); use sha256 or sha512")
         }
+        let hex = text[text.index(after: colon)...]
+        guard hex.utf8.count == algorithm.hexLength, hex.utf8.allSatisfy(Digest.isLowerHex) else {
+            throw RegistryError(.digestInvalid, "a \(algorithm.rawValue) digest is \(algorithm.hexLength) lowercase hex characters")
+        }
+        self.algorithm = algorithm
         self.hex = String(hex)
     }
 
-    init(hex: String) { self.hex = hex }
+    init(algorithm: Algorithm, hex: String) {
+        self.algorithm = algorithm
+        self.hex = hex
+    }
 
-    public var description: String { "sha256:" + hex }
+    public var description: String { algorithm.rawValue + ":" + hex }
 
-    public static func of(_ bytes: some Sequence<UInt8>) -> Digest {
-        var hasher = DigestHasher()
+    /// The digest of `bytes` with `algorithm` (sha256 unless told otherwise).
+    public static func of(_ bytes: some Sequence<UInt8>, algorithm: Algorithm = .sha256) -> Digest {
+        var hasher = DigestHasher(algorithm: algorithm)
         hasher.update(Array(bytes))
         return hasher.finalize()
+    }
+
+    /// Whether `bytes` hash to this digest under its own algorithm.
+    public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var hasher = DigestHasher(algorithm: algorithm)
+        hasher.update(bytes)
+        return hasher.finalize() == self
     }
 
     static func isLowerHex(_ c: UInt8) -> Bool {
@@ -44,15 +73,39 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 }
 
-/// Incremental SHA-256, fed as bytes stream past so a blob is never held whole.
+/// Incremental hashing, fed as bytes stream past so a blob is never held whole.
 public struct DigestHasher: Sendable {
-    private var sha = SHA256()
+    private enum State: Sendable {
+        case sha256(SHA256)
+        case sha512(SHA512)
+    }
+
+    private var state: State
     public private(set) var count: Int64 = 0
 
-    public init() {}
+    public init(algorithm: Digest.Algorithm = .sha256) {
+        switch algorithm {
+        case .sha256: state = .sha256(SHA256())
+        case .sha512: state = .sha512(SHA512())
+        }
+    }
+
+    public var algorithm: Digest.Algorithm {
+        switch state {
+        case .sha256: .sha256
+        case .sha512: .sha512
+        }
+    }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        sha.update(bufferPointer: bytes)
+        switch state {
+        case .sha256(var h):
+            h.update(bufferPointer: bytes)
+            state = .sha256(h)
+        case .sha512(var h):
+            h.update(bufferPointer: bytes)
+            state = .sha512(h)
+        }
         count += Int64(bytes.count)
     }
 
@@ -61,10 +114,32 @@ public struct DigestHasher: Sendable {
     }
 
     public func finalize() -> Digest {
-        let hex = sha.finalize().map { byte in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
-        return Digest(hex: hex)
+        let raw: [UInt8] = switch state {
+        case .sha256(let h): Array(h.finalize())
+        case .sha512(let h): Array(h.finalize())
+        }
+        return Digest(algorithm: algorithm, hex: Self.hex(raw))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xf)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Digest {
+    /// The digest of a buffer's readable bytes.
+    public static func of(_ buffer: ByteBuffer, algorithm: Algorithm = .sha256) -> Digest {
+        buffer.withUnsafeReadableBytes { bytes in
+            var hasher = DigestHasher(algorithm: algorithm)
+            hasher.update(bytes)
+            return hasher.finalize()
+        }
     }
 }

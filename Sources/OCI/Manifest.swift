@@ -22,8 +22,19 @@ public struct ManifestSummary: Sendable, Equatable {
 
     public var isIndex: Bool { ManifestMediaType.isIndex(mediaType) }
 
-    /// Blob digests this manifest needs to exist (config and layers).
-    public var blobDigests: [Digest] { (config.map { [$0.digest] } ?? []) + layers.map(\.digest) }
+    /// Blob digests this manifest needs to exist in its repository: config and layers, except
+    /// non-distributable layers, whose content registries are not given.
+    public var requiredBlobDigests: [Digest] {
+        (config.map { [$0.digest] } ?? [])
+            + layers.filter { !LayerMediaType.nonDistributable.contains($0.mediaType ?? "") }.map(\.digest)
+    }
+
+    /// What a referrers index says this manifest is: its `artifactType`, else (for an image
+    /// manifest) its config's media type.
+    public var referrerArtifactType: String? {
+        if let artifactType { return artifactType }
+        return isIndex ? nil : config?.mediaType
+    }
 
     private struct Wire: Decodable {
         var schemaVersion: Int?

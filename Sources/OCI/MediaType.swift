@@ -13,3 +13,18 @@ public enum ManifestMediaType {
         mediaType == ociIndex || mediaType == dockerList
     }
 }
+
+/// Layer media types with rules of their own.
+public enum LayerMediaType {
+    /// Layers whose content lives elsewhere (`urls`) and may never be pushed to a registry.
+    public static let nonDistributable: Set<String> = [
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    ]
+
+    /// The empty JSON object `{}` (OCI image-spec's `application/vnd.oci.empty.v1+json`).
+    public static let empty = "application/vnd.oci.empty.v1+json"
+}

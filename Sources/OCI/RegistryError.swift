@@ -10,6 +10,7 @@ public enum RegistryErrorCode: String, Sendable, Codable {
     case manifestUnknown = "MANIFEST_UNKNOWN"
     case nameInvalid = "NAME_INVALID"
     case nameUnknown = "NAME_UNKNOWN"
+    case tagInvalid = "TAG_INVALID"
     case sizeInvalid = "SIZE_INVALID"
     case unauthorized = "UNAUTHORIZED"
     case denied = "DENIED"
@@ -41,6 +42,8 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// Overrides `code.status` where the spec allows another status (e.g. 503 for an upstream outage).
     public var status: Int
+    /// Seconds a client should wait before retrying (`Retry-After`), when known.
+    public var retryAfter: Int?
 
     public init(_ code: RegistryErrorCode, _ message: String, status: Int? = nil) {
         self.code = code

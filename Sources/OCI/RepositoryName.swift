@@ -71,7 +71,7 @@ public enum ManifestReference: Hashable, Sendable, CustomStringConvertible {
             self = .digest(try Digest(parsing: text))
         } else {
             guard Self.isValidTag(text) else {
-                throw RegistryError(.manifestInvalid, "invalid tag \(String(text.prefix(80)).debugDescription)")
+                throw RegistryError(.tagInvalid, "invalid tag \(String(text.prefix(80)).debugDescription)")
             }
             self = .tag(String(text))
         }

@@ -9,6 +9,12 @@ public struct ResolvedUpstream: Sendable {
     public var target: UpstreamTarget
     /// Repository on the upstream (Docker Hub names normalised to `library/…`).
     public var repository: String
+
+    public init(registry: RegistryRecord, target: UpstreamTarget, repository: String) {
+        self.registry = registry
+        self.target = target
+        self.repository = repository
+    }
 }
 
 /// Maps `proxy/<app>/<upstream>/<repo>` to a registered upstream, or refuses. This is the

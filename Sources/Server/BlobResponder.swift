@@ -2,11 +2,10 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OCI
-import Proxy
+import RegistryCore
 import Storage
-import Upstream
 
-/// Streams a blob, whole or one range, from the store or from a fill still arriving.
+/// Streams a blob, whole or one range, whether it is complete in the store or still arriving.
 /// Nothing here holds more than one chunk in memory.
 struct BlobResponder {
     let request: Request
@@ -14,38 +13,26 @@ struct BlobResponder {
     var sendfile: SendfileRegistry? = nil
     static let chunkSize = 128 * 1024
 
-    func respond(_ lookup: BlobCache.Lookup) async throws -> Response {
-        switch lookup {
-        case .stored(let reader):
+    func respond(_ content: BlobContent) async throws -> Response {
+        switch content {
+        case .complete(let reader):
             if let sendfile, let file = reader.localFile {
                 return zeroCopy(file, length: reader.length, registry: sendfile)
             }
-            return try ranged(length: reader.length) { start, end, writer in
-                var offset = start
-                while offset <= end {
-                    let buffer = try await reader.read(at: offset, maxCount: min(Self.chunkSize, Int(end - offset + 1)))
-                    guard buffer.readableBytes > 0 else { throw BlobFillError.storage("blob shorter than recorded") }
-                    offset += Int64(buffer.readableBytes)
-                    try await writer.write(buffer)
-                }
+            return ranged(length: reader.length) { start, end, writer in
+                try await Self.copy(from: start, through: end, to: &writer) { try await reader.read(at: $0, maxCount: $1) }
             }
-        case .filling(let fill):
-            let length: Int64?
-            do {
-                length = try await fill.length()
-            } catch {
-                throw Self.registryError(for: error)
-            }
-            guard let length else {
+        case .arriving(let blob):
+            guard let length = try await blob.length() else {
                 // No declared length upstream: stream it whole, chunked.
-                return Response(status: .ok, headers: [.contentType: "application/octet-stream", dockerContentDigest: digest.description],
+                return Response(status: .ok, headers: [.contentType: "application/octet-stream", .dockerContentDigest: digest.description],
                                 body: .init { writer in
-                                    try await Self.stream(fill, from: 0, through: nil, to: &writer)
+                                    try await Self.copy(from: 0, through: nil, to: &writer) { try await blob.read(at: $0, maxCount: $1) }
                                     try await writer.finish(nil)
                                 })
             }
-            return try ranged(length: length) { start, end, writer in
-                try await Self.stream(fill, from: start, through: end, to: &writer)
+            return ranged(length: length) { start, end, writer in
+                try await Self.copy(from: start, through: end, to: &writer) { try await blob.read(at: $0, maxCount: $1) }
             }
         }
     }
@@ -53,12 +40,10 @@ struct BlobResponder {
     /// What a request's `Range` asks of a blob: status, headers and the inclusive byte span,
     /// or the 416 answer when it asks for bytes past the end.
     private func plan(length: Int64) -> Result<(status: HTTPResponse.Status, headers: HTTPFields, start: Int64, end: Int64), RegistryError> {
-        var headers = blobHeaders(digest, length: length)
+        var headers = RegistryResponses.blobHeaders(digest, length: length)
         switch ByteRange.parse(request.headers[.range], length: length) {
         case .unsatisfiable:
-            var error = RegistryError(.rangeInvalid, "requested range not satisfiable")
-            error.status = 416
-            return .failure(error)
+            return .failure(RegistryError(.rangeInvalid, "requested range not satisfiable", status: 416))
         case .whole:
             return .success((.ok, headers, 0, length - 1))
         case .partial(let range):
@@ -83,7 +68,7 @@ struct BlobResponder {
         }
     }
 
-    private func ranged(length: Int64, body: @escaping @Sendable (Int64, Int64, inout any ResponseBodyWriter) async throws -> Void) throws -> Response {
+    private func ranged(length: Int64, body: @escaping @Sendable (Int64, Int64, inout any ResponseBodyWriter) async throws -> Void) -> Response {
         switch plan(length: length) {
         case .failure(let error):
             return unsatisfiable(error, length: length)
@@ -95,33 +80,19 @@ struct BlobResponder {
         }
     }
 
-    /// Copies bytes `start…end` (end inclusive; nil for all) from a fill as they arrive.
-    static func stream(_ fill: BlobFill, from start: Int64, through end: Int64?, to writer: inout any ResponseBodyWriter) async throws {
+    /// Copies bytes `start…end` (end inclusive; nil for all) with `read`, chunk by chunk.
+    static func copy(from start: Int64, through end: Int64?, to writer: inout any ResponseBodyWriter,
+                     read: (Int64, Int) async throws -> ByteBuffer) async throws {
         var offset = start
         while end.map({ offset <= $0 }) ?? true {
-            let available: Int64
-            let complete: Bool
-            switch try await fill.progress(after: offset) {
-            case .available(let written): available = written; complete = false
-            case .complete(let length): available = length; complete = true
+            let want = end.map { Int(min(Int64(chunkSize), $0 - offset + 1)) } ?? chunkSize
+            let buffer = try await read(offset, want)
+            guard buffer.readableBytes > 0 else {
+                if end == nil { return }
+                throw RegistryError(.unavailable, "blob shorter than recorded", status: 503)
             }
-            let limit = min(available, end.map { $0 + 1 } ?? available)
-            while offset < limit {
-                let buffer = try await fill.spool.read(at: offset, count: Int(min(Int64(chunkSize), limit - offset)))
-                guard buffer.readableBytes > 0 else { throw BlobFillError.storage("spool shorter than written") }
-                offset += Int64(buffer.readableBytes)
-                try await writer.write(buffer)
-            }
-            if complete && offset >= available { break }
-        }
-    }
-
-    static func registryError(for error: BlobFillError) -> any Error {
-        switch error {
-        case .upstreamFailed(let e): e
-        case .digestMismatch, .sizeMismatch: RegistryError(.unavailable, "upstream content failed verification", status: 502)
-        case .upstream: RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
-        case .storage: RegistryError(.unavailable, "the cache could not store the blob", status: 503)
+            offset += Int64(buffer.readableBytes)
+            try await writer.write(buffer)
         }
     }
 }

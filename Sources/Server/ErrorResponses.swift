@@ -9,6 +9,7 @@ extension Response {
     static func registryError(_ error: RegistryError, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
+        if let retryAfter = error.retryAfter, headers[.retryAfter] == nil { headers[.retryAfter] = String(retryAfter) }
         return Response(status: .init(code: error.status), headers: headers,
                         body: .init(byteBuffer: ByteBuffer(string: error.jsonBody)))
     }

@@ -23,13 +23,6 @@ struct OperationsEndpoints {
     /// Nil when ready; otherwise what is wrong.
     func readinessProblem() async -> String? {
         if c.state.isDraining { return "shutting down" }
-        do { _ = try await c.store.apps() } catch { return "database unavailable" }
-        do {
-            let probe = try c.blobs.makeSpoolFile()
-            c.blobs.discard(probe)
-        } catch {
-            return "blob store not writable"
-        }
-        return nil
+        return await c.readiness()
     }
 }

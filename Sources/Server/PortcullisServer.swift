@@ -1,5 +1,6 @@
 import Access
 import AsyncHTTPClient
+import ControlPlane
 import Foundation
 import HTTPTypes
 import Hosting
@@ -23,11 +24,12 @@ public enum PortcullisServer {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare()
-        let store = try await SQLMetadataStore.openSQLite(path: dataDir.databasePath, logger: logger)
+        let storage = try await StorageBackend.open(.embedded(dataDir), logger: logger)
         // A body that stops arriving fails after the same wait as a head that never comes.
-        let http = UpstreamClient.makeHTTPClient(readTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)))
+        let http = HTTPClientTransport.makeHTTPClient(readTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)))
         do {
-            let components = try await makeComponents(configuration, dataDir: dataDir, store: store, http: http, metrics: metrics, logger: logger)
+            let components = try await makeComponents(configuration, dataDir: dataDir, storage: storage, http: http, metrics: metrics,
+                                                      logger: logger)
             let adminToken = try dataDir.adminToken()
             let app = try makeApplication(components, adminToken: adminToken) { address in
                 let url = "\(configuration.usesTLS ? "https" : "http")://\(address)"
@@ -41,40 +43,60 @@ public enum PortcullisServer {
                     """.utf8))
             }
             var groupConfig = ServiceGroupConfiguration(
-                // Shut down in reverse: readiness says so first, then the listener drains, then pull records flush.
-                services: [.init(service: components.pulls), .init(service: app), .init(service: ShutdownNotice(state: components.state))],
+                // Shut down in reverse: readiness says so first, then the listener drains, then
+                // fills under way finish, then pull records flush.
+                services: [.init(service: components.pulls), .init(service: components.fills), .init(service: app),
+                           .init(service: ShutdownNotice(state: components.state))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
             try await group.run()
         } catch {
             try? await http.shutdown()
-            try? await store.close()
+            try? await storage.close()
             throw error
         }
         try await http.shutdown()
-        try await store.close()
+        try await storage.close()
     }
 
-    public static func makeComponents(_ configuration: ServerConfiguration, dataDir: DataDirectory, store: SQLMetadataStore,
+    /// Assembles the domain over a storage backend. The fill service and pull recorder it
+    /// returns must be run (as services) for fills and pull records to happen.
+    public static func makeComponents(_ configuration: ServerConfiguration, dataDir: DataDirectory, storage: StorageBackend,
                                       http: HTTPClient, metrics: PrometheusCollectorRegistry = .init(), logger: Logger) async throws -> Components {
+        let store = storage.metadata, blobs = storage.blobs
         let secrets = try SecretBox(keyBytes: try dataDir.secretKey())
         let signingKey = try dataDir.secretFile(dataDir.signingKeyPath) { RegistryTokenService.generatePrivateKeyPEM() }
         let tokens = try await RegistryTokenService(privateKeyPEM: signingKey, lifetime: configuration.tokenLifetime)
         let gate = LicenseGate(customers: store, apps: store, vendorTokens: store, tokens: tokens, adminToken: try dataDir.adminToken())
-        let blobs = try FileBlobStore(root: dataDir.blobsPath, spoolRoot: dataDir.spoolPath)
-        let upstream = UpstreamClient(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
-        let cache = BlobCache(store: blobs, logger: logger)
-        let proxy = ProxyRegistry(index: store, blobs: cache, upstream: upstream,
-                                  policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
-                                                      manifestLimit: configuration.manifestLimit),
-                                  logger: logger)
-        return Components(configuration: configuration, store: store, blobs: blobs, secrets: secrets, tokens: tokens, gate: gate,
-                          upstream: upstream, directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy,
-                          hosted: HostedRegistry(repositories: store, links: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
-                          catalog: ReleaseCatalog(store: store, blobs: blobs), delivery: ChartDelivery(blobs: blobs, index: store),
-                          pulls: PullRecorder(log: store, logger: logger),
+        let upstream = HTTPUpstreamRegistry(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
+        let fills = FillService()
+        let proxy = ProxyCache(index: store, visibility: store, blobs: BlobCache(store: blobs, fills: fills, logger: logger), upstream: upstream,
+                               policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
+                                                   manifestLimit: configuration.manifestLimit),
+                               logger: logger)
+        let directory = UpstreamDirectory(store: store, secrets: secrets)
+        let catalog = ReleaseCatalog(store: store, blobs: blobs)
+        let resolver = RepositoryResolver(
+            apps: store, customers: store, secrets: secrets, directory: directory, proxy: proxy,
+            hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
+            catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
+            manifestLimit: configuration.manifestLimit)
+        let control = ControlPlane(store: store, secrets: secrets, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
+                                   pulls: PullRecorder(log: store, logger: logger), logger: logger)
+        let readiness: @Sendable () async -> String? = {
+            do { _ = try await store.apps() } catch { return "database unavailable" }
+            do {
+                let probe = try blobs.makeSpoolFile()
+                blobs.discard(probe)
+            } catch {
+                return "blob store not writable"
+            }
+            return nil
+        }
+        return Components(configuration: configuration, gate: gate, tokens: tokens, resolver: resolver, control: control, fills: fills,
                           throttle: LoginThrottle(limit: configuration.loginFailureLimit), metrics: metrics, state: ServerState(),
+                          readiness: readiness,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
                           logger: logger)
@@ -86,8 +108,8 @@ public enum PortcullisServer {
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)
-        RegistryEndpoints(c: c).register(on: router)
-        AdminAPI(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
+        RegistryRoutes(c: c).register(on: router)
+        AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
 
         let limits = HTTP1Channel.Configuration.DecoderConfiguration(
             maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)

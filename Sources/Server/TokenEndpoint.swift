@@ -7,11 +7,11 @@ import NIOCore
 import OCI
 
 /// `GET /v2/token`: Docker's token flow. Any username; the password is the license ID
-/// (or a vendor token). The token grants only what the access policy allows of what was asked.
+/// (or a vendor token). The token grants only what the access rules allow of what was asked.
 struct TokenEndpoint {
     let c: Components
 
-    func issue(_ request: Request, address: PublicAddress, outcome: inout RegistryEndpoints.Outcome) async throws -> Response {
+    func issue(_ request: Request, context: PortcullisContext, address: PublicAddress) async throws -> Response {
         guard request.method == .get else { throw RegistryError(.unsupported, "use GET with Basic credentials") }
         guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
             throw TokenRefusal(message: "credentials required: username anything, password the license ID")
@@ -19,23 +19,27 @@ struct TokenEndpoint {
         let principal: Principal
         do {
             principal = try await c.gate.authenticate(basic: basic)
-        } catch let refusal as GateRefusal {
+        } catch let refusal as AccessRefusal {
+            try await LoginThrottling(c: c).recordFailure(request, context: context)
             throw TokenRefusal(message: refusal.message)
         }
         if case .customer(let license) = principal {
-            outcome.customerID = license.customerID
-            outcome.appSlug = license.appSlug
+            context.outcome.update {
+                $0.customerID = license.customerID
+                $0.appSlug = license.appSlug
+            }
+        }
+        do {
+            try c.resolver.admit(principal)
+        } catch let refusal as AccessRefusal {
+            throw TokenRefusal(message: refusal.message)
         }
         let scopes = request.uri.queryParameters.getAll("scope").flatMap { RepositoryScope.parseAll(String($0)) }
-        outcome.repository = scopes.map(\.name).joined(separator: " ")
-        var access: [TokenAccess] = []
-        for scope in scopes {
-            guard let name = try? RepositoryName(parsing: scope.name) else { continue }
-            let granted = scope.actions.filter { action in
-                guard let action = RegistryAction(rawValue: action == "*" ? "delete" : action) else { return false }
-                return AccessPolicy.decide(principal, action, on: name) == .allow
-            }
-            if !granted.isEmpty { access.append(TokenAccess(name: name.description, actions: granted)) }
+        context.outcome.update { $0.repository = scopes.map(\.name).joined(separator: " ") }
+        let now = Date()
+        let access = scopes.compactMap { scope -> TokenAccess? in
+            let granted = AccessRules.grantable(scope, to: principal, now: now)
+            return granted.isEmpty ? nil : TokenAccess(name: scope.name, actions: granted)
         }
         let subject = try await c.gate.subject(for: basic, principal: principal)
         let issued = try await c.tokens.issue(subject: subject, audience: address.service, access: access)

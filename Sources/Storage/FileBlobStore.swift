@@ -9,7 +9,7 @@ import Foundation
 import NIOCore
 import OCI
 
-/// Blobs as files under `<root>/sha256/<2 hex>/<64 hex>`, published by atomic rename.
+/// Blobs as files under `<root>/<algorithm>/<2 hex>/<hex>`, published by atomic rename.
 public struct FileBlobStore: BlobStore {
     public let root: String
     public let spoolRoot: String
@@ -19,7 +19,10 @@ public struct FileBlobStore: BlobStore {
         self.root = root
         self.spoolRoot = spoolRoot
         let fm = FileManager.default
-        try fm.createDirectory(atPath: root + "/sha256", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for algorithm in Digest.Algorithm.allCases {
+            try fm.createDirectory(atPath: "\(root)/\(algorithm.rawValue)", withIntermediateDirectories: true,
+                                   attributes: [.posixPermissions: 0o700])
+        }
         try fm.createDirectory(atPath: spoolRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for leftover in (try? fm.contentsOfDirectory(atPath: spoolRoot)) ?? [] {
             try? fm.removeItem(atPath: spoolRoot + "/" + leftover)
@@ -27,7 +30,7 @@ public struct FileBlobStore: BlobStore {
     }
 
     func path(_ digest: Digest) -> String {
-        "\(root)/sha256/\(digest.hex.prefix(2))/\(digest.hex)"
+        "\(root)/\(digest.algorithm.rawValue)/\(digest.hex.prefix(2))/\(digest.hex)"
     }
 
     public func size(of digest: Digest) async throws -> Int64? {

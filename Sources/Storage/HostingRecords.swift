@@ -113,9 +113,25 @@ public protocol ReleaseStore: Sendable {
     func promotions(appID: String) async throws -> [PromotionRecord]
 }
 
-/// Manifests and tags of repositories vendors push to (blobs are linked in `ProxyIndex`).
+/// A manifest's place in the referrers index of its repository: what it refers to and how it
+/// describes itself.
+public struct ReferrerFacts: Sendable, Equatable {
+    public var subject: Digest
+    public var artifactType: String?
+    public var annotations: [String: String]?
+
+    public init(subject: Digest, artifactType: String?, annotations: [String: String]?) {
+        self.subject = subject
+        self.artifactType = artifactType
+        self.annotations = annotations
+    }
+}
+
+/// Manifests and tags of repositories vendors push to (blob visibility is in `BlobVisibilityIndex`).
 public protocol HostedRepositoryStore: Sendable {
-    func putRepositoryManifest(_ repository: String, _ record: ManifestRecord) async throws
+    func putRepositoryManifest(_ repository: String, _ record: ManifestRecord, referrer: ReferrerFacts?) async throws
+    /// Manifests of `repository` whose `subject` is `subject`.
+    func referrers(_ repository: String, subject: Digest) async throws -> [ReferrersIndex.Entry]
     func repositoryManifest(_ repository: String, _ digest: Digest) async throws -> ManifestRecord?
     /// Removes a manifest and every tag pointing at it.
     func deleteRepositoryManifest(_ repository: String, _ digest: Digest) async throws -> Bool

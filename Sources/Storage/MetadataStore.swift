@@ -29,10 +29,14 @@ public protocol ProxyIndex: Sendable {
     func putTag(registryID: String, repository: String, tag: String, _ value: CachedTag) async throws
     func manifest(_ digest: Digest) async throws -> ManifestRecord?
     func putManifest(_ record: ManifestRecord) async throws
-    /// Content proven to exist in an upstream repository, so serving it from the shared
-    /// content-addressed cache never reveals another repository's content.
-    func isLinked(registryID: String, repository: String, digest: Digest) async throws -> Bool
-    func link(registryID: String, repository: String, digest: Digest) async throws
+}
+
+/// Which repositories may serve which blobs of the shared store (see `BlobVisibility`).
+public protocol BlobVisibilityIndex: Sendable {
+    func isVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool
+    func makeVisible(_ digest: Digest, in visibility: BlobVisibility) async throws
+    /// Returns false when the blob was not visible there.
+    func hide(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool
 }
 
 public protocol PullLog: Sendable {
@@ -41,5 +45,5 @@ public protocol PullLog: Sendable {
 }
 
 /// Everything the server keeps in its database.
-public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & PullLog
+public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & BlobVisibilityIndex & PullLog
     & VendorTokenStore & ReleaseStore & HostedRepositoryStore

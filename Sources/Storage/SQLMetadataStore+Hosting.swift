@@ -2,6 +2,15 @@ import Foundation
 import OCI
 import SQLKit
 
+extension JSONEncoder {
+    /// Deterministic JSON for stored documents.
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
+
 extension SQLMetadataStore {
     // MARK: Vendor tokens
 
@@ -125,12 +134,30 @@ extension SQLMetadataStore {
 
     // MARK: Hosted repositories
 
-    public func putRepositoryManifest(_ repository: String, _ r: ManifestRecord) async throws {
+    public func putRepositoryManifest(_ repository: String, _ r: ManifestRecord, referrer: ReferrerFacts?) async throws {
+        let annotations = try referrer?.annotations.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
         try await db.raw("""
-            INSERT INTO repository_manifests (repository, digest, media_type, size, created_at)
-            VALUES (\(bind: repository), \(bind: r.digest.description), \(bind: r.mediaType), \(bind: r.size), \(bind: Date().millis))
+            INSERT INTO repository_manifests (repository, digest, media_type, size, created_at, subject, artifact_type, annotations)
+            VALUES (\(bind: repository), \(bind: r.digest.description), \(bind: r.mediaType), \(bind: r.size), \(bind: Date().millis),
+                    \(bind: referrer?.subject.description), \(bind: referrer?.artifactType), \(bind: annotations))
             ON CONFLICT (repository, digest) DO NOTHING
             """).run()
+    }
+
+    public func referrers(_ repository: String, subject: Digest) async throws -> [ReferrersIndex.Entry] {
+        try await db.raw("""
+            SELECT digest, media_type, size, artifact_type, annotations FROM repository_manifests
+            WHERE repository = \(bind: repository) AND subject = \(bind: subject.description)
+            ORDER BY digest
+            """).all().map { row in
+            let annotations = try row.decode(column: "annotations", as: String?.self)
+                .flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            return ReferrersIndex.Entry(mediaType: try row.decode(column: "media_type", as: String.self),
+                                        digest: try Digest(parsing: try row.decode(column: "digest", as: String.self)),
+                                        size: try row.decode(column: "size", as: Int64.self),
+                                        artifactType: try row.decode(column: "artifact_type", as: String?.self),
+                                        annotations: annotations)
+        }
     }
 
     public func repositoryManifest(_ repository: String, _ digest: Digest) async throws -> ManifestRecord? {

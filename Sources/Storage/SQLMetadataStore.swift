@@ -201,19 +201,33 @@ public final class SQLMetadataStore: MetadataStore {
             """).run()
     }
 
-    public func isLinked(registryID: String, repository: String, digest: Digest) async throws -> Bool {
-        try await db.raw("""
+    // MARK: Blob visibility
+
+    public func isVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
+        let key = visibility.storageKey
+        return try await db.raw("""
             SELECT 1 AS one FROM blob_links
-            WHERE registry_id = \(bind: registryID) AND repository = \(bind: repository) AND digest = \(bind: digest.description)
+            WHERE registry_id = \(bind: key.scope) AND repository = \(bind: key.repository) AND digest = \(bind: digest.description)
             """).first() != nil
     }
 
-    public func link(registryID: String, repository: String, digest: Digest) async throws {
+    public func makeVisible(_ digest: Digest, in visibility: BlobVisibility) async throws {
+        let key = visibility.storageKey
         try await db.raw("""
             INSERT INTO blob_links (registry_id, repository, digest, created_at)
-            VALUES (\(bind: registryID), \(bind: repository), \(bind: digest.description), \(bind: Date().millis))
+            VALUES (\(bind: key.scope), \(bind: key.repository), \(bind: digest.description), \(bind: Date().millis))
             ON CONFLICT (registry_id, repository, digest) DO NOTHING
             """).run()
+    }
+
+    public func hide(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
+        guard try await isVisible(digest, in: visibility) else { return false }
+        let key = visibility.storageKey
+        try await db.raw("""
+            DELETE FROM blob_links
+            WHERE registry_id = \(bind: key.scope) AND repository = \(bind: key.repository) AND digest = \(bind: digest.description)
+            """).run()
+        return true
     }
 
     // MARK: Pull log

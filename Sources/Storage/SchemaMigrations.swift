@@ -67,6 +67,13 @@ enum SchemaMigrations {
                 updated_at BIGINT NOT NULL, PRIMARY KEY (repository, tag))
             """,
         ],
+        [
+            // What a referrers index lists for a manifest with a `subject`.
+            "ALTER TABLE repository_manifests ADD COLUMN subject TEXT",
+            "ALTER TABLE repository_manifests ADD COLUMN artifact_type TEXT",
+            "ALTER TABLE repository_manifests ADD COLUMN annotations TEXT",
+            "CREATE INDEX repository_manifests_by_subject ON repository_manifests (repository, subject)",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// How a request to a vendor's registry failed, in terms the proxy can act on.
 public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     /// Could not connect, timed out, or the connection broke.
@@ -5,7 +7,8 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     /// The stored credentials were refused (401/403 after authenticating).
     case authenticationFailed
     case notFound
-    case rateLimited
+    /// 429, with the registry's `Retry-After` in seconds when it sent one.
+    case rateLimited(retryAfter: Int?)
     case serverError(Int)
     case unexpectedStatus(Int)
     case invalidResponse(String)
@@ -31,11 +34,11 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    static func from(status: Int) -> UpstreamError {
+    public static func from(status: Int, headers: HTTPHeaders = [:]) -> UpstreamError {
         switch status {
         case 401, 403: .authenticationFailed
         case 404: .notFound
-        case 429: .rateLimited
+        case 429: .rateLimited(retryAfter: headers.first(name: "Retry-After").flatMap { Int($0) })
         case 500...599: .serverError(status)
         default: .unexpectedStatus(status)
         }

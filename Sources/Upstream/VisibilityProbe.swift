@@ -5,11 +5,11 @@ import OCI
 public actor VisibilityProbe {
     public enum Visibility: String, Sendable { case `public`, `private` }
 
-    private let client: UpstreamClient
+    private let client: any UpstreamRegistry
     private let plainHTTPHosts: Set<String>
     private var known: [String: Visibility] = [:]
 
-    public init(client: UpstreamClient, plainHTTPHosts: Set<String> = []) {
+    public init(client: any UpstreamRegistry, plainHTTPHosts: Set<String> = []) {
         self.client = client
         self.plainHTTPHosts = plainHTTPHosts
     }
@@ -23,7 +23,7 @@ public actor VisibilityProbe {
         let target = UpstreamTarget(id: "probe:" + registry, name: registry, baseURL: "\(scheme)://\(authority)", credentials: nil)
         let visibility: Visibility
         do {
-            _ = try await client.headManifest(target, repository: reference.upstreamRepository,
+            _ = try await client.manifestHead(target, repository: reference.upstreamRepository,
                                               reference: reference.digest ?? reference.tag ?? "latest")
             visibility = .public
         } catch UpstreamError.authenticationFailed, UpstreamError.notFound {

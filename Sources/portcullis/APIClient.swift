@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PortcullisAPI
 import Storage
 
 /// Options every control-plane command takes: where the API is and how to authenticate.
@@ -26,7 +27,7 @@ enum OutputFormat: String, ExpressibleByArgument {
     case table, json
 }
 
-/// A small JSON client for `/api/v1`.
+/// A typed client for `/api/v1`: the request and response types are the server's own.
 struct APIClient {
     let baseURL: String
     let token: String
@@ -46,35 +47,53 @@ struct APIClient {
         self.token = token
     }
 
-    /// Sends a request and returns the JSON body; API errors exit with their message.
-    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
+    /// Sends a request and decodes the answer; API errors become their message.
+    func send<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil, as: Answer.Type) async throws -> Answer {
+        let bytes = try await exchange(method, path, body: body)
+        do {
+            return try APICoding.decoder.decode(Answer.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw CLIError("the Portcullis API at \(baseURL) sent an answer this CLI does not understand (is it the same version?)")
+        }
+    }
+
+    /// Sends a request whose answer has no body worth reading.
+    func send(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil) async throws {
+        _ = try await exchange(method, path, body: body)
+    }
+
+    private func exchange(_ method: HTTPMethod, _ path: String, body: (any Encodable)?) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.body = .bytes(ByteBuffer(bytes: try APICoding.encoder.encode(body)))
         }
-        let client = HTTPClient.shared
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await client.execute(request, timeout: .seconds(120))
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw CLIError("cannot reach the Portcullis API at \(baseURL): \(error)")
         }
-        let data = Data(bytes.readableBytesView)
-        let json = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
         guard (200..<300).contains(response.status.code) else {
-            let message = (json as? [String: Any])?["error"] as? String ?? "HTTP \(response.status.code)"
-            throw CLIError(message)
+            let message = (try? APICoding.decoder.decode(APIErrorBody.self, from: Data(bytes.readableBytesView)))?.error
+            throw CLIError(message ?? "HTTP \(response.status.code)")
         }
-        return json
+        return bytes
     }
 }
 
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ message: String) { description = message }
+}
+
+/// A path segment or query value, percent-encoded (RFC 3986 unreserved characters kept).
+func encoded(_ text: String) -> String {
+    var unreserved = CharacterSet.alphanumerics
+    unreserved.insert(charactersIn: "-._~")
+    return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
 }

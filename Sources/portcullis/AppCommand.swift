@@ -1,10 +1,9 @@
 import ArgumentParser
+import PortcullisAPI
 
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage apps.",
                                                     subcommands: [Create.self, List.self])
-    static let columns = [(header: "ID", key: "id"), (header: "SLUG", key: "slug"), (header: "NAME", key: "name"),
-                          (header: "CREATED", key: "createdAt")]
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an app.")
@@ -14,10 +13,8 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            var body: [String: Any] = ["slug": slug]
-            if let name { body["name"] = name }
-            let result = try await APIClient(client).send(.POST, "/apps", body: body)
-            Output.print(result, format: output.output, columns: AppCommand.columns)
+            let app = try await APIClient(client).send(.POST, "/apps", body: CreateAppRequest(slug: slug, name: name), as: AppBody.self)
+            Output.print(app, format: output.output)
         }
     }
 
@@ -27,7 +24,7 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/apps"), format: output.output, columns: AppCommand.columns)
+            Output.print(try await APIClient(client).send(.GET, "/apps", as: [AppBody].self), format: output.output)
         }
     }
 }

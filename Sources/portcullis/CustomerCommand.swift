@@ -1,22 +1,20 @@
 import ArgumentParser
 import Foundation
+import PortcullisAPI
 
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "Manage customers and their licenses.",
         subcommands: [Create.self, List.self, Archive.self, Unarchive.self, Update.self, PullSecretCommand.self, Pulls.self])
-    static let columns = [(header: "ID", key: "id"), (header: "NAME", key: "name"), (header: "APP", key: "app"),
-                          (header: "CHANNEL", key: "channel"), (header: "TYPE", key: "type"), (header: "STATUS", key: "status"),
-                          (header: "EXPIRES", key: "expiresAt"), (header: "LICENSE_ID", key: "licenseId")]
-
-    static func expiry(at: String?, in duration: String?) throws -> String? {
+    static func expiry(at: String?, in duration: String?) throws -> Date? {
         if let at {
-            guard ISO8601DateFormatter().date(from: at) != nil else { throw ValidationError("--expires-at takes an RFC 3339 time such as 2027-01-31T00:00:00Z") }
-            return at
+            guard let date = ISO8601DateFormatter().date(from: at) else {
+                throw ValidationError("--expires-at takes an RFC 3339 time such as 2027-01-31T00:00:00Z")
+            }
+            return date
         }
         if let duration {
-            let seconds = try Duration.parse(duration, option: "--expires-in")
-            return ISO8601DateFormatter().string(from: Date().addingTimeInterval(seconds))
+            return Date().addingTimeInterval(try Duration.parse(duration, option: "--expires-in"))
         }
         return nil
     }
@@ -39,13 +37,9 @@ struct CustomerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var body: [String: Any] = ["app": app, "name": name, "helmInstall": helmInstall]
-            if let email { body["email"] = email }
-            if let channel { body["channel"] = channel }
-            if let type { body["type"] = type }
-            if let expires = try CustomerCommand.expiry(at: expiresAt, in: expiresIn) { body["expiresAt"] = expires }
-            let result = try await APIClient(client).send(.POST, "/customers", body: body)
-            Output.print(result, format: output.output, columns: CustomerCommand.columns)
+            let request = CreateCustomerRequest(app: app, name: name, email: email, channel: channel, type: type,
+                                                expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn), helmInstall: helmInstall)
+            Output.print(try await APIClient(client).send(.POST, "/customers", body: request, as: CustomerBody.self), format: output.output)
         }
     }
 
@@ -56,8 +50,8 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let path = app.map { "/customers?app=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "/customers"
-            Output.print(try await APIClient(client).send(.GET, path), format: output.output, columns: CustomerCommand.columns)
+            let path = app.map { "/customers?app=\(encoded($0))" } ?? "/customers"
+            Output.print(try await APIClient(client).send(.GET, path, as: [CustomerBody].self), format: output.output)
         }
     }
 
@@ -68,8 +62,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, "/customers/\(id)/archive")
-            Output.print(result, format: output.output, columns: CustomerCommand.columns)
+            Output.print(try await APIClient(client).send(.POST, "/customers/\(encoded(id))/archive", as: CustomerBody.self), format: output.output)
         }
     }
 
@@ -80,8 +73,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, "/customers/\(id)/unarchive")
-            Output.print(result, format: output.output, columns: CustomerCommand.columns)
+            Output.print(try await APIClient(client).send(.POST, "/customers/\(encoded(id))/unarchive", as: CustomerBody.self), format: output.output)
         }
     }
 
@@ -100,17 +92,12 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            var body: [String: Any] = [:]
-            if let helmInstall { body["helmInstall"] = helmInstall }
-            if let expires = try CustomerCommand.expiry(at: expiresAt, in: expiresIn) { body["expiresAt"] = expires }
-            if noExpiry { body["clearExpiry"] = true }
-            if let name { body["name"] = name }
-            if let email { body["email"] = email }
-            if let channel { body["channel"] = channel }
-            if let type { body["type"] = type }
-            guard !body.isEmpty else { throw ValidationError("nothing to update") }
-            let result = try await APIClient(client).send(.PATCH, "/customers/\(id)", body: body)
-            Output.print(result, format: output.output, columns: CustomerCommand.columns)
+            let request = UpdateCustomerRequest(name: name, email: email, channel: channel, type: type,
+                                                expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn),
+                                                clearExpiry: noExpiry ? true : nil, helmInstall: helmInstall)
+            guard !request.isEmpty else { throw ValidationError("nothing to update") }
+            Output.print(try await APIClient(client).send(.PATCH, "/customers/\(encoded(id))", body: request, as: CustomerBody.self),
+                         format: output.output)
         }
     }
 
@@ -122,8 +109,8 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.GET, "/customers/\(id)/pull-secret") as? [String: Any]
-            print((result?[base64 ? "base64" : "dockerconfigjson"] as? String) ?? "")
+            let secret = try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pull-secret", as: PullSecretBody.self)
+            print(base64 ? secret.base64 : secret.dockerconfigjson)
         }
     }
 
@@ -135,12 +122,8 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.GET, "/customers/\(id)/pulls?limit=\(limit)")
-            Output.print(result, format: output.output, columns: [
-                (header: "AT", key: "at"), (header: "ACTION", key: "action"), (header: "REPOSITORY", key: "repository"),
-                (header: "REFERENCE", key: "reference"), (header: "STATUS", key: "status"), (header: "BYTES", key: "bytes"),
-                (header: "REASON", key: "reason"),
-            ])
+            Output.print(try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls?limit=\(limit)", as: [PullBody].self),
+                         format: output.output)
         }
     }
 }

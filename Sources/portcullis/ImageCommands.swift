@@ -3,6 +3,7 @@ import Foundation
 import ImageTooling
 import Logging
 import OCI
+import PortcullisAPI
 import Upstream
 
 struct ImagesCommand: AsyncParsableCommand {
@@ -23,15 +24,13 @@ struct ImagesCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            var rows: [[String: Any]] = []
+            var rows: [FoundImage] = []
             for file in try ImagesCommand.load(paths) {
                 let found: [ImageOccurrence]
                 do { found = try ImageFinder.find(in: file) } catch { throw CLIError(error.description) }
-                rows += found.map { ["file": $0.file, "line": $0.line, "image": $0.reference.description, "context": $0.context] }
+                rows += found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) }
             }
-            Output.print(rows, format: output.output, columns: [
-                (header: "FILE", key: "file"), (header: "LINE", key: "line"), (header: "IMAGE", key: "image"), (header: "WHERE", key: "context"),
-            ])
+            Output.print(rows, format: output.output)
         }
     }
 
@@ -95,8 +94,8 @@ struct ImagesCommand: AsyncParsableCommand {
         }
 
         func probe(_ files: [SourceFile]) async throws -> Set<String> {
-            let http = UpstreamClient.makeHTTPClient(connectTimeout: .seconds(10), readTimeout: .seconds(30))
-            let probe = VisibilityProbe(client: UpstreamClient(http: http, responseTimeout: .seconds(30), logger: Logger(label: "probe")),
+            let http = HTTPClientTransport.makeHTTPClient(connectTimeout: .seconds(10), readTimeout: .seconds(30))
+            let probe = VisibilityProbe(client: HTTPUpstreamRegistry(http: http, responseTimeout: .seconds(30), logger: Logger(label: "probe")),
                                         plainHTTPHosts: Set(plainHTTP))
             var privateImages = Set<String>()
             do {
@@ -139,7 +138,7 @@ struct ChartCommand: AsyncParsableCommand {
                                                 proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"])
             } catch { throw CLIError(error.description) }
             if output.output == .json {
-                Output.json(try JSONSerialization.jsonObject(with: JSONEncoder().encode(findings)))
+                Output.json(findings)
             } else {
                 for f in findings { print(f.description) }
                 print(findings.isEmpty ? "chart is ready for the proxy" : "\(findings.count) problem(s)")

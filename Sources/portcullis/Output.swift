@@ -1,45 +1,53 @@
 import Foundation
+import PortcullisAPI
+
+/// Something a listing shows as one table row.
+protocol TableRow: Encodable {
+    static var headers: [String] { get }
+    var cells: [String] { get }
+}
 
 /// Renders API results as an aligned table or as JSON.
 enum Output {
-    static func print(_ value: Any?, format: OutputFormat, columns: [(header: String, key: String)]) {
+    static func print<Row: TableRow>(_ rows: [Row], format: OutputFormat) {
         switch format {
-        case .json:
-            json(value)
-        case .table:
-            let rows: [[String: Any]] = (value as? [[String: Any]]) ?? ((value as? [String: Any]).map { [$0] } ?? [])
-            table(rows, columns: columns)
+        case .json: json(rows)
+        case .table: table(headers: Row.headers, rows: rows.map(\.cells))
         }
     }
 
-    static func json(_ value: Any?) {
-        guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]),
-              let text = String(data: data, encoding: .utf8) else { return }
+    /// One object: a JSON object, or a one-row table.
+    static func print<Row: TableRow>(_ row: Row, format: OutputFormat) {
+        switch format {
+        case .json: json(row)
+        case .table: table(headers: Row.headers, rows: [row.cells])
+        }
+    }
+
+    static func json(_ value: some Encodable) {
+        let encoder = APICoding.encoder
+        encoder.outputFormatting.insert(.prettyPrinted)
+        guard let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) else { return }
         Swift.print(text)
     }
 
-    static func table(_ rows: [[String: Any]], columns: [(header: String, key: String)]) {
-        let cells = rows.map { row in columns.map { cell(row[$0.key]) } }
-        var widths = columns.map(\.header.count)
-        for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+    static func table(headers: [String], rows: [[String]]) {
+        var widths = headers.map(\.count)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
         func line(_ values: [String]) -> String {
             values.enumerated().map { i, v in i == values.count - 1 ? v : v.padding(toLength: widths[i] + 4, withPad: " ", startingAt: 0) }
                 .joined().trimmingCharacters(in: .whitespaces)
         }
-        Swift.print(line(columns.map(\.header)))
-        for row in cells { Swift.print(line(row)) }
+        Swift.print(line(headers))
+        for row in rows { Swift.print(line(row)) }
+    }
+}
+
+/// How values appear in table cells.
+enum Cell {
+    static func date(_ date: Date?) -> String {
+        date.map { ISO8601DateFormatter().string(from: $0) } ?? ""
     }
 
-    static func cell(_ value: Any?) -> String {
-        switch value {
-        case nil, is NSNull: ""
-        case let list as [Any]: list.map { cell($0) }.joined(separator: ",")
-        // JSON numbers arrive as NSNumber, which also casts to Bool; only a boolean's type code is "c".
-        case let n as NSNumber where String(cString: n.objCType) == "c": n.boolValue ? "true" : "false"
-        case let n as NSNumber: n.stringValue
-        case let b as Bool: b ? "true" : "false"
-        case let s as String: s
-        default: "\(value!)"
-        }
-    }
+    static func list(_ items: [String]) -> String { items.joined(separator: ",") }
 }

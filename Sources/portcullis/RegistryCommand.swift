@@ -1,23 +1,10 @@
 import ArgumentParser
 import Foundation
+import PortcullisAPI
 
 struct RegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "registry", abstract: "Manage upstream registries.",
                                                     subcommands: [Add.self, List.self, Remove.self, Test.self])
-    static let columns = [(header: "NAME", key: "name"), (header: "PROVIDER", key: "provider"), (header: "ENDPOINT", key: "endpoint"),
-                          (header: "APPS", key: "appsShown"), (header: "AUTHTYPE", key: "authType")]
-
-    /// Tables say "(all)" where the API's empty app list means every app.
-    static func render(_ result: Any?, format: OutputFormat) {
-        guard format == .table else { return Output.print(result, format: format, columns: columns) }
-        let rows = (result as? [[String: Any]]) ?? ((result as? [String: Any]).map { [$0] } ?? [])
-        Output.table(rows.map { row in
-            var row = row
-            let apps = row["apps"] as? [Any] ?? []
-            row["appsShown"] = apps.isEmpty ? "(all)" : Output.cell(apps)
-            return row
-        }, columns: columns)
-    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -38,19 +25,16 @@ struct RegistryCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var body: [String: Any] = ["provider": kind, "apps": apps]
-            if let endpoint { body["endpoint"] = endpoint }
-            if let name { body["name"] = name }
-            if let username { body["username"] = username }
+            var request = CreateRegistryRequest(provider: kind, endpoint: endpoint, name: name, username: username, apps: apps)
             if passwordStdin || tokenStdin {
                 let data = FileHandle.standardInput.readDataToEndOfFile()
                 guard let secret = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !secret.isEmpty else {
                     throw ValidationError("no secret on standard input")
                 }
-                body["secret"] = secret
-                body["authType"] = tokenStdin ? "token" : "password"
+                request.secret = secret
+                request.authType = tokenStdin ? "token" : "password"
             }
-            RegistryCommand.render(try await APIClient(client).send(.POST, "/registries", body: body), format: output.output)
+            Output.print(try await APIClient(client).send(.POST, "/registries", body: request, as: RegistryBody.self), format: output.output)
         }
     }
 
@@ -60,7 +44,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            RegistryCommand.render(try await APIClient(client).send(.GET, "/registries"), format: output.output)
+            Output.print(try await APIClient(client).send(.GET, "/registries", as: [RegistryBody].self), format: output.output)
         }
     }
 
@@ -70,7 +54,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            _ = try await APIClient(client).send(.DELETE, "/registries/\(name)")
+            try await APIClient(client).send(.DELETE, "/registries/\(encoded(name))")
             print("removed \(name)")
         }
     }
@@ -83,11 +67,10 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, "/registries/\(name)/test", body: ["image": image]) as? [String: Any]
-            if output.output == .json { Output.json(result) } else {
-                print("\(result?["result"] as? String ?? "?"): \(result?["message"] as? String ?? "")")
-            }
-            if result?["result"] as? String != "ok" { throw ExitCode(1) }
+            let result = try await APIClient(client).send(.POST, "/registries/\(encoded(name))/test", body: TestRegistryRequest(image: image),
+                                                          as: TestRegistryResult.self)
+            if output.output == .json { Output.json(result) } else { print("\(result.result): \(result.message)") }
+            if result.result != "ok" { throw ExitCode(1) }
         }
     }
 }

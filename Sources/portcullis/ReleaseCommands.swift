@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PortcullisAPI
 
 /// `--app`, falling back to `PORTCULLIS_APP` as vendor CLIs do with their app variable.
 struct AppOption: ParsableArguments {
@@ -13,16 +14,13 @@ struct AppOption: ParsableArguments {
     }
 
     func path(_ rest: String) throws -> String {
-        "/apps/\(try slug())\(rest)"
+        "/apps/\(encoded(try slug()))\(rest)"
     }
 }
 
 struct ChannelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "channel", abstract: "Manage release channels.",
                                                     subcommands: [List.self, Create.self])
-    static let columns = [(header: "ID", key: "id"), (header: "NAME", key: "name"), (header: "SLUG", key: "slug"),
-                          (header: "CREATED", key: "createdAt")]
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's channels.")
         @OptionGroup var app: AppOption
@@ -30,7 +28,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, try app.path("/channels")), format: output.output, columns: ChannelCommand.columns)
+            Output.print(try await APIClient(client).send(.GET, try app.path("/channels"), as: [ChannelBody].self), format: output.output)
         }
     }
 
@@ -42,8 +40,9 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, try app.path("/channels"), body: ["name": name])
-            Output.print(result, format: output.output, columns: ChannelCommand.columns)
+            let channel = try await APIClient(client).send(.POST, try app.path("/channels"), body: CreateChannelRequest(name: name),
+                                                           as: ChannelBody.self)
+            Output.print(channel, format: output.output)
         }
     }
 }
@@ -73,13 +72,10 @@ struct ReleaseCommand: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read chart \(path)") }
                 encoded.append(data.base64EncodedString())
             }
-            var body: [String: Any] = ["charts": encoded, "version": version]
-            if let promote { body["promote"] = promote }
-            if let releaseNotes { body["releaseNotes"] = releaseNotes }
-            if lint { body["lint"] = true }
-            if let proxyHost { body["proxyHost"] = proxyHost }
-            let result = try await APIClient(client).send(.POST, try app.path("/releases"), body: body) as? [String: Any]
-            print("SEQUENCE: \(Output.cell(result?["sequence"]))")
+            let request = CreateReleaseRequest(version: version, charts: encoded, promote: promote, releaseNotes: releaseNotes,
+                                               lint: lint ? true : nil, proxyHost: proxyHost)
+            let release = try await APIClient(client).send(.POST, try app.path("/releases"), body: request, as: ReleaseBody.self)
+            print("SEQUENCE: \(release.sequence)")
         }
     }
 
@@ -93,9 +89,8 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            var body: [String: Any] = ["channel": channel, "version": version]
-            if let releaseNotes { body["releaseNotes"] = releaseNotes }
-            _ = try await APIClient(client).send(.POST, try app.path("/releases/\(sequence)/promote"), body: body)
+            try await APIClient(client).send(.POST, try app.path("/releases/\(sequence)/promote"),
+                                             body: PromoteRequest(channel: channel, version: version, releaseNotes: releaseNotes))
             print("Channel \(channel) successfully set to release \(sequence)")
         }
     }
@@ -107,10 +102,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, try app.path("/releases")), format: output.output, columns: [
-                (header: "SEQUENCE", key: "sequence"), (header: "CREATED", key: "createdAt"), (header: "EDITED", key: "editedAt"),
-                (header: "ACTIVE_CHANNELS", key: "activeChannels"),
-            ])
+            Output.print(try await APIClient(client).send(.GET, try app.path("/releases"), as: [ReleaseBody].self), format: output.output)
         }
     }
 }

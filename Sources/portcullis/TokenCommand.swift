@@ -1,10 +1,9 @@
 import ArgumentParser
+import PortcullisAPI
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "token", abstract: "Manage vendor API tokens (registry push and pull).",
                                                     subcommands: [Create.self, List.self, Remove.self])
-    static let columns = [(header: "ID", key: "id"), (header: "NAME", key: "name"), (header: "SCOPE", key: "scope"),
-                          (header: "CREATED", key: "createdAt")]
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token; it is shown once.")
@@ -14,8 +13,8 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, "/tokens", body: ["name": name, "scope": scope])
-            Output.print(result, format: output.output, columns: TokenCommand.columns + [(header: "TOKEN", key: "token")])
+            let token = try await APIClient(client).send(.POST, "/tokens", body: CreateTokenRequest(name: name, scope: scope), as: TokenBody.self)
+            Output.print(CreatedToken(body: token), format: output.output)
         }
     }
 
@@ -25,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/tokens"), format: output.output, columns: TokenCommand.columns)
+            Output.print(try await APIClient(client).send(.GET, "/tokens", as: [TokenBody].self), format: output.output)
         }
     }
 
@@ -35,7 +34,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            _ = try await APIClient(client).send(.DELETE, "/tokens/\(id)")
+            try await APIClient(client).send(.DELETE, "/tokens/\(encoded(id))")
             print("removed \(id)")
         }
     }

@@ -118,16 +118,22 @@ extension String {
         try await f.store.close()
     }
 
-    @Test func refusesUnknownExpiredArchivedAndMissing() async throws {
+    @Test func refusesUnknownAndMissingAndTheRulesRefuseExpiredAndArchived() async throws {
         let f = try await fixture()
         defer { try? FileManager.default.removeItem(atPath: f.dir) }
         _ = try await addCustomer(f, license: "expired-aaaaaaaaaaaaaaaa", expires: Date().addingTimeInterval(-10))
         _ = try await addCustomer(f, license: "archived-aaaaaaaaaaaaaaa", archived: true)
-        for header in [nil, "", basic("unknown-aaaaaaaaaaaaaaaa"), basic("expired-aaaaaaaaaaaaaaaa"), basic("archived-aaaaaaaaaaaaaaa"),
-                       "Bearer not-a-jwt", "Digest x", basic("")] {
-            await #expect(throws: GateRefusal.self, "\(header ?? "nil")") {
+        for header in [nil, "", basic("unknown-aaaaaaaaaaaaaaaa"), "Bearer not-a-jwt", "Digest x", basic("")] {
+            await #expect(throws: AccessRefusal.self, "\(header ?? "nil")") {
                 try await f.gate.authenticate(authorization: header, service: "s")
             }
+        }
+        // Known licenses are authenticated whatever their standing; the rules refuse them, so a
+        // refusal can say whose license it was.
+        for (license, why) in [("expired-aaaaaaaaaaaaaaaa", "license has expired"), ("archived-aaaaaaaaaaaaaaa", "license is no longer active")] {
+            let caller = try await f.gate.authenticate(authorization: basic(license), service: "s")
+            #expect(caller.principal.customerID != nil)
+            #expect(AccessRules.login(caller.principal, now: Date()) == .unauthorized(why))
         }
         try await f.store.close()
     }
@@ -140,15 +146,15 @@ extension String {
         let token = try await f.tokens.issue(subject: c.id, audience: "s", access: access).token
         let caller = try await f.gate.authenticate(authorization: "Bearer " + token, service: "s")
         #expect(caller.principal.customerID == c.id && caller.tokenAccess == access)
-        await #expect(throws: GateRefusal.self) { try await f.gate.authenticate(authorization: "Bearer " + token, service: "other") }
+        await #expect(throws: AccessRefusal.self) { try await f.gate.authenticate(authorization: "Bearer " + token, service: "other") }
 
         // Archiving revokes at once, even though the token itself is still valid.
         c.archived = true
         try await f.store.updateCustomer(c)
         await f.gate.invalidate(customerID: c.id)
-        await #expect(throws: GateRefusal.self) { try await f.gate.authenticate(authorization: "Bearer " + token, service: "s") }
-        await #expect(throws: GateRefusal.self) {
-            try await f.gate.authenticate(authorization: basic("license-bbbbbbbbbbbbbbbb"), service: "s")
+        for header in ["Bearer " + token, basic("license-bbbbbbbbbbbbbbbb")] {
+            let after = try await f.gate.authenticate(authorization: header, service: "s")
+            #expect(AccessRules.login(after.principal, now: Date()) == .unauthorized("license is no longer active"))
         }
         try await f.store.close()
     }

@@ -4,6 +4,7 @@ import Licensing
 import Logging
 import NIOCore
 import OCI
+import RegistryCore
 import Storage
 import Testing
 import Yams
@@ -44,35 +45,74 @@ struct Chunks: AsyncSequence, Sendable {
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: parts) }
 }
 
-@Suite struct HostedRegistryTests {
-    @Test func chunkedUploadIsVerifiedAndLinked() async throws {
+@Suite struct HostedRepositoryTests {
+    func repository(_ env: Env, _ name: String) throws -> HostedRepository {
+        HostedRegistry(repositories: env.store, visibility: env.store, blobs: env.blobs).repository(try RepositoryName(parsing: name))
+    }
+
+    func push(_ bytes: [UInt8], to repo: HostedRepository, algorithm: Digest.Algorithm = .sha256) async throws -> Digest {
+        let id = try await repo.startUpload()
+        _ = try await repo.appendUpload(id, start: nil, body: Chunks(parts: [bytes]))
+        let digest = Digest.of(bytes, algorithm: algorithm)
+        try await repo.finishUpload(id, digest: digest)
+        return digest
+    }
+
+    func length(_ content: BlobContent) -> Int64? {
+        if case .complete(let reader) = content { return reader.length }
+        return nil
+    }
+
+    @Test func chunkedUploadIsVerifiedAndVisibleOnlyWhereItWasPushed() async throws {
         let env = try await Env.make()
-        let hosted = HostedRegistry(repositories: env.store, links: env.store, blobs: env.blobs)
+        let hosted = HostedRegistry(repositories: env.store, visibility: env.store, blobs: env.blobs)
+        let api = try repository(env, "acme/api"), other = try repository(env, "acme/other"), foreign = try repository(env, "globex/api")
         let bytes = Array("layer contents".utf8)
-        let id = try await hosted.uploads.start(repository: "acme/api")
-        #expect(try await hosted.uploads.append(id, repository: "acme/api", start: 0, body: Chunks(parts: [Array(bytes[0..<5])])) == 5)
-        await #expect(throws: RegistryError.self) {
-            try await hosted.uploads.append(id, repository: "acme/api", start: 0, body: Chunks(parts: [[1]]))
-        }
-        #expect(try await hosted.uploads.append(id, repository: "acme/api", start: 5, body: Chunks(parts: [Array(bytes[5...])])) == Int64(bytes.count))
+        let id = try await api.startUpload()
+        #expect(try await api.appendUpload(id, start: 0, body: Chunks(parts: [Array(bytes[0..<5])])) == 5)
+        let outOfOrder = await #expect(throws: RegistryError.self) { try await api.appendUpload(id, start: 0, body: Chunks(parts: [[1]])) }
+        #expect(outOfOrder?.status == 416)
+        #expect(try await api.uploadSize(id) == 5, "the session survives an out-of-order chunk")
+        #expect(try await api.appendUpload(id, start: 5, body: Chunks(parts: [Array(bytes[5...])])) == Int64(bytes.count))
         await #expect(throws: RegistryError.self, "another repository cannot finish it") {
-            try await hosted.finishUpload(id, repository: "other/api", digest: Digest.of(bytes))
+            try await hosted.repository(try RepositoryName(parsing: "other/api")).finishUpload(id, digest: Digest.of(bytes))
         }
-        try await hosted.finishUpload(id, repository: "acme/api", digest: Digest.of(bytes))
-        #expect(try await hosted.blob("acme/api", Digest.of(bytes)).length == Int64(bytes.count))
-        await #expect(throws: RegistryError.self) { try await hosted.blob("acme/other", Digest.of(bytes)) }
-        #expect(try await hosted.mount(Digest.of(bytes), from: "acme/api", into: "acme/other"))
-        #expect(try await hosted.blob("acme/other", Digest.of(bytes)).length == Int64(bytes.count))
+        try await api.finishUpload(id, digest: Digest.of(bytes))
+        #expect(length(try await api.blob(Digest.of(bytes))) == Int64(bytes.count))
+        await #expect(throws: RegistryError.self) { try await other.blob(Digest.of(bytes)) }
+        #expect(try await other.mount(Digest.of(bytes), from: nil) == false, "nothing to mount from")
+        #expect(try await foreign.mount(Digest.of(bytes), from: api.name) == false, "never across apps")
+        #expect(try await other.mount(Digest.of(bytes), from: api.name))
+        #expect(length(try await other.blob(Digest.of(bytes))) == Int64(bytes.count))
+
+        // Deleting a blob removes it from one repository, at once, and leaves the others.
+        try await other.deleteBlob(Digest.of(bytes))
+        await #expect(throws: RegistryError.self) { try await other.blobSize(Digest.of(bytes)) }
+        #expect(try await api.blobSize(Digest.of(bytes)) == Int64(bytes.count))
+        await #expect(throws: RegistryError(.blobUnknown, "blob unknown to registry")) { try await other.deleteBlob(Digest.of(bytes)) }
+        try await env.close()
+    }
+
+    @Test func sha512UploadsAreVerifiedWithSha512() async throws {
+        let env = try await Env.make()
+        let api = try repository(env, "acme/api")
+        let bytes = Array("sixty-four bytes of hash".utf8)
+        let digest = try await push(bytes, to: api, algorithm: .sha512)
+        #expect(digest.description.hasPrefix("sha512:") && digest.hex.count == 128)
+        #expect(try await api.blobSize(digest) == Int64(bytes.count))
+        await #expect(throws: RegistryError.self, "a sha256 digest of the same bytes names another blob") {
+            try await api.blobSize(Digest.of(bytes))
+        }
         try await env.close()
     }
 
     @Test func wrongDigestLeavesNothing() async throws {
         let env = try await Env.make()
-        let hosted = HostedRegistry(repositories: env.store, links: env.store, blobs: env.blobs)
-        let id = try await hosted.uploads.start(repository: "acme/api")
-        _ = try await hosted.uploads.append(id, repository: "acme/api", start: nil, body: Chunks(parts: [Array("abc".utf8)]))
+        let api = try repository(env, "acme/api")
+        let id = try await api.startUpload()
+        _ = try await api.appendUpload(id, start: nil, body: Chunks(parts: [Array("abc".utf8)]))
         let claimed = Digest.of(Array("xyz".utf8))
-        await #expect(throws: RegistryError.self) { try await hosted.finishUpload(id, repository: "acme/api", digest: claimed) }
+        await #expect(throws: RegistryError.self) { try await api.finishUpload(id, digest: claimed) }
         #expect(try await env.blobs.size(of: claimed) == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: env.dir + "/spool").isEmpty)
         try await env.close()
@@ -80,27 +120,78 @@ struct Chunks: AsyncSequence, Sendable {
 
     @Test func manifestsNeedTheirBlobs() async throws {
         let env = try await Env.make()
-        let hosted = HostedRegistry(repositories: env.store, links: env.store, blobs: env.blobs)
+        let api = try repository(env, "acme/api")
         let config = Array("{}".utf8)
         let manifest = """
             {"schemaVersion":2,"mediaType":"\(ManifestMediaType.ociManifest)",\
             "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(Digest.of(config))","size":2},"layers":[]}
             """
         await #expect(throws: RegistryError(.manifestBlobUnknown, "blob \(Digest.of(config)) is not in this repository; push it first")) {
-            try await hosted.putManifest("acme/api", reference: .tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
+            try await api.putManifest(.tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
         }
-        let id = try await hosted.uploads.start(repository: "acme/api")
-        _ = try await hosted.uploads.append(id, repository: "acme/api", start: nil, body: Chunks(parts: [config]))
-        try await hosted.finishUpload(id, repository: "acme/api", digest: Digest.of(config))
-        let record = try await hosted.putManifest("acme/api", reference: .tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
-        #expect(record.digest == Digest.of(Array(manifest.utf8)))
-        let (byTag, bytes) = try await hosted.manifest("acme/api", .tag("v1"), wantBody: true)
-        #expect(byTag == record && bytes.map { String(buffer: $0) } == manifest)
+        _ = try await push(config, to: api)
+        let stored = try await api.putManifest(.tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
+        #expect(stored.record.digest == Digest.of(Array(manifest.utf8)) && stored.subject == nil)
+        let byTag = try await api.manifest(.tag("v1"), wantBody: true)
+        #expect(byTag.record == stored.record && byTag.bytes.map { String(buffer: $0) } == manifest)
         await #expect(throws: RegistryError.self, "a digest reference must match the content") {
-            try await hosted.putManifest("acme/api", reference: .digest(Digest.of(config)), bytes: ByteBuffer(string: manifest), contentType: nil)
+            try await api.putManifest(.digest(Digest.of(config)), bytes: ByteBuffer(string: manifest), contentType: nil)
         }
-        try await hosted.delete("acme/api", .digest(record.digest))
-        await #expect(throws: RegistryError.self) { try await hosted.manifest("acme/api", .tag("v1"), wantBody: false) }
+        try await api.deleteManifest(.digest(stored.record.digest))
+        await #expect(throws: RegistryError.self) { try await api.manifest(.tag("v1"), wantBody: false) }
+        try await env.close()
+    }
+
+    @Test func nonDistributableLayersNeedNoBlobAndSha512ManifestsAreHashedWithSha512() async throws {
+        let env = try await Env.make()
+        let api = try repository(env, "acme/api")
+        let config = try await push(Array("{}".utf8), to: api)
+        let foreign = Digest.of(Array("never pushed".utf8))
+        let manifest = """
+            {"schemaVersion":2,"mediaType":"\(ManifestMediaType.ociManifest)",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(config)","size":2},\
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"\(foreign)","size":123456,\
+            "urls":["https://store.example.com/blobs/\(foreign)"]}]}
+            """
+        let digest = Digest.of(Array(manifest.utf8), algorithm: .sha512)
+        let stored = try await api.putManifest(.digest(digest), bytes: ByteBuffer(string: manifest), contentType: ManifestMediaType.ociManifest)
+        #expect(stored.record.digest == digest)
+        #expect(try await api.manifest(.digest(digest), wantBody: true).bytes.map { String(buffer: $0) } == manifest)
+        try await env.close()
+    }
+
+    @Test func referrersAreListedByTheirSubjectAndFilteredByArtifactType() async throws {
+        let env = try await Env.make()
+        let api = try repository(env, "acme/api")
+        let empty = try await push(Array("{}".utf8), to: api)
+        let subject = Digest.of(Array("a subject that is not pushed yet".utf8))
+        func referrer(_ artifactType: String?, config: String, note: String) -> String {
+            let type = artifactType.map { #""artifactType":"\#($0)","# } ?? ""
+            return """
+                {"schemaVersion":2,"mediaType":"\(ManifestMediaType.ociManifest)",\(type)\
+                "config":{"mediaType":"\(config)","digest":"\(empty)","size":2},"layers":[],\
+                "subject":{"mediaType":"\(ManifestMediaType.ociManifest)","digest":"\(subject)","size":10},\
+                "annotations":{"note":"\(note)"}}
+                """
+        }
+        let signature = referrer("application/vnd.example.signature", config: LayerMediaType.empty, note: "sig")
+        let sbom = referrer(nil, config: "application/vnd.example.sbom.config", note: "sbom")
+        for document in [signature, sbom] {
+            let stored = try await api.putManifest(.digest(Digest.of(Array(document.utf8))), bytes: ByteBuffer(string: document), contentType: nil)
+            #expect(stored.subject == subject, "answered as OCI-Subject")
+        }
+        let all = try await api.referrers(subject, artifactType: nil)
+        #expect(!all.filteredByArtifactType)
+        #expect(Set(all.entries.map(\.artifactType)) == ["application/vnd.example.signature", "application/vnd.example.sbom.config"],
+                "an image manifest without artifactType is listed by its config's media type")
+        #expect(Set(all.entries.compactMap { $0.annotations?["note"] }) == ["sig", "sbom"])
+        #expect(all.entries.allSatisfy { $0.mediaType == ManifestMediaType.ociManifest && $0.size > 0 })
+        let signatures = try await api.referrers(subject, artifactType: "application/vnd.example.signature")
+        #expect(signatures.filteredByArtifactType && signatures.entries.map(\.digest) == [Digest.of(Array(signature.utf8))])
+        #expect(try await api.referrers(empty, artifactType: nil).entries.isEmpty)
+        #expect(try await repository(env, "acme/other").referrers(subject, artifactType: nil).entries.isEmpty, "per repository")
+        try await api.deleteManifest(.digest(Digest.of(Array(sbom.utf8))))
+        #expect(try await api.referrers(subject, artifactType: nil).entries.count == 1)
         try await env.close()
     }
 }
@@ -162,7 +253,7 @@ struct Chunks: AsyncSequence, Sendable {
 @Suite struct ChartDeliveryTests {
     @Test func customersGetStableInjectedChartsAndVendorsTheOriginal() async throws {
         let env = try await Env.make()
-        let delivery = ChartDelivery(blobs: env.blobs, index: env.store)
+        let delivery = ChartDelivery(blobs: env.blobs, index: env.store, visibility: env.store)
         let archive = try chartArchive(values: "# keep me\nglobal:\n  someSetting: x\n")
         let digest = Digest.of(archive)
         try await env.blobs.put(ByteBuffer(bytes: archive), as: digest)

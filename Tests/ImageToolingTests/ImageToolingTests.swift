@@ -101,7 +101,7 @@ func text(_ path: String) throws -> String { try String(contentsOfFile: path, en
 }
 
 @Suite struct ChartLintTests {
-    let before = repoRoot + "/tests/e2e/charts/slackernews-before"
+    let before = repoRoot + "/e2e/charts/slackernews-before"
 
     @Test func tutorialChartBeforeAndAfterRewrite() throws {
         let files = try SourceLoader.load(before)

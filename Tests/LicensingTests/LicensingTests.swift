@@ -37,22 +37,6 @@ import Testing
         #expect(object?["auths"]?["registry.example.com"]?["auth"] == auth)
     }
 
-    @Test func accessPolicy() throws {
-        let mine = license(app: "acme")
-        func decide(_ p: Principal, _ a: RegistryAction, _ n: String) throws -> AccessPolicy.Decision {
-            AccessPolicy.decide(p, a, on: try RepositoryName(parsing: n))
-        }
-        #expect(try decide(.customer(mine), .pull, "proxy/acme/up/org/app") == .allow)
-        #expect(try decide(.customer(mine), .pull, "acme/app") == .allow)
-        #expect(try decide(.customer(mine), .pull, "proxy/other/up/org/app") != .allow)
-        #expect(try decide(.customer(mine), .pull, "other/app") != .allow)
-        #expect(try decide(.customer(mine), .push, "acme/app") != .allow)
-        #expect(try decide(.customer(mine), .pull, "proxy/acme") != .allow)
-        #expect(try decide(.vendor(canPush: false), .push, "acme/app") != .allow)
-        #expect(try decide(.vendor(canPush: false), .pull, "acme/app") == .allow)
-        #expect(try decide(.vendor(canPush: true), .push, "acme/app") == .allow)
-    }
-
     @Test func slugs() throws {
         try Slug.validate("acme-app", what: "app")
         for bad in ["", "Acme", "a_b", "-a", "a-", "proxy", "v2", String(repeating: "a", count: 64), "a.b"] {

@@ -13,7 +13,7 @@ import Testing
         """
         let m = try ManifestSummary(parsing: Array(json.utf8), contentType: nil)
         #expect(m.mediaType == ManifestMediaType.ociManifest)
-        #expect(m.blobDigests.map(\.description) == [d1, d2])
+        #expect(m.requiredBlobDigests.map(\.description) == [d1, d2])
         #expect(!m.isIndex)
     }
 

@@ -2,9 +2,11 @@ import Foundation
 import Logging
 import NIOCore
 import OCI
+import RegistryCore
 import Storage
 import Synchronization
 import Testing
+import Upstream
 @testable import Proxy
 
 /// A blob source the test feeds by hand, so fill states can be observed between chunks.
@@ -17,127 +19,135 @@ final class FedSource: Sendable {
     }
 }
 
-@Suite struct BlobCacheTests {
-    let logger = Logger(label: "test")
+func blob(length: Int64?, _ chunks: AsyncThrowingStream<ByteBuffer, any Error>) -> UpstreamBlob {
+    UpstreamBlob(length: length, body: UpstreamBody(chunks))
+}
 
-    func makeCache() throws -> (BlobCache, FileBlobStore, String) {
-        let dir = NSTemporaryDirectory() + "cache-" + UUID().uuidString
-        let store = try FileBlobStore(root: dir + "/blobs", spoolRoot: dir + "/spool")
-        return (BlobCache(store: store, logger: logger), store, dir)
+/// A blob cache over a temporary directory, with its fill service running.
+struct CacheFixture {
+    let cache: BlobCache
+    let store: FileBlobStore
+    let dir: String
+    let service: Task<Void, any Error>
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "cache-" + UUID().uuidString
+        store = try FileBlobStore(root: dir + "/blobs", spoolRoot: dir + "/spool")
+        let fills = FillService()
+        service = Task { try await fills.run() }
+        cache = BlobCache(store: store, fills: fills, logger: Logger(label: "test"))
     }
 
-    func readAll(_ fill: BlobFill) async throws -> [UInt8] {
+    func close() {
+        service.cancel()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+@Suite struct BlobCacheTests {
+    func readAll(_ content: BlobContent) async throws -> [UInt8] {
+        guard case .arriving(let blob) = content else { Issue.record("expected a fill"); return [] }
         var out: [UInt8] = []
         var offset: Int64 = 0
         while true {
-            switch try await fill.progress(after: offset) {
-            case .available(let written):
-                out += Array(try await fill.spool.read(at: offset, count: Int(written - offset)).readableBytesView)
-                offset = written
-            case .complete(let length):
-                if offset < length { out += Array(try await fill.spool.read(at: offset, count: Int(length - offset)).readableBytesView) }
-                return out
-            }
+            let chunk = try await blob.read(at: offset, maxCount: 1 << 20)
+            if chunk.readableBytes == 0 { return out }
+            out += Array(chunk.readableBytesView)
+            offset += Int64(chunk.readableBytes)
         }
     }
 
     @Test func concurrentMissesShareOneFetchAndSeeBytesBeforeTheEnd() async throws {
-        let (cache, store, dir) = try makeCache()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try CacheFixture()
+        defer { f.close() }
+        let (cache, store) = (f.cache, f.store)
         let part1 = Array(repeating: UInt8(1), count: 100_000), part2 = Array(repeating: UInt8(2), count: 50_000)
         let digest = Digest.of(part1 + part2)
         let source = FedSource()
         let fetches = Atomic<Int>(0)
-        let fetch: @Sendable () async throws -> BlobSource = {
+        let fetch: @Sendable () async throws -> UpstreamBlob = {
             fetches.add(1, ordering: .relaxed)
-            return BlobSource(length: Int64(part1.count + part2.count), chunks: source.stream)
+            return blob(length: Int64(part1.count + part2.count), source.stream)
         }
-        var fills: [BlobFill] = []
-        for _ in 0..<8 {
-            guard case .filling(let fill) = try await cache.lookup(digest, fetch: fetch, completed: { _ in }) else {
-                Issue.record("expected a fill"); return
-            }
-            fills.append(fill)
-        }
-        #expect(fills.allSatisfy { $0 === fills[0] })
+        var contents: [BlobContent] = []
+        for _ in 0..<8 { contents.append(try await cache.content(digest, fetch: fetch, completed: { _ in })) }
         source.continuation.yield(ByteBuffer(bytes: part1))
         // Readers get the first part while the upstream has not finished, less the one byte
         // held back until the digest is verified.
-        #expect(try await fills[0].progress(after: 0) == .available(written: Int64(part1.count - 1)))
+        guard case .arriving(let first) = contents[0] else { Issue.record("expected a fill"); return }
+        #expect(try await first.length() == Int64(part1.count + part2.count))
+        #expect(try await first.read(at: 0, maxCount: 1 << 20).readableBytes == part1.count - 1)
         #expect(try await store.size(of: digest) == nil, "nothing is published before verification")
         source.continuation.yield(ByteBuffer(bytes: part2))
         source.continuation.finish()
         let readers = try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            for fill in fills { group.addTask { try await self.readAll(fill) } }
+            for content in contents { group.addTask { try await self.readAll(content) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(readers.count == 8 && readers.allSatisfy { $0 == part1 + part2 })
         #expect(fetches.load(ordering: .relaxed) == 1)
         #expect(try await store.size(of: digest) == Int64(part1.count + part2.count))
-        guard case .stored = try await cache.lookup(digest, fetch: fetch, completed: { _ in }) else {
+        guard case .complete = try await cache.content(digest, fetch: fetch, completed: { _ in }) else {
             Issue.record("a finished fill must be served from the store"); return
         }
         #expect(fetches.load(ordering: .relaxed) == 1)
     }
 
     @Test func mismatchedDigestIsNeverPublished() async throws {
-        let (cache, store, dir) = try makeCache()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try CacheFixture()
+        defer { f.close() }
         let claimed = Digest.of(Array("what the manifest says".utf8))
-        let lookup = try await cache.lookup(claimed, fetch: {
-            BlobSource(length: 5, chunks: AsyncThrowingStream { c in c.yield(ByteBuffer(string: "other")); c.finish() })
+        let content = try await f.cache.content(claimed, fetch: {
+            blob(length: 5, AsyncThrowingStream { c in c.yield(ByteBuffer(string: "other")); c.finish() })
         }, completed: { _ in Issue.record("must not complete") })
-        guard case .filling(let fill) = lookup else { Issue.record("expected a fill"); return }
-        await #expect(throws: BlobFillError.self) { try await self.readAll(fill) }
-        #expect(try await store.size(of: claimed) == nil)
-        try await waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/spool").isEmpty) == true }
+        let error = await #expect(throws: RegistryError.self) { try await self.readAll(content) }
+        #expect(error?.status == 502 && error?.message == "upstream content failed verification")
+        #expect(try await f.store.size(of: claimed) == nil)
+        try await waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: f.dir + "/spool").isEmpty) == true }
     }
 
     @Test func cutOffTransferLeavesNothingAndTheNextFillWorks() async throws {
-        let (cache, store, dir) = try makeCache()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try CacheFixture()
+        defer { f.close() }
         let bytes = Array(repeating: UInt8(7), count: 10_000)
         let digest = Digest.of(bytes)
         struct Cut: Error {}
-        let broken = try await cache.lookup(digest, fetch: {
-            BlobSource(length: Int64(bytes.count), chunks: AsyncThrowingStream { c in
+        let broken = try await f.cache.content(digest, fetch: {
+            blob(length: Int64(bytes.count), AsyncThrowingStream { c in
                 c.yield(ByteBuffer(bytes: bytes[0..<4000]))
                 c.finish(throwing: Cut())
             })
         }, completed: { _ in })
-        guard case .filling(let fill) = broken else { Issue.record("expected a fill"); return }
-        await #expect(throws: BlobFillError.self) { try await self.readAll(fill) }
-        #expect(try await store.size(of: digest) == nil)
+        await #expect(throws: RegistryError.self) { try await self.readAll(broken) }
+        #expect(try await f.store.size(of: digest) == nil)
 
-        try await waitUntil { await cache.fillsInFlight == 0 }
-        let retry = try await cache.lookup(digest, fetch: {
-            BlobSource(length: Int64(bytes.count), chunks: AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
+        try await waitUntil { await f.cache.fillsInFlight == 0 }
+        let retry = try await f.cache.content(digest, fetch: {
+            blob(length: Int64(bytes.count), AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
         }, completed: { _ in })
-        guard case .filling(let second) = retry else { Issue.record("expected a new fill"); return }
-        #expect(try await readAll(second) == bytes)
-        #expect(try await store.size(of: digest) == Int64(bytes.count))
+        #expect(try await readAll(retry) == bytes)
+        #expect(try await f.store.size(of: digest) == Int64(bytes.count))
     }
 
     @Test func shortTransferIsRejected() async throws {
-        let (cache, store, dir) = try makeCache()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try CacheFixture()
+        defer { f.close() }
         let bytes = Array("abc".utf8)
-        let lookup = try await cache.lookup(Digest.of(bytes), fetch: {
-            BlobSource(length: 10, chunks: AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
+        let content = try await f.cache.content(Digest.of(bytes), fetch: {
+            blob(length: 10, AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
         }, completed: { _ in })
-        guard case .filling(let fill) = lookup else { Issue.record("expected a fill"); return }
-        await #expect(throws: BlobFillError.sizeMismatch(expected: 10, actual: 3)) { try await self.readAll(fill) }
-        #expect(try await store.size(of: Digest.of(bytes)) == nil)
+        await #expect(throws: BlobFillError.sizeMismatch(expected: 10, actual: 3).registryError) { try await self.readAll(content) }
+        #expect(try await f.store.size(of: Digest.of(bytes)) == nil)
     }
 
     @Test func aFillFinishesWithNoReader() async throws {
-        let (cache, store, dir) = try makeCache()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try CacheFixture()
+        defer { f.close() }
         let bytes = Array("nobody is watching".utf8)
-        _ = try await cache.lookup(Digest.of(bytes), fetch: {
-            BlobSource(length: nil, chunks: AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
+        _ = try await f.cache.content(Digest.of(bytes), fetch: {
+            blob(length: nil, AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
         }, completed: { _ in })
-        try await waitUntil { (try? await store.size(of: Digest.of(bytes))) == Int64(bytes.count) }
+        try await waitUntil { (try? await f.store.size(of: Digest.of(bytes))) == Int64(bytes.count) }
     }
 }
 

@@ -18,20 +18,23 @@ func withServer(_ body: @Sendable (any TestClientProtocol, _ adminToken: String)
     let data = DataDirectory(root: dir)
     try data.prepare()
     let logger = Logger(label: "test")
-    let store = try await SQLMetadataStore.openSQLite(path: data.databasePath, logger: logger)
-    let http = UpstreamClient.makeHTTPClient()
-    let components = try await PortcullisServer.makeComponents(config, dataDir: data, store: store, http: http, logger: logger)
+    let storage = try await StorageBackend.open(.embedded(data), logger: logger)
+    let http = HTTPClientTransport.makeHTTPClient()
+    let components = try await PortcullisServer.makeComponents(config, dataDir: data, storage: storage, http: http, logger: logger)
+    let fills = Task { try await components.fills.run() }
     let token = try data.adminToken()
     let app = try PortcullisServer.makeApplication(components, adminToken: token)
     do {
         try await app.test(.router) { client in try await body(client, token) }
     } catch {
+        fills.cancel()
         try? await http.shutdown()
-        try? await store.close()
+        try? await storage.close()
         throw error
     }
+    fills.cancel()
     try await http.shutdown()
-    try await store.close()
+    try await storage.close()
 }
 
 func json(_ buffer: ByteBuffer) -> [String: Any] {

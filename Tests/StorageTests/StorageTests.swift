@@ -87,11 +87,16 @@ func withStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> 
             try await store.putManifest(ManifestRecord(digest: d1, mediaType: "m", size: 3))
             try await store.putManifest(ManifestRecord(digest: d1, mediaType: "m", size: 3))
             #expect(try await store.manifest(d1)?.size == 3)
-            #expect(try await store.isLinked(registryID: "r", repository: "org/app", digest: d1) == false)
-            try await store.link(registryID: "r", repository: "org/app", digest: d1)
-            try await store.link(registryID: "r", repository: "org/app", digest: d1)
-            #expect(try await store.isLinked(registryID: "r", repository: "org/app", digest: d1))
-            #expect(try await store.isLinked(registryID: "r", repository: "org/other", digest: d1) == false)
+            let here = BlobVisibility.upstream(registryID: "r", repository: "org/app")
+            #expect(try await store.isVisible(d1, in: here) == false)
+            try await store.makeVisible(d1, in: here)
+            try await store.makeVisible(d1, in: here)
+            #expect(try await store.isVisible(d1, in: here))
+            #expect(try await store.isVisible(d1, in: .upstream(registryID: "r", repository: "org/other")) == false)
+            #expect(try await store.isVisible(d1, in: .hosted(repository: "org/app")) == false)
+            #expect(try await store.hide(d1, in: here))
+            #expect(try await store.isVisible(d1, in: here) == false)
+            #expect(try await store.hide(d1, in: here) == false)
         }
     }
 

@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func formEncodingEscapesScopes() {
-        #expect(UpstreamClient.formEncode([("scope", "repository:a/b:pull"), ("service", "r e")])
+        #expect(FormEncoding.encode([("scope", "repository:a/b:pull"), ("service", "r e")])
                 == "scope=repository%3Aa%2Fb%3Apull&service=r%20e")
     }
 

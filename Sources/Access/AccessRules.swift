@@ -1,0 +1,153 @@
+import Foundation
+import Licensing
+import OCI
+
+public enum RegistryAction: String, Sendable, Codable, CaseIterable {
+    case pull, push, delete
+}
+
+/// Who is asking, once their credentials have been checked.
+public enum Principal: Sendable, Equatable {
+    /// A customer, whatever the standing of its license (the rules decide what that allows).
+    case customer(License)
+    /// A vendor (admin or vendor API token); `canPush` is false for read-only tokens.
+    case vendor(canPush: Bool)
+
+    public var customerID: String? {
+        if case .customer(let l) = self { return l.customerID }
+        return nil
+    }
+}
+
+/// Who a request is from, and what a bearer token limits them to.
+public struct Caller: Sendable, Equatable {
+    public var principal: Principal
+    /// Repositories and actions a bearer token was issued for; nil for Basic credentials,
+    /// which carry the principal's full rights.
+    public var tokenAccess: [TokenAccess]?
+
+    public init(principal: Principal, tokenAccess: [TokenAccess]?) {
+        self.principal = principal
+        self.tokenAccess = tokenAccess
+    }
+}
+
+/// Why a request is refused, in the shape the HTTP layer answers with.
+public enum AccessRefusal: Error, Equatable, Sendable {
+    /// No usable credentials: 401 with a challenge. Never downgraded to anonymous access.
+    case unauthorized(String)
+    /// Good credentials that do not cover this: 403.
+    case denied(String)
+
+    public var message: String {
+        switch self {
+        case .unauthorized(let m), .denied(let m): m
+        }
+    }
+}
+
+/// What kind of repository a name turned out to be.
+public enum RepositoryKind: Equatable, Sendable {
+    /// `proxy/<app>/<upstream>/<repo>`: read-only, from the vendor's registry.
+    case proxied
+    /// `<app>/<repo>`: pushed by the vendor.
+    case hosted
+    /// `<app>/<channel>/<chart>` or `<app>/<chart>`: a released chart on one channel.
+    case chart(channelName: String, channelSlug: String)
+}
+
+public enum AccessDecision: Equatable, Sendable {
+    case allow
+    case unauthorized(String)
+    case denied(String)
+    /// `NAME_UNKNOWN`: the same answer whether the name is absent or merely not the caller's to see.
+    case nameUnknown
+    /// `UNSUPPORTED`: the repository exists but this action is not something it does.
+    case unsupported(String)
+}
+
+/// Every access rule of the registry, as pure functions of who asks, what for, and what kind
+/// of repository it is. The resolver looks things up and asks these; nothing else decides.
+public enum AccessRules {
+    /// The app a repository belongs to: `proxy/<app>/…` or `<app>/…`.
+    public static func appSlug(of name: RepositoryName) -> String? {
+        let parts = name.components
+        if parts.first == Substring(ProxyName.prefix) {
+            return parts.count >= 3 ? String(parts[1]) : nil
+        }
+        return parts.count >= 2 ? String(parts[0]) : nil
+    }
+
+    public static func isProxied(_ name: RepositoryName) -> Bool {
+        name.components.first == Substring(ProxyName.prefix)
+    }
+
+    /// Whether a principal may use the registry at all: log in, ping, get tokens.
+    public static func login(_ principal: Principal, now: Date) -> AccessDecision {
+        if case .customer(let license) = principal, let refusal = license.standing(at: now).refusal {
+            return .unauthorized(refusal)
+        }
+        return .allow
+    }
+
+    /// The rules that need no lookup: standing, app ownership, write rights, token scope.
+    /// Checked before anything about `name` is looked up, so a refused caller learns nothing
+    /// about whether it exists.
+    public static func preflight(_ caller: Caller, _ action: RegistryAction, on name: RepositoryName, now: Date) -> AccessDecision {
+        let login = login(caller.principal, now: now)
+        guard login == .allow else { return login }
+        guard let app = appSlug(of: name) else { return .nameUnknown }
+        switch caller.principal {
+        case .vendor(let canPush):
+            if action != .pull && !canPush { return .denied("token is read-only") }
+        case .customer(let license):
+            // Refused outright: a new token could never help, so no challenge invites a retry.
+            guard app == license.appSlug else { return .denied("license does not grant access to this repository") }
+            guard action == .pull else { return .denied("licenses can only pull") }
+        }
+        if let granted = caller.tokenAccess, !covers(granted, action, name) {
+            // Issued for another scope: a fresh challenge lets the client get one for this.
+            return .unauthorized("token does not cover this repository")
+        }
+        return .allow
+    }
+
+    /// The full decision once the repository's kind is known (nil: there is no such repository).
+    public static func decide(_ caller: Caller, _ action: RegistryAction, on name: RepositoryName, kind: RepositoryKind?,
+                              now: Date) -> AccessDecision {
+        let first = preflight(caller, action, on: name, now: now)
+        guard first == .allow else { return first }
+        guard let kind else { return .nameUnknown }
+        switch kind {
+        case .hosted:
+            return .allow
+        case .proxied:
+            return action == .pull ? .allow : .unsupported("proxied repositories are read-only")
+        case .chart(let channelName, let channelSlug):
+            guard action == .pull else { return .unsupported("charts are published with `portcullis release create`, not pushed") }
+            guard case .customer(let license) = caller.principal else { return .allow }
+            guard license.helmInstall else { return .denied("license does not include Helm installs") }
+            let wanted = license.channel.lowercased()
+            guard wanted == channelName.lowercased() || wanted == channelSlug else {
+                return .denied("license is for the \(license.channel) channel")
+            }
+            return .allow
+        }
+    }
+
+    /// The actions of a requested token scope a principal may have (the token endpoint grants
+    /// exactly these; the token is then checked again on every request).
+    public static func grantable(_ scope: RepositoryScope, to principal: Principal, now: Date) -> [String] {
+        guard let name = try? RepositoryName(parsing: scope.name) else { return [] }
+        let caller = Caller(principal: principal, tokenAccess: nil)
+        return scope.actions.filter { action in
+            let asked: RegistryAction? = action == "*" ? .delete : RegistryAction(rawValue: action)
+            guard let asked else { return false }
+            return preflight(caller, asked, on: name, now: now) == .allow
+        }
+    }
+
+    static func covers(_ granted: [TokenAccess], _ action: RegistryAction, _ name: RepositoryName) -> Bool {
+        granted.contains { $0.type == "repository" && $0.name == name.description && ($0.actions.contains(action.rawValue) || $0.actions.contains("*")) }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Hosting
+import Licensing
+import OCI
+import Proxy
+import RegistryCore
+import Storage
+
+/// What a registry request needs: actions on a repository, and for a cross-repository
+/// mount, pull on the source too. Routes derive it from the method and path before they
+/// know who is asking, so a 401 can challenge for exactly this.
+public struct AccessRequest: Sendable, Equatable {
+    public var name: RepositoryName
+    public var actions: [RegistryAction]
+    /// `from=` of a mount, which needs `pull` there.
+    public var mountSource: RepositoryName?
+
+    public init(name: RepositoryName, actions: [RegistryAction], mountSource: RepositoryName? = nil) {
+        self.name = name
+        self.actions = actions
+        self.mountSource = mountSource
+    }
+
+    /// The scopes a `WWW-Authenticate` challenge for this request names, in token-scope syntax.
+    public var challengeScopes: [RepositoryScope] {
+        var scopes = [RepositoryScope(name: name.description, actions: actions.map(\.rawValue))]
+        if let mountSource, mountSource != name { scopes.append(RepositoryScope(name: mountSource.description, actions: ["pull"])) }
+        return scopes
+    }
+}
+
+/// A repository a caller has been allowed to use for a request.
+public struct ResolvedRepository: Sendable {
+    public let kind: RepositoryKind
+    public let appSlug: String
+    public let reader: any RepositoryReader
+    /// Set for repositories that take pushes (the request was checked for push rights).
+    public let writer: (any RepositoryWriter)?
+}
+
+/// Turns (repository name, caller, actions) into the repository to serve, or a refusal.
+/// It is the one place that looks up what a name is — an upstream the app may use, a chart
+/// repository on a channel, a vendor repository — and asks `AccessRules` whether this caller
+/// may have it. Routes receive an already-authorized repository and check nothing themselves.
+public struct RepositoryResolver: Sendable {
+    let apps: any AppStore
+    let customers: any CustomerStore
+    let secrets: SecretBox
+    let directory: UpstreamDirectory
+    let proxy: ProxyCache
+    let hosted: HostedRegistry
+    let catalog: ReleaseCatalog
+    let delivery: ChartDelivery
+    let manifestLimit: Int
+
+    public init(apps: any AppStore, customers: any CustomerStore, secrets: SecretBox, directory: UpstreamDirectory, proxy: ProxyCache,
+                hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, manifestLimit: Int) {
+        self.apps = apps
+        self.customers = customers
+        self.secrets = secrets
+        self.directory = directory
+        self.proxy = proxy
+        self.hosted = hosted
+        self.catalog = catalog
+        self.delivery = delivery
+        self.manifestLimit = manifestLimit
+    }
+
+    /// Whether a caller may use the registry at all (`GET /v2/`, the token endpoint).
+    public func admit(_ principal: Principal, now: Date = Date()) throws {
+        try enforce(AccessRules.login(principal, now: now))
+    }
+
+    /// The repository for `request`; `publicHost` is where the caller reaches us (it goes
+    /// into the pull secret of a delivered chart).
+    public func resolve(_ request: AccessRequest, caller: Caller, publicHost: String, now: Date = Date()) async throws -> ResolvedRepository {
+        let name = request.name
+        for action in request.actions { try enforce(AccessRules.preflight(caller, action, on: name, now: now)) }
+        if let source = request.mountSource { try enforce(AccessRules.preflight(caller, .pull, on: source, now: now)) }
+        guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        let resolved: ResolvedRepository
+        if AccessRules.isProxied(name) {
+            try decide(caller, request, kind: .proxied, now: now)
+            let upstream = try await directory.resolve(name, appID: app.id)
+            resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
+        } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
+            let kind = RepositoryKind.chart(channelName: chart.channel.name, channelSlug: chart.channel.slug)
+            try decide(caller, request, kind: kind, now: now)
+            let recipient = try await recipient(caller.principal, channel: chart.channel.name, publicHost: publicHost)
+            let reader = DeliveredChartRepository(name: name, chart: chart, recipient: recipient, delivery: delivery, manifestLimit: manifestLimit)
+            resolved = ResolvedRepository(kind: kind, appSlug: appSlug, reader: reader, writer: nil)
+        } else {
+            try decide(caller, request, kind: .hosted, now: now)
+            let repository = hosted.repository(name)
+            resolved = ResolvedRepository(kind: .hosted, appSlug: appSlug, reader: repository, writer: repository)
+        }
+        return resolved
+    }
+
+    private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, now: Date) throws {
+        for action in request.actions { try enforce(AccessRules.decide(caller, action, on: request.name, kind: kind, now: now)) }
+    }
+
+    private func enforce(_ decision: AccessDecision) throws {
+        switch decision {
+        case .allow: return
+        case .unauthorized(let message): throw AccessRefusal.unauthorized(message)
+        case .denied(let message): throw AccessRefusal.denied(message)
+        case .nameUnknown: throw RegistryError(.nameUnknown, "repository name not known to registry")
+        case .unsupported(let message): throw RegistryError(.unsupported, message)
+        }
+    }
+
+    /// Vendors get charts as released; customers get them with their license injected.
+    private func recipient(_ principal: Principal, channel: String, publicHost: String) async throws -> ChartDelivery.Recipient {
+        switch principal {
+        case .vendor:
+            return .vendor
+        case .customer(let license):
+            guard let record = try await customers.customer(id: license.customerID) else { throw AccessRefusal.unauthorized("invalid license") }
+            let licenseID = try secrets.open(record.sealedLicense)
+            return .customer(license, licenseID: licenseID,
+                             pullSecret: PullSecret.dockerConfigJSONBase64(host: publicHost, licenseID: licenseID), channelName: channel)
+        }
+    }
+}

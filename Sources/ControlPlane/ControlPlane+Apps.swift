@@ -1,0 +1,28 @@
+import Licensing
+import Storage
+
+extension ControlPlane {
+    public func createApp(slug: String, name: String?) async throws -> AppRecord {
+        try validateSlug(slug, "app slug")
+        let app = AppRecord(slug: slug, name: name ?? slug)
+        try await normalized {
+            try await store.createApp(app)
+            try await catalog.createDefaultChannels(appID: app.id)
+        }
+        logger.info("app created", metadata: ["app": "\(app.slug)"])
+        return app
+    }
+
+    public func apps() async throws -> [AppRecord] {
+        try await store.apps()
+    }
+
+    public func app(slug: String) async throws -> AppRecord {
+        guard let app = try await store.app(slug: slug) else { throw ControlPlaneError.notFound("app \(slug) not found") }
+        return app
+    }
+
+    func validateSlug(_ text: String, _ what: String) throws {
+        do { try Slug.validate(text, what: what) } catch { throw ControlPlaneError.invalid(error.message) }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Hosting
+import Licensing
+import OCI
+import Storage
+
+/// What a vendor fills in to create a customer.
+public struct CustomerDraft: Sendable {
+    public var app: String
+    public var name: String
+    public var email: String?
+    public var channel: String?
+    public var type: String?
+    public var expiresAt: Date?
+    public var helmInstall: Bool?
+
+    public init(app: String, name: String, email: String?, channel: String?, type: String?, expiresAt: Date?, helmInstall: Bool?) {
+        self.app = app
+        self.name = name
+        self.email = email
+        self.channel = channel
+        self.type = type
+        self.expiresAt = expiresAt
+        self.helmInstall = helmInstall
+    }
+}
+
+/// A change to a customer: only what is set changes.
+public struct CustomerPatch: Sendable {
+    public var name: String?
+    public var email: String?
+    public var channel: String?
+    public var type: String?
+    public var expiresAt: Date?
+    public var clearExpiry = false
+    public var archived: Bool?
+    public var helmInstall: Bool?
+
+    public init(name: String? = nil, email: String? = nil, channel: String? = nil, type: String? = nil, expiresAt: Date? = nil,
+                clearExpiry: Bool = false, archived: Bool? = nil, helmInstall: Bool? = nil) {
+        self.name = name
+        self.email = email
+        self.channel = channel
+        self.type = type
+        self.expiresAt = expiresAt
+        self.clearExpiry = clearExpiry
+        self.archived = archived
+        self.helmInstall = helmInstall
+    }
+}
+
+/// A customer with its app and the license ID it was issued.
+public struct CustomerView: Sendable {
+    public var customer: CustomerRecord
+    public var app: AppRecord
+    public var licenseID: String
+
+    public var standing: LicenseStanding { customer.license(appSlug: app.slug).standing(at: Date()) }
+}
+
+extension ControlPlane {
+    public func createCustomer(_ draft: CustomerDraft) async throws -> CustomerView {
+        let app = try await app(slug: draft.app)
+        guard !draft.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ControlPlaneError.invalid("customer name is required") }
+        let type = try licenseType(draft.type ?? "dev")
+        let channel = try await channelName(draft.channel ?? ReleaseCatalog.stable, appID: app.id)
+        let licenseID = LicenseID.generate()
+        let customer = CustomerRecord(
+            appID: app.id, name: draft.name, email: draft.email, channel: channel, type: type,
+            expiresAt: draft.expiresAt, helmInstall: draft.helmInstall ?? true,
+            licenseHash: SecretBox.lookupHash(licenseID), sealedLicense: try secrets.seal(licenseID))
+        try await normalized { try await store.createCustomer(customer) }
+        logger.info("customer created", metadata: ["customer": "\(customer.id)", "app": "\(app.slug)"])
+        return CustomerView(customer: customer, app: app, licenseID: licenseID)
+    }
+
+    public func customers(appSlug: String?) async throws -> [CustomerView] {
+        let appID = if let appSlug { try await app(slug: appSlug).id } else { String?.none }
+        let apps = Dictionary(uniqueKeysWithValues: try await store.apps().map { ($0.id, $0) })
+        return try await store.customers(appID: appID).compactMap { customer in
+            try apps[customer.appID].map { CustomerView(customer: customer, app: $0, licenseID: try secrets.open(customer.sealedLicense)) }
+        }
+    }
+
+    public func customer(id: String) async throws -> CustomerView {
+        guard let customer = try await store.customer(id: id), let app = try await store.app(id: customer.appID) else {
+            throw ControlPlaneError.notFound("customer \(id) not found")
+        }
+        return CustomerView(customer: customer, app: app, licenseID: try secrets.open(customer.sealedLicense))
+    }
+
+    /// Applies a change; archiving or expiring stops the license at once on this replica.
+    public func updateCustomer(id: String, _ patch: CustomerPatch) async throws -> CustomerView {
+        var view = try await customer(id: id)
+        var c = view.customer
+        if let name = patch.name { c.name = name }
+        if let email = patch.email { c.email = email }
+        if let channel = patch.channel { c.channel = try await channelName(channel, appID: view.app.id) }
+        if let type = patch.type { c.type = try licenseType(type) }
+        if let expiresAt = patch.expiresAt { c.expiresAt = expiresAt }
+        if patch.clearExpiry { c.expiresAt = nil }
+        if let archived = patch.archived { c.archived = archived }
+        if let helmInstall = patch.helmInstall { c.helmInstall = helmInstall }
+        c.updatedAt = Date()
+        try await store.updateCustomer(c)
+        await gate.invalidate(customerID: c.id)
+        logger.info("customer updated", metadata: ["customer": "\(c.id)", "archived": "\(c.archived)"])
+        view.customer = c
+        return view
+    }
+
+    /// The Docker config a customer pulls with, for `host`.
+    public func pullSecret(customerID: String, host: String) async throws -> (json: String, base64: String) {
+        let view = try await customer(id: customerID)
+        return (PullSecret.dockerConfigJSON(host: host, licenseID: view.licenseID),
+                PullSecret.dockerConfigJSONBase64(host: host, licenseID: view.licenseID))
+    }
+
+    /// The customer's recent registry requests, newest first, including ones still being batched.
+    public func pulls(customerID: String, limit: Int) async throws -> [PullRecord] {
+        let view = try await customer(id: customerID)
+        await pulls.flush()
+        return try await store.pulls(customerID: view.customer.id, limit: min(max(limit, 1), 10_000))
+    }
+
+    func channelName(_ name: String, appID: String) async throws -> String {
+        guard let channel = try await catalog.channel(appID: appID, named: name) else {
+            throw ControlPlaneError.invalid("unknown channel \(name.debugDescription)")
+        }
+        return channel.name
+    }
+
+    func licenseType(_ text: String) throws -> LicenseType {
+        guard let type = LicenseType(rawValue: text) else {
+            throw ControlPlaneError.invalid("license type must be one of \(LicenseType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return type
+    }
+}

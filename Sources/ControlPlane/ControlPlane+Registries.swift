@@ -1,0 +1,98 @@
+import Foundation
+import Licensing
+import OCI
+import Storage
+import Upstream
+
+/// What a vendor fills in to connect a registry.
+public struct RegistryDraft: Sendable {
+    public var provider: String
+    public var endpoint: String?
+    public var name: String?
+    public var username: String?
+    public var secret: String?
+    public var authType: String?
+    public var apps: [String]
+
+    public init(provider: String, endpoint: String?, name: String?, username: String?, secret: String?, authType: String?, apps: [String]) {
+        self.provider = provider
+        self.endpoint = endpoint
+        self.name = name
+        self.username = username
+        self.secret = secret
+        self.authType = authType
+        self.apps = apps
+    }
+}
+
+extension ControlPlane {
+    public func addRegistry(_ draft: RegistryDraft) async throws -> RegistryRecord {
+        let provider = try RegistryProvider.parse(draft.provider)
+        let endpoint = try provider.endpoint(given: draft.endpoint)
+        let name = draft.name ?? Slug.derive(from: provider == .dockerhub ? "dockerhub" : endpoint.authority)
+        try validateSlug(name, "registry name")
+        let username = draft.username ?? provider.defaultUsername()
+        if draft.secret != nil, (username ?? "").isEmpty {
+            throw ControlPlaneError.invalid("a username is required with a password or token")
+        }
+        var appIDs: [String] = []
+        for slug in draft.apps { appIDs.append(try await app(slug: slug).id) }
+        let record = RegistryRecord(
+            name: name, provider: provider.rawValue, endpoint: endpoint.baseURL, host: endpoint.canonicalHost,
+            username: draft.secret == nil ? nil : username, sealedSecret: try draft.secret.map { try secrets.seal($0) },
+            authType: draft.secret == nil ? "anonymous" : (draft.authType ?? "password"), appIDs: appIDs)
+        try await normalized { try await store.createRegistry(record) }
+        await directory.invalidate()
+        logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)"])
+        return record
+    }
+
+    public func registries() async throws -> [RegistryRecord] {
+        try await store.registries()
+    }
+
+    /// The slugs of the apps a registry is limited to (empty: every app).
+    public func appSlugs(of registry: RegistryRecord) async throws -> [String] {
+        var slugs: [String] = []
+        for id in registry.appIDs { if let app = try await store.app(id: id) { slugs.append(app.slug) } }
+        return slugs.sorted()
+    }
+
+    public func removeRegistry(name: String) async throws {
+        guard try await store.deleteRegistry(name: name) else { throw ControlPlaneError.notFound("registry \(name) not found") }
+        await directory.invalidate()
+    }
+
+    public enum RegistryTestOutcome: String, Sendable {
+        case ok, authFailed = "auth failed", notFound = "not found", unreachable
+    }
+
+    /// Asks the upstream for `image` with the stored credentials.
+    public func testRegistry(name: String, image: String) async throws -> (outcome: RegistryTestOutcome, message: String) {
+        guard let registry = try await store.registry(name: name) else { throw ControlPlaneError.notFound("registry \(name) not found") }
+        let (repository, reference) = try Self.splitImage(image)
+        let normalized = registry.host == DockerHub.canonicalHost ? DockerHub.repository(repository) : repository
+        do {
+            let target = try await directory.target(for: registry)
+            let head = try await upstream.manifestHead(target, repository: normalized, reference: reference)
+            return (.ok, "found \(normalized):\(reference)" + (head.digest.map { " (\($0))" } ?? ""))
+        } catch let error as UpstreamError {
+            switch error {
+            case .authenticationFailed: return (.authFailed, error.description)
+            case .notFound: return (.notFound, "\(normalized):\(reference) not found upstream")
+            default: return (.unreachable, error.description)
+            }
+        }
+    }
+
+    static func splitImage(_ image: String) throws -> (String, String) {
+        if let at = image.firstIndex(of: "@") {
+            return (String(image[..<at]), String(image[image.index(after: at)...]))
+        }
+        if let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") {
+            return (String(image[..<colon]), String(image[image.index(after: colon)...]))
+        }
+        guard (try? RepositoryName(parsing: image)) != nil else { throw ControlPlaneError.invalid("image must look like repo:tag or repo@digest") }
+        return (image, "latest")
+    }
+}

@@ -1,0 +1,70 @@
+import Hosting
+import ImageTooling
+import Storage
+
+extension ControlPlane {
+    public func channels(appSlug: String) async throws -> [ChannelRecord] {
+        try await catalog.channels(appID: try await app(slug: appSlug).id)
+    }
+
+    public func createChannel(appSlug: String, name: String) async throws -> ChannelRecord {
+        let app = try await app(slug: appSlug)
+        return try await normalized { try await catalog.createChannel(appID: app.id, name: name) }
+    }
+
+    /// Stores a release of chart archives. With `lintFor`, charts whose images would bypass
+    /// the proxy on that host are refused first.
+    public func createRelease(appSlug: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?,
+                              lintFor proxyHost: String?) async throws -> ReleaseSummary {
+        let app = try await app(slug: appSlug)
+        if let proxyHost {
+            var errors: [LintFinding] = []
+            for (i, archive) in archives.enumerated() {
+                errors += try lint(archive, name: "chart \(i + 1)", app: app.slug, proxyHost: proxyHost).filter { $0.severity == .error }
+            }
+            if !errors.isEmpty {
+                throw ControlPlaneError.invalid("chart lint failed: " + errors.map(\.description).joined(separator: "; "))
+            }
+        }
+        let sequence = try await normalized {
+            try await catalog.createRelease(appID: app.id, archives: archives, version: version, notes: notes, promoteTo: promoteTo)
+        }
+        logger.info("release created", metadata: ["app": "\(app.slug)", "sequence": "\(sequence)"])
+        return try await release(appID: app.id, sequence: sequence)
+    }
+
+    public func releases(appSlug: String) async throws -> [ReleaseSummary] {
+        try await catalog.summaries(appID: try await app(slug: appSlug).id)
+    }
+
+    public func promote(appSlug: String, sequence: Int, channel: String, version: String, notes: String?) async throws -> ReleaseSummary {
+        let app = try await app(slug: appSlug)
+        try await normalized { try await catalog.promote(appID: app.id, sequence: sequence, channel: channel, version: version, notes: notes) }
+        return try await release(appID: app.id, sequence: sequence)
+    }
+
+    private func release(appID: String, sequence: Int) async throws -> ReleaseSummary {
+        guard let summary = try await catalog.summaries(appID: appID).first(where: { $0.release.sequence == sequence }) else {
+            throw ControlPlaneError.notFound("release \(sequence) not found")
+        }
+        return summary
+    }
+
+    // MARK: Image tooling
+
+    public func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String) throws -> [LintFinding] {
+        do {
+            return try ChartLinter.lint(try SourceLoader.chartArchive(bytes: archive, name: name), app: app, proxyHost: proxyHost)
+        } catch {
+            throw ControlPlaneError.invalid(error.description)
+        }
+    }
+
+    public func findImages(yaml: String, values: Bool, name: String) throws -> [ImageOccurrence] {
+        do {
+            return try ImageFinder.find(in: SourceFile(path: name, text: yaml, role: values ? .values : .manifests))
+        } catch {
+            throw ControlPlaneError.invalid(error.description)
+        }
+    }
+}

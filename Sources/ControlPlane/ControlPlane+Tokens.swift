@@ -1,0 +1,27 @@
+import Access
+import Storage
+
+extension ControlPlane {
+    /// Creates a vendor API token; the secret is returned here once and never stored readable.
+    public func createToken(name: String, scope: String?) async throws -> (record: VendorTokenRecord, secret: String) {
+        guard let scope = VendorTokenRecord.Scope(rawValue: scope ?? "push") else {
+            throw ControlPlaneError.invalid("scope must be read or push")
+        }
+        let secret = VendorToken.generate()
+        let record = VendorTokenRecord(name: name, tokenHash: SecretBox.lookupHash(secret), scope: scope)
+        try await normalized { try await store.createVendorToken(record) }
+        await gate.invalidateVendorTokens()
+        logger.info("vendor token created", metadata: ["token": "\(record.id)", "scope": "\(scope.rawValue)"])
+        return (record, secret)
+    }
+
+    public func tokens() async throws -> [VendorTokenRecord] {
+        try await store.vendorTokens()
+    }
+
+    /// Revokes a token at once on this replica.
+    public func removeToken(id: String) async throws {
+        guard try await store.deleteVendorToken(id: id) else { throw ControlPlaneError.notFound("token \(id) not found") }
+        await gate.invalidateVendorTokens()
+    }
+}

@@ -1,0 +1,65 @@
+import Access
+import Foundation
+import Hosting
+import Logging
+import Proxy
+import Storage
+import Upstream
+
+/// A vendor operation that could not be done, said so the vendor can act on it.
+public enum ControlPlaneError: Error, Equatable, CustomStringConvertible {
+    /// The request itself is wrong (bad slug, unknown channel, invalid chart…).
+    case invalid(String)
+    case notFound(String)
+    /// It clashes with what exists (a slug or name already taken).
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let m), .notFound(let m), .conflict(let m): m
+        }
+    }
+}
+
+/// Everything a vendor can do to its apps, registries, customers, tokens, channels and
+/// releases, with the validation and the side effects (cache invalidation, logging) that
+/// go with each. The admin API and the CLI (through it) are thin clients of this; nothing
+/// above it touches the stores.
+public struct ControlPlane: Sendable {
+    let store: any MetadataStore
+    let secrets: SecretBox
+    let gate: LicenseGate
+    let directory: UpstreamDirectory
+    let upstream: any UpstreamRegistry
+    let catalog: ReleaseCatalog
+    public let pulls: PullRecorder
+    let logger: Logger
+
+    public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
+                catalog: ReleaseCatalog, pulls: PullRecorder, logger: Logger) {
+        self.store = store
+        self.secrets = secrets
+        self.gate = gate
+        self.directory = directory
+        self.upstream = upstream
+        self.catalog = catalog
+        self.pulls = pulls
+        self.logger = logger
+    }
+
+    /// Runs `body`, turning the domain modules' errors into `ControlPlaneError`.
+    func normalized<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ControlPlaneError {
+            throw error
+        } catch let error as StoreError {
+            switch error {
+            case .conflict(let m): throw ControlPlaneError.conflict(m)
+            case .notFound(let m): throw ControlPlaneError.notFound(m)
+            }
+        } catch let error as CatalogError {
+            throw ControlPlaneError.invalid(error.description)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import NIOCore
+import OCI
+import RegistryCore
+import Storage
+
+/// A chart repository (`<app>/<channel>/<chart>`, or `<app>/<chart>` for Stable) as one
+/// recipient sees it: tags are the chart versions promoted to that channel, and each
+/// manifest is built for the recipient (customers get their license injected).
+public struct DeliveredChartRepository: RepositoryReader {
+    public let name: RepositoryName
+    public let chart: ChartRepository
+    let recipient: ChartDelivery.Recipient
+    let delivery: ChartDelivery
+    let manifestLimit: Int
+
+    public init(name: RepositoryName, chart: ChartRepository, recipient: ChartDelivery.Recipient, delivery: ChartDelivery, manifestLimit: Int) {
+        self.name = name
+        self.chart = chart
+        self.recipient = recipient
+        self.delivery = delivery
+        self.manifestLimit = manifestLimit
+    }
+
+    public func manifest(_ reference: ManifestReference, wantBody: Bool) async throws -> ManifestContent {
+        switch reference {
+        case .tag(let version):
+            guard let release = chart.versions[version] else {
+                throw RegistryError(.manifestUnknown, "chart version \(version) is not on this channel")
+            }
+            let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: recipient)
+            return ManifestContent(record: record, bytes: wantBody ? bytes : nil)
+        case .digest(let digest):
+            guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+                  let record = try await delivery.index.manifest(digest),
+                  let stored = try await delivery.blobs.readAll(digest, limit: manifestLimit) else {
+                throw RegistryError(.manifestUnknown, "manifest unknown to registry")
+            }
+            return ManifestContent(record: record, bytes: wantBody ? stored : nil)
+        }
+    }
+
+    public func blob(_ digest: Digest) async throws -> BlobContent {
+        guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+              let reader = try await delivery.blobs.open(digest) else {
+            throw RegistryError(.blobUnknown, "blob unknown to registry")
+        }
+        return .complete(reader)
+    }
+
+    public func blobSize(_ digest: Digest) async throws -> Int64 {
+        guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+              let size = try await delivery.blobs.size(of: digest) else {
+            throw RegistryError(.blobUnknown, "blob unknown to registry")
+        }
+        return size
+    }
+
+    public func tags() async throws -> [String] {
+        Array(chart.versions.keys)
+    }
+
+    public func referrers(_ digest: Digest, artifactType: String?) async throws -> ReferrersIndex {
+        ReferrersIndex(entries: [], artifactType: artifactType)
+    }
+}

@@ -1,0 +1,29 @@
+import OCI
+import Upstream
+
+extension UpstreamError {
+    /// What a client is told when the upstream fails. An upstream's trouble is never the
+    /// client's fault and never a 500: a refusal of the vendor's credentials is a 502 that says
+    /// so (without the secret), throttling keeps the upstream's `Retry-After`.
+    public func registryError(notFound: RegistryErrorCode) -> RegistryError {
+        switch self {
+        case .notFound:
+            let what = switch notFound {
+            case .manifestUnknown: "manifest"
+            case .blobUnknown: "blob"
+            default: "repository"
+            }
+            return RegistryError(notFound, "\(what) unknown to registry")
+        case .authenticationFailed:
+            return RegistryError(.unavailable, "the upstream registry refused the vendor's registry credentials", status: 502)
+        case .rateLimited(let retryAfter):
+            var error = RegistryError(.tooManyRequests, "the upstream registry is rate limiting; try again later")
+            error.retryAfter = retryAfter
+            return error
+        case .unreachable, .serverError:
+            return RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
+        case .unexpectedStatus, .invalidResponse:
+            return RegistryError(.unavailable, "the upstream registry gave an invalid response", status: 502)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ControlPlane
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OCI
+import PortcullisAPI
+import Storage
+
+/// Admin routes need `Authorization: Bearer <admin token>`.
+struct AdminAuthMiddleware: RouterMiddleware {
+    typealias Context = PortcullisContext
+    let adminTokenHash: String
+
+    func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer ",
+              SecretBox.lookupHash(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) == adminTokenHash else {
+            return .apiError(.unauthorized, "admin token required (Authorization: Bearer <token>)")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Turns what went wrong into `{"error": "…"}` with the status that says whose fault it is.
+struct AdminErrorMiddleware: RouterMiddleware {
+    typealias Context = PortcullisContext
+
+    func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ControlPlaneError {
+            switch error {
+            case .invalid(let m): return .apiError(.badRequest, m)
+            case .notFound(let m): return .apiError(.notFound, m)
+            case .conflict(let m): return .apiError(.conflict, m)
+            }
+        } catch let error as AdminError {
+            switch error {
+            case .badRequest(let m): return .apiError(.badRequest, m)
+            case .tooLarge: return .apiError(.contentTooLarge, "request body too large")
+            }
+        } catch let error as HTTPError {
+            return .apiError(error.status, error.body ?? "request failed")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import ControlPlane
+import Foundation
+import Hummingbird
+import Licensing
+import PortcullisAPI
+import Storage
+
+extension AdminRoutes {
+    func registerCustomers(on api: RouterGroup<PortcullisContext>) {
+        api.post("/customers") { request, context in
+            let body = try await decode(CreateCustomerRequest.self, request, context)
+            let view = try await control.createCustomer(CustomerDraft(
+                app: body.app, name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
+                helmInstall: body.helmInstall))
+            return try json(CustomerBody(view), status: .created)
+        }
+        api.get("/customers") { request, _ in
+            let app = request.uri.queryParameters["app"].map(String.init)
+            return try json(try await control.customers(appSlug: app).map(CustomerBody.init))
+        }
+        api.get("/customers/:id") { _, context in
+            try json(CustomerBody(try await control.customer(id: try context.parameters.require("id"))))
+        }
+        api.patch("/customers/:id") { request, context in
+            let body = try await decode(UpdateCustomerRequest.self, request, context)
+            let patch = CustomerPatch(name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
+                                      clearExpiry: body.clearExpiry == true, archived: body.archived, helmInstall: body.helmInstall)
+            return try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), patch)))
+        }
+        api.post("/customers/:id/archive") { _, context in
+            try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), CustomerPatch(archived: true))))
+        }
+        api.post("/customers/:id/unarchive") { _, context in
+            try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), CustomerPatch(archived: false))))
+        }
+        api.get("/customers/:id/pull-secret") { request, context in
+            let host = publicHost(request)
+            let secret = try await control.pullSecret(customerID: try context.parameters.require("id"), host: host)
+            return try json(PullSecretBody(host: host, dockerconfigjson: secret.json, base64: secret.base64))
+        }
+        api.get("/customers/:id/pulls") { request, context in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
+            let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: limit)
+            return try json(records.map(PullBody.init))
+        }
+    }
+}
+
+extension CustomerBody {
+    init(_ view: CustomerView) {
+        let c = view.customer
+        let status = switch view.standing {
+        case .active: "active"
+        case .expired: "expired"
+        case .archived: "archived"
+        }
+        self.init(id: c.id, app: view.app.slug, name: c.name, email: c.email, channel: c.channel, type: c.type.rawValue,
+                  expiresAt: c.expiresAt, archived: c.archived, helmInstall: c.helmInstall, status: status, licenseId: view.licenseID,
+                  createdAt: c.createdAt, updatedAt: c.updatedAt)
+    }
+}
+
+extension PullBody {
+    init(_ p: PullRecord) {
+        self.init(id: p.id, at: p.at, customerID: p.customerID, appSlug: p.appSlug, repository: p.repository, reference: p.reference,
+                  action: p.action, status: p.status, bytes: p.bytes, reason: p.reason)
+    }
+}

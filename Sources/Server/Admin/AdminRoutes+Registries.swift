@@ -1,0 +1,36 @@
+import ControlPlane
+import Hummingbird
+import PortcullisAPI
+import Storage
+
+extension AdminRoutes {
+    func registerRegistries(on api: RouterGroup<PortcullisContext>) {
+        api.post("/registries") { request, context in
+            let body = try await decode(CreateRegistryRequest.self, request, context)
+            let record = try await control.addRegistry(RegistryDraft(
+                provider: body.provider, endpoint: body.endpoint, name: body.name, username: body.username, secret: body.secret,
+                authType: body.authType, apps: body.apps ?? []))
+            return try json(try await registryBody(record), status: .created)
+        }
+        api.get("/registries") { _, _ in
+            var out: [RegistryBody] = []
+            for record in try await control.registries() { out.append(try await registryBody(record)) }
+            return try json(out)
+        }
+        api.delete("/registries/:name") { _, context in
+            try await control.removeRegistry(name: try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        api.post("/registries/:name/test") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await decode(TestRegistryRequest.self, request, context)
+            let (outcome, message) = try await control.testRegistry(name: name, image: body.image)
+            return try json(TestRegistryResult(result: outcome.rawValue, message: message))
+        }
+    }
+
+    private func registryBody(_ r: RegistryRecord) async throws -> RegistryBody {
+        RegistryBody(name: r.name, provider: r.provider, endpoint: r.endpoint, username: r.username, authType: r.authType,
+                     apps: try await control.appSlugs(of: r), createdAt: r.createdAt)
+    }
+}

@@ -1,0 +1,119 @@
+import Access
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import OCI
+import Proxy
+import Storage
+
+/// Around every registry request: turns what went wrong into the OCI error a client should
+/// see, and leaves one log line, the request metrics and one pull record, allowed or not,
+/// from what the route recorded in the request's outcome.
+struct RegistryRequestMiddleware: RouterMiddleware {
+    typealias Context = PortcullisContext
+    let c: Components
+
+    func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = await render(error, request: request, outcome: context.outcome)
+        }
+        response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
+        let facts = context.outcome.current
+        let status = Int(response.status.code)
+        Counter(label: "portcullis_http_requests_total", dimensions: [("route", Self.routeLabel(facts.action)), ("status", String(status))])
+            .increment()
+        let bytes = request.method == .head ? 0 : Int64(response.body.contentLength ?? 0)
+        let elapsed = ContinuousClock.now - started
+        c.logger.info("registry request", metadata: [
+            "method": "\(request.method.rawValue)", "repository": "\(facts.repository)", "reference": "\(facts.reference)",
+            "action": "\(facts.action)", "status": "\(status)", "bytes": "\(bytes)",
+            "customer": "\(facts.customerID ?? "-")", "app": "\(facts.appSlug ?? "-")",
+            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "remote": "\(context.remoteAddress?.ipAddress ?? "-")",
+            "reason": "\(facts.reason ?? "-")",
+        ])
+        if facts.action != "ping" {
+            await c.pulls.add(PullRecord(customerID: facts.customerID, appSlug: facts.appSlug, repository: facts.repository,
+                                         reference: facts.reference, action: facts.action, status: status, bytes: bytes,
+                                         reason: facts.reason))
+        }
+        return response
+    }
+
+    /// The answer for a failed request; records why in the outcome.
+    private func render(_ error: any Error, request: Request, outcome: RequestOutcome) async -> Response {
+        func refused(_ reason: String, metric: String? = nil) {
+            outcome.update { $0.reason = reason }
+            if let metric { Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", metric)]).increment() }
+        }
+        switch error {
+        case let throttled as ThrottledLogin:
+            refused("too many failed logins", metric: "rate_limited")
+            return .registryError(RegistryError(.tooManyRequests, "too many failed logins; retry later"),
+                                  headers: [.retryAfter: String(Int(throttled.retryAfter.rounded(.up)))])
+        case let error as RegistryError:
+            refused(error.message)
+            return .registryError(error)
+        case let failure as ProxyFailure:
+            refused(failure.upstream.description)
+            return .registryError(failure.registry)
+        case let refusal as TokenRefusal:
+            refused(refusal.message, metric: "unauthorized")
+            return .registryError(RegistryError(.unauthorized, refusal.message), headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
+        case let refusal as AccessRefusal:
+            switch refusal {
+            case .unauthorized(let message):
+                refused(message, metric: "unauthorized")
+                let address = PublicAddress(configuration: c.configuration, request: request)
+                let scopes = outcome.current.challengeScopes
+                let challenge = AuthChallenge.bearer(realm: address.tokenRealm, service: address.service,
+                                                     scope: scopes.isEmpty ? nil : scopes.map(\.description).joined(separator: " "))
+                return .registryError(RegistryError(.unauthorized, message), headers: [.wwwAuthenticate: challenge])
+            case .denied(let message):
+                refused(message, metric: "denied")
+                return .registryError(RegistryError(.denied, message))
+            }
+        case is CancellationError:
+            refused("client went away")
+            return .registryError(RegistryError(.unavailable, "request cancelled", status: 503))
+        default:
+            c.logger.error("registry request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            refused("internal error")
+            return .registryError(RegistryError(.unavailable, "internal error", status: 500))
+        }
+    }
+
+    static func routeLabel(_ action: String) -> String {
+        switch action {
+        case "manifest", "blob", "tags", "referrers", "token", "ping": action
+        case "chart": "manifest"
+        default: "other"
+        }
+    }
+}
+
+/// Failed logins slow down: per source address and per credential.
+struct LoginThrottling {
+    let c: Components
+
+    /// Counts a failed login; throws once either key is over the limit.
+    func recordFailure(_ request: Request, context: PortcullisContext) async throws {
+        var keys = ["address:" + (context.remoteAddress?.ipAddress ?? "unknown")]
+        if let header = request.headers[.authorization] {
+            let secret = BasicCredentials.parse(authorization: header)?.password ?? header
+            keys.append("credential:" + SecretBox.lookupHash(secret))
+        }
+        if let retryAfter = await c.throttle.recordFailure(keys: keys) { throw ThrottledLogin(retryAfter: retryAfter) }
+    }
+}
+
+/// Too many failed logins from this address or with this credential.
+struct ThrottledLogin: Error {
+    var retryAfter: TimeInterval
+}

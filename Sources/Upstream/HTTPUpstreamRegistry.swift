@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import OCI
+
+/// The distribution API over HTTP, on a transport chain: metrics → challenge auth → redirects → AsyncHTTPClient.
+public struct HTTPUpstreamRegistry: UpstreamRegistry {
+    let transport: any UpstreamTransport
+
+    public init(transport: any UpstreamTransport) {
+        self.transport = transport
+    }
+
+    /// The production chain. Token requests go through redirects but not through auth or metrics.
+    public init(http: HTTPClient, responseTimeout: TimeAmount, tokens: UpstreamTokenCache = UpstreamTokenCache(), logger: Logger) {
+        let wire = RedirectFollowingTransport(wrapping: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger))
+        let auth = ChallengeAuthTransport(wrapping: wire, exchange: BearerTokenExchange(transport: wire), tokens: tokens)
+        self.init(transport: MetricsTransport(wrapping: auth))
+    }
+
+    public func manifestHead(_ target: UpstreamTarget, repository: String, reference: String) async throws -> UpstreamManifestHead {
+        let response = try await send(target, .HEAD, repository, "manifests/\(reference)", accept: ManifestMediaType.acceptHeader)
+        try await expectSuccess(response)
+        return UpstreamManifestHead(digest: try? response.header("Docker-Content-Digest").map { try Digest(parsing: $0) },
+                                    mediaType: response.header("Content-Type"),
+                                    size: response.header("Content-Length").flatMap { Int64($0) })
+    }
+
+    public func manifest(_ target: UpstreamTarget, repository: String, reference: String, limit: Int) async throws -> UpstreamManifest {
+        let response = try await send(target, .GET, repository, "manifests/\(reference)", accept: ManifestMediaType.acceptHeader)
+        try await expectSuccess(response)
+        if let length = response.header("Content-Length").flatMap(Int.init), length > limit {
+            await response.body.drain()
+            throw UpstreamError.invalidResponse("manifest larger than \(limit) bytes")
+        }
+        do {
+            return UpstreamManifest(bytes: try await response.body.collect(upTo: limit), mediaType: response.header("Content-Type"),
+                                    digestHeader: try? response.header("Docker-Content-Digest").map { try Digest(parsing: $0) })
+        } catch is NIOTooManyBytesError {
+            throw UpstreamError.invalidResponse("manifest larger than \(limit) bytes")
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw UpstreamError.unreachable("\(error)")
+        }
+    }
+
+    public func blob(_ target: UpstreamTarget, repository: String, digest: Digest) async throws -> UpstreamBlob {
+        let response = try await send(target, .GET, repository, "blobs/\(digest)")
+        try await expectSuccess(response)
+        return UpstreamBlob(length: response.header("Content-Length").flatMap { Int64($0) }, body: response.body)
+    }
+
+    public func blobSize(_ target: UpstreamTarget, repository: String, digest: Digest) async throws -> Int64? {
+        let response = try await send(target, .HEAD, repository, "blobs/\(digest)")
+        if response.status == 404 { return nil }
+        try await expectSuccess(response)
+        guard let length = response.header("Content-Length").flatMap({ Int64($0) }), length >= 0 else {
+            throw UpstreamError.invalidResponse("blob HEAD without Content-Length")
+        }
+        return length
+    }
+
+    public func tagPage(_ target: UpstreamTarget, repository: String, query: [UpstreamQueryItem]) async throws -> UpstreamTagPage {
+        let response = try await send(target, .GET, repository, "tags/list", query: query)
+        try await expectSuccess(response)
+        struct TagList: Decodable { var tags: [String]? }
+        let body = try await response.body.collect(upTo: 4 << 20)
+        guard let list = try? JSONDecoder().decode(TagList.self, from: Data(body.readableBytesView)) else {
+            throw UpstreamError.invalidResponse("tag list is not JSON")
+        }
+        return UpstreamTagPage(tags: list.tags ?? [], next: response.header("Link").flatMap(Self.nextQuery(fromLink:)))
+    }
+
+    public func referrers(_ target: UpstreamTarget, repository: String, digest: Digest, artifactType: String?) async throws -> ByteBuffer? {
+        let query = artifactType.map { [UpstreamQueryItem("artifactType", $0)] } ?? []
+        let response = try await send(target, .GET, repository, "referrers/\(digest)", query: query, accept: ManifestMediaType.ociIndex)
+        if response.status == 404 {
+            await response.body.drain()
+            return nil
+        }
+        try await expectSuccess(response)
+        return try await response.body.collect(upTo: 4 << 20)
+    }
+
+    public func ping(_ target: UpstreamTarget, repository: String) async throws {
+        let response = try await transport.send(UpstreamRequest(method: .GET, url: target.baseURL + "/v2/", target: target,
+                                                                scope: Self.pullScope(repository)))
+        try await expectSuccess(response)
+        await response.body.drain()
+    }
+
+    // MARK: Plumbing
+
+    static func pullScope(_ repository: String) -> String { "repository:\(repository):pull" }
+
+    private func send(_ target: UpstreamTarget, _ method: HTTPMethod, _ repository: String, _ path: String,
+                      query: [UpstreamQueryItem] = [], accept: String? = nil) async throws -> UpstreamResponse {
+        var url = "\(target.baseURL)/v2/\(repository)/\(path)"
+        if !query.isEmpty { url += "?" + FormEncoding.encode(query.map { ($0.name, $0.value) }) }
+        var headers = HTTPHeaders()
+        if let accept { headers.add(name: "Accept", value: accept) }
+        return try await transport.send(UpstreamRequest(method: method, url: url, headers: headers, target: target,
+                                                         scope: Self.pullScope(repository)))
+    }
+
+    private func expectSuccess(_ response: UpstreamResponse) async throws {
+        guard (200..<300).contains(response.status) else {
+            await response.body.drain()
+            throw UpstreamError.from(status: response.status, headers: response.headers)
+        }
+    }
+
+    /// The query of a `Link: <…?n=…&last=…>; rel="next"` header.
+    static func nextQuery(fromLink link: String) -> [UpstreamQueryItem]? {
+        guard link.contains("rel=\"next\""), let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"),
+              open < close, let components = URLComponents(string: String(link[link.index(after: open)..<close])) else { return nil }
+        let items = (components.queryItems ?? []).compactMap { item in item.value.map { UpstreamQueryItem(item.name, $0) } }
+        return items.isEmpty ? nil : items
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Follows redirects (blob downloads are commonly sent to a CDN) by hand, so that
+/// `Authorization` is dropped as soon as a redirect leaves the registry's host: the
+/// vendor's credentials belong to the registry, and a CDN gets a signed URL and nothing else.
+public struct RedirectFollowingTransport: UpstreamTransport {
+    let next: any UpstreamTransport
+    let maxRedirects: Int
+
+    public init(wrapping next: any UpstreamTransport, maxRedirects: Int = 5) {
+        self.next = next
+        self.maxRedirects = maxRedirects
+    }
+
+    static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        var current = request
+        let originHost = URL(string: request.url)?.host?.lowercased()
+        for _ in 0...maxRedirects {
+            let response = try await next.send(current)
+            guard Self.redirectStatuses.contains(response.status), let location = response.header("Location") else {
+                return response
+            }
+            await response.body.drain()
+            guard let target = URL(string: location, relativeTo: URL(string: current.url))?.absoluteURL,
+                  let scheme = target.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
+                throw UpstreamError.invalidResponse("redirect to an unusable location")
+            }
+            if target.host?.lowercased() != originHost { current.headers.remove(name: "Authorization") }
+            current.url = target.absoluteString
+        }
+        throw UpstreamError.invalidResponse("too many redirects")
+    }
+}

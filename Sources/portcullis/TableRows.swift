@@ -1,0 +1,52 @@
+import PortcullisAPI
+
+extension AppBody: TableRow {
+    static var headers: [String] { ["ID", "SLUG", "NAME", "CREATED"] }
+    var cells: [String] { [id, slug, name, Cell.date(createdAt)] }
+}
+
+extension RegistryBody: TableRow {
+    static var headers: [String] { ["NAME", "PROVIDER", "ENDPOINT", "APPS", "AUTHTYPE"] }
+    /// "(all)" where the API's empty app list means every app.
+    var cells: [String] { [name, provider, endpoint, apps.isEmpty ? "(all)" : Cell.list(apps), authType] }
+}
+
+extension CustomerBody: TableRow {
+    static var headers: [String] { ["ID", "NAME", "APP", "CHANNEL", "TYPE", "STATUS", "EXPIRES", "LICENSE_ID"] }
+    var cells: [String] { [id, name, app, channel, type, status, Cell.date(expiresAt), licenseId] }
+}
+
+extension PullBody: TableRow {
+    static var headers: [String] { ["AT", "ACTION", "REPOSITORY", "REFERENCE", "STATUS", "BYTES", "REASON"] }
+    var cells: [String] { [Cell.date(at), action, repository, reference, String(status), String(bytes), reason ?? ""] }
+}
+
+extension TokenBody: TableRow {
+    static var headers: [String] { ["ID", "NAME", "SCOPE", "CREATED"] }
+    var cells: [String] { [id, name, scope, Cell.date(createdAt)] }
+}
+
+/// A token just created: the one time its secret is shown.
+struct CreatedToken: TableRow {
+    var body: TokenBody
+
+    static var headers: [String] { TokenBody.headers + ["TOKEN"] }
+    var cells: [String] { body.cells + [body.token ?? ""] }
+
+    func encode(to encoder: any Encoder) throws { try body.encode(to: encoder) }
+}
+
+extension ChannelBody: TableRow {
+    static var headers: [String] { ["ID", "NAME", "SLUG", "CREATED"] }
+    var cells: [String] { [id, name, slug, Cell.date(createdAt)] }
+}
+
+extension ReleaseBody: TableRow {
+    static var headers: [String] { ["SEQUENCE", "CREATED", "EDITED", "ACTIVE_CHANNELS"] }
+    var cells: [String] { [String(sequence), Cell.date(createdAt), Cell.date(editedAt), Cell.list(activeChannels)] }
+}
+
+extension FoundImage: TableRow {
+    static var headers: [String] { ["FILE", "LINE", "IMAGE", "WHERE"] }
+    var cells: [String] { [file, String(line), image, context] }
+}
