@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
-        .testTarget(name: "AccessTests", dependencies: ["Access"]),
+        .testTarget(name: "AccessTests", dependencies: ["Access", "Hosting", "Proxy", "Storage", "Upstream", "Charts"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),

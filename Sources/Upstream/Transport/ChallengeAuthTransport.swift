@@ -20,14 +20,18 @@ public struct ChallengeAuthTransport: UpstreamTransport {
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         var request = request
         let registry = request.target.id
-        if let cached = await tokens.authorization(registry: registry, scope: request.scope) {
-            request.headers.replaceOrAdd(name: "Authorization", value: cached)
+        let sent = await tokens.authorization(registry: registry, scope: request.scope)
+        if let sent {
+            request.headers.replaceOrAdd(name: "Authorization", value: sent)
         }
         let first = try await next.send(request)
         guard first.status == 401 else { return first }
         let header = first.header("WWW-Authenticate")
         await first.body.drain()
-        await tokens.forget(registry: registry, scope: request.scope)
+        // Forget only the value this request was refused with. A request sent without one has
+        // nothing to forget, and must not discard a token another request fetched meanwhile:
+        // that would cost the burst a second token request.
+        if let sent { await tokens.forget(registry: registry, scope: request.scope, ifStill: sent) }
         guard let header, let challenge = AuthChallenge.parse(header) else { throw UpstreamError.authenticationFailed }
         let authorization: String
         if challenge.isBearer {

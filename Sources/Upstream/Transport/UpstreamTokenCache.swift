@@ -60,4 +60,11 @@ public actor UpstreamTokenCache {
     public func forget(registry: String, scope: String) {
         entries[key(registry, scope)] = nil
     }
+
+    /// Forgets the cached value only while it is still `authorization` (the one a registry
+    /// just refused), so a newer value stored by a concurrent request survives.
+    public func forget(registry: String, scope: String, ifStill authorization: String) {
+        let k = key(registry, scope)
+        if entries[k]?.authorization == authorization { entries[k] = nil }
+    }
 }
