@@ -67,7 +67,7 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
         let response = try await send(target, .GET, repository, "tags/list", query: query)
         try await expectSuccess(response)
         struct TagList: Decodable { var tags: [String]? }
-        let body = try await response.body.collect(upTo: 4 << 20)
+        let body = try await collect(response, limit: 4 << 20, what: "tag list")
         guard let list = try? JSONDecoder().decode(TagList.self, from: Data(body.readableBytesView)) else {
             throw UpstreamError.invalidResponse("tag list is not JSON")
         }
@@ -82,7 +82,7 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
             return nil
         }
         try await expectSuccess(response)
-        return try await response.body.collect(upTo: 4 << 20)
+        return try await collect(response, limit: 4 << 20, what: "referrers index")
     }
 
     public func ping(_ target: UpstreamTarget, repository: String) async throws {
@@ -106,6 +106,19 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
                                                          scope: Self.pullScope(repository)))
     }
 
+    /// A small document's body; a body too large or cut off is the upstream's failure.
+    private func collect(_ response: UpstreamResponse, limit: Int, what: String) async throws -> ByteBuffer {
+        do {
+            return try await response.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw UpstreamError.invalidResponse("\(what) larger than \(limit) bytes")
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw UpstreamError.unreachable("\(what) interrupted: \(error)")
+        }
+    }
+
     private func expectSuccess(_ response: UpstreamResponse) async throws {
         guard (200..<300).contains(response.status) else {
             await response.body.drain()
@@ -113,11 +126,16 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
         }
     }
 
-    /// The query of a `Link: <…?n=…&last=…>; rel="next"` header.
-    static func nextQuery(fromLink link: String) -> [UpstreamQueryItem]? {
-        guard link.contains("rel=\"next\""), let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"),
-              open < close, let components = URLComponents(string: String(link[link.index(after: open)..<close])) else { return nil }
-        let items = (components.queryItems ?? []).compactMap { item in item.value.map { UpstreamQueryItem(item.name, $0) } }
-        return items.isEmpty ? nil : items
+    /// The query of the `rel="next"` link of a `Link` header (which may hold several links).
+    static func nextQuery(fromLink header: String) -> [UpstreamQueryItem]? {
+        for link in header.split(separator: ",") {
+            let parameters = link.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parameters.contains("rel=\"next\"") || parameters.contains("rel=next"),
+                  let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close,
+                  let components = URLComponents(string: String(link[link.index(after: open)..<close])) else { continue }
+            let items = (components.queryItems ?? []).compactMap { item in item.value.map { UpstreamQueryItem(item.name, $0) } }
+            return items.isEmpty ? nil : items
+        }
+        return nil
     }
 }

@@ -119,6 +119,20 @@ extension UpstreamRequest {
         #expect(wire.requests.map(\.authorization) == ["Basic dmVuZG9yOnNlY3JldA==", "Basic dmVuZG9yOnNlY3JldA==", nil, nil])
     }
 
+    @Test(arguments: ["http://reg.example/v2/blob", "https://reg.example:8443/v2/blob", "http://reg.example:443/v2/blob"])
+    func dropsAuthorizationOnAnotherSchemeOrPort(_ location: String) async throws {
+        let wire = ScriptedTransport([.response(status: 302, headers: [("Location", location)]), .response(status: 200)])
+        _ = try await RedirectFollowingTransport(wrapping: wire)
+            .send(get("https://reg.example/v2/org/app/blobs/d", authorization: "Basic dmVuZG9yOnNlY3JldA=="))
+        #expect(wire.requests.map(\.authorization) == ["Basic dmVuZG9yOnNlY3JldA==", nil], "credentials never leave the origin")
+    }
+
+    @Test func keepsAuthorizationOnTheSameOriginWrittenWithItsDefaultPort() async throws {
+        let wire = ScriptedTransport([.response(status: 302, headers: [("Location", "https://reg.example:443/v2/moved")]), .response(status: 200)])
+        _ = try await RedirectFollowingTransport(wrapping: wire).send(get("https://reg.example/v2/d", authorization: "Bearer t"))
+        #expect(wire.requests.map(\.authorization) == ["Bearer t", "Bearer t"])
+    }
+
     @Test(arguments: ["ftp://reg.example/blob", "file:///etc/passwd", "javascript:alert(1)", "gopher://cdn.example/x"])
     func refusesALocationThatIsNotHTTP(_ location: String) async throws {
         let wire = ScriptedTransport([.response(status: 302, headers: [("Location", location)])])
@@ -673,6 +687,8 @@ actor Gate {
         LinkCase(link: #"</v2/org/app/tags/list?n=2&last=b>; rel="next""#, next: [UpstreamQueryItem("n", "2"), UpstreamQueryItem("last", "b")]),
         LinkCase(link: #"<https://reg.example/v2/x/tags/list?last=v1.0%2B1>; rel="next""#, next: [UpstreamQueryItem("last", "v1.0+1")]),
         LinkCase(link: #"</v2/org/app/tags/list?n=2&last=b>; rel="prev""#, next: nil),
+        LinkCase(link: #"</v2/org/app/tags/list?n=2&last=a>; rel="prev", </v2/org/app/tags/list?n=2&last=d>; rel="next""#,
+                 next: [UpstreamQueryItem("n", "2"), UpstreamQueryItem("last", "d")]),
         LinkCase(link: #"</v2/org/app/tags/list>; rel="next""#, next: nil),
         LinkCase(link: "garbage", next: nil),
         LinkCase(link: "", next: nil),

@@ -16,7 +16,7 @@ public struct RedirectFollowingTransport: UpstreamTransport {
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         var current = request
-        let originHost = URL(string: request.url)?.host?.lowercased()
+        let origin = Self.origin(of: request.url)
         for _ in 0...maxRedirects {
             let response = try await next.send(current)
             guard Self.redirectStatuses.contains(response.status), let location = response.header("Location") else {
@@ -27,9 +27,18 @@ public struct RedirectFollowingTransport: UpstreamTransport {
                   let scheme = target.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
                 throw UpstreamError.invalidResponse("redirect to an unusable location")
             }
-            if target.host?.lowercased() != originHost { current.headers.remove(name: "Authorization") }
+            // Same scheme, host and port, or no credentials: a downgrade to http or another
+            // port is another origin as much as another host is.
+            if Self.origin(of: target.absoluteString) != origin { current.headers.remove(name: "Authorization") }
             current.url = target.absoluteString
         }
         throw UpstreamError.invalidResponse("too many redirects")
+    }
+
+    /// Scheme, host and effective port of a URL.
+    static func origin(of url: String) -> String? {
+        guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), let host = u.host?.lowercased() else { return nil }
+        let port = u.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(host):\(port)"
     }
 }
