@@ -13,12 +13,14 @@ public struct LintFinding: Equatable, Sendable, Codable, CustomStringConvertible
     }
 }
 
-/// Checks that a chart is ready for the proxy: every image goes through it, every workload
-/// names the pull secret, and the pull-secret template is the one the vendor docs describe.
+/// Checks that a chart is ready for the proxy: every image its templates deploy goes through
+/// it, every workload names the pull secret, and the pull-secret template is the one the
+/// vendor docs describe. An image it cannot tell is never counted as fine: it is a warning,
+/// and an error with `strict`.
 public enum ChartLinter {
     static let workloadKinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ReplicationController"]
 
-    public static func lint(_ files: [SourceFile], app: String, proxyHost: String?) throws(ToolingError) -> [LintFinding] {
+    public static func lint(_ files: [SourceFile], app: String, proxyHost: String?, strict: Bool = false) throws(ToolingError) -> [LintFinding] {
         var findings: [LintFinding] = []
         func proxiedOK(_ reference: ImageReference) -> Bool {
             if let proxyHost, reference.registry?.lowercased() != proxyHost.lowercased() { return false }
@@ -32,17 +34,25 @@ public enum ChartLinter {
                                             message: "image \(o.reference) bypasses the proxy (expected \(where_))"))
             }
         }
+        for image in try ChartImageFinder.find(in: files) {
+            let at = image.location
+            guard let reference = image.reference else {
+                findings.append(LintFinding(file: at.file, line: at.line, severity: strict ? .error : .warning,
+                                            message: "cannot tell which image the image: field at \(image.field) deploys: \(image.problem ?? "unknown")"))
+                continue
+            }
+            guard !proxiedOK(reference) else { continue }
+            let origin = image.valuePaths.isEmpty ? "written in the template at \(image.field)" : "rendered at \(image.field)"
+            if image.speculative {
+                findings.append(LintFinding(file: at.file, line: at.line, severity: .warning,
+                                            message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin), in a branch the chart's values do not render"))
+            } else {
+                findings.append(LintFinding(file: at.file, line: at.line, severity: .error,
+                                            message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin)"))
+            }
+        }
         let templates = files.filter { $0.role == .template }
         for t in templates {
-            let lines = t.text.split(separator: "\n", omittingEmptySubsequences: false)
-            for (i, line) in lines.enumerated() {
-                let trimmed = line.drop { $0 == " " || $0 == "-" }.drop { $0 == " " }
-                guard trimmed.hasPrefix("image:") else { continue }
-                let value = trimmed.dropFirst("image:".count).trimmingCharacters(in: " \"'")
-                guard !value.contains("{{"), let reference = ImageReference.parse(value), !proxiedOK(reference) else { continue }
-                findings.append(LintFinding(file: t.path, line: i + 1, severity: .error,
-                                            message: "hard-coded image \(reference) bypasses the proxy (expected \(where_))"))
-            }
             if isWorkloadTemplate(t.text), !t.text.contains("imagePullSecrets") {
                 findings.append(LintFinding(file: t.path, line: lineOf("containers:", in: t.text), severity: .error,
                                             message: "workload does not set imagePullSecrets, so its pods cannot pull through the proxy"))

@@ -44,7 +44,9 @@ public enum ImageFinder {
 
     public static func find(in file: SourceFile) throws(ToolingError) -> [ImageOccurrence] {
         switch file.role {
-        case .template: return []
+        // Charts are followed through their templates (`ChartImageFinder`), not read by key names.
+        case .template, .chartMetadata: return []
+        case .values where file.chart != nil: return []
         case .manifests:
             var out: [ImageOccurrence] = []
             for doc in try composeAll(file) { manifestImages(doc, file: file.path, workload: workloadName(doc), into: &out) }

@@ -48,16 +48,52 @@ public enum ImageRewriter {
         var column: Int
         var old: String
         var new: String
+        /// Made at `column` exactly rather than at the first `old` from there.
+        var exact = false
     }
 
-    /// Rewrites every file; returns new texts (changed files only) and the changes.
+    /// What a rewrite did: the new texts of changed files, the changes, and the images it could
+    /// not tell and so left alone (each with where and why).
+    public struct Result: Sendable {
+        public var files: [SourceFile]
+        public var changes: [ImageChange]
+        public var unresolved: [ChartImage]
+    }
+
+    /// Rewrites every file; returns new texts (changed files only) and the changes. Charts are
+    /// followed through their templates: the values (or template text) an image is made of
+    /// are rewritten, whatever they are called.
     public static func rewrite(_ files: [SourceFile], target: ProxyTarget, include: (ImageReference) -> Bool = { _ in true },
-                               pullSecret: String? = defaultPullSecret) throws(ToolingError) -> (files: [SourceFile], changes: [ImageChange]) {
+                               pullSecret: String? = defaultPullSecret) throws(ToolingError) -> Result {
         var changed: [SourceFile] = []
         var changes: [ImageChange] = []
         var hasSecretTemplate = files.contains { $0.role == .template && $0.text.contains("kubernetes.io/dockerconfigjson") }
+        let chartImages = try ChartImageFinder.find(in: files)
+        var chartEdits: [String: [Edit]] = [:]
+        var byPlace: [String: FileEdit] = [:]
+        for image in chartImages {
+            guard let reference = image.reference, !target.isOnProxy(reference), include(reference) else { continue }
+            let proxied: ImageReference
+            do { proxied = try target.proxied(reference) } catch {
+                throw ToolingError(file: image.location.file, line: image.location.line, message: error.message)
+            }
+            for edit in try edits(for: image, to: proxied) {
+                let place = "\(edit.file):\(edit.line):\(edit.column):\(edit.exact)"
+                if let other = byPlace[place] {
+                    guard other == edit else {
+                        throw ToolingError(file: edit.file, line: edit.line,
+                                           message: "this value is used by images that need different rewrites; split it and rewrite again")
+                    }
+                    continue
+                }
+                byPlace[place] = edit
+                chartEdits[edit.file, default: []].append(Edit(line: edit.line, column: edit.column, old: edit.old, new: edit.new, exact: edit.exact))
+            }
+            let change = ImageChange(file: image.location.file, line: image.location.line, from: reference.description, to: proxied.description)
+            if !changes.contains(change) { changes.append(change) }
+        }
         for file in files {
-            var edits: [Edit] = []
+            var edits: [Edit] = chartEdits[file.path] ?? []
             var insertions: [(line: Int, text: [String])] = []
             for occurrence in try ImageFinder.find(in: file) where !target.isOnProxy(occurrence.reference) && include(occurrence.reference) {
                 let proxied: ImageReference
@@ -75,22 +111,28 @@ public enum ImageRewriter {
                         let indent = String(repeating: " ", count: site.containersColumn - 1)
                         insertions.append((site.containersLine, ["\(indent)imagePullSecrets:", "\(indent)- name: \(pullSecret)"]))
                     }
-                case .template:
+                case .template where !(file.path.split(separator: "/").last ?? "").hasPrefix("_"):
                     insertions += templatePullSecretInsertions(file.text, secret: pullSecret)
-                case .values:
+                case .template:
+                    break
+                case .values, .chartMetadata:
                     break
                 }
             }
             guard !edits.isEmpty || !insertions.isEmpty else { continue }
+            guard file.isEditable else {
+                throw ToolingError(file: file.path, line: edits.first?.line, message: "cannot rewrite inside a packaged chart; unpack it first")
+            }
             var updated = file
             updated.text = try apply(edits, insertions: insertions, to: file)
             changed.append(updated)
         }
         if pullSecret != nil, !hasSecretTemplate, let chartRoot = chartTemplateDirectory(files) {
-            changed.append(SourceFile(path: chartRoot + "/imagepullsecret.yaml", text: pullSecretTemplate(name: pullSecret!), role: .template))
+            changed.append(SourceFile(path: chartRoot + "/imagepullsecret.yaml", text: pullSecretTemplate(name: pullSecret!), role: .template,
+                                      chart: files.first { $0.role == .template }?.chart))
             hasSecretTemplate = true
         }
-        return (changed, changes)
+        return Result(files: changed, changes: changes, unresolved: chartImages.filter { $0.reference == nil })
     }
 
     static func edits(for occurrence: ImageOccurrence, to proxied: ImageReference) -> [Edit] {
@@ -121,7 +163,8 @@ public enum ImageRewriter {
             var chars = Array(lines[edit.line - 1])
             let start = min(max(edit.column - 1, 0), chars.count)
             let old = Array(edit.old)
-            guard let at = (start...max(start, chars.count - old.count)).first(where: { i in
+            let candidates = edit.exact ? start...start : start...max(start, chars.count - old.count)
+            guard let at = candidates.first(where: { i in
                 i + old.count <= chars.count && Array(chars[i..<(i + old.count)]) == old
             }) else {
                 throw ToolingError(file: file.path, line: edit.line, message: "cannot rewrite a multi-line or escaped value; edit it by hand")
@@ -144,7 +187,8 @@ public enum ImageRewriter {
             guard trimmed.hasPrefix("containers:"), trimmed.dropFirst("containers:".count).allSatisfy({ $0 == " " }) else { continue }
             let indent = String(repeating: " ", count: line.count - trimmed.count)
             out.append((i + 1, [
-                "\(indent){{ if hasKey ((.Values.global).replicated) \"dockerconfigjson\" }}",
+                // `$`, not `.`: inside `range` or `with` the dot is something else.
+                "\(indent){{ if hasKey (($.Values.global).replicated) \"dockerconfigjson\" }}",
                 "\(indent)imagePullSecrets:",
                 "\(indent)  - name: \(secret)",
                 "\(indent){{ end }}",
@@ -153,10 +197,11 @@ public enum ImageRewriter {
         return out
     }
 
-    /// The templates directory of the chart among the inputs; nil when no chart templates were given.
+    /// The templates directory of the top chart among the inputs; nil when no chart was given.
     static func chartTemplateDirectory(_ files: [SourceFile]) -> String? {
-        guard let template = files.first(where: { $0.role == .template }), let slash = template.path.lastIndex(of: "/") else { return nil }
-        return String(template.path[..<slash])
+        let roots = Set(files.compactMap(\.chart))
+        guard let top = roots.min(by: { $0.count < $1.count }) else { return nil }
+        return top + "/templates"
     }
 
     /// The pull-secret template from the vendor documentation.

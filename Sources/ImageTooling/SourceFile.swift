@@ -9,19 +9,27 @@ public struct SourceFile: Equatable, Sendable {
         case manifests
         /// A Helm values file.
         case values
-        /// A Helm template: Go template text, scanned as text, never parsed as YAML.
+        /// A Helm template or helper: Go template text, never parsed as YAML.
         case template
+        /// A chart's `Chart.yaml`.
+        case chartMetadata
     }
 
     public var path: String
     public var text: String
     public var role: Role
+    /// The root of the chart this file belongs to (as shown to the user); nil outside charts.
+    public var chart: String?
 
-    public init(path: String, text: String, role: Role) {
+    public init(path: String, text: String, role: Role, chart: String? = nil) {
         self.path = path
         self.text = text
         self.role = role
+        self.chart = chart
     }
+
+    /// Whether the tooling may write this file back (nothing inside an archive can be).
+    public var isEditable: Bool { !path.contains("!") }
 }
 
 /// A problem in an input file, with where it is.
@@ -109,12 +117,21 @@ public enum SourceLoader {
     }
 
     static func chartDirectory(_ dir: String) throws(ToolingError) -> [SourceFile] {
-        var files: [SourceFile] = []
-        for path in try yamlFiles(under: dir) {
-            let relative = String(path.dropFirst(dir.count + 1))
-            if let role = role(ofChartPath: relative) { files.append(SourceFile(path: path, text: try read(path), role: role)) }
+        guard let walker = FileManager.default.enumerator(atPath: dir) else {
+            throw ToolingError(file: dir, line: nil, message: "cannot list directory")
         }
-        return files
+        var entries: [ChartEntry] = []
+        while let item = walker.nextObject() as? String {
+            let path = dir + "/" + item
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                  ChartEntry.isInteresting(item) else { continue }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ToolingError(file: path, line: nil, message: "cannot read file")
+            }
+            entries.append(ChartEntry(path: item, bytes: Array(data)))
+        }
+        return try chartFiles(entries.sorted { $0.path < $1.path }, root: dir) { dir + "/" + $0 }
     }
 
     static func chartArchive(_ path: String) throws(ToolingError) -> [SourceFile] {
@@ -124,27 +141,59 @@ public enum SourceLoader {
         return try chartArchive(bytes: Array(data), name: path)
     }
 
-    /// The values files and templates of a chart archive; paths read `<name>!<entry>`.
+    /// The files of a chart archive that the tooling reads; paths read `<name>!<entry>`.
     public static func chartArchive(bytes: [UInt8], name path: String) throws(ToolingError) -> [SourceFile] {
         let package: ChartPackage
         do { package = try ChartPackage.parse(archive: bytes) } catch {
             throw ToolingError(file: path, line: nil, message: error.description)
         }
-        return package.entries.compactMap { entry in
-            guard entry.kind == .file, entry.path.hasSuffix(".yaml") || entry.path.hasSuffix(".yml") else { return nil }
-            let relative = entry.path.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? entry.path
-            return role(ofChartPath: relative).map {
-                SourceFile(path: path + "!" + entry.path, text: String(decoding: entry.contents, as: UTF8.self), role: $0)
-            }
+        let top = package.entries.first { $0.kind == .file }?.path.split(separator: "/").first.map(String.init) ?? package.name
+        let entries = package.entries.compactMap { entry -> ChartEntry? in
+            guard entry.kind == .file, entry.path.hasPrefix(top + "/") else { return nil }
+            let relative = String(entry.path.dropFirst(top.count + 1))
+            return ChartEntry.isInteresting(relative) ? ChartEntry(path: relative, bytes: entry.contents) : nil
+        }
+        return try chartFiles(entries, root: path + "!" + top) { path + "!" + top + "/" + $0 }
+    }
+
+    struct ChartEntry {
+        var path: String
+        var bytes: [UInt8]
+
+        static func isInteresting(_ relative: String) -> Bool {
+            relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") || relative.hasSuffix(".tpl") || relative.hasSuffix(".tgz")
         }
     }
 
-    /// Values files and templates of a chart's own directory (subcharts are charts of their own).
-    static func role(ofChartPath relative: String) -> SourceFile.Role? {
-        if relative.hasPrefix("charts/") { return nil }
-        if relative.hasPrefix("templates/") { return .template }
-        let name = (relative as NSString).lastPathComponent
-        if !relative.contains("/"), name.hasPrefix("values") { return .values }
-        return nil
+    /// One chart's files and its subcharts' (directories under `charts/` and packaged `.tgz`s).
+    static func chartFiles(_ entries: [ChartEntry], root: String, display: (String) -> String) throws(ToolingError) -> [SourceFile] {
+        var files: [SourceFile] = []
+        var subcharts: [String: [ChartEntry]] = [:]
+        for entry in entries {
+            let relative = entry.path
+            if relative.hasPrefix("charts/") {
+                let rest = relative.dropFirst("charts/".count)
+                if !rest.contains("/"), rest.hasSuffix(".tgz") {
+                    files += try chartArchive(bytes: entry.bytes, name: display(relative))
+                } else if let slash = rest.firstIndex(of: "/") {
+                    subcharts[String(rest[..<slash]), default: []].append(ChartEntry(path: String(rest[rest.index(after: slash)...]), bytes: entry.bytes))
+                }
+                continue
+            }
+            guard !relative.hasSuffix(".tgz") else { continue }
+            let text = String(decoding: entry.bytes, as: UTF8.self)
+            let name = (relative as NSString).lastPathComponent
+            if relative == "Chart.yaml" {
+                files.append(SourceFile(path: display(relative), text: text, role: .chartMetadata, chart: root))
+            } else if relative.hasPrefix("templates/") {
+                files.append(SourceFile(path: display(relative), text: text, role: .template, chart: root))
+            } else if !relative.contains("/"), name.hasPrefix("values") {
+                files.append(SourceFile(path: display(relative), text: text, role: .values, chart: root))
+            }
+        }
+        for (name, sub) in subcharts.sorted(by: { $0.key < $1.key }) where sub.contains(where: { $0.path == "Chart.yaml" }) {
+            files += try chartFiles(sub, root: display("charts/" + name)) { display("charts/" + name + "/" + $0) }
+        }
+        return files
     }
 }

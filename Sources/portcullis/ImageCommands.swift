@@ -24,13 +24,10 @@ struct ImagesCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            var rows: [FoundImage] = []
-            for file in try ImagesCommand.load(paths) {
-                let found: [ImageOccurrence]
-                do { found = try ImageFinder.find(in: file) } catch { throw CLIError(error.description) }
-                rows += found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) }
-            }
-            Output.print(rows, format: output.output)
+            let files = try ImagesCommand.load(paths)
+            let listed: [ListedImage]
+            do { listed = try ImageListing.list(files) } catch { throw CLIError(error.description) }
+            Output.print(listed.map { FoundImage(file: $0.file, line: $0.line, image: $0.image, context: $0.context) }, format: output.output)
         }
     }
 
@@ -80,11 +77,14 @@ struct ImagesCommand: AsyncParsableCommand {
                 if dryRun { print(text, terminator: "") } else { try write(base + "/kustomization.yaml", text) ; print("wrote \(base)/kustomization.yaml") }
                 return
             }
-            let result: (files: [SourceFile], changes: [ImageChange])
+            let result: ImageRewriter.Result
             do {
                 result = try ImageRewriter.rewrite(files, target: target, include: include, pullSecret: noPullSecrets ? nil : pullSecret)
             } catch { throw CLIError(error.description) }
             for change in result.changes { print("\(change.file):\(change.line): \(change.from) -> \(change.to)") }
+            for image in result.unresolved {
+                FileHandle.standardError.write(Data("\(image.location): warning: cannot tell which image the image: field at \(image.field) deploys (\(image.problem ?? "unknown")); left as it is\n".utf8))
+            }
             for file in result.files where !dryRun {
                 try write(file.path, file.text)
             }
@@ -99,10 +99,9 @@ struct ImagesCommand: AsyncParsableCommand {
                                         plainHTTPHosts: Set(plainHTTP))
             var privateImages = Set<String>()
             do {
-                for file in files {
-                    for o in try ImageFinder.find(in: file) where try await probe.visibility(of: o.reference) == .private {
-                        privateImages.insert(o.reference.description)
-                    }
+                for listed in try ImageListing.list(files) {
+                    guard let reference = ImageReference.parse(listed.image) else { continue }
+                    if try await probe.visibility(of: reference) == .private { privateImages.insert(reference.description) }
                 }
             } catch {
                 try? await http.shutdown()
@@ -129,13 +128,14 @@ struct ChartCommand: AsyncParsableCommand {
         @Argument(help: "Chart directory or .tgz.") var chart: String
         @Option(help: "App slug.") var app: String
         @Option(help: "Portcullis host images must use (env PORTCULLIS_PROXY_HOST; any host when unset).") var proxyHost: String?
+        @Flag(help: "Count images the linter cannot tell as errors, not warnings.") var strict = false
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let findings: [LintFinding]
             do {
                 findings = try ChartLinter.lint(try SourceLoader.load(chart), app: app,
-                                                proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"])
+                                                proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"], strict: strict)
             } catch { throw CLIError(error.description) }
             if output.output == .json {
                 Output.json(findings)

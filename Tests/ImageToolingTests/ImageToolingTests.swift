@@ -134,9 +134,10 @@ func text(_ path: String) throws -> String { try String(contentsOfFile: path, en
     }
 
     @Test func hardCodedTemplateImagesAreFlagged() throws {
-        let t = SourceFile(path: "t/job.yaml", text: "kind: Job\nspec:\n  imagePullSecrets: []\n  containers:\n    - image: busybox:1.36\n", role: .template)
-        let findings = try ChartLinter.lint([t, SourceFile(path: "t/s.yaml", text: ImageRewriter.pullSecretTemplate(name: "x"), role: .template)],
-                                            app: "acme", proxyHost: nil)
+        let t = SourceFile(path: "t/templates/job.yaml", text: "kind: Job\nspec:\n  imagePullSecrets: []\n  containers:\n    - image: busybox:1.36\n",
+                           role: .template, chart: "t")
+        let secret = SourceFile(path: "t/templates/s.yaml", text: ImageRewriter.pullSecretTemplate(name: "x"), role: .template, chart: "t")
+        let findings = try ChartLinter.lint([t, secret], app: "acme", proxyHost: nil)
         #expect(findings.map(\.line) == [5])
     }
 }
