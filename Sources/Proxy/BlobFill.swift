@@ -44,10 +44,25 @@ public enum BlobFillError: Error, Equatable, Sendable, CustomStringConvertible {
 public final class BlobFill: Sendable {
     public let digest: Digest
     let spool: BlobFile
-    private let machine = Mutex(StateMachine<CheckedContinuation<WaitResult, Never>>())
+    private let machine = Mutex(StateMachine<Waiter>())
     private let nextWaiterID = Atomic<UInt64>(0)
 
-    static let batchSize = 256 * 1024
+    /// Readers are told about new bytes every this many, not every network chunk: each telling
+    /// wakes every reader, and 64 readers woken per 16 KiB chunk would cost more than the copy.
+    static let announceEvery: Int64 = 256 * 1024
+
+    /// A reader waiting: a task, or a callback (an event loop streaming file regions).
+    enum Waiter: Sendable {
+        case task(CheckedContinuation<WaitResult, Never>)
+        case callback(@Sendable (WaitResult) -> Void)
+
+        func resume(_ result: WaitResult) {
+            switch self {
+            case .task(let continuation): continuation.resume(returning: result)
+            case .callback(let callback): callback(result)
+            }
+        }
+    }
 
     init(digest: Digest, spool: BlobFile) {
         self.digest = digest
@@ -64,15 +79,21 @@ public final class BlobFill: Sendable {
         let id = nextWaiterID.wrappingAdd(1, ordering: .relaxed).newValue
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                perform(machine.withLock { $0.wait(id: id, for: condition, waiter: continuation) })
+                perform(machine.withLock { $0.wait(id: id, for: condition, waiter: .task(continuation)) })
             }
         } onCancel: {
             perform(machine.withLock { $0.cancel(id: id) })
         }
     }
 
-    private func perform(_ action: StateMachine<CheckedContinuation<WaitResult, Never>>.Action) {
-        for (continuation, result) in action.resume { continuation.resume(returning: result) }
+    /// Calls `callback` once `condition` holds (or the fill ends), on whichever thread makes it so.
+    func notify(when condition: Condition, _ callback: @escaping @Sendable (WaitResult) -> Void) {
+        let id = nextWaiterID.wrappingAdd(1, ordering: .relaxed).newValue
+        perform(machine.withLock { $0.wait(id: id, for: condition, waiter: .callback(callback)) })
+    }
+
+    private func perform(_ action: StateMachine<Waiter>.Action) {
+        for (waiter, result) in action.resume { waiter.resume(result) }
     }
 
     // MARK: The copy
@@ -92,29 +113,32 @@ public final class BlobFill: Sendable {
             }
             perform(machine.withLock { $0.headReceived(length: source.length) })
             var hasher = DigestHasher(algorithm: digest.algorithm)
-            // Network chunks are small; gathering them into larger writes keeps the thread-pool
-            // hops per GiB low, at the cost of readers seeing bytes up to one batch later.
-            var batch = ByteBuffer()
+            var announced: Int64 = 0
             do {
-                for try await var chunk in source.body {
+                for try await chunk in source.body {
                     chunk.withUnsafeReadableBytes { hasher.update($0) }
-                    let total = written + Int64(batch.readableBytes + chunk.readableBytes)
+                    let total = written + Int64(chunk.readableBytes)
                     if let length = source.length, total > length {
                         throw BlobFillError.sizeMismatch(expected: length, actual: total)
                     }
-                    batch.writeBuffer(&chunk)
-                    // The first bytes go out at once so clients start receiving without delay.
-                    if batch.readableBytes >= Self.batchSize || written == 0 {
-                        try await append(batch, at: &written)
-                        batch.clear()
+                    do {
+                        try spool.writeNow(chunk, at: written)
+                    } catch {
+                        throw BlobFillError.storage(String(describing: error))
+                    }
+                    written = total
+                    // The first bytes are told at once so clients start receiving without delay.
+                    if written - announced >= Self.announceEvery || announced == 0 {
+                        perform(machine.withLock { $0.appended(written - announced) })
+                        announced = written
                     }
                 }
-                try await append(batch, at: &written)
             } catch let error as BlobFillError {
                 throw error
             } catch {
                 throw BlobFillError.upstream("transfer interrupted: \(error)")
             }
+            if written > announced { perform(machine.withLock { $0.appended(written - announced) }) }
             if let length = source.length, written != length {
                 throw BlobFillError.sizeMismatch(expected: length, actual: written)
             }
@@ -141,17 +165,6 @@ public final class BlobFill: Sendable {
         store.discard(spool)
         perform(machine.withLock { $0.failed(error) })
     }
-
-    private func append(_ buffer: ByteBuffer, at written: inout Int64) async throws {
-        guard buffer.readableBytes > 0 else { return }
-        do {
-            try await spool.write(buffer, at: written)
-        } catch {
-            throw BlobFillError.storage(String(describing: error))
-        }
-        written += Int64(buffer.readableBytes)
-        perform(machine.withLock { $0.appended(Int64(buffer.readableBytes)) })
-    }
 }
 
 /// One client's view of a fill: reads wait for bytes that have not arrived yet.
@@ -167,6 +180,20 @@ struct FillReader: ArrivingBlob {
         case .readable: return nil
         case .failed(let error): throw error.registryError
         case .cancelled: throw CancellationError()
+        }
+    }
+
+    var localFile: BlobFile? { fill.spool }
+
+    func whenReadable(after offset: Int64, _ callback: @escaping @Sendable (ArrivalProgress) -> Void) {
+        fill.notify(when: .bytes(after: offset)) { result in
+            switch result {
+            case .readable(let upTo): callback(.readable(upTo: upTo))
+            case .complete(let length): callback(.complete(length: length))
+            case .head: callback(.readable(upTo: offset))
+            case .failed(let error): callback(.failed(error.registryError))
+            case .cancelled: callback(.failed(CancellationError()))
+            }
         }
     }
 

@@ -13,15 +13,17 @@ public struct ProxyCache: Sendable {
     let index: any ProxyIndex
     let visibility: any BlobVisibilityIndex
     public let blobs: BlobCache
+    let manifestBytes: ManifestBytes
     let upstream: any UpstreamRegistry
     let policy: ProxyPolicy
     let logger: Logger
 
-    public init(index: any ProxyIndex, visibility: any BlobVisibilityIndex, blobs: BlobCache, upstream: any UpstreamRegistry,
-                policy: ProxyPolicy, logger: Logger) {
+    public init(index: any ProxyIndex, visibility: any BlobVisibilityIndex, blobs: BlobCache, manifestBytes: ManifestBytes = ManifestBytes(),
+                upstream: any UpstreamRegistry, policy: ProxyPolicy, logger: Logger) {
         self.index = index
         self.visibility = visibility
         self.blobs = blobs
+        self.manifestBytes = manifestBytes
         self.upstream = upstream
         self.policy = policy
         self.logger = logger
@@ -106,10 +108,14 @@ public struct ProxiedRepository: RepositoryReader {
     }
 
     private func load(_ record: ManifestRecord, wantBody: Bool, stale: Bool) async throws -> ManifestContent? {
+        if let bytes = cache.manifestBytes.get(record.digest) {
+            return ManifestContent(record: record, bytes: wantBody ? bytes : nil, stale: stale)
+        }
         guard wantBody else {
             return try await cache.blobs.store.size(of: record.digest) != nil ? ManifestContent(record: record, bytes: nil, stale: stale) : nil
         }
         guard let bytes = try await cache.blobs.store.readAll(record.digest, limit: cache.policy.manifestLimit) else { return nil }
+        cache.manifestBytes.put(bytes, for: record.digest)
         return ManifestContent(record: record, bytes: bytes, stale: stale)
     }
 
@@ -129,6 +135,7 @@ public struct ProxiedRepository: RepositoryReader {
             ?? fetched.mediaType ?? ManifestMediaType.ociManifest
         let record = ManifestRecord(digest: digest, mediaType: mediaType, size: Int64(fetched.bytes.readableBytes))
         try await cache.blobs.store.put(fetched.bytes, as: digest)
+        cache.manifestBytes.put(fetched.bytes, for: digest)
         try await cache.index.putManifest(record)
         try await cache.visibility.makeVisible(digest, in: here)
         if let tag {

@@ -22,6 +22,16 @@ public enum BlobContent: Sendable {
     case arriving(any ArrivingBlob)
 }
 
+/// How far a blob that is still arriving can be read.
+public enum ArrivalProgress: Sendable {
+    /// Bytes `0..<upTo` can be read from the blob's file.
+    case readable(upTo: Int64)
+    /// Verified and complete; `length` bytes in all.
+    case complete(length: Int64)
+    /// The fetch failed; the error is what the client is told.
+    case failed(any Error)
+}
+
 /// The reading side of a blob that is still being fetched. Reads wait for bytes that have
 /// not arrived yet; a fetch that fails makes every waiting read fail with the reason.
 public protocol ArrivingBlob: Sendable {
@@ -30,6 +40,11 @@ public protocol ArrivingBlob: Sendable {
     func length() async throws -> Int64?
     /// Up to `maxCount` bytes at `offset`, waiting until at least one is readable. Empty at the end.
     func read(at offset: Int64, maxCount: Int) async throws -> ByteBuffer
+    /// The file the blob arrives in, for zero-copy sends of what `whenReadable` says is there.
+    var localFile: BlobFile? { get }
+    /// Calls `callback` once: when a byte at `offset` is readable, the blob is complete, or the
+    /// fetch has failed. For senders that are not tasks (an event loop streaming file regions).
+    func whenReadable(after offset: Int64, _ callback: @escaping @Sendable (ArrivalProgress) -> Void)
 }
 
 /// The read side of the distribution API, the same for every kind of repository: proxied

@@ -23,7 +23,11 @@ struct BlobResponder {
                 try await Self.copy(from: start, through: end, to: &writer) { try await reader.read(at: $0, maxCount: $1) }
             }
         case .arriving(let blob):
-            guard let length = try await blob.length() else {
+            let declared = try await blob.length()
+            if let length = declared, let sendfile, let file = blob.localFile {
+                return zeroCopy(file, arriving: blob, length: length, registry: sendfile)
+            }
+            guard let length = declared else {
                 // No declared length upstream: stream it whole, chunked.
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream", .dockerContentDigest: digest.description],
                                 body: .init { writer in
@@ -57,13 +61,16 @@ struct BlobResponder {
         .registryError(error, headers: [.contentRange: "bytes */\(length)"])
     }
 
-    /// Headers only; the pipeline's `FileRegionWriter` sends the bytes with sendfile(2).
-    private func zeroCopy(_ file: BlobFile, length: Int64, registry: SendfileRegistry) -> Response {
+    /// Headers only; the pipeline's `FileRegionWriter` sends the bytes with sendfile(2), as they
+    /// arrive when the blob is still being fetched.
+    private func zeroCopy(_ file: BlobFile, arriving: (any ArrivingBlob)? = nil, length: Int64, registry: SendfileRegistry) -> Response {
         switch plan(length: length) {
         case .failure(let error):
             return unsatisfiable(error, length: length)
         case .success(var p):
-            if length > 0 { p.headers[SendfileRegistry.marker] = registry.register(file, start: p.start, end: p.end + 1) }
+            if length > 0 {
+                p.headers[SendfileRegistry.marker] = registry.register(file, arriving: arriving, start: p.start, end: p.end + 1)
+            }
             return Response(status: p.status, headers: p.headers, body: .init())
         }
     }

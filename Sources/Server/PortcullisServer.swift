@@ -65,20 +65,24 @@ public enum PortcullisServer {
     public static func makeComponents(_ configuration: ServerConfiguration, dataDir: DataDirectory, storage: StorageBackend,
                                       http: HTTPClient, metrics: PrometheusCollectorRegistry = .init(), logger: Logger) async throws -> Components {
         let store = storage.metadata, blobs = storage.blobs
+        // What every registry request reads, kept in memory in front of the database.
+        let apps = MemoizedAppStore(store)
+        let proxyIndex = MemoizedProxyIndex(index: store, visibility: store)
         let secrets = try SecretBox(keyBytes: try dataDir.secretKey())
         let signingKey = try dataDir.secretFile(dataDir.signingKeyPath) { RegistryTokenService.generatePrivateKeyPEM() }
         let tokens = try await RegistryTokenService(privateKeyPEM: signingKey, lifetime: configuration.tokenLifetime)
-        let gate = LicenseGate(customers: store, apps: store, vendorTokens: store, tokens: tokens, adminToken: try dataDir.adminToken())
+        let gate = LicenseGate(customers: store, apps: apps, vendorTokens: store, tokens: tokens, adminToken: try dataDir.adminToken())
         let upstream = HTTPUpstreamRegistry(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
         let fills = FillService()
-        let proxy = ProxyCache(index: store, visibility: store, blobs: BlobCache(store: blobs, fills: fills, logger: logger), upstream: upstream,
+        let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: BlobCache(store: blobs, fills: fills, logger: logger),
+                               upstream: upstream,
                                policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
                                                    manifestLimit: configuration.manifestLimit),
                                logger: logger)
         let directory = UpstreamDirectory(store: store, secrets: secrets)
         let catalog = ReleaseCatalog(store: store, blobs: blobs)
         let resolver = RepositoryResolver(
-            apps: store, customers: store, secrets: secrets, directory: directory, proxy: proxy,
+            apps: apps, customers: store, secrets: secrets, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
             manifestLimit: configuration.manifestLimit)

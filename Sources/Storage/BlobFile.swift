@@ -73,6 +73,22 @@ public final class BlobFile: Sendable {
         }
     }
 
+    /// Writes on the calling thread. For writers that would otherwise hop to the thread pool for
+    /// every chunk of a stream: a write to the page cache takes microseconds, the hop longer.
+    public func writeNow(_ buffer: ByteBuffer, at offset: Int64) throws {
+        try buffer.withUnsafeReadableBytes { ptr in
+            var done = 0
+            while done < ptr.count {
+                let r = pwrite(descriptor, ptr.baseAddress! + done, ptr.count - done, off_t(offset) + off_t(done))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw BlobFileError.errno(errno, "pwrite")
+                }
+                done += r
+            }
+        }
+    }
+
     /// Flushes to stable storage before a blob becomes visible, so a crash cannot publish a hole.
     public func sync() async throws {
         let fd = descriptor
