@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "portcullis", targets: ["portcullis"]),
+        // The benchmark's ceiling for small responses (bench/): a bare Hummingbird route.
+        .executable(name: "portcullis-ceiling", targets: ["Ceiling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -119,6 +121,10 @@ let package = Package(
             "OCI", "Licensing", "Server", "Storage", "ImageTooling", "Upstream", "PortcullisAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .executableTarget(name: "Ceiling", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),

@@ -47,9 +47,11 @@ public final class BlobFill: Sendable {
     private let machine = Mutex(StateMachine<Waiter>())
     private let nextWaiterID = Atomic<UInt64>(0)
 
-    /// Readers are told about new bytes every this many, not every network chunk: each telling
-    /// wakes every reader, and 64 readers woken per 16 KiB chunk would cost more than the copy.
-    static let announceEvery: Int64 = 256 * 1024
+    /// Network chunks (16–64 KiB) are gathered into writes of this size: below 256 KiB a buffered
+    /// write costs several times as much per byte (measured here: 128 KiB writes 0.42 GB/s,
+    /// 256 KiB and up 4.2–5 GB/s). Readers are told about new bytes once per write, not per
+    /// chunk: each telling wakes every reader.
+    static let writeSize = 1 << 20
 
     /// A reader waiting: a task, or a callback (an event loop streaming file regions).
     enum Waiter: Sendable {
@@ -113,32 +115,36 @@ public final class BlobFill: Sendable {
             }
             perform(machine.withLock { $0.headReceived(length: source.length) })
             var hasher = DigestHasher(algorithm: digest.algorithm)
-            var announced: Int64 = 0
+            var batch = ByteBuffer()
+            batch.reserveCapacity(Self.writeSize)
+            func flush() throws {
+                guard batch.readableBytes > 0 else { return }
+                do {
+                    try spool.writeNow(batch, at: written)
+                } catch {
+                    throw BlobFillError.storage(String(describing: error))
+                }
+                written += Int64(batch.readableBytes)
+                perform(machine.withLock { $0.appended(Int64(batch.readableBytes)) })
+                batch.clear()
+            }
             do {
-                for try await chunk in source.body {
+                for try await var chunk in source.body {
                     chunk.withUnsafeReadableBytes { hasher.update($0) }
-                    let total = written + Int64(chunk.readableBytes)
+                    let total = written + Int64(batch.readableBytes + chunk.readableBytes)
                     if let length = source.length, total > length {
                         throw BlobFillError.sizeMismatch(expected: length, actual: total)
                     }
-                    do {
-                        try spool.writeNow(chunk, at: written)
-                    } catch {
-                        throw BlobFillError.storage(String(describing: error))
-                    }
-                    written = total
-                    // The first bytes are told at once so clients start receiving without delay.
-                    if written - announced >= Self.announceEvery || announced == 0 {
-                        perform(machine.withLock { $0.appended(written - announced) })
-                        announced = written
-                    }
+                    batch.writeBuffer(&chunk)
+                    // The first bytes go out at once so clients start receiving without delay.
+                    if batch.readableBytes >= Self.writeSize || written == 0 { try flush() }
                 }
+                try flush()
             } catch let error as BlobFillError {
                 throw error
             } catch {
                 throw BlobFillError.upstream("transfer interrupted: \(error)")
             }
-            if written > announced { perform(machine.withLock { $0.appended(written - announced) }) }
             if let length = source.length, written != length {
                 throw BlobFillError.sizeMismatch(expected: length, actual: written)
             }

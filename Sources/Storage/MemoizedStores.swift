@@ -98,8 +98,12 @@ public final class MemoizedProxyIndex: ProxyIndex, BlobVisibilityIndex {
     }
 
     public func makeVisible(_ digest: Digest, in place: BlobVisibility) async throws {
+        guard case .upstream = place else { return try await visibility.makeVisible(digest, in: place) }
+        let key = "\(place) \(digest)"
+        // Already recorded: a cache hit must not cost a database write.
+        if seen.withLock({ $0.contains(key) }) { return }
         try await visibility.makeVisible(digest, in: place)
-        if case .upstream = place { remember("\(place) \(digest)") }
+        remember(key)
     }
 
     public func hide(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import List
 
 from .common import BENCH_DIR, log
-from portcullis_testkit import images as gen  # from tests/e2e (path set up by .common)
+from portcullis_testkit import images as gen  # the testkit package (testkit/)
 
 CACHE_DIR = BENCH_DIR / ".cache" / "images"
 TAG = "v1"

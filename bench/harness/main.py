@@ -39,6 +39,7 @@ from .imagecache import Image, get_image
 from .services import (
     DistributionProxy,
     Portcullis,
+    CeilingServer,
     StaticServer,
     TokenServer,
     Upstream,
@@ -99,6 +100,7 @@ class Bench:
         self.dist: Optional[DistributionProxy] = None
         self.pc: Optional[Portcullis] = None
         self.nginx: Optional[StaticServer] = None
+        self.ceiling: Optional[CeilingServer] = None
         self.small: Optional[Image] = None
         self.big: Optional[Image] = None
         self.huge: Optional[Image] = None
@@ -135,6 +137,13 @@ class Bench:
         self.pc = Portcullis(self.work / "portcullis", frozen, self.up, a.portcullis_args)
         self.pc.stop_grace = self.dist.stop_grace = a.stop_grace
         self.nginx = StaticServer(self.work / "nginx", self.big.layout / "blobs" / "sha256").start()
+        ceiling_bin = a.binary.parent / "portcullis-ceiling"
+        if ceiling_bin.is_file():
+            m = self.small.manifest
+            self.ceiling = CeilingServer(self.work / "ceiling", ceiling_bin, self.small.blob_path(m.digest).read_bytes(),
+                                         m.media_type, m.digest).start()
+        else:
+            log(f"no {ceiling_bin}: manifest figures without the bare-Hummingbird ceiling (swift build -c release builds it)")
         self.res.meta.update({
             "upstream_blob": blob.digest,
             "big_layer_bytes": blob.size,
@@ -162,12 +171,14 @@ class Bench:
     def manifest_url(self, target, repo: str, ref: str) -> str:
         if target == "direct":
             return f"{self.up.url}/v2/{repo}/manifests/{ref}"
+        if target == "ceiling":
+            return f"{self.ceiling.url}/v2/{repo}/manifests/{ref}"
         return f"{target.url}/v2/{target.repo(repo)}/manifests/{ref}"
 
     def auth(self, target, repo: str) -> Dict[str, str]:
         if target == "direct":
             return self.up.headers(repo)
-        if target == "nginx":
+        if target in ("nginx", "ceiling"):
             return {}
         return target.headers(repo)
 
@@ -253,7 +264,7 @@ class Bench:
     def phase_manifest(self) -> None:
         for p in (self.pc, self.dist):
             self._ensure_running(p)
-        targets = [self.pc, self.dist, "direct"]
+        targets = [self.pc, self.dist, "direct"] + (["ceiling"] if self.ceiling else [])
         digest = self.small.manifest.digest
         for t in targets:  # prime the caches and check the answers
             for ref in ("v1", digest):
@@ -305,6 +316,9 @@ class Bench:
                     fid = f"conc{n}"
                     self.res.add(fid + "_up_get", k, gets)
                     self.res.add(fid + "_ttfb_max", k, max(ttfb) if ttfb else None)
+                    # The first client's first byte follows the first upstream byte by one hop; how much
+                    # later the slowest client got its first byte is what waiting on a fill costs.
+                    self.res.add(fid + "_ttfb_spread", k, max(ttfb) - min(ttfb) if ttfb else None)
                     self.res.add(fid + "_ttfb_med", k, statistics.median(ttfb) if ttfb else None)
                     self.res.add(fid + "_wall", k, wall)
                     self.res.add(fid + "_agg_mbps", k, len(ok) * blob.size / wall / 1e6)

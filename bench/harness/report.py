@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 from .common import REPO_ROOT, summarize
 
 TARGETS = ["portcullis", "distribution"]
-LIMIT_NAMES = {"direct": "direct upstream", "nginx": "nginx sendfile"}
+LIMIT_NAMES = {"direct": "direct upstream", "nginx": "nginx sendfile", "ceiling": "bare Hummingbird route"}
 
 
 class Results:
@@ -48,7 +48,8 @@ def figures(a) -> List[tuple]:
         for c in a.wrk_conns:
             fid = f"man_{kind}_c{c}"
             f += [
-                (fid + "_rps", f"Manifest by {kind}, wrk -t2 -c{c}", "req/s", "higher", "direct"),
+                (fid + "_rps", f"Manifest by {kind}, wrk -t2 -c{c}", "req/s", "higher", "ceiling"),
+                (fid + "_rps", "  the same, limit = the upstream itself", "req/s", "higher", "direct"),
                 (fid + "_p50", "  p50 latency", "ms", "lower", "direct"),
                 (fid + "_p99", "  p99 latency", "ms", "lower", "direct"),
                 (fid + "_errors", "  errors (socket + non-2xx)", "", "lower", "direct"),
@@ -61,6 +62,7 @@ def figures(a) -> List[tuple]:
             (fid + "_up_get", f"{n} concurrent cold GETs of the {big} blob: upstream GETs", "", "lower", None),
             (fid + "_ttfb_med", "  client TTFB, median of clients", "ms", "lower", None),
             (fid + "_ttfb_max", "  client TTFB, slowest client", "ms", "lower", None),
+            (fid + "_ttfb_spread", "  slowest client's first byte after the first client's", "ms", "lower", None),
             (fid + "_wall", "  until every client finished", "s", "lower", None),
             (fid + "_agg_mbps", "  aggregate delivered", "MB/s", "higher", None),
             (fid + "_failed", "  failed clients", "", "lower", None),

@@ -411,6 +411,37 @@ http {{
             self.proc.stop()
 
 
+class CeilingServer:
+    """`portcullis-ceiling`: a bare Hummingbird route answering every `/v2/` GET with the same
+    manifest bytes. The most any Hummingbird server answers on this machine; Portcullis's
+    manifest rate is reported as a fraction of it."""
+
+    name = "ceiling"
+
+    def __init__(self, workdir: Path, binary: Path, body: bytes, content_type: str, digest: str) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.binary = Path(binary)
+        self.body_path = self.workdir / "manifest.json"
+        self.body_path.write_bytes(body)
+        self.content_type = content_type
+        self.digest = digest
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: Optional[ManagedProcess] = None
+
+    def start(self) -> "CeilingServer":
+        self.proc = ManagedProcess([str(self.binary), "--port", str(self.port), "--body", str(self.body_path),
+                                    "--content-type", self.content_type, "--digest", self.digest],
+                                   self.workdir / "ceiling.log")
+        first_answer(self.port, "/healthz", self.proc, time.monotonic(), timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop()
+
+
 def skopeo_copy_check(src_ref: str, creds: Optional[str], dest_dir: Path, want_digest: str) -> None:
     """Pull with skopeo (a real client) into an OCI layout and check the manifest digest."""
     args = [SKOPEO_BIN, "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]
