@@ -15,6 +15,7 @@ from typing import Callable, List
 import pytest
 
 from portcullis_testkit import catalog  # noqa: E402
+from portcullis_testkit.backends import Backend, EmbeddedBackend, SharedBackend, shared_unavailable_reason  # noqa: E402
 from portcullis_testkit.images import (  # noqa: E402
     GeneratedImage,
     make_big_image,
@@ -122,6 +123,47 @@ def upstream_factory(tmp_path_factory) -> Callable[[], UpstreamRegistry]:
         reg.stop()
 
 
+# ----------------------------------------------------------------------- backends
+_SHARED: dict = {}
+
+
+def _shared_backend(request, tmp_path_factory) -> SharedBackend:
+    """The one PostgreSQL cluster and moto server of this session, started on first use."""
+    if "backend" not in _SHARED and "skip" not in _SHARED:
+        reason = shared_unavailable_reason()
+        if reason:
+            _SHARED["skip"] = reason
+        else:
+            _SHARED["backend"] = SharedBackend(tmp_path_factory.mktemp("shared-backend"))
+            request.session.config.add_cleanup(_SHARED["backend"].stop)
+    if "skip" in _SHARED:
+        pytest.skip(f"shared backend unavailable: {_SHARED['skip']}")
+    return _SHARED["backend"]
+
+
+@pytest.fixture(scope="session")
+def shared_backend(request, tmp_path_factory) -> SharedBackend:
+    """PostgreSQL + S3 (moto), for tests about replicas and shared storage only."""
+    return _shared_backend(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["embedded", "shared"])
+def backend(request, tmp_path_factory) -> Backend:
+    """Every test that starts a Portcullis runs once per storage backend: SQLite and a blob
+    directory, then PostgreSQL and S3 (moto, signatures enforced). A test that inspects
+    what only one backend has opts out with ``@pytest.mark.embedded_only("why")``."""
+    if request.param == "embedded":
+        return EmbeddedBackend()
+    return _shared_backend(request, tmp_path_factory)
+
+
+@pytest.fixture(autouse=True)
+def _backend_markers(request):
+    marker = request.node.get_closest_marker("embedded_only")
+    if marker and "backend" in request.fixturenames and request.getfixturevalue("backend").shared:
+        pytest.skip(f"embedded storage only: {marker.args[0] if marker.args else 'inspects the data directory'}")
+
+
 # --------------------------------------------------------------------- portcullis
 @pytest.fixture(scope="session")
 def portcullis_binary() -> Path:
@@ -136,26 +178,26 @@ def portcullis_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
-def portcullis(tmp_path_factory, portcullis_binary) -> PortcullisServer:
+def portcullis(tmp_path_factory, portcullis_binary, backend) -> PortcullisServer:
     """Shared Portcullis server for tests that do not need a cold cache.
 
     Many tests here try refused credentials on purpose, all from 127.0.0.1; the failed-login
     limit is raised so they see the 401 they test for (the hardening tests check the limit).
     """
     srv = PortcullisServer(tmp_path_factory.mktemp("portcullis"), portcullis_binary,
-                           ["--login-failure-limit", "100000"]).start()
+                           ["--login-failure-limit", "100000"], store=backend.attach()).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def portcullis_factory(tmp_path_factory, portcullis_binary) -> Callable[..., PortcullisServer]:
-    """Start private Portcullis servers (fresh data dir = cold cache, fresh log)."""
+def portcullis_factory(tmp_path_factory, portcullis_binary, backend) -> Callable[..., PortcullisServer]:
+    """Start private Portcullis servers (fresh data dir and storage = cold cache, fresh log)."""
     started: List[PortcullisServer] = []
 
     def start(*extra_args: str) -> PortcullisServer:
         srv = PortcullisServer(
-            tmp_path_factory.mktemp("private-portcullis"), portcullis_binary, extra_args
+            tmp_path_factory.mktemp("private-portcullis"), portcullis_binary, extra_args, store=backend.attach()
         )
         started.append(srv)
         return srv.start()

@@ -45,6 +45,7 @@ def _bearer_get(srv, path, token):
                                                      "Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=15)
 
 
+@pytest.mark.embedded_only("forges tokens with the data directory's signing key")
 def test_forged_tokens_are_refused(hardened_factory, upstream, tmp_path):
     srv = hardened_factory(*guard_args())
     tenant = srv.tenant(upstream)

@@ -99,7 +99,7 @@ def test_sigkill_during_fill_then_restart(hardened_factory, fault_factory, upstr
     cp = skopeo_copy(tenant.ref(MEDIUM_REPO, catalog.TAG), f"oci:{out}:{catalog.TAG}", tenant.creds)
     assert cp.returncode == 0, f"pull after restart failed:\n{cp.stderr}"
     assert set(layout_blobs(out)) == set(medium.all_blobs)
-    assert [p for p in stored_blob(srv, blob.hex)], "the blob was not cached after the restart"
+    wait_until(lambda: stored_blob(srv, blob.hex), timeout=30, message="the blob was not cached after the restart")
 
 
 # ------------------------------------------------------------------ SIGKILL mid-PATCH

@@ -294,4 +294,5 @@ def test_blob_with_wrong_bytes_is_rejected_and_not_cached(hardened_factory, faul
 
     fault.clear()
     assert blob_outcome(s, url) == (200, layer.digest, layer.size)
-    assert [p for p in stored_blob(srv, layer.hex)], "the verified blob was not cached"
+    # Published right after the client's last byte (an fsync and rename, or an upload).
+    wait_until(lambda: stored_blob(srv, layer.hex), timeout=30, message="the verified blob was not cached")

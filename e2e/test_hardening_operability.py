@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from portcullis_testkit import catalog
@@ -170,6 +171,7 @@ def test_metrics_count_upstream_errors_and_stale_serves(hardened_factory, fault_
         m1.value("portcullis_http_requests_total", route="manifest", status="502") >= 1
 
 
+@pytest.mark.embedded_only("breaks the blob directory on disk")
 def test_readyz_reflects_blob_store_health(hardened_factory):
     srv = hardened_factory(*guard_args())
     assert requests.get(srv.url + "/readyz", timeout=5).status_code == 200

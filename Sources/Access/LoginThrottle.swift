@@ -1,21 +1,34 @@
 import Foundation
+import Storage
 
 /// Counts failed logins per source address and per credential, and says when a key has
 /// failed too often. Valid credentials are never throttled: the gate only asks this after
 /// a login has failed, so a guesser is slowed and a customer is not.
+///
+/// Replicas count together through `shared` (the database), so a guesser gains nothing by
+/// spreading attempts over them; while the database cannot answer, each counts alone.
 public actor LoginThrottle {
     private let limit: Int
     private let window: TimeInterval
+    private let shared: (any LoginFailureStore)?
     private var failures: [String: [Date]] = [:]
 
-    public init(limit: Int, window: TimeInterval = 60) {
+    public init(limit: Int, window: TimeInterval = 60, shared: (any LoginFailureStore)? = nil) {
         self.limit = limit
         self.window = window
+        self.shared = shared
     }
 
     /// Records a failure for each key and returns how long to wait when any key is over the limit.
-    public func recordFailure(keys: [String], now: Date = Date()) -> TimeInterval? {
+    public func recordFailure(keys: [String], now: Date = Date()) async -> TimeInterval? {
         guard limit > 0 else { return nil }
+        if let shared, let counts = try? await shared.recordLoginFailure(keys: keys, at: now, since: now.addingTimeInterval(-window)) {
+            return counts.values.filter { $0.count > limit }.map { window - now.timeIntervalSince($0.oldest) }.max()
+        }
+        return recordLocally(keys: keys, now: now)
+    }
+
+    private func recordLocally(keys: [String], now: Date) -> TimeInterval? {
         if failures.count > 100_000 { prune(now: now) }
         var retryAfter: TimeInterval?
         for key in keys {

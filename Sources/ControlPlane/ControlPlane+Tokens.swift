@@ -25,3 +25,21 @@ extension ControlPlane {
         await gate.invalidateVendorTokens()
     }
 }
+
+extension ControlPlane {
+    /// The registry-token signing keys, newest (the one signing) first.
+    public func signingKeys() async throws -> [SigningKeyRecord] {
+        try await store.signingKeys()
+    }
+
+    /// Starts signing with a new key. Tokens signed with older keys stay valid until they
+    /// expire; other replicas pick the new key up with the first token they see signed by it.
+    public func rotateSigningKey(tokens: RegistryTokenService) async throws -> SigningKeyRecord {
+        let id = try await SigningKeys.rotate(store: store, secrets: secrets, tokens: tokens)
+        logger.notice("registry token signing key rotated", metadata: ["kid": "\(id)"])
+        guard let record = try await store.signingKeys().first(where: { $0.keyID == id }) else {
+            throw ControlPlaneError.notFound("signing key \(id) vanished")
+        }
+        return record
+    }
+}

@@ -10,15 +10,16 @@ public struct HostedRegistry: Sendable {
     let repositories: any HostedRepositoryStore
     let visibility: any BlobVisibilityIndex
     public let blobs: any BlobStore
-    public let uploads: UploadSessions
+    public let uploads: any BlobUploads
     let manifestLimit: Int
 
+    /// Uploads default to this replica's own sessions.
     public init(repositories: any HostedRepositoryStore, visibility: any BlobVisibilityIndex, blobs: any BlobStore,
-                manifestLimit: Int = 4 << 20) {
+                uploads: (any BlobUploads)? = nil, manifestLimit: Int = 4 << 20) {
         self.repositories = repositories
         self.visibility = visibility
         self.blobs = blobs
-        self.uploads = UploadSessions(store: blobs)
+        self.uploads = uploads ?? LocalUploadSessions(store: blobs)
         self.manifestLimit = manifestLimit
     }
 
@@ -94,16 +95,17 @@ public struct HostedRepository: RepositoryWriter {
     }
 
     public func uploadSize(_ session: String) async throws -> Int64? {
-        await registry.uploads.size(session, repository: key)
+        try await registry.uploads.size(session, repository: key)
     }
 
-    public func finishUpload(_ session: String, digest: Digest) async throws {
-        _ = try await registry.uploads.finish(session, repository: key, digest: digest)
+    public func finishUpload<Body: AsyncSequence & Sendable>(_ session: String, start: Int64?, lastChunk: Body, digest: Digest) async throws
+    where Body.Element == ByteBuffer {
+        _ = try await registry.uploads.finish(session, repository: key, start: start, lastChunk: lastChunk, digest: digest)
         try await registry.visibility.makeVisible(digest, in: here)
     }
 
     public func cancelUpload(_ session: String) async throws -> Bool {
-        await registry.uploads.cancel(session, repository: key)
+        try await registry.uploads.cancel(session, repository: key)
     }
 
     /// Mounts are only from repositories of the same app: anything else would copy content

@@ -18,3 +18,12 @@ public enum Base64 {
             .replacingOccurrences(of: "=", with: "")
     }
 }
+
+extension Base64 {
+    /// base64url with or without padding.
+    public static func urlDecode(_ text: String) -> [UInt8]? {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.count % 4 != 0 { s += "=" }
+        return decode(s)
+    }
+}

@@ -27,3 +27,18 @@ public struct TokenBody: Codable, Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// A registry-token signing key (never its private half).
+public struct SigningKeyBody: Codable, Sendable, Equatable {
+    /// The `kid` tokens signed with it carry: its RFC 7638 thumbprint.
+    public var keyID: String
+    public var createdAt: Date
+    /// Whether new tokens are signed with it.
+    public var signing: Bool
+
+    public init(keyID: String, createdAt: Date, signing: Bool) {
+        self.keyID = keyID
+        self.createdAt = createdAt
+        self.signing = signing
+    }
+}

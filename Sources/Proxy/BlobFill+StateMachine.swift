@@ -14,7 +14,7 @@ extension BlobFill {
         case head(length: Int64?)
         /// Bytes `0..<upTo` can be read.
         case readable(upTo: Int64)
-        /// The blob is verified and published; `length` bytes in all.
+        /// The blob is verified; `length` bytes in all.
         case complete(length: Int64)
         case failed(BlobFillError)
         case cancelled
@@ -99,7 +99,8 @@ extension BlobFill {
             return resumeSatisfied()
         }
 
-        /// Verified and published under its digest.
+        /// Verified against its digest (publishing it in the store follows; a reader that
+        /// has every byte no longer depends on that).
         mutating func completed() -> Action {
             switch state {
             case .streaming(_, let written): state = .complete(length: written)

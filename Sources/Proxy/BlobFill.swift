@@ -150,12 +150,14 @@ public final class BlobFill: Sendable {
             }
             let actual = hasher.finalize()
             guard actual == digest else { throw BlobFillError.digestMismatch(expected: digest, actual: actual) }
+            // Verified: readers may have the last byte now, while the blob is published (an
+            // fsync and rename, or an upload to the object store, which can take a while).
+            perform(machine.withLock { $0.completed() })
             do {
                 try await store.commit(spool, as: digest)
             } catch {
                 throw BlobFillError.storage(String(describing: error))
             }
-            perform(machine.withLock { $0.completed() })
             return .success(written)
         } catch {
             let failure = error as? BlobFillError ?? .storage(String(describing: error))

@@ -154,16 +154,16 @@ public struct ProxiedRepository: RepositoryReader {
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
         try await mappingUpstreamErrors(notFound: .blobUnknown) {
-            if try await cache.blobs.store.size(of: digest) != nil, try await !cache.visibility.isVisible(digest, in: here) {
-                // Cached for another repository: confirm this one has it before serving.
-                guard try await cache.upstream.blobSize(target, repository: repository, digest: digest) != nil else {
-                    throw RegistryError(.blobUnknown, "blob unknown to registry")
-                }
-                try await cache.visibility.makeVisible(digest, in: here)
-            }
             let upstreamRegistry = cache.upstream, visibility = cache.visibility
             let target = self.target, repository = self.repository, here = self.here, name = upstream.registry.name
-            let content = try await cache.blobs.content(digest, fetch: {
+            let content = try await cache.blobs.content(digest, for: "\(here)", confirm: {
+                // Cached or arriving for another repository: confirm this one has it before serving.
+                guard try await !visibility.isVisible(digest, in: here) else { return }
+                guard try await upstreamRegistry.blobSize(target, repository: repository, digest: digest) != nil else {
+                    throw RegistryError(.blobUnknown, "blob unknown to registry")
+                }
+                try await visibility.makeVisible(digest, in: here)
+            }, fetch: {
                 try await upstreamRegistry.blob(target, repository: repository, digest: digest)
             }, completed: { length in
                 Counter(label: "portcullis_cache_fill_bytes_total", dimensions: [("upstream", name)]).increment(by: Int64(length))

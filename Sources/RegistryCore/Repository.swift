@@ -80,8 +80,9 @@ public protocol RepositoryWriter: RepositoryReader {
         where Body.Element == ByteBuffer
     /// Bytes received so far, or nil when there is no such session.
     func uploadSize(_ session: String) async throws -> Int64?
-    /// Verifies the upload against `digest` and publishes it into this repository.
-    func finishUpload(_ session: String, digest: Digest) async throws
+    /// Appends the last chunk (often empty), verifies the upload against `digest` and publishes it into this repository.
+    func finishUpload<Body: AsyncSequence & Sendable>(_ session: String, start: Int64?, lastChunk: Body, digest: Digest) async throws
+        where Body.Element == ByteBuffer
     /// Returns false when there was no such session.
     func cancelUpload(_ session: String) async throws -> Bool
     /// Links a blob another repository of the same app holds; false when it cannot.

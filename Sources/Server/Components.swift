@@ -2,6 +2,7 @@ import Access
 import ControlPlane
 import Foundation
 import Logging
+import OCI
 import Prometheus
 import Proxy
 import Storage
@@ -20,6 +21,8 @@ public struct Components: Sendable {
     public let state: ServerState
     /// Whether the database and blob store can serve (for `/readyz`).
     public let readiness: @Sendable () async -> String?
+    /// A presigned object-store URL to redirect blob GETs to, when configured.
+    public let blobRedirect: (@Sendable (Digest) -> String)?
     /// Zero-copy sends of cached blobs; nil when serving TLS.
     public let sendfile: SendfileRegistry?
     public let logger: Logger

@@ -1,5 +1,6 @@
 import Access
 import AsyncHTTPClient
+import Backends
 import ControlPlane
 import Foundation
 import HTTPTypes
@@ -12,6 +13,7 @@ import Metrics
 import Prometheus
 import NIOCore
 import NIOSSL
+import OCI
 import Proxy
 import ServiceLifecycle
 import Storage
@@ -23,22 +25,33 @@ public enum PortcullisServer {
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let dataDir = DataDirectory(root: configuration.dataDirectory)
-        try dataDir.prepare()
-        let storage = try await StorageBackend.open(.embedded(dataDir), logger: logger)
+        try dataDir.prepare(blobs: configuration.blobStoreURL == nil)
+        let storageConfiguration = StorageConfiguration(
+            metadata: configuration.databaseURL.map { .postgres(url: $0) } ?? .sqlite(path: dataDir.databasePath),
+            blobs: configuration.blobStoreURL.map { .s3(url: $0) } ?? .directory(root: dataDir.blobsPath),
+            spool: dataDir.spoolPath)
+        let secrets = try ServerSecrets.resolve(configuration, dataDir: dataDir, logger: logger)
+        let storage = try await StorageBackend.open(storageConfiguration, logger: logger)
         // A body that stops arriving fails after the same wait as a head that never comes.
         let http = HTTPClientTransport.makeHTTPClient(readTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)))
         do {
-            let components = try await makeComponents(configuration, dataDir: dataDir, storage: storage, http: http, metrics: metrics,
+            if configuration.blobRedirectTTL != nil, storage.presign == nil {
+                throw StorageStartupError(description: "--blob-redirect needs an s3:// blob store to presign URLs for")
+            }
+            let components = try await makeComponents(configuration, secrets: secrets, storage: storage, http: http, metrics: metrics,
                                                       logger: logger)
-            let adminToken = try dataDir.adminToken()
-            let app = try makeApplication(components, adminToken: adminToken) { address in
+            let app = try makeApplication(components, adminToken: secrets.adminToken) { address in
                 let url = "\(configuration.usesTLS ? "https" : "http")://\(address)"
                 try? dataDir.writePrivate(dataDir.apiURLPath, url + "\n")
+                let token = configuration.adminToken != nil
+                    ? "from PORTCULLIS_ADMIN_TOKEN"
+                    : "in \(dataDir.adminTokenPath) (the CLI on this machine reads it from there; elsewhere set PORTCULLIS_API_TOKEN)"
                 // Written unbuffered: scripts wait for this line.
                 FileHandle.standardOutput.write(Data("""
                     Portcullis listening on \(url)
                     Data directory: \(dataDir.root)
-                    Admin API token: in \(dataDir.adminTokenPath) (the CLI on this machine reads it from there; elsewhere set PORTCULLIS_API_TOKEN)
+                    Storage: \(storageConfiguration.summary)
+                    Admin API token: \(token)
 
                     """.utf8))
             }
@@ -62,45 +75,53 @@ public enum PortcullisServer {
 
     /// Assembles the domain over a storage backend. The fill service and pull recorder it
     /// returns must be run (as services) for fills and pull records to happen.
-    public static func makeComponents(_ configuration: ServerConfiguration, dataDir: DataDirectory, storage: StorageBackend,
+    public static func makeComponents(_ configuration: ServerConfiguration, secrets: ServerSecrets, storage: StorageBackend,
                                       http: HTTPClient, metrics: PrometheusCollectorRegistry = .init(), logger: Logger) async throws -> Components {
         let store = storage.metadata, blobs = storage.blobs
+        // Replicas see each other's changes to apps and licenses within this bound; one
+        // replica alone sees its own at once.
+        let cacheTTL: TimeInterval = storage.isShared ? 2 : 5
         // What every registry request reads, kept in memory in front of the database.
-        let apps = MemoizedAppStore(store)
+        let apps = MemoizedAppStore(store, ttl: storage.isShared ? cacheTTL : 10)
         let proxyIndex = MemoizedProxyIndex(index: store, visibility: store)
-        let secrets = try SecretBox(keyBytes: try dataDir.secretKey())
-        let signingKey = try dataDir.secretFile(dataDir.signingKeyPath) { RegistryTokenService.generatePrivateKeyPEM() }
-        let tokens = try await RegistryTokenService(privateKeyPEM: signingKey, lifetime: configuration.tokenLifetime)
-        let gate = LicenseGate(customers: store, apps: apps, vendorTokens: store, tokens: tokens, adminToken: try dataDir.adminToken())
+        let sealer = try SecretBox(keyBytes: secrets.secretKey)
+        let signingKeys = try await SigningKeys.load(store: store, secrets: sealer, legacyPEM: secrets.legacySigningKeyPEM)
+        let tokens = try await RegistryTokenService(privateKeysPEM: signingKeys, lifetime: configuration.tokenLifetime) {
+            try await SigningKeys.load(store: store, secrets: sealer)
+        }
+        let gate = LicenseGate(customers: store, apps: apps, vendorTokens: store, tokens: tokens, adminToken: secrets.adminToken, cacheTTL: cacheTTL)
         let upstream = HTTPUpstreamRegistry(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
         let fills = FillService()
-        let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: BlobCache(store: blobs, fills: fills, logger: logger),
+        let leases: (any FillLeases)? = storage.isShared ? SharedFillLeases(store: store, logger: logger) : nil
+        let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: BlobCache(store: blobs, fills: fills, leases: leases, logger: logger),
                                upstream: upstream,
                                policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
                                                    manifestLimit: configuration.manifestLimit),
                                logger: logger)
-        let directory = UpstreamDirectory(store: store, secrets: secrets)
+        let directory = UpstreamDirectory(store: store, secrets: sealer, refreshInterval: storage.isShared ? cacheTTL : 10)
         let catalog = ReleaseCatalog(store: store, blobs: blobs)
+        let uploads: (any BlobUploads)? = storage.isShared
+            ? storage.uploadParts.map { SharedUploadSessions(sessions: store, parts: $0, store: blobs) } : nil
         let resolver = RepositoryResolver(
-            apps: apps, customers: store, secrets: secrets, directory: directory, proxy: proxy,
-            hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, manifestLimit: configuration.manifestLimit),
+            apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
+            hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
             manifestLimit: configuration.manifestLimit)
-        let control = ControlPlane(store: store, secrets: secrets, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
+        let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
                                    pulls: PullRecorder(log: store, logger: logger), logger: logger)
         let readiness: @Sendable () async -> String? = {
-            do { _ = try await store.apps() } catch { return "database unavailable" }
-            do {
-                let probe = try blobs.makeSpoolFile()
-                blobs.discard(probe)
-            } catch {
-                return "blob store not writable"
-            }
+            do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
+            do { try await storage.probeBlobs() } catch { return "blob store unavailable" }
             return nil
         }
+        var blobRedirect: (@Sendable (Digest) -> String)?
+        if let ttl = configuration.blobRedirectTTL, let presign = storage.presign {
+            blobRedirect = { presign($0, ttl) }
+        }
+        let sharedFailures: (any LoginFailureStore)? = storage.isShared ? store : nil
         return Components(configuration: configuration, gate: gate, tokens: tokens, resolver: resolver, control: control, fills: fills,
-                          throttle: LoginThrottle(limit: configuration.loginFailureLimit), metrics: metrics, state: ServerState(),
-                          readiness: readiness,
+                          throttle: LoginThrottle(limit: configuration.loginFailureLimit, shared: sharedFailures),
+                          metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
                           logger: logger)

@@ -79,6 +79,11 @@ struct RegistryRequestMiddleware: RouterMiddleware {
                 refused(message, metric: "denied")
                 return .registryError(RegistryError(.denied, message))
             }
+        case let unavailable as StorageUnavailable:
+            c.logger.warning("storage unavailable", metadata: ["error": "\(unavailable)", "path": "\(request.uri.path)"])
+            refused(unavailable.description)
+            return .registryError(RegistryError(.unavailable, "\(unavailable.store) unavailable; retry shortly", status: 503),
+                                  headers: [.retryAfter: "1"])
         case is CancellationError:
             refused("client went away")
             return .registryError(RegistryError(.unavailable, "request cancelled", status: 503))

@@ -44,6 +44,13 @@ enum RegistryResponses {
         Response(status: .ok, headers: blobHeaders(digest, length: length))
     }
 
+    /// A blob served from elsewhere (a presigned object-store URL); short-lived, so never cached.
+    static func redirect(to url: String, digest: Digest) -> Response {
+        Response(status: .temporaryRedirect, headers: [
+            .location: url, .dockerContentDigest: digest.description, .contentLength: "0", .cacheControl: "no-store",
+        ])
+    }
+
     static func blobCreated(_ digest: Digest, name: RepositoryName) -> Response {
         Response(status: .created, headers: [
             .location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.description, .contentLength: "0",

@@ -86,7 +86,12 @@ struct RegistryRoutes: Sendable {
             return RegistryResponses.accepted()
 
         case (.blob(_, let digest), .get):
-            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(try await reader.blob(digest))
+            let content = try await reader.blob(digest)
+            if case .complete = content, let redirect = c.blobRedirect {
+                // Stored in the object store: let the client fetch it from there.
+                return RegistryResponses.redirect(to: redirect(digest), digest: digest)
+            }
+            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(content)
 
         case (.blob(_, let digest), .head):
             return RegistryResponses.blobHead(digest, length: try await reader.blobSize(digest))
@@ -110,8 +115,8 @@ struct RegistryRoutes: Sendable {
             let digest = try Digest(parsing: String(digestText))
             outcome.update { $0.reference = digest.description }
             let writer = try writer(repository)
-            _ = try await writer.appendUpload(session, start: Self.contentRangeStart(request.headers[.contentRange]), body: request.body)
-            try await writer.finishUpload(session, digest: digest)
+            try await writer.finishUpload(session, start: Self.contentRangeStart(request.headers[.contentRange]), lastChunk: request.body,
+                                          digest: digest)
             return RegistryResponses.blobCreated(digest, name: name)
 
         case (.upload(_, let session), .get):
@@ -151,8 +156,7 @@ struct RegistryRoutes: Sendable {
         if let digestText = query["digest"] {
             // Monolithic upload: the whole blob in this POST.
             let digest = try Digest(parsing: String(digestText))
-            _ = try await writer.appendUpload(session, start: nil, body: request.body)
-            try await writer.finishUpload(session, digest: digest)
+            try await writer.finishUpload(session, start: nil, lastChunk: request.body, digest: digest)
             return RegistryResponses.blobCreated(digest, name: name)
         }
         return RegistryResponses.upload(.accepted, session: session, size: 0, name: name)

@@ -23,6 +23,17 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: TimeInterval = 30
     /// Largest request header block accepted.
     public var maxHeaderBytes = 64 * 1024
+    /// `postgres://USER:PASS@HOST:PORT/DB`; nil for SQLite in the data directory.
+    public var databaseURL: String?
+    /// `s3://BUCKET[/PREFIX]`; nil for a blob directory in the data directory.
+    public var blobStoreURL: String?
+    /// Answer blob GETs with a redirect to a presigned object-store URL valid this long; nil serves them here.
+    public var blobRedirectTTL: Int?
+    /// The key that seals secrets at rest (32 bytes); nil for the data directory's `secret.key`.
+    /// Replicas sharing a database must all have the same one.
+    public var secretKey: [UInt8]?
+    /// The bootstrap admin token; nil for the data directory's `admin-token`.
+    public var adminToken: String?
 
     public init() {}
 

@@ -44,3 +44,18 @@ extension BlobStore {
         return out
     }
 }
+
+/// The database or the object store could not be reached or refused to work. Requests
+/// answer 503 and the client retries; the server recovers when the store returns.
+public struct StorageUnavailable: Error, CustomStringConvertible {
+    /// `database` or `object store`.
+    public var store: String
+    public var reason: String
+
+    public init(store: String, reason: String) {
+        self.store = store
+        self.reason = reason
+    }
+
+    public var description: String { "\(store) unavailable: \(reason)" }
+}

@@ -26,9 +26,10 @@ public struct DataDirectory: Sendable {
     /// Written on start so the local CLI finds the server without flags.
     public var apiURLPath: String { root + "/api-url" }
 
-    public func prepare() throws {
+    /// Creates the directories; `blobs: false` when blobs live elsewhere (an object store).
+    public func prepare(blobs: Bool = true) throws {
         let fm = FileManager.default
-        for dir in [root, blobsPath, spoolPath] {
+        for dir in [root, spoolPath] + (blobs ? [blobsPath] : []) {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
     }

@@ -86,15 +86,21 @@ public struct FileBlobStore: BlobStore {
     }
 }
 
-struct FileBlobReader: BlobReader {
+/// A blob in a local file.
+public struct FileBlobReader: BlobReader {
     let file: BlobFile
-    let length: Int64
+    public let length: Int64
 
-    func read(at offset: Int64, maxCount: Int) async throws -> ByteBuffer {
+    public init(file: BlobFile, length: Int64) {
+        self.file = file
+        self.length = length
+    }
+
+    public func read(at offset: Int64, maxCount: Int) async throws -> ByteBuffer {
         let count = Int(min(Int64(maxCount), max(0, length - offset)))
         guard count > 0 else { return ByteBuffer() }
         return try await file.read(at: offset, count: count)
     }
 
-    var localFile: BlobFile? { file }
+    public var localFile: BlobFile? { file }
 }

@@ -46,4 +46,5 @@ public protocol PullLog: Sendable {
 
 /// Everything the server keeps in its database.
 public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & BlobVisibilityIndex & PullLog
-    & VendorTokenStore & ReleaseStore & HostedRepositoryStore
+    & VendorTokenStore & ReleaseStore & HostedRepositoryStore & SigningKeyStore & FillLeaseStore & LoginFailureStore
+    & UploadSessionStore

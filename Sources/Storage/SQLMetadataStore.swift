@@ -21,6 +21,11 @@ public final class SQLMetadataStore: MetadataStore {
         try await SchemaMigrations.apply(to: db)
     }
 
+    /// Brings a database (or one connection to it) to the current schema.
+    public static func migrate(_ database: any SQLDatabase) async throws {
+        try await SchemaMigrations.apply(to: database)
+    }
+
     // MARK: Apps
 
     public func createApp(_ app: AppRecord) async throws {
@@ -260,8 +265,9 @@ public final class SQLMetadataStore: MetadataStore {
     }
 
     static func isUniqueViolation(_ error: any Error) -> Bool {
-        let text = String(describing: error).lowercased()
-        return text.contains("unique") || text.contains("duplicate key")
+        // PostgreSQL's errors describe themselves only when reflected (sqlState 23505).
+        let text = (String(describing: error) + " " + String(reflecting: error)).lowercased()
+        return text.contains("unique") || text.contains("duplicate key") || text.contains("23505")
     }
 }
 

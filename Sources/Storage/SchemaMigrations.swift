@@ -74,6 +74,18 @@ enum SchemaMigrations {
             "ALTER TABLE repository_manifests ADD COLUMN annotations TEXT",
             "CREATE INDEX repository_manifests_by_subject ON repository_manifests (repository, subject)",
         ],
+        [
+            // What replicas share beyond the catalog: token-signing keys, who fills which blob,
+            // failed logins, and chunked uploads in progress.
+            "CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, sealed_pem TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE fill_leases (digest TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+            "CREATE TABLE login_failures (login_key TEXT NOT NULL, at BIGINT NOT NULL)",
+            "CREATE INDEX login_failures_by_key ON login_failures (login_key, at)",
+            """
+            CREATE TABLE upload_sessions (id TEXT PRIMARY KEY, repository TEXT NOT NULL, size BIGINT NOT NULL, parts TEXT NOT NULL,
+                created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+            """,
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Backends
 import Logging
 import Server
 
@@ -39,6 +40,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long in-flight requests may finish after SIGTERM, e.g. 30s.")
     var shutdownGrace = "30s"
 
+    @Option(help: "PostgreSQL for metadata, postgres://USER:PASS@HOST:PORT/DB (env PORTCULLIS_DATABASE_URL; default SQLite in the data directory).")
+    var database: String?
+
+    @Option(help: "S3 or S3-compatible blob store, s3://BUCKET[/PREFIX] (env PORTCULLIS_BLOB_STORE; AWS_* variables for credentials, region, endpoint).")
+    var blobStore: String?
+
+    @Option(help: "Answer blob GETs with a redirect to a presigned object-store URL valid this long, e.g. 5m (needs an s3:// blob store).")
+    var blobRedirect: String?
+
+    @Option(help: "File holding the secret key (default env PORTCULLIS_SECRET_KEY, else the data directory's secret.key).")
+    var secretKeyFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -64,13 +77,39 @@ struct Serve: AsyncParsableCommand {
         config.shutdownGrace = try Duration.parse(shutdownGrace, option: "--shutdown-grace")
         guard loginFailureLimit >= 0 else { throw ValidationError("--login-failure-limit must not be negative") }
         config.loginFailureLimit = loginFailureLimit
+        let env = ProcessInfo.processInfo.environment
+        config.databaseURL = database ?? env["PORTCULLIS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        config.blobStoreURL = blobStore ?? env["PORTCULLIS_BLOB_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let blobRedirect {
+            let ttl = try Duration.parse(blobRedirect, option: "--blob-redirect")
+            guard ttl >= 1, ttl <= 7 * 86400 else { throw ValidationError("--blob-redirect must be between 1s and 7d (what S3 presigns)") }
+            config.blobRedirectTTL = Int(ttl)
+        }
+        if let secretKeyFile {
+            guard let text = try? String(contentsOfFile: secretKeyFile, encoding: .utf8) else {
+                throw ValidationError("cannot read --secret-key-file \(secretKeyFile)")
+            }
+            config.secretKey = try ServerSecrets.decodeKey(text)
+        } else if let text = env["PORTCULLIS_SECRET_KEY"], !text.isEmpty {
+            config.secretKey = try ServerSecrets.decodeKey(text)
+        }
+        config.adminToken = env["PORTCULLIS_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let token = config.adminToken, token.count < 24 {
+            throw ValidationError("PORTCULLIS_ADMIN_TOKEN must be at least 24 characters; a random one: openssl rand -hex 32")
+        }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        try await PortcullisServer.run(config, logger: Logger(label: "portcullis"))
+        do {
+            try await PortcullisServer.run(config, logger: Logger(label: "portcullis"))
+        } catch let error as StorageStartupError {
+            // Said plainly, without a stack: which store, and why.
+            FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }
 

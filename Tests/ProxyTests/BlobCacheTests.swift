@@ -86,7 +86,8 @@ struct CacheFixture {
         }
         #expect(readers.count == 8 && readers.allSatisfy { $0 == part1 + part2 })
         #expect(fetches.load(ordering: .relaxed) == 1)
-        #expect(try await store.size(of: digest) == Int64(part1.count + part2.count))
+        // Readers have every byte once it is verified; publishing to the store follows.
+        try await waitUntil { try await store.size(of: digest) == Int64(part1.count + part2.count) }
         guard case .complete = try await cache.content(digest, fetch: fetch, completed: { _ in }) else {
             Issue.record("a finished fill must be served from the store"); return
         }
@@ -126,7 +127,7 @@ struct CacheFixture {
             blob(length: Int64(bytes.count), AsyncThrowingStream { c in c.yield(ByteBuffer(bytes: bytes)); c.finish() })
         }, completed: { _ in })
         #expect(try await readAll(retry) == bytes)
-        #expect(try await f.store.size(of: digest) == Int64(bytes.count))
+        try await waitUntil { try await f.store.size(of: digest) == Int64(bytes.count) }
     }
 
     @Test func shortTransferIsRejected() async throws {

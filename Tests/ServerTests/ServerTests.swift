@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Backends
 import Storage
 import Testing
 import Upstream
@@ -20,7 +21,8 @@ func withServer(_ body: @Sendable (any TestClientProtocol, _ adminToken: String)
     let logger = Logger(label: "test")
     let storage = try await StorageBackend.open(.embedded(data), logger: logger)
     let http = HTTPClientTransport.makeHTTPClient()
-    let components = try await PortcullisServer.makeComponents(config, dataDir: data, storage: storage, http: http, logger: logger)
+    let secrets = ServerSecrets(secretKey: try data.secretKey(), adminToken: try data.adminToken())
+    let components = try await PortcullisServer.makeComponents(config, secrets: secrets, storage: storage, http: http, logger: logger)
     let fills = Task { try await components.fills.run() }
     let token = try data.adminToken()
     let app = try PortcullisServer.makeApplication(components, adminToken: token)

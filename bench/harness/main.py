@@ -36,6 +36,7 @@ from .common import (
     warn,
 )
 from .imagecache import Image, get_image
+from .scaleout import phase_scale
 from .services import (
     DistributionProxy,
     Portcullis,
@@ -46,7 +47,7 @@ from .services import (
     skopeo_copy_check,
 )
 
-PHASES = ["cold", "verify", "warm", "manifest", "soak", "conc", "4g"]
+PHASES = ["cold", "verify", "warm", "manifest", "soak", "conc", "4g", "scale"]
 SMALL_REPO = "bench/small"
 BIG_REPO = "bench/big"
 HUGE_REPO = "bench/huge"
@@ -441,6 +442,8 @@ class Bench:
             self.phase_conc()
         if "4g" in phases and self.huge:
             self.phase_cold(self.huge, HUGE_REPO, a.runs_4g, "huge", f"cold {a.huge_bytes // MIB} MiB")
+        if "scale" in phases:
+            phase_scale(self)
         return 0
 
     def collect_startups(self) -> None:

@@ -66,7 +66,7 @@ def guard_args() -> List[str]:
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture
-def hardened_factory(tmp_path_factory, portcullis_binary) -> Iterator[Callable[..., PortcullisServer]]:
+def hardened_factory(tmp_path_factory, portcullis_binary, backend) -> Iterator[Callable[..., PortcullisServer]]:
     """Like ``portcullis_factory`` but records the servers for the final log grep.
 
     ``start(*args, start=True, prepare=None)``: ``prepare(server)`` runs before the
@@ -75,7 +75,7 @@ def hardened_factory(tmp_path_factory, portcullis_binary) -> Iterator[Callable[.
     started: List[PortcullisServer] = []
 
     def start(*extra_args: str, start: bool = True, prepare: Optional[Callable[[PortcullisServer], None]] = None):
-        srv = PortcullisServer(tmp_path_factory.mktemp("hardened-portcullis"), portcullis_binary, extra_args)
+        srv = PortcullisServer(tmp_path_factory.mktemp("hardened-portcullis"), portcullis_binary, extra_args, store=backend.attach())
         started.append(srv)
         HARDENING_SERVERS.append(srv)
         if prepare is not None:
@@ -137,16 +137,23 @@ def spool_files(server: PortcullisServer) -> List[Path]:
     return [p for p in spool.rglob("*") if p.is_file()]
 
 
-def blob_leftovers(server: PortcullisServer, hexdigest: str) -> List[Path]:
-    """Files named after the digest that do NOT hash to it, plus anything in the spool."""
-    bad = []
+def blob_leftovers(server: PortcullisServer, hexdigest: str) -> List[object]:
+    """Stored objects named after the digest that do NOT hash to it, anything in the spool,
+    and (on shared storage) upload parts left in the object store."""
+    bad: List[object] = []
     for p in files_containing(server.data_dir, hexdigest):
         if p.is_file() and file_sha256_hex(p) != hexdigest:
             bad.append(p)
+    if server.store is not None:
+        bad += [k for k in server.store.blob_keys(hexdigest) if server.store.moto.sha256(k) != hexdigest]
+        bad += [k for k in server.store.blob_keys() if "/uploads/" in k]
     return bad + spool_files(server)
 
 
-def stored_blob(server: PortcullisServer, hexdigest: str) -> List[Path]:
+def stored_blob(server: PortcullisServer, hexdigest: str) -> List[object]:
+    """Where the blob is stored: files in the data directory, or object keys."""
+    if server.store is not None:
+        return server.store.blob_keys(hexdigest)
     return [p for p in files_containing(server.data_dir, hexdigest) if p.is_file()]
 
 

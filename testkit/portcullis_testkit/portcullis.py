@@ -6,12 +6,15 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
 import requests
 
 from .proc import ManagedProcess, run
 from .util import REPO_ROOT, free_port, unique, wait_until
+
+if TYPE_CHECKING:
+    from .backends import SharedStore
 
 DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "portcullis"
 
@@ -57,8 +60,14 @@ class Tenant:
 
 
 class PortcullisServer:
-    def __init__(self, workdir: Path, binary: Optional[Path] = None, extra_args: Sequence[str] = ()):
+    """One ``portcullis serve``: embedded storage in its data directory, or ``store`` (a
+    shared database and blob prefix, see backends.py) when given."""
+
+    def __init__(self, workdir: Path, binary: Optional[Path] = None, extra_args: Sequence[str] = (),
+                 store: Optional["SharedStore"] = None, env: Optional[Dict[str, str]] = None):
         self.binary = Path(binary or portcullis_bin())
+        self.store = store
+        self.env = {**(store.env() if store else {}), **(env or {})}
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
@@ -82,9 +91,10 @@ class PortcullisServer:
             self.host,
             "--data-dir",
             str(self.data_dir),
+            *(self.store.args() if self.store else []),
             *self.extra_args,
         ]
-        self.proc = ManagedProcess(args, self.log_path)
+        self.proc = ManagedProcess(args, self.log_path, env=self.env)
 
         def healthy():
             if not self.proc.alive():
@@ -96,7 +106,7 @@ class PortcullisServer:
         try:
             wait_until(healthy, timeout=timeout, message=lambda: f"portcullis /healthz never returned 200:\n{self.proc.log_tail()}")
             wait_until(
-                lambda: (self.data_dir / "admin-token").is_file()
+                lambda: "PORTCULLIS_ADMIN_TOKEN" in self.env or (self.data_dir / "admin-token").is_file()
                 and (self.data_dir / "admin-token").read_text().strip(),
                 timeout=10,
                 message=f"{self.data_dir / 'admin-token'} was not written",
@@ -119,7 +129,7 @@ class PortcullisServer:
     @property
     def admin_token(self) -> str:
         if self._token is None:
-            self._token = (self.data_dir / "admin-token").read_text().strip()
+            self._token = self.env.get("PORTCULLIS_ADMIN_TOKEN") or (self.data_dir / "admin-token").read_text().strip()
         return self._token
 
     # ----------------------------------------------------------------------- CLI

@@ -3,10 +3,10 @@ import NIOCore
 import OCI
 import Storage
 
-/// Blob uploads in progress (POST, PATCH…, PUT). Each session appends to a spool file; the
-/// final PUT hashes the whole file, so a session survives any number of chunks without
-/// keeping hash state, and a retried upload after a crash simply starts again.
-public actor UploadSessions {
+/// Upload sessions of one replica: each appends to a spool file, and the final PUT hashes the
+/// whole file, so a session survives any number of chunks without keeping hash state, and a
+/// retried upload after a crash simply starts again.
+public actor LocalUploadSessions: BlobUploads {
     struct Session {
         var repository: String
         var file: BlobFile
@@ -31,66 +31,37 @@ public actor UploadSessions {
         return id
     }
 
-    /// Current size, or nil when there is no such session for this repository.
     public func size(_ id: String, repository: String) -> Int64? {
         guard let s = sessions[id], s.repository == repository else { return nil }
         return s.size
     }
 
-    /// Appends a chunk. `start`, from Content-Range, must equal the current size.
-    public func append<Body: AsyncSequence>(_ id: String, repository: String, start: Int64?, body: Body) async throws -> Int64
+    public func append<Body: AsyncSequence & Sendable>(_ id: String, repository: String, start: Int64?, body: Body) async throws -> Int64
     where Body.Element == ByteBuffer {
-        guard var session = sessions[id], session.repository == repository else {
-            throw RegistryError(.blobUploadUnknown, "upload unknown to registry")
-        }
-        if let start, start != session.size {
-            throw RegistryError(.rangeInvalid, "chunk starts at \(start) but \(session.size) bytes were received")
-        }
-        // Claim the session so a concurrent PATCH cannot interleave writes.
-        sessions[id] = nil
+        var session = try claim(id, repository: repository, start: start)
         do {
-            for try await chunk in body {
-                try await session.file.write(chunk, at: session.size)
-                session.size += Int64(chunk.readableBytes)
-            }
+            session.size = try await UploadSpool.write(body, to: session.file, at: session.size)
         } catch {
             store.discard(session.file)
-            throw error is RegistryError ? error : RegistryError(.blobUploadInvalid, "upload interrupted; start it again")
+            throw error
         }
         session.touched = Date()
         sessions[id] = session
         return session.size
     }
 
-    /// Verifies the upload against `digest` and publishes it. The session ends either way.
-    public func finish(_ id: String, repository: String, digest: Digest) async throws -> Int64 {
-        guard let session = sessions[id], session.repository == repository else {
-            throw RegistryError(.blobUploadUnknown, "upload unknown to registry")
-        }
-        sessions[id] = nil
-        var hasher = DigestHasher(algorithm: digest.algorithm)
-        var offset: Int64 = 0
+    public func finish<Body: AsyncSequence & Sendable>(_ id: String, repository: String, start: Int64?, lastChunk: Body, digest: Digest) async throws
+        -> Int64 where Body.Element == ByteBuffer {
+        let session = try claim(id, repository: repository, start: start)
+        let size: Int64
         do {
-            while offset < session.size {
-                let chunk = try await session.file.read(at: offset, count: Int(min(1 << 20, session.size - offset)))
-                guard chunk.readableBytes > 0 else { break }
-                chunk.withUnsafeReadableBytes { hasher.update($0) }
-                offset += Int64(chunk.readableBytes)
-            }
+            size = try await UploadSpool.write(lastChunk, to: session.file, at: session.size)
         } catch {
             store.discard(session.file)
             throw error
         }
-        guard offset == session.size, hasher.finalize() == digest else {
-            store.discard(session.file)
-            throw RegistryError(.digestInvalid, "uploaded content does not match digest \(digest)")
-        }
-        if try await store.size(of: digest) != nil {
-            store.discard(session.file)
-        } else {
-            try await store.commit(session.file, as: digest)
-        }
-        return session.size
+        try await UploadSpool.publish(session.file, size: size, as: digest, to: store)
+        return size
     }
 
     public func cancel(_ id: String, repository: String) -> Bool {
@@ -98,6 +69,15 @@ public actor UploadSessions {
         sessions[id] = nil
         store.discard(session.file)
         return true
+    }
+
+    /// Takes the session out of the table while a request writes to it, so a concurrent
+    /// PATCH cannot interleave writes; the request puts it back when it is done.
+    private func claim(_ id: String, repository: String, start: Int64?) throws -> Session {
+        guard let session = sessions[id], session.repository == repository else { throw UploadSpool.unknown }
+        if let start, start != session.size { throw UploadSpool.outOfOrder(start: start, size: session.size) }
+        sessions[id] = nil
+        return session
     }
 
     private func expireIdle() {

@@ -41,6 +41,8 @@ struct AdminErrorMiddleware: RouterMiddleware {
             }
         } catch let error as HTTPError {
             return .apiError(error.status, error.body ?? "request failed")
+        } catch let error as StorageUnavailable {
+            return .apiError(.serviceUnavailable, "\(error.store) unavailable; retry shortly")
         }
     }
 }

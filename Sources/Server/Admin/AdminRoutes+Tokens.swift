@@ -17,6 +17,14 @@ extension AdminRoutes {
             try await control.removeToken(id: try context.parameters.require("id"))
             return Response(status: .noContent)
         }
+        api.get("/signing-keys") { _, _ in
+            let keys = try await control.signingKeys()
+            return try json(keys.enumerated().map { SigningKeyBody(keyID: $1.keyID, createdAt: $1.createdAt, signing: $0 == 0) })
+        }
+        api.post("/signing-keys") { _, _ in
+            let key = try await control.rotateSigningKey(tokens: c.tokens)
+            return try json(SigningKeyBody(keyID: key.keyID, createdAt: key.createdAt, signing: true), status: .created)
+        }
     }
 }
 

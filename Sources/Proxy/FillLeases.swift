@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import OCI
+import Storage
+
+/// Who may fetch a blob from upstream, when several replicas share one object store.
+public protocol FillLeases: Sendable {
+    /// Whether this replica holds the digest's lease now (taking it when free or expired).
+    func claim(_ digest: Digest) async throws -> Bool
+    /// Keeps the lease alive while a fill runs; returns when cancelled.
+    func keepRenewed(_ digest: Digest) async
+    func release(_ digest: Digest) async
+    /// How often a waiting replica looks again.
+    var pollInterval: Duration { get }
+}
+
+/// Leases rows in the shared database. A lease lasts `ttl` and the filler renews it every
+/// third of that, so a replica that dies mid-fill holds up the others for at most `ttl`.
+///
+/// When the database cannot be reached the replica fetches anyway: a second upstream fetch
+/// costs less than a pull that waits on a lease nobody can grant.
+public struct SharedFillLeases: FillLeases {
+    let store: any FillLeaseStore
+    /// This replica, unique per process.
+    public let holder: String
+    let ttl: TimeInterval
+    public let pollInterval: Duration
+    let logger: Logger
+
+    public init(store: any FillLeaseStore, holder: String = "replica-" + UUID().uuidString.lowercased(), ttl: TimeInterval = 10,
+                pollInterval: Duration = .milliseconds(250), logger: Logger) {
+        self.store = store
+        self.holder = holder
+        self.ttl = ttl
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func claim(_ digest: Digest) async throws -> Bool {
+        let now = Date()
+        do {
+            return try await store.acquireFillLease(digest, holder: holder, until: now.addingTimeInterval(ttl), now: now)
+        } catch {
+            logger.warning("fill lease unavailable; fetching without one", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            return true
+        }
+    }
+
+    public func keepRenewed(_ digest: Digest) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(ttl / 3))
+            if Task.isCancelled { return }
+            _ = try? await claim(digest)
+        }
+    }
+
+    public func release(_ digest: Digest) async {
+        try? await store.releaseFillLease(digest, holder: holder)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import NIOCore
+import OCI
+import RegistryCore
+import Storage
+import Synchronization
+import Testing
+import Upstream
+@testable import Proxy
+
+/// Two "replicas" (blob caches with their own spool and fill service) over one blob root and
+/// one database holding the fill leases, as replicas over one object store and one database.
+struct ReplicaPair {
+    let dir: String
+    let database: SQLMetadataStore
+    let a: BlobCache
+    let b: BlobCache
+    let services: [Task<Void, any Error>]
+
+    init(ttl: TimeInterval = 10) async throws {
+        dir = NSTemporaryDirectory() + "replicas-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        database = try await SQLMetadataStore.openSQLite(path: dir + "/metadata.sqlite", logger: Logger(label: "test"))
+        var caches: [BlobCache] = []
+        var services: [Task<Void, any Error>] = []
+        for name in ["a", "b"] {
+            let fills = FillService()
+            services.append(Task { try await fills.run() })
+            let leases = SharedFillLeases(store: database, holder: "replica-\(name)", ttl: ttl, pollInterval: .milliseconds(50),
+                                          logger: Logger(label: "test"))
+            caches.append(BlobCache(store: try FileBlobStore(root: dir + "/blobs", spoolRoot: dir + "/spool-\(name)"), fills: fills,
+                                    leases: leases, logger: Logger(label: "test")))
+        }
+        (a, b) = (caches[0], caches[1])
+        self.services = services
+    }
+
+    func close() async {
+        for service in services { service.cancel() }
+        try? await database.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+@Suite struct SharedFillTests {
+    static func drain(_ content: BlobContent) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        var offset: Int64 = 0
+        while true {
+            let chunk: ByteBuffer
+            switch content {
+            case .arriving(let blob): chunk = try await blob.read(at: offset, maxCount: 1 << 20)
+            case .complete(let reader): chunk = try await reader.read(at: offset, maxCount: 1 << 20)
+            }
+            if chunk.readableBytes == 0 { return out }
+            out += Array(chunk.readableBytesView)
+            offset += Int64(chunk.readableBytes)
+        }
+    }
+
+    @Test func aSecondReplicaWaitsForTheFirstAndServesWhatItPublished() async throws {
+        let pair = try await ReplicaPair()
+        let bytes = Array(repeating: UInt8(7), count: 300_000)
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        let fetches = Atomic<Int>(0)
+        let fetch: @Sendable () async throws -> UpstreamBlob = {
+            fetches.add(1, ordering: .relaxed)
+            return blob(length: Int64(bytes.count), source.stream)
+        }
+        let first = try await pair.a.content(digest, fetch: fetch, completed: { _ in })
+        guard case .arriving = first else { Issue.record("the first replica must fill"); return }
+        let second = Task { try await pair.b.content(digest, fetch: fetch, completed: { _ in }) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fetches.load(ordering: .relaxed) == 1, "the second replica must not fetch while the first holds the lease")
+        source.continuation.yield(ByteBuffer(bytes: bytes))
+        source.continuation.finish()
+        #expect(try await Self.drain(first) == bytes)
+        let served = try await second.value
+        guard case .complete = served else { Issue.record("the waiting replica serves the published blob"); return }
+        #expect(try await Self.drain(served) == bytes)
+        #expect(fetches.load(ordering: .relaxed) == 1)
+        await pair.close()
+    }
+
+    @Test func aDeadHoldersLeaseRunsOutAndIsTakenOver() async throws {
+        let pair = try await ReplicaPair()
+        let bytes = Array("taken over".utf8)
+        let digest = Digest.of(bytes)
+        // A replica that took the lease and died: nobody renews it.
+        let expiry = Date().addingTimeInterval(0.6)
+        #expect(try await pair.database.acquireFillLease(digest, holder: "dead", until: expiry, now: Date()))
+        let fetches = Atomic<Int>(0)
+        let fetchedAt = Mutex<Date?>(nil)
+        let content = try await pair.b.content(digest, fetch: {
+            fetches.add(1, ordering: .relaxed)
+            fetchedAt.withLock { $0 = Date() }
+            return blob(length: Int64(bytes.count), AsyncThrowingStream { $0.yield(ByteBuffer(bytes: bytes)); $0.finish() })
+        }, completed: { _ in })
+        #expect(try await Self.drain(content) == bytes)
+        let fetched = fetchedAt.withLock { $0 } ?? .distantPast
+        #expect(fetched >= expiry, "the lease was honoured until it expired")
+        #expect(fetches.load(ordering: .relaxed) == 1)
+        await pair.close()
+    }
+
+    @Test func aRunningFillRenewsItsLease() async throws {
+        let pair = try await ReplicaPair(ttl: 0.6)
+        let bytes = Array(repeating: UInt8(3), count: 1000)
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        let first = try await pair.a.content(digest, fetch: { blob(length: Int64(bytes.count), source.stream) }, completed: { _ in })
+        // Three lease lifetimes later the first replica is still filling, and still holds it.
+        try await Task.sleep(for: .milliseconds(1800))
+        #expect(try await !pair.database.acquireFillLease(digest, holder: "someone-else", until: Date().addingTimeInterval(5), now: Date()))
+        source.continuation.yield(ByteBuffer(bytes: bytes))
+        source.continuation.finish()
+        #expect(try await Self.drain(first) == bytes)
+        await pair.close()
+    }
+
+    @Test func joiningAFillForAnotherPlaceNeedsConfirmation() async throws {
+        let f = try CacheFixture()
+        defer { f.close() }
+        let bytes = Array("private layer".utf8)
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        _ = try await f.cache.content(digest, for: "upstream-a", fetch: { blob(length: Int64(bytes.count), source.stream) }, completed: { _ in })
+        struct NotThere: Error {}
+        await #expect(throws: NotThere.self) {
+            try await f.cache.content(digest, for: "upstream-b", confirm: { throw NotThere() }, fetch: { throw NotThere() }, completed: { _ in })
+        }
+        let confirmed = Atomic<Int>(0)
+        _ = try await f.cache.content(digest, for: "upstream-a", confirm: { confirmed.add(1, ordering: .relaxed) },
+                                      fetch: { throw NotThere() }, completed: { _ in })
+        #expect(confirmed.load(ordering: .relaxed) == 0, "the place that started the fill joins it without asking")
+        source.continuation.yield(ByteBuffer(bytes: bytes))
+        source.continuation.finish()
+    }
+}
