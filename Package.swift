@@ -80,7 +80,7 @@ let package = Package(
         // Talking to vendors' registries: the registry operations behind a protocol, over a
         // chain of small transports (redirects, challenge auth and token exchange, metrics).
         .target(name: "Upstream", dependencies: [
-            "OCI",
+            "OCI", "SigV4",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

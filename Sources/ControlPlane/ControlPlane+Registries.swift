@@ -9,18 +9,30 @@ public struct RegistryDraft: Sendable {
     public var provider: String
     public var endpoint: String?
     public var name: String?
+    /// The username, robot account, or (ECR) access key ID.
     public var username: String?
+    /// The password, token, JSON key or (ECR) secret access key.
     public var secret: String?
     public var authType: String?
+    /// ECR's region, when the endpoint is not an ECR host name that says it.
+    public var region: String?
+    /// No credentials: a public registry.
+    public var anonymous: Bool
+    /// Upstream repository patterns customers may pull (`org/*`); empty: all.
+    public var allow: [String]
     public var apps: [String]
 
-    public init(provider: String, endpoint: String?, name: String?, username: String?, secret: String?, authType: String?, apps: [String]) {
+    public init(provider: String, endpoint: String?, name: String?, username: String?, secret: String?, authType: String?,
+                region: String? = nil, anonymous: Bool = false, allow: [String] = [], apps: [String]) {
         self.provider = provider
         self.endpoint = endpoint
         self.name = name
         self.username = username
         self.secret = secret
         self.authType = authType
+        self.region = region
+        self.anonymous = anonymous
+        self.allow = allow
         self.apps = apps
     }
 }
@@ -31,19 +43,19 @@ extension ControlPlane {
         let endpoint = try provider.endpoint(given: draft.endpoint)
         let name = draft.name ?? Slug.derive(from: provider == .dockerhub ? "dockerhub" : endpoint.authority)
         try validateSlug(name, "registry name")
-        let username = draft.username ?? provider.defaultUsername()
-        if draft.secret != nil, (username ?? "").isEmpty {
-            throw ControlPlaneError.invalid("a username is required with a password or token")
+        let login = try provider.login(draft, endpoint: endpoint)
+        for pattern in draft.allow {
+            do { _ = try RepositoryPattern(parsing: pattern) } catch { throw ControlPlaneError.invalid(error.description) }
         }
         var appIDs: [String] = []
         for slug in draft.apps { appIDs.append(try await app(slug: slug).id) }
         let record = RegistryRecord(
             name: name, provider: provider.rawValue, endpoint: endpoint.baseURL, host: endpoint.canonicalHost,
-            username: draft.secret == nil ? nil : username, sealedSecret: try draft.secret.map { try secrets.seal($0) },
-            authType: draft.secret == nil ? "anonymous" : (draft.authType ?? "password"), appIDs: appIDs)
+            username: login.username, sealedSecret: try login.secret.map { try secrets.seal($0) }, authType: login.authType,
+            region: login.region, allowedRepositories: draft.allow, appIDs: appIDs)
         try await normalized { try await store.createRegistry(record) }
         await directory.invalidate()
-        logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)"])
+        logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)", "auth": "\(login.authType)"])
         return record
     }
 
@@ -78,7 +90,7 @@ extension ControlPlane {
             return (.ok, "found \(normalized):\(reference)" + (head.digest.map { " (\($0))" } ?? ""))
         } catch let error as UpstreamError {
             switch error {
-            case .authenticationFailed: return (.authFailed, error.description)
+            case .authenticationFailed: return (.authFailed, "the registry refused the stored credentials")
             case .notFound: return (.notFound, "\(normalized):\(reference) not found upstream")
             default: return (.unreachable, error.description)
             }

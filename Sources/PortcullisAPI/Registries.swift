@@ -4,18 +4,26 @@ public struct RegistryBody: Codable, Sendable, Equatable {
     public var name: String
     public var provider: String
     public var endpoint: String
+    /// The username, robot account or (ECR) access key ID; never the secret.
     public var username: String?
+    /// `password`, `token`, `anonymous` or `access-key`.
     public var authType: String
+    public var region: String?
+    /// Upstream repository patterns customers may pull; empty: all.
+    public var allow: [String]
     /// App slugs; empty means every app.
     public var apps: [String]
     public var createdAt: Date
 
-    public init(name: String, provider: String, endpoint: String, username: String?, authType: String, apps: [String], createdAt: Date) {
+    public init(name: String, provider: String, endpoint: String, username: String?, authType: String, region: String? = nil,
+                allow: [String] = [], apps: [String], createdAt: Date) {
         self.name = name
         self.provider = provider
         self.endpoint = endpoint
         self.username = username
         self.authType = authType
+        self.region = region
+        self.allow = allow
         self.apps = apps
         self.createdAt = createdAt
     }
@@ -25,20 +33,30 @@ public struct CreateRegistryRequest: Codable, Sendable {
     public var provider: String
     public var endpoint: String?
     public var name: String?
+    /// Username, robot account, or (ECR) access key ID.
     public var username: String?
-    /// Password or token; stored sealed, never returned.
+    /// Password, token, JSON key or (ECR) secret access key; stored sealed, never returned.
     public var secret: String?
+    /// `password` (default) or `token`.
     public var authType: String?
+    /// ECR only, when the endpoint's host does not name the region.
+    public var region: String?
+    /// True to register a public registry without credentials.
+    public var anonymous: Bool?
+    public var allow: [String]?
     public var apps: [String]?
 
     public init(provider: String, endpoint: String? = nil, name: String? = nil, username: String? = nil, secret: String? = nil,
-                authType: String? = nil, apps: [String]? = nil) {
+                authType: String? = nil, region: String? = nil, anonymous: Bool? = nil, allow: [String]? = nil, apps: [String]? = nil) {
         self.provider = provider
         self.endpoint = endpoint
         self.name = name
         self.username = username
         self.secret = secret
         self.authType = authType
+        self.region = region
+        self.anonymous = anonymous
+        self.allow = allow
         self.apps = apps
     }
 }

@@ -60,14 +60,26 @@ public actor UpstreamDirectory {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
         }
         let repository = registry.host == DockerHub.canonicalHost ? DockerHub.repository(proxy.repository) : proxy.repository
+        // Outside the vendor's allowlist is the same answer as an unknown name, and costs no upstream request.
+        guard Self.allows(registry, repository) else { throw RegistryError(.nameUnknown, "repository name not known to registry") }
         return ResolvedUpstream(registry: registry, target: try target(for: registry), repository: repository)
     }
 
+    static func allows(_ registry: RegistryRecord, _ repository: String) -> Bool {
+        registry.allowedRepositories.isEmpty
+            || registry.allowedRepositories.contains { (try? RepositoryPattern(parsing: $0))?.matches(repository) ?? false }
+    }
+
     public func target(for registry: RegistryRecord) throws -> UpstreamTarget {
-        var credentials: BasicCredentials?
-        if let sealed = registry.sealedSecret {
-            credentials = BasicCredentials(username: registry.username ?? "", password: try secrets.open(sealed))
+        UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry))
+    }
+
+    private func login(for registry: RegistryRecord) throws -> UpstreamLogin {
+        guard let sealed = registry.sealedSecret else { return .anonymous }
+        let secret = try secrets.open(sealed)
+        if let region = registry.region, registry.authType == RegistryAuthType.accessKey {
+            return .ecr(ECRAccess(accessKeyID: registry.username ?? "", secretAccessKey: secret, region: region))
         }
-        return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, credentials: credentials)
+        return .basic(BasicCredentials(username: registry.username ?? "", password: secret))
     }
 }

@@ -16,6 +16,15 @@ public struct AppRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// How a registered upstream is logged in to.
+public enum RegistryAuthType {
+    public static let password = "password"
+    public static let token = "token"
+    public static let anonymous = "anonymous"
+    /// An AWS access key exchanged for ECR registry passwords.
+    public static let accessKey = "access-key"
+}
+
 /// An upstream registry a vendor registered, with its credential sealed.
 public struct RegistryRecord: Sendable, Equatable {
     public var id: String
@@ -29,13 +38,19 @@ public struct RegistryRecord: Sendable, Equatable {
     public var username: String?
     /// AES-GCM sealed password or token; never leaves the server.
     public var sealedSecret: String?
+    /// `password`, `token`, `anonymous` or `access-key` (ECR).
     public var authType: String
+    /// The AWS region of an ECR registry.
+    public var region: String?
+    /// Patterns of upstream repositories customers may pull through this registry; empty: all.
+    public var allowedRepositories: [String]
     /// Empty means every app of the vendor may use it.
     public var appIDs: [String]
     public var createdAt: Date
 
     public init(id: String = UUID().uuidString.lowercased(), name: String, provider: String, endpoint: String, host: String,
-                username: String?, sealedSecret: String?, authType: String, appIDs: [String], createdAt: Date = Date()) {
+                username: String?, sealedSecret: String?, authType: String, region: String? = nil, allowedRepositories: [String] = [],
+                appIDs: [String], createdAt: Date = Date()) {
         self.id = id
         self.name = name
         self.provider = provider
@@ -44,6 +59,8 @@ public struct RegistryRecord: Sendable, Equatable {
         self.username = username
         self.sealedSecret = sealedSecret
         self.authType = authType
+        self.region = region
+        self.allowedRepositories = allowedRepositories
         self.appIDs = appIDs
         self.createdAt = createdAt
     }

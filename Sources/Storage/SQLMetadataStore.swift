@@ -63,9 +63,12 @@ public final class SQLMetadataStore: MetadataStore {
     public func createRegistry(_ r: RegistryRecord) async throws {
         do {
             try await db.raw("""
-                INSERT INTO registries (id, name, provider, endpoint, host, username, sealed_secret, auth_type, created_at)
+                INSERT INTO registries (id, name, provider, endpoint, host, username, sealed_secret, auth_type, region,
+                                        allowed_repositories, created_at)
                 VALUES (\(bind: r.id), \(bind: r.name), \(bind: r.provider), \(bind: r.endpoint), \(bind: r.host),
-                        \(bind: r.username), \(bind: r.sealedSecret), \(bind: r.authType), \(bind: r.createdAt.millis))
+                        \(bind: r.username), \(bind: r.sealedSecret), \(bind: r.authType), \(bind: r.region),
+                        \(bind: r.allowedRepositories.isEmpty ? nil : r.allowedRepositories.joined(separator: "\n")),
+                        \(bind: r.createdAt.millis))
                 """).run()
         } catch where Self.isUniqueViolation(error) {
             throw StoreError.conflict("registry \(r.name) already exists")
@@ -114,6 +117,9 @@ public final class SQLMetadataStore: MetadataStore {
                        username: try row.decode(column: "username", as: String?.self),
                        sealedSecret: try row.decode(column: "sealed_secret", as: String?.self),
                        authType: try row.decode(column: "auth_type", as: String.self),
+                       region: try row.decode(column: "region", as: String?.self),
+                       allowedRepositories: try row.decode(column: "allowed_repositories", as: String?.self)
+                           .map { $0.split(separator: "\n").map(String.init) } ?? [],
                        appIDs: [],
                        createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)))
     }

@@ -86,6 +86,11 @@ enum SchemaMigrations {
                 created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
             """,
         ],
+        [
+            // ECR's region, and the upstream repositories an app's customers may pull through a registry.
+            "ALTER TABLE registries ADD COLUMN region TEXT",
+            "ALTER TABLE registries ADD COLUMN allowed_repositories TEXT",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

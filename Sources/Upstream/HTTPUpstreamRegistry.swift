@@ -13,7 +13,8 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
         self.transport = transport
     }
 
-    /// The production chain. Token requests go through redirects but not through auth or metrics.
+    /// The production chain. Token requests (to a realm, to ECR) go through redirects but not
+    /// through auth or metrics.
     public init(http: HTTPClient, responseTimeout: TimeAmount, tokens: UpstreamTokenCache = UpstreamTokenCache(), logger: Logger) {
         let wire = RedirectFollowingTransport(wrapping: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger))
         let auth = ChallengeAuthTransport(wrapping: wire, exchange: BearerTokenExchange(transport: wire), tokens: tokens)

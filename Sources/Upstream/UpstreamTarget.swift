@@ -8,13 +8,47 @@ public struct UpstreamTarget: Sendable {
     public var name: String
     /// `https://host[:port]` without a trailing slash.
     public var baseURL: String
-    public var credentials: BasicCredentials?
+    public var login: UpstreamLogin
 
-    public init(id: String, name: String, baseURL: String, credentials: BasicCredentials?) {
+    public init(id: String, name: String, baseURL: String, login: UpstreamLogin) {
         self.id = id
         self.name = name
         self.baseURL = baseURL
-        self.credentials = credentials
+        self.login = login
+    }
+}
+
+/// How Portcullis logs in to a vendor's registry.
+public enum UpstreamLogin: Sendable, Equatable {
+    /// A public registry: anonymous tokens only.
+    case anonymous
+    /// A username with a password, token, robot secret or (Google) JSON key.
+    case basic(BasicCredentials)
+    /// An AWS access key, exchanged with ECR for a registry password that lasts up to 12 hours.
+    case ecr(ECRAccess)
+}
+
+/// What ECR's `GetAuthorizationToken` is called with.
+public struct ECRAccess: Sendable, Equatable {
+    public var accessKeyID: String
+    public var secretAccessKey: String
+    public var region: String
+
+    public init(accessKeyID: String, secretAccessKey: String, region: String) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.region = region
+    }
+
+    /// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`, also
+    /// the FIPS and China spellings), or nil for any other host.
+    public static func region(ofHost authority: String) -> String? {
+        let host = authority.split(separator: ":").first.map(String.init) ?? authority
+        let labels = host.lowercased().split(separator: ".").map(String.init)
+        guard let dkr = labels.firstIndex(of: "dkr"), dkr >= 1, labels.count > dkr + 3,
+              labels[dkr + 1] == "ecr" || labels[dkr + 1] == "ecr-fips", labels[dkr + 3] == "amazonaws" else { return nil }
+        let region = labels[dkr + 2]
+        return region.isEmpty ? nil : region
     }
 }
 

@@ -20,7 +20,7 @@ public actor VisibilityProbe {
         let registry = reference.canonicalRegistry
         let authority = registry == DockerHub.canonicalHost ? DockerHub.apiHost : registry
         let scheme = plainHTTPHosts.contains(registry) || plainHTTPHosts.contains(reference.registry ?? "") ? "http" : "https"
-        let target = UpstreamTarget(id: "probe:" + registry, name: registry, baseURL: "\(scheme)://\(authority)", credentials: nil)
+        let target = UpstreamTarget(id: "probe:" + registry, name: registry, baseURL: "\(scheme)://\(authority)", login: .anonymous)
         let visibility: Visibility
         do {
             _ = try await client.manifestHead(target, repository: reference.upstreamRepository,

@@ -9,30 +9,47 @@ struct RegistryCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register an upstream registry.",
-            discussion: "Kinds: other, dockerhub, ghcr, quay, gar, gcr. The secret is read from standard input and stored encrypted.")
+            discussion: """
+                Kinds: other (Artifactory, Nexus, Harbor, any v2 registry), dockerhub, ghcr, quay, gar, gcr, ecr.
+                Secrets are read from standard input and stored encrypted; --anonymous registers a public registry.
+                ECR: --access-key-id ID --secret-access-key-stdin; the region comes from the endpoint's host or --region.
+                GAR/GCR: the service account's JSON key with --password-stdin (the username defaults to _json_key).
+                """)
         @Argument(help: "Registry kind.") var kind: String
         @Option(help: "Registry host, e.g. quay.io or http://127.0.0.1:5000 (https unless a scheme is given).") var endpoint: String?
         @Option(help: "Name (slug) used in proxy paths; derived from the endpoint by default.") var name: String?
-        @Option(help: "Username for the registry.") var username: String?
-        @Flag(help: "Read the password from standard input.") var passwordStdin = false
+        @Option(help: "Username (robot account, _json_key) for the registry.") var username: String?
+        @Flag(help: "Read the password (or JSON key) from standard input.") var passwordStdin = false
         @Flag(help: "Read an access token from standard input.") var tokenStdin = false
+        @Option(help: "ECR: the AWS access key ID.") var accessKeyId: String?
+        @Flag(help: "ECR: read the AWS secret access key from standard input.") var secretAccessKeyStdin = false
+        @Option(help: "ECR: the AWS region, when the endpoint's host does not name it.") var region: String?
+        @Flag(help: "A public registry: no credentials.") var anonymous = false
+        @Option(name: .customLong("allow"), help: "Upstream repositories customers may pull, e.g. 'org/*' or 'org/**' (repeatable; default: all).")
+        var allow: [String] = []
         @Option(name: .customLong("app"), help: "Limit to this app (repeatable; default: all apps).") var apps: [String] = []
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            if passwordStdin && tokenStdin { throw ValidationError("use one of --password-stdin and --token-stdin") }
+            let sources = [passwordStdin, tokenStdin, secretAccessKeyStdin].filter { $0 }.count
+            if sources > 1 { throw ValidationError("use one of --password-stdin, --token-stdin and --secret-access-key-stdin") }
+            if anonymous && (sources > 0 || username != nil || accessKeyId != nil) {
+                throw ValidationError("--anonymous takes no username, key or secret")
+            }
+            if accessKeyId != nil && username != nil { throw ValidationError("use --access-key-id (ecr) or --username, not both") }
         }
 
         func run() async throws {
-            var request = CreateRegistryRequest(provider: kind, endpoint: endpoint, name: name, username: username, apps: apps)
-            if passwordStdin || tokenStdin {
+            var request = CreateRegistryRequest(provider: kind, endpoint: endpoint, name: name, username: accessKeyId ?? username,
+                                                region: region, anonymous: anonymous ? true : nil, allow: allow, apps: apps)
+            if passwordStdin || tokenStdin || secretAccessKeyStdin {
                 let data = FileHandle.standardInput.readDataToEndOfFile()
                 guard let secret = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !secret.isEmpty else {
                     throw ValidationError("no secret on standard input")
                 }
                 request.secret = secret
-                request.authType = tokenStdin ? "token" : "password"
+                request.authType = tokenStdin ? "token" : nil
             }
             Output.print(try await APIClient(client).send(.POST, "/registries", body: request, as: RegistryBody.self), format: output.output)
         }

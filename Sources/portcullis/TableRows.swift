@@ -6,9 +6,12 @@ extension AppBody: TableRow {
 }
 
 extension RegistryBody: TableRow {
-    static var headers: [String] { ["NAME", "PROVIDER", "ENDPOINT", "APPS", "AUTHTYPE"] }
-    /// "(all)" where the API's empty app list means every app.
-    var cells: [String] { [name, provider, endpoint, apps.isEmpty ? "(all)" : Cell.list(apps), authType] }
+    static var headers: [String] { ["NAME", "PROVIDER", "ENDPOINT", "APPS", "AUTHTYPE", "ALLOW"] }
+    /// "(all)" where the API's empty app or repository list means every one.
+    var cells: [String] {
+        [name, provider, endpoint, apps.isEmpty ? "(all)" : Cell.list(apps), authType + (region.map { " (\($0))" } ?? ""),
+         allow.isEmpty ? "(all)" : Cell.list(allow)]
+    }
 }
 
 extension CustomerBody: TableRow {

@@ -242,7 +242,7 @@ struct ProxyFixture {
     }
 
     func repository(_ name: String) -> ProxiedRepository {
-        let target = UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, credentials: nil)
+        let target = UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: .anonymous)
         return cache.repository(ResolvedUpstream(registry: registry, target: target, repository: name))
     }
 

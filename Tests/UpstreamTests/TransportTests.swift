@@ -61,8 +61,8 @@ func response(_ status: Int, _ headers: [(String, String)] = [], _ body: String 
 }
 
 let vendorCredentials = BasicCredentials(username: "vendor-robot", password: "s3cret")
-let target = UpstreamTarget(id: "reg-1", name: "vendor", baseURL: "https://reg.example", credentials: vendorCredentials)
-let anonymousTarget = UpstreamTarget(id: "reg-2", name: "anon", baseURL: "https://reg.example", credentials: nil)
+let target = UpstreamTarget(id: "reg-1", name: "vendor", baseURL: "https://reg.example", login: .basic(vendorCredentials))
+let anonymousTarget = UpstreamTarget(id: "reg-2", name: "anon", baseURL: "https://reg.example", login: .anonymous)
 let pullScope = "repository:org/app:pull"
 
 func get(_ url: String, authorization: String? = nil, on target: UpstreamTarget = target, scope: String = pullScope) -> UpstreamRequest {
@@ -427,7 +427,7 @@ actor Gate {
     func exchange(_ body: String, realm: String = "https://auth.example/token") async throws -> (authorization: String, lifetime: TimeInterval) {
         let wire = ScriptedTransport([.response(status: 200, body: body)])
         let challenge = AuthChallenge(scheme: "Bearer", parameters: ["realm": realm, "service": "reg.example"])
-        return try await BearerTokenExchange(transport: wire).authorization(for: challenge, target: target, scope: pullScope)
+        return try await BearerTokenExchange(transport: wire).authorization(for: challenge, target: target, scope: pullScope, login: vendorCredentials.headerValue)
     }
 
     @Test func readsTokenOrAccessTokenAndBoundsTheLifetime() async throws {
@@ -454,7 +454,7 @@ actor Gate {
     @Test func appendsToARealmThatHasAQuery() async throws {
         let wire = ScriptedTransport([.response(status: 200, body: #"{"token":"a"}"#)])
         let challenge = AuthChallenge(scheme: "Bearer", parameters: ["realm": "https://auth.example/token?account=x", "scope": "repository:org/app:pull,push"])
-        _ = try await BearerTokenExchange(transport: wire).authorization(for: challenge, target: target, scope: pullScope)
+        _ = try await BearerTokenExchange(transport: wire).authorization(for: challenge, target: target, scope: pullScope, login: vendorCredentials.headerValue)
         #expect(wire.requests.first?.url == "https://auth.example/token?account=x&scope=repository%3Aorg%2Fapp%3Apull%2Cpush",
                 "the challenge's own scope wins over the request's")
     }

@@ -28,6 +28,7 @@ from .common import (
     wait_until,
 )
 from .imagecache import Image
+from portcullis_testkit.upstream import distribution_config, token_auth_config
 
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 SKOPEO_BIN = shutil.which("skopeo") or "/usr/bin/skopeo"
@@ -61,7 +62,7 @@ class TokenServer:
         pwfile.write_text(self.password)
         pwfile.chmod(0o600)
         self.proc = ManagedProcess(
-            [sys.executable, "-m", "harness.tokenserver", "--port", str(self.port), "--cert", str(self.cert),
+            [sys.executable, "-m", "portcullis_testkit.tokenserver", "--port", str(self.port), "--cert", str(self.cert),
              "--user", self.user, "--password-file", str(pwfile), "--ttl", str(self.ttl)],
             self.workdir / "tokenserver.log",
             cwd=BENCH_DIR,
@@ -101,29 +102,9 @@ class Upstream:
         self.url = f"http://{self.host}"
         self.log_path = self.workdir / "upstream.log"
         self.config = self.workdir / "config.yml"
-        self.config.write_text(f"""version: 0.1
-log:
-  level: info
-  formatter: text
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {self.workdir / 'storage'}
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: 127.0.0.1:{self.port}
-  secret: bench-{secrets.token_hex(8)}
-auth:
-  token:
-    realm: {tokens.realm}
-    service: {self.SERVICE}
-    issuer: {self.ISSUER}
-    rootcertbundle: {tokens.cert}
-""")
+        self.config.write_text(distribution_config(self.port, self.workdir / "storage",
+                                                   token_auth_config(tokens.realm, self.SERVICE, self.ISSUER, tokens.cert),
+                                                   access_log=False))
         self.proc: Optional[ManagedProcess] = None
 
     def start(self) -> "Upstream":

@@ -162,7 +162,7 @@ class MotoServer:
         iam.create_user(UserName="portcullis")
         key = iam.create_access_key(UserName="portcullis")["AccessKey"]
         policy = iam.create_policy(PolicyName="portcullis-s3", PolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'))
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","ecr:GetAuthorizationToken"],"Resource":"*"}]}'))
         iam.attach_user_policy(UserName="portcullis", PolicyArn=policy["Policy"]["Arn"])
         self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
         self.s3().create_bucket(Bucket=BUCKET)
@@ -194,6 +194,12 @@ class MotoServer:
         for chunk in iter(lambda: body.read(1 << 20), b""):
             h.update(chunk)
         return h.hexdigest()
+
+    def requests_logged(self, method: str, path: str) -> int:
+        """How many ``method path`` requests moto has answered (its access log)."""
+        needle = f'"{method} {path} HTTP/1.1"'
+        text = (self.workdir / "moto.log").read_text(errors="replace") if (self.workdir / "moto.log").exists() else ""
+        return sum(1 for line in text.splitlines() if needle in line)
 
     def stop(self) -> None:
         if self.proc is not None:

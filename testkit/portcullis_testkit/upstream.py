@@ -41,6 +41,39 @@ def _field(m: Optional[re.Match]) -> Optional[str]:
     return m.group(2)
 
 
+def distribution_config(port: int, root: Path, auth: str, access_log: bool = True) -> str:
+    """A ``docker-registry`` configuration on 127.0.0.1:``port``; ``auth`` is the indented body
+    of its ``auth:`` section."""
+    return f"""version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: {'false' if access_log else 'true'}
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:{port}
+  secret: testkit-{secrets.token_hex(8)}
+auth:
+{auth}"""
+
+
+def token_auth_config(realm: str, service: str, issuer: str, cert: Path) -> str:
+    """The ``auth:`` body for token auth against a token server's realm and certificate."""
+    return f"""  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {cert}
+"""
+
+
 @dataclass
 class LoggedRequest:
     method: str
@@ -70,29 +103,10 @@ class UpstreamRegistry:
         ht = run(["htpasswd", "-Bbn", self.username, self.password], check=True).stdout
         (self.workdir / "htpasswd").write_text(ht.strip() + "\n")
         self.config_path = self.workdir / "config.yml"
-        self.config_path.write_text(
-            f"""version: 0.1
-log:
-  level: info
-  formatter: text
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: {self.root}
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: 127.0.0.1:{self.port}
-  secret: e2e-{secrets.token_hex(8)}
-auth:
-  htpasswd:
+        self.config_path.write_text(distribution_config(self.port, self.root, f"""  htpasswd:
     realm: e2e-upstream
     path: {self.workdir / 'htpasswd'}
-"""
-        )
+"""))
 
     def start(self, timeout: float = 20.0) -> "UpstreamRegistry":
         self.proc = ManagedProcess([REGISTRY_BIN, "serve", str(self.config_path)], self.log_path)
@@ -234,3 +248,55 @@ auth:
         return wait_stable(
             lambda: self.count_requests(method, path_substring, status), settle=settle, timeout=timeout
         )
+
+
+class _TokenFlowAuth(requests.auth.AuthBase):
+    """requests auth doing Docker's token flow: on a Bearer challenge, fetch a token for the
+    challenged scope from the realm with Basic credentials, and send the request again."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+
+    def __call__(self, r):
+        r.register_hook("response", self._on_response)
+        return r
+
+    def _on_response(self, resp, **kwargs):
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        if resp.status_code != 401 or not challenge.lower().startswith("bearer "):
+            return resp
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        token = requests.get(params["realm"], params={"service": params.get("service", ""), "scope": params.get("scope", "")},
+                             auth=(self.username, self.password), timeout=30).json()["token"]
+        retry = resp.request.copy()
+        retry.headers["Authorization"] = "Bearer " + token
+        resp.content  # release the connection
+        return resp.connection.send(retry, **kwargs)
+
+
+class TokenAuthUpstream(UpstreamRegistry):
+    """``docker-registry`` with token auth, its realm a :class:`TokenService`: the shape of
+    Docker Hub, GHCR, Quay and Artifact Registry. ``username``/``password`` is the account
+    the tests push with (it must be one of the token service's accounts)."""
+
+    SERVICE = "testkit-upstream"
+
+    def __init__(self, workdir: Path, tokens, username: str, password: str):
+        self.tokens = tokens
+        super().__init__(workdir, username=username, password=password)
+
+    def _write_config(self) -> None:
+        self.config_path = self.workdir / "config.yml"
+        self.config_path.write_text(distribution_config(self.port, self.root, token_auth_config(self.tokens.realm, self.SERVICE,
+                                                                                               self.tokens.ISSUER, self.tokens.cert)))
+
+    def start(self, timeout: float = 20.0) -> "TokenAuthUpstream":
+        if not self.tokens.cert.is_file():
+            raise RuntimeError("start the token service first: the registry reads its certificate at start")
+        super().start(timeout)
+        return self
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.auth = _TokenFlowAuth(self.username, self.password)
+        return s

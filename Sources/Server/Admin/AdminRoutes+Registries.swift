@@ -9,7 +9,8 @@ extension AdminRoutes {
             let body = try await decode(CreateRegistryRequest.self, request, context)
             let record = try await control.addRegistry(RegistryDraft(
                 provider: body.provider, endpoint: body.endpoint, name: body.name, username: body.username, secret: body.secret,
-                authType: body.authType, apps: body.apps ?? []))
+                authType: body.authType, region: body.region, anonymous: body.anonymous ?? false, allow: body.allow ?? [],
+                apps: body.apps ?? []))
             return try json(try await registryBody(record), status: .created)
         }
         api.get("/registries") { _, _ in
@@ -31,6 +32,6 @@ extension AdminRoutes {
 
     private func registryBody(_ r: RegistryRecord) async throws -> RegistryBody {
         RegistryBody(name: r.name, provider: r.provider, endpoint: r.endpoint, username: r.username, authType: r.authType,
-                     apps: try await control.appSlugs(of: r), createdAt: r.createdAt)
+                     region: r.region, allow: r.allowedRepositories, apps: try await control.appSlugs(of: r), createdAt: r.createdAt)
     }
 }

@@ -3,7 +3,7 @@ import NIOHTTP1
 import OCI
 
 /// Docker's token flow, the client side: asks a registry's token realm for a token that
-/// covers a scope, with the vendor's credentials as Basic auth (or none, for anonymous tokens).
+/// covers a scope, with the vendor's login as Basic auth (or none, for anonymous tokens).
 public struct BearerTokenExchange: Sendable {
     let transport: any UpstreamTransport
 
@@ -12,7 +12,7 @@ public struct BearerTokenExchange: Sendable {
     }
 
     /// The `Authorization` value to use and how long it may be cached.
-    public func authorization(for challenge: AuthChallenge, target: UpstreamTarget, scope: String) async throws
+    public func authorization(for challenge: AuthChallenge, target: UpstreamTarget, scope: String, login: String?) async throws
         -> (authorization: String, lifetime: TimeInterval) {
         guard let realm = challenge.parameters["realm"], let realmURL = URL(string: realm),
               let scheme = realmURL.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
@@ -23,7 +23,7 @@ public struct BearerTokenExchange: Sendable {
         query.append(("scope", challenge.parameters["scope"] ?? scope))
         var headers = HTTPHeaders()
         headers.add(name: "Accept", value: "application/json")
-        if let credentials = target.credentials { headers.add(name: "Authorization", value: credentials.headerValue) }
+        if let login { headers.add(name: "Authorization", value: login) }
         let url = realm + (realm.contains("?") ? "&" : "?") + FormEncoding.encode(query)
         let response = try await transport.send(UpstreamRequest(method: .GET, url: url, headers: headers, target: target, scope: scope))
         guard response.status == 200 else {

@@ -30,6 +30,7 @@ public struct HTTPClientTransport: UpstreamTransport {
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = request.method
         outgoing.headers = request.headers
+        if let body = request.body { outgoing.body = .bytes(body) }
         if !outgoing.headers.contains(name: "User-Agent") { outgoing.headers.add(name: "User-Agent", value: "portcullis") }
         let response: HTTPClientResponse
         do {

@@ -1,6 +1,7 @@
 import Metrics
 
-/// Records how long upstream requests take and counts the ones that fail, per registry.
+/// Records how long upstream requests take and counts the ones that fail, per registry; a
+/// refusal of the vendor's stored login is counted apart, since only the vendor can fix it.
 public struct MetricsTransport: UpstreamTransport {
     let next: any UpstreamTransport
 
@@ -13,8 +14,15 @@ public struct MetricsTransport: UpstreamTransport {
         defer { Timer(label: "portcullis_upstream_request_duration_seconds").record(duration: ContinuousClock.now - started) }
         do {
             let response = try await next.send(request)
-            if response.status >= 500 || response.status == 429 { countError(request) }
+            switch response.status {
+            case 401, 403: countAuthFailure(request)
+            case 429, 500...: countError(request)
+            default: break
+            }
             return response
+        } catch UpstreamError.authenticationFailed {
+            countAuthFailure(request)
+            throw UpstreamError.authenticationFailed
         } catch {
             countError(request)
             throw error
@@ -23,5 +31,9 @@ public struct MetricsTransport: UpstreamTransport {
 
     private func countError(_ request: UpstreamRequest) {
         Counter(label: "portcullis_upstream_errors_total", dimensions: [("upstream", request.target.name)]).increment()
+    }
+
+    private func countAuthFailure(_ request: UpstreamRequest) {
+        Counter(label: "portcullis_upstream_auth_failures_total", dimensions: [("upstream", request.target.name)]).increment()
     }
 }

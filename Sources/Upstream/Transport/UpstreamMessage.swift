@@ -10,11 +10,14 @@ public struct UpstreamRequest: Sendable {
     public var target: UpstreamTarget
     /// The token scope to ask for when the registry challenges, e.g. `repository:org/api:pull`.
     public var scope: String
+    /// A small request body (a token request's form or JSON); registry reads have none.
+    public var body: ByteBuffer?
 
-    public init(method: HTTPMethod, url: String, headers: HTTPHeaders = [:], target: UpstreamTarget, scope: String) {
+    public init(method: HTTPMethod, url: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil, target: UpstreamTarget, scope: String) {
         self.method = method
         self.url = url
         self.headers = headers
+        self.body = body
         self.target = target
         self.scope = scope
     }

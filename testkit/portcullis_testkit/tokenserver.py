@@ -1,18 +1,23 @@
-"""A minimal Docker/OCI token server for the benchmark's upstream registry.
+"""A Docker/OCI token server in front of ``docker-registry``, shaped like the real services.
 
-CNCF distribution 2.8 configured with ``auth: token: {realm, service, issuer,
-rootcertbundle}`` accepts a JWT when its signature verifies against a
-certificate in the bundle.  This server generates an EC P-256 key and a
-self-signed certificate at start (written to ``--cert``), and signs ES256 JWTs
-whose header carries that certificate in ``x5c``.
+CNCF distribution configured with ``auth: token: {realm, service, issuer, rootcertbundle}``
+accepts a JWT when its signature verifies against a certificate in the bundle. This server
+generates an EC P-256 key and a self-signed certificate at start, and signs ES256 JWTs whose
+header carries that certificate in ``x5c``.
 
-Clients authenticate with HTTP Basic (one fixed user and password) on
-``GET /token?service=S&scope=repository:NAME:pull,push`` or the OAuth2
-``POST /token`` form (grant_type=password).  Every requested ``pull``/``push``
-action on a ``repository`` scope is granted.
+What it reproduces of the services vendors use (a :class:`TokenPolicy` says which):
 
-Run as a separate process (so the harness's own threads do not compete for its
-GIL):  python -m harness.tokenserver --port P --cert CERT.pem --user U --password PW
+* Basic credentials at the realm (GAR's ``_json_key`` with the JSON key as password, GHCR's
+  user and token, Quay's ``org+robot``), ``GET`` with query or the OAuth2 ``POST`` form;
+* anonymous tokens granting pull on public repositories only, and a token with no access for
+  the rest (Docker Hub, GHCR, Quay);
+* a login rate limit: the next N token requests answered ``429`` with ``Retry-After``.
+
+Every token request is recorded (account or anonymous, scopes) for assertions.
+
+Run in-process with :class:`TokenService` (the e2e suite), or as a separate process so the
+caller's threads do not compete for its GIL (the benchmark):
+``python -m portcullis_testkit.tokenserver --port P --cert CERT.pem --user U --password-file F``
 """
 from __future__ import annotations
 
@@ -26,7 +31,10 @@ import secrets
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -116,10 +124,47 @@ def parse_scopes(scopes: list) -> list:
     return access
 
 
-def make_handler(issuer: Issuer, user: str, password: str):
+@dataclass
+class TokenRequest:
+    account: Optional[str]  # None: anonymous
+    scopes: List[str]
+    status: int
+
+
+@dataclass
+class TokenPolicy:
+    """Who may log in, what anonymous callers get, and what the server has seen."""
+
+    accounts: Dict[str, str]
+    public: Set[str] = field(default_factory=set)
+    throttle_next: int = 0
+    retry_after: int = 7
+    requests: List[TokenRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def grant(self, account: Optional[str], scopes: list) -> list:
+        access = parse_scopes(scopes)
+        if account is None:
+            # Anonymous callers may pull public repositories, nothing else.
+            access = [dict(a, actions=["pull"]) for a in access if a["name"] in self.public and "pull" in a["actions"]]
+        return access
+
+    def record(self, account: Optional[str], scopes: List[str], status: int) -> None:
+        with self.lock:
+            self.requests.append(TokenRequest(account, scopes, status))
+
+    def take_throttle(self) -> bool:
+        with self.lock:
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                return True
+            return False
+
+
+def make_handler(issuer: Issuer, policy: TokenPolicy):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        server_version = "bench-token/1"
+        server_version = "testkit-token/1"
         # One write per response and no Nagle: otherwise headers and body go out as two
         # segments and every keep-alive request waits out a delayed ACK (~40 ms).
         wbufsize = -1
@@ -148,12 +193,20 @@ def make_handler(issuer: Issuer, user: str, password: str):
                 return None
             return u, p
 
-        def _check(self, u, p) -> bool:
-            return hmac.compare_digest(u, user) and hmac.compare_digest(p, password)
-
-        def _deny(self):
-            self._send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]},
-                       {"WWW-Authenticate": 'Basic realm="bench-token"'})
+        def _issue(self, user: str, password: str, service: str, scopes: List[str]) -> None:
+            if policy.take_throttle():
+                policy.record(user or None, scopes, 429)
+                return self._send(429, {"errors": [{"code": "TOOMANYREQUESTS", "message": "login rate limit"}]},
+                                  {"Retry-After": str(policy.retry_after)})
+            if user:
+                expected = policy.accounts.get(user)
+                if expected is None or not hmac.compare_digest(expected, password):
+                    policy.record(user, scopes, 401)
+                    return self._send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]},
+                                      {"WWW-Authenticate": 'Basic realm="testkit-token"'})
+            account = user or None
+            policy.record(account, scopes, 200)
+            self._send(200, issuer.token(user or "anonymous", service, policy.grant(account, scopes)))
 
         def do_GET(self):
             url = urlsplit(self.path)
@@ -162,11 +215,8 @@ def make_handler(issuer: Issuer, user: str, password: str):
             if url.path != "/token":
                 return self._send(404, {"error": "not found"})
             q = parse_qs(url.query)
-            creds = self._basic()
-            if creds is None or not self._check(*creds):
-                return self._deny()
-            service = (q.get("service") or [""])[0]
-            self._send(200, issuer.token(creds[0], service, parse_scopes(q.get("scope", []))))
+            user, password = self._basic() or ("", "")
+            self._issue(user, password, (q.get("service") or [""])[0], q.get("scope", []))
 
         def do_POST(self):
             url = urlsplit(self.path)
@@ -174,19 +224,63 @@ def make_handler(issuer: Issuer, user: str, password: str):
                 return self._send(404, {"error": "not found"})
             n = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(n).decode()) if n else {}
-            u = (form.get("username") or [""])[0]
-            p = (form.get("password") or [""])[0]
-            if not u:
-                creds = self._basic()
-                if creds:
-                    u, p = creds
-            if not self._check(u, p):
-                return self._deny()
-            service = (form.get("service") or [""])[0]
-            body = issuer.token(u, service, parse_scopes(form.get("scope", [])))
-            self._send(200, body)
+            user = (form.get("username") or [""])[0]
+            password = (form.get("password") or [""])[0]
+            if not user:
+                user, password = self._basic() or ("", "")
+            self._issue(user, password, (form.get("service") or [""])[0], form.get("scope", []))
 
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+def _start(cert_path: str, port: int, policy: TokenPolicy, ttl: int, issuer_name: str) -> Tuple[_Server, Issuer]:
+    key, cert = make_key_and_cert("testkit-token-signer")
+    tmp = cert_path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, cert_path)
+    issuer = Issuer(key, cert, issuer_name, ttl)
+    return _Server(("127.0.0.1", port), make_handler(issuer, policy)), issuer
+
+
+class TokenService:
+    """The token server in a thread of this process, with its policy open to the test."""
+
+    ISSUER = "testkit-token-issuer"
+
+    def __init__(self, workdir: Path, accounts: Dict[str, str], public: Iterable[str] = (), ttl: int = 300) -> None:
+        from .util import free_port
+
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.policy = TokenPolicy(accounts=dict(accounts), public=set(public))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.realm = self.url + "/token"
+        self.cert = self.workdir / "token-cert.pem"
+        self.ttl = ttl
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> "TokenService":
+        self._server, _ = _start(str(self.cert), self.port, self.policy, self.ttl, self.ISSUER)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def requests(self) -> List[TokenRequest]:
+        with self.policy.lock:
+            return list(self.policy.requests)
 
 
 def main(argv=None) -> int:
@@ -199,18 +293,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ttl", type=int, default=300)
     a = ap.parse_args(argv)
     password = open(a.password_file).read().strip()
-    key, cert = make_key_and_cert("bench-token-signer")
-    tmp = a.cert + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp, a.cert)
-    issuer = Issuer(key, cert, a.issuer, a.ttl)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256
-
-    srv = Server(("127.0.0.1", a.port), make_handler(issuer, a.user, password))
+    srv, _ = _start(a.cert, a.port, TokenPolicy(accounts={a.user: password}), a.ttl, a.issuer)
     print(f"token server on 127.0.0.1:{a.port}", flush=True)
     try:
         srv.serve_forever(poll_interval=0.2)
