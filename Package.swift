@@ -139,12 +139,14 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "portcullis", dependencies: [
             "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "Ceiling", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -163,7 +165,8 @@ let package = Package(
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Backends",
+            "Server", "Backends", "TestSupport",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ],

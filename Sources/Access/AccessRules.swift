@@ -112,6 +112,18 @@ public enum AccessRules {
         return .allow
     }
 
+    /// A node mirror's request (containerd's `?ns=`): the name is the upstream's own, so the
+    /// app is the license's. Only a customer's credentials say which app that is, and only
+    /// Basic credentials (from the node's `hosts.toml`) carry them for any repository.
+    public static func mirror(_ caller: Caller, _ action: RegistryAction, now: Date) -> AccessDecision {
+        let login = login(caller.principal, now: now)
+        guard login == .allow else { return login }
+        guard case .customer = caller.principal else { return .nameUnknown }
+        guard action == .pull else { return .unsupported("mirrors only pull") }
+        guard caller.tokenAccess == nil else { return .unauthorized("mirror requests take the license as Basic credentials") }
+        return .allow
+    }
+
     /// The full decision once the repository's kind is known (nil: there is no such repository).
     public static func decide(_ caller: Caller, _ action: RegistryAction, on name: RepositoryName, kind: RepositoryKind?,
                               now: Date) -> AccessDecision {

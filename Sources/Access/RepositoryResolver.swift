@@ -99,6 +99,21 @@ public struct RepositoryResolver: Sendable {
         return resolved
     }
 
+    /// The repository for a node mirror's request: `request.name` as the upstream names it, the
+    /// upstream from `namespace` (a host), the app from the caller's license.
+    public func resolveMirrored(_ request: AccessRequest, namespace: String, caller: Caller, now: Date = Date()) async throws
+        -> ResolvedRepository {
+        for action in request.actions { try enforce(AccessRules.mirror(caller, action, now: now)) }
+        let hostCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
+        guard case .customer(let license) = caller.principal, !namespace.isEmpty, namespace.count <= 255,
+              namespace.lowercased().allSatisfy({ hostCharacters.contains($0) }),
+              let app = try await apps.app(slug: license.appSlug) else {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
+        let upstream = try await directory.resolveMirrored(host: namespace, repository: request.name.description, appID: app.id)
+        return ResolvedRepository(kind: .proxied, appSlug: app.slug, reader: proxy.repository(upstream), writer: nil)
+    }
+
     private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, now: Date) throws {
         for action in request.actions { try enforce(AccessRules.decide(caller, action, on: request.name, kind: kind, now: now)) }
     }

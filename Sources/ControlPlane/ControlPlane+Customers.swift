@@ -116,6 +116,22 @@ extension ControlPlane {
                 PullSecret.dockerConfigJSONBase64(host: host, licenseID: view.licenseID))
     }
 
+    /// containerd `hosts.toml` files that make a customer's nodes pull the app's upstream
+    /// registries (all, or the ones named) through `mirrorURL` with the customer's license.
+    public func mirrorConfig(customerID: String, upstreams: [String], mirrorURL: String, caPath: String? = nil) async throws
+        -> [MirrorHostsFile] {
+        let view = try await customer(id: customerID)
+        let available = try await store.registries().filter { $0.isAvailable(toApp: view.app.id) }
+        for name in upstreams where !available.contains(where: { $0.name == name }) {
+            throw ControlPlaneError.invalid("registry \(name.debugDescription) is not one the customer's app \(view.app.slug) may use")
+        }
+        let chosen = upstreams.isEmpty ? available : available.filter { upstreams.contains($0.name) }
+        return chosen.map {
+            MirrorHostsFile(upstreamHost: $0.host, upstreamURL: $0.endpoint, mirrorURL: mirrorURL, licenseID: view.licenseID,
+                            caPath: caPath)
+        }
+    }
+
     /// The customer's recent registry requests, newest first, including ones still being batched.
     public func pulls(customerID: String, limit: Int) async throws -> [PullRecord] {
         let view = try await customer(id: customerID)

@@ -40,6 +40,12 @@ public struct ProxyName: Equatable, Sendable {
 
     public static let prefix = "proxy"
 
+    public init(app: String, upstream: Upstream, repository: String) {
+        self.app = app
+        self.upstream = upstream
+        self.repository = repository
+    }
+
     /// Returns nil when `name` is not a proxy path (`proxy/<app>/<something>`).
     public static func parse(_ name: RepositoryName, isRegistryName: (String) -> Bool) -> ProxyName? {
         let parts = name.components

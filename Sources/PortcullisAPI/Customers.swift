@@ -125,3 +125,18 @@ public struct PullBody: Codable, Sendable, Equatable {
         self.reason = reason
     }
 }
+
+/// One containerd `hosts.toml` of a customer's node mirror configuration.
+public struct MirrorHostsBody: Codable, Sendable, Equatable {
+    /// The upstream registry host, the directory name under containerd's `config_path`.
+    public var host: String
+    /// Where containerd reads it by default.
+    public var path: String
+    public var contents: String
+
+    public init(host: String, path: String, contents: String) {
+        self.host = host
+        self.path = path
+        self.contents = contents
+    }
+}

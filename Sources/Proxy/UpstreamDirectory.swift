@@ -46,11 +46,22 @@ public actor UpstreamDirectory {
     }
 
     public func resolve(_ name: RepositoryName, appID: String) async throws -> ResolvedUpstream {
-        let all = try await registries()
-        let names = Set(all.map(\.name))
+        let names = Set(try await registries().map(\.name))
         guard let proxy = ProxyName.parse(name, isRegistryName: { names.contains($0) }) else {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
         }
+        return try await resolve(proxy, appID: appID)
+    }
+
+    /// A node mirror's request: the upstream by the host containerd names in `?ns=`.
+    public func resolveMirrored(host: String, repository: String, appID: String) async throws -> ResolvedUpstream {
+        let canonical = canonicalRegistryHost(host)
+        let repository = canonical == DockerHub.canonicalHost ? DockerHub.repository(repository) : repository
+        return try await resolve(ProxyName(app: "", upstream: .host(canonical), repository: repository), appID: appID)
+    }
+
+    private func resolve(_ proxy: ProxyName, appID: String) async throws -> ResolvedUpstream {
+        let all = try await registries()
         let registry: RegistryRecord?
         switch proxy.upstream {
         case .named(let slug): registry = all.first { $0.name == slug }

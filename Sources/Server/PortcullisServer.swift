@@ -59,7 +59,8 @@ public enum PortcullisServer {
                 // Shut down in reverse: readiness says so first, then the listener drains, then
                 // fills under way finish, then pull records flush.
                 services: [.init(service: components.pulls), .init(service: components.fills), .init(service: app),
-                           .init(service: ShutdownNotice(state: components.state))],
+                           .init(service: ShutdownNotice(state: components.state))]
+                    + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
@@ -124,7 +125,7 @@ public enum PortcullisServer {
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
-                          logger: logger)
+                          certificates: try tlsCertificates(configuration), logger: logger)
     }
 
     public static func makeApplication(_ c: Components, adminToken: String,
@@ -140,11 +141,8 @@ public enum PortcullisServer {
             maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(120), httpDecoderConfiguration: limits)
         let server: HTTPServerBuilder
-        if let cert = c.configuration.tlsCertificatePath, let key = c.configuration.tlsKeyPath {
-            let tls = TLSConfiguration.makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
-                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+        if let certificates = c.certificates {
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: certificates.serverConfiguration())
         } else if let registry = c.sendfile {
             let maxHeaderBytes = c.configuration.maxHeaderBytes
             server = HTTPServerBuilder { responder in
@@ -161,6 +159,14 @@ public enum PortcullisServer {
                 onRunning(address ?? "\(c.configuration.host):\(c.configuration.port)")
             },
             logger: c.logger)
+    }
+}
+
+/// The default certificate from `--tls-cert/--tls-key`, refused at start with the reason.
+private func tlsCertificates(_ configuration: ServerConfiguration) throws -> TLSCertificates? {
+    guard let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath else { return nil }
+    do { return try TLSCertificates(certificateFile: cert, keyFile: key) } catch {
+        throw StorageStartupError(description: "--tls-cert/--tls-key: \(error.description)")
     }
 }
 

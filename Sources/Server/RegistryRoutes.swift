@@ -53,7 +53,14 @@ struct RegistryRoutes: Sendable {
             $0.challengeScopes = access.challengeScopes
         }
         let caller = try await authenticate(request, context: context, address: address)
-        let repository = try await c.resolver.resolve(access, caller: caller, publicHost: address.host)
+        let repository: ResolvedRepository
+        if let namespace = request.uri.queryParameters["ns"] {
+            // A node mirror (containerd's hosts.toml) asking for the upstream's own name.
+            repository = try await c.resolver.resolveMirrored(access, namespace: String(namespace), caller: caller)
+            outcome.update { $0.repository = "\(namespace)/\(name)" }
+        } else {
+            repository = try await c.resolver.resolve(access, caller: caller, publicHost: address.host)
+        }
         outcome.update {
             $0.appSlug = $0.appSlug ?? repository.appSlug
             if case .chart = repository.kind, case .manifest = path { $0.action = "chart" }

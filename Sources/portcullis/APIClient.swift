@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PortcullisAPI
 import Storage
 
@@ -16,6 +17,9 @@ struct ClientOptions: ParsableArguments {
 
     @Option(help: "Local data directory to find the server and token in (env PORTCULLIS_DATA_DIR).")
     var dataDir: String?
+
+    @Option(help: "PEM file of the CA that signed the server's certificate (env SSL_CERT_FILE; default: the system's).")
+    var caCert: String?
 }
 
 struct OutputOptions: ParsableArguments {
@@ -31,6 +35,8 @@ enum OutputFormat: String, ExpressibleByArgument {
 struct APIClient {
     let baseURL: String
     let token: String
+    /// A CA bundle to trust instead of the system's (a private CA).
+    let caCert: String?
 
     init(_ options: ClientOptions) throws {
         let env = ProcessInfo.processInfo.environment
@@ -45,6 +51,10 @@ struct APIClient {
         while url.hasSuffix("/") { url.removeLast() }
         baseURL = url
         self.token = token
+        caCert = options.caCert ?? env["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let caCert, !FileManager.default.isReadableFile(atPath: caCert) {
+            throw ValidationError("cannot read the CA certificate \(caCert)")
+        }
     }
 
     /// Sends a request and decodes the answer; API errors become their message.
@@ -72,17 +82,46 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
+        let client = makeHTTPClient()
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            response = try await client.execute(request, timeout: .seconds(120))
             bytes = try await response.body.collect(upTo: 64 << 20)
+            try? await client.shutdown()
         } catch {
-            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(error)")
+            try? await client.shutdown()
+            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(Self.explain(error, caCert: caCert))")
         }
         guard (200..<300).contains(response.status.code) else {
             let message = (try? APICoding.decoder.decode(APIErrorBody.self, from: Data(bytes.readableBytesView)))?.error
             throw CLIError(message ?? "HTTP \(response.status.code)")
         }
         return bytes
+    }
+}
+
+extension APIClient {
+    func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        if let caCert {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caCert)
+            configuration.tlsConfiguration = tls
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Says what to do about the failures people meet: an untrusted certificate, a refused connection.
+    static func explain(_ error: any Error, caCert: String?) -> String {
+        let text = String(describing: error)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") {
+            return caCert == nil
+                ? "its TLS certificate is not trusted (pass --ca-cert with the CA that signed it, or set SSL_CERT_FILE)"
+                : "its TLS certificate is not signed by \(caCert!)"
+        }
+        if text.contains("connectTimeout") || text.contains("connectionRefused") || text.contains("Connection refused") {
+            return "connection refused or timed out (is the server running, and is the URL right?)"
+        }
+        return text
     }
 }
 

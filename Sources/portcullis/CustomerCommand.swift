@@ -5,7 +5,7 @@ import PortcullisAPI
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "Manage customers and their licenses.",
-        subcommands: [Create.self, List.self, Archive.self, Unarchive.self, Update.self, PullSecretCommand.self, Pulls.self])
+        subcommands: [Create.self, List.self, Archive.self, Unarchive.self, Update.self, PullSecretCommand.self, MirrorConfig.self, Pulls.self])
     static func expiry(at: String?, in duration: String?) throws -> Date? {
         if let at {
             guard let date = ISO8601DateFormatter().date(from: at) else {
@@ -111,6 +111,46 @@ struct CustomerCommand: AsyncParsableCommand {
         func run() async throws {
             let secret = try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pull-secret", as: PullSecretBody.self)
             print(base64 ? secret.base64 : secret.dockerconfigjson)
+        }
+    }
+
+    struct MirrorConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mirror-config",
+            abstract: "Print containerd hosts.toml files that pull the vendor's images through Portcullis with this license.",
+            discussion: """
+                Install each file on the customer's nodes at the path shown (containerd's config_path, by default
+                /etc/containerd/certs.d): pulls of the vendor's original image references then go through Portcullis,
+                with no chart rewrite and no imagePullSecrets. --dir writes the files instead.
+                """)
+        @Argument var id: String
+        @Option(name: .customLong("upstream"), help: "Only this registry (repeatable; default: every registry the app may use).")
+        var upstreams: [String] = []
+        @Option(help: "Portcullis as the nodes reach it, e.g. https://registry.example.com (default: the server's public URL).")
+        var server: String?
+        @Option(help: "A CA file on the nodes that signed Portcullis's certificate (a private CA).") var ca: String?
+        @Option(help: "Write <dir>/<host>/hosts.toml files instead of printing them.") var dir: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var query = upstreams.map { "upstream=\(encoded($0))" }
+            if let server { query.append("server=\(encoded(server))") }
+            if let ca { query.append("ca=\(encoded(ca))") }
+            let path = "/customers/\(encoded(id))/mirror-config" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+            let files = try await APIClient(client).send(.GET, path, as: [MirrorHostsBody].self)
+            if files.isEmpty { throw CLIError("the customer's app has no registries to mirror") }
+            for file in files {
+                if let dir {
+                    let folder = URL(fileURLWithPath: dir).appendingPathComponent(file.host)
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                    let target = folder.appendingPathComponent("hosts.toml")
+                    // The file holds the license: readable by root (containerd) only.
+                    FileManager.default.createFile(atPath: target.path, contents: Data(file.contents.utf8), attributes: [.posixPermissions: 0o600])
+                    print("wrote \(target.path)")
+                } else {
+                    print("# \(file.path)\n\(file.contents)")
+                }
+            }
         }
     }
 

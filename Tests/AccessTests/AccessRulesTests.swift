@@ -215,6 +215,19 @@ import Upstream
             }
         }
     }
+
+    @Test func mirrorRequestsTakeALicenseAsBasicCredentialsAndOnlyPull() {
+        let now = Self.now
+        let basic = { (p: Principal) in Caller(principal: p, tokenAccess: nil) }
+        #expect(AccessRules.mirror(basic(Self.license()), .pull, now: now) == .allow)
+        #expect(AccessRules.mirror(basic(Self.license()), .push, now: now) == .unsupported("mirrors only pull"))
+        #expect(AccessRules.mirror(basic(.vendor(canPush: true)), .pull, now: now) == .nameUnknown)
+        if case .unauthorized = AccessRules.mirror(basic(Self.license(expires: now.addingTimeInterval(-1))), .pull, now: now) {} else {
+            Issue.record("an expired license must be refused")
+        }
+        let token = Caller(principal: Self.license(), tokenAccess: [TokenAccess(type: "repository", name: "org/api", actions: ["pull"])])
+        #expect(AccessRules.mirror(token, .pull, now: now) == .unauthorized("mirror requests take the license as Basic credentials"))
+    }
 }
 
 @Suite struct AccessRulesHelperTests {

@@ -46,3 +46,23 @@ import Testing
         #expect(Slug.derive(from: "Quay.io") == "quay-io")
     }
 }
+
+@Suite struct MirrorHostsFileTests {
+    @Test func aHostsFileMirrorsOneUpstreamWithTheLicenseInAHeader() {
+        let file = MirrorHostsFile(upstreamHost: "quay.io", upstreamURL: "https://quay.io", mirrorURL: "https://registry.acme.example",
+                                   licenseID: "lic-0123456789abcdef", caPath: "/etc/ssl/acme-ca.crt")
+        #expect(file.path == "/etc/containerd/certs.d/quay.io/hosts.toml")
+        let auth = BasicCredentials(username: "LICENSE_ID", password: "lic-0123456789abcdef").headerValue
+        #expect(file.contents == """
+            # quay.io: pulled through Portcullis with this customer's license.
+            server = "https://quay.io"
+
+            [host."https://registry.acme.example"]
+              capabilities = ["pull", "resolve"]
+              ca = "/etc/ssl/acme-ca.crt"
+              [host."https://registry.acme.example".header]
+                Authorization = "\(auth)"
+
+            """)
+    }
+}

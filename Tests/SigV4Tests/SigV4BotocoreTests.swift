@@ -107,38 +107,13 @@ struct SigV4BotocoreTests {
 enum BotocoreOracle {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("botocore_oracle.py").path
 
-    static let python: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates: [String?] = [ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"], root.appendingPathComponent(".venv/bin/python3").path,
-                                     "/usr/bin/python3"]
-        return candidates.compactMap { $0 }.first { (path: String) -> Bool in
-            guard FileManager.default.isExecutableFile(atPath: path) else { return false }
-            return (try? run(path, ["-c", "import botocore"], input: Data()))?.status == 0
-        }
-    }()
+    static let python = TestPython.find(importing: "botocore")
 
     static func sign(_ cases: [SigV4BotocoreTests.Case]) throws -> [String] {
-        let result = try run(python!, [script], input: try JSONEncoder().encode(cases))
+        let result = try TestPython.run(python!, [script], input: try JSONEncoder().encode(cases))
         guard result.status == 0 else { throw OracleFailure(message: String(decoding: result.stderr, as: UTF8.self)) }
         return try JSONDecoder().decode([String].self, from: result.stdout)
     }
 
     struct OracleFailure: Error { var message: String }
-
-    static func run(_ executable: String, _ arguments: [String], input: Data) throws -> (status: Int32, stdout: Data, stderr: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, out, err)
-    }
 }

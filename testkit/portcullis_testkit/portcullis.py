@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import requests
 
@@ -64,7 +64,8 @@ class PortcullisServer:
     shared database and blob prefix, see backends.py) when given."""
 
     def __init__(self, workdir: Path, binary: Optional[Path] = None, extra_args: Sequence[str] = (),
-                 store: Optional["SharedStore"] = None, env: Optional[Dict[str, str]] = None):
+                 store: Optional["SharedStore"] = None, env: Optional[Dict[str, str]] = None,
+                 tls: Optional[Tuple[Path, Path, Path]] = None):
         self.binary = Path(binary or portcullis_bin())
         self.store = store
         self.env = {**(store.env() if store else {}), **(env or {})}
@@ -75,8 +76,11 @@ class PortcullisServer:
         self.log_path = self.workdir / "portcullis.log"
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        self.extra_args = list(extra_args)
+        #: (certificate, key, CA certificate) to serve HTTPS with; clients here trust the CA.
+        self.tls = tls
+        self.ca_cert: Optional[Path] = tls[2] if tls else None
+        self.url = f"{'https' if tls else 'http'}://{self.host}"
+        self.extra_args = list(extra_args) + (["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else [])
         self.proc: Optional[ManagedProcess] = None
         self._token: Optional[str] = None
         # Every secret handed to this server, so tests can grep logs for leaks.
@@ -101,7 +105,7 @@ class PortcullisServer:
                 raise CliError(
                     f"portcullis exited with {self.proc.proc.returncode}:\n{self.proc.log_tail()}"
                 )
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+            return requests.get(self.url + "/healthz", timeout=2, verify=self.verify).status_code == 200
 
         try:
             wait_until(healthy, timeout=timeout, message=lambda: f"portcullis /healthz never returned 200:\n{self.proc.log_tail()}")
@@ -133,8 +137,15 @@ class PortcullisServer:
         return self._token
 
     # ----------------------------------------------------------------------- CLI
+    @property
+    def verify(self):
+        """What ``requests`` should verify this server's certificate with."""
+        return str(self.ca_cert) if self.ca_cert else True
+
     def cli(self, *args: str, input: Optional[str] = None, timeout: float = 60.0) -> CliResult:
         env = {"PORTCULLIS_API_URL": self.url, "PORTCULLIS_API_TOKEN": self.admin_token}
+        if self.ca_cert:
+            env["SSL_CERT_FILE"] = str(self.ca_cert)
         cp = run([str(self.binary), *map(str, args)], input=input, env=env, timeout=timeout)
         return CliResult(cp.returncode, cp.stdout, cp.stderr)
 
@@ -221,6 +232,9 @@ class PortcullisServer:
     # ----------------------------------------------------------- registry HTTP
     def session(self, license_id: Optional[str] = None, username: str = "e2e-client") -> requests.Session:
         s = requests.Session()
+        s.verify = self.verify
+        # REQUESTS_CA_BUNDLE in the environment would override a session's own CA.
+        s.trust_env = self.ca_cert is None
         if license_id is not None:
             s.auth = (username, license_id)
         return s

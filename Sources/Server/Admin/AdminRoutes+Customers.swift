@@ -38,6 +38,14 @@ extension AdminRoutes {
             let secret = try await control.pullSecret(customerID: try context.parameters.require("id"), host: host)
             return try json(PullSecretBody(host: host, dockerconfigjson: secret.json, base64: secret.base64))
         }
+        api.get("/customers/:id/mirror-config") { request, context in
+            let address = PublicAddress(configuration: c.configuration, request: request)
+            let upstreams = request.uri.queryParameters.getAll("upstream").map { String($0) }
+            let server = request.uri.queryParameters["server"].map(String.init) ?? "\(address.scheme)://\(address.host)"
+            let files = try await control.mirrorConfig(customerID: try context.parameters.require("id"), upstreams: upstreams,
+                                                       mirrorURL: server, caPath: request.uri.queryParameters["ca"].map { String($0) })
+            return try json(files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) })
+        }
         api.get("/customers/:id/pulls") { request, context in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
             let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: limit)

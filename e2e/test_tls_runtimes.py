@@ -1,0 +1,256 @@
+"""HTTPS with a CA made by the test, and every container runtime a customer's nodes run.
+
+Portcullis serves ``--tls-cert/--tls-key`` issued by the test's CA. skopeo, podman, containerd
+(``ctr``) and Helm are given that CA and verify the chain; each also fails without it, which
+shows verification is really on. docker pulls over TLS too, but the Docker daemon treats
+loopback registries as insecure whatever the certificate says, so it proves the pull, not the
+verification. The certificate is renewed on disk and SIGHUP makes the next handshake present it
+while a connection opened before keeps working.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import requests
+
+from portcullis_testkit import catalog
+from portcullis_testkit.oci import get_manifest, skopeo
+from portcullis_testkit.portcullis import PortcullisServer
+from portcullis_testkit.runtimes import Containerd, Dockerd, Podman, write_hosts_toml
+from portcullis_testkit.tlsca import TestCA
+from portcullis_testkit.util import wait_until
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory, ca):
+    cert, key = ca.issue("portcullis", ["localhost", "127.0.0.1"])
+    srv = PortcullisServer(tmp_path_factory.mktemp("tls"), tls=(cert, key, ca.cert_path)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_tenant(tls_server, upstream):
+    return tls_server.tenant(upstream)
+
+
+@pytest.fixture(scope="module")
+def cert_dir(tmp_path_factory, ca) -> Path:
+    """A containers-image certificate directory: the CA as ``*.crt``."""
+    d = tmp_path_factory.mktemp("certs.d")
+    (d / "ca.crt").write_bytes(ca.cert_path.read_bytes())
+    return d
+
+
+def _served_certificate(port: int, server_name: str = "localhost") -> bytes:
+    """The DER certificate a fresh handshake presents (not verified: only compared)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def test_the_cli_and_plain_clients_verify_the_chain(tls_server, tls_tenant, ca):
+    assert tls_server.url.startswith("https://")
+    r = get_manifest(tls_server.session(tls_tenant.license_id), tls_server.url, tls_tenant.repo(catalog.THREE_REPO), catalog.TAG)
+    assert r.status_code == 200, r.text
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(tls_server.url + "/v2/", timeout=10)  # the system's roots do not know the test CA
+    # The token realm a client is sent to is HTTPS on the same host.
+    challenge = requests.get(tls_server.url + "/v2/", timeout=10, verify=str(ca.cert_path)).headers["WWW-Authenticate"]
+    assert f'realm="https://{tls_server.host}/v2/token"' in challenge
+    # The CLI: --ca-cert (or SSL_CERT_FILE, which the testkit sets), and a clear error without it.
+    env = {"PORTCULLIS_API_URL": tls_server.url, "PORTCULLIS_API_TOKEN": tls_server.admin_token, "SSL_CERT_FILE": ""}
+    untrusted = subprocess.run([str(tls_server.binary), "app", "ls"], env=env, capture_output=True, text=True, timeout=60)
+    assert untrusted.returncode != 0 and "not trusted" in untrusted.stderr and "--ca-cert" in untrusted.stderr, untrusted.stderr
+    trusted = subprocess.run([str(tls_server.binary), "app", "ls", "--ca-cert", str(ca.cert_path)], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert trusted.returncode == 0 and tls_tenant.app in trusted.stdout, trusted.stderr
+
+
+def test_skopeo_verifies_and_pulls(tls_server, tls_tenant, cert_dir, tmp_path):
+    src = f"docker://{tls_tenant.ref(catalog.THREE_REPO, catalog.TAG)}"
+    creds = f"any:{tls_tenant.license_id}"
+    refused = skopeo("inspect", "--raw", "--creds", creds, "--retry-times", "0", src)
+    assert refused.returncode != 0 and "certificate" in refused.stderr, refused.stderr
+    out = tmp_path / "out"
+    cp = skopeo("copy", "--src-cert-dir", str(cert_dir), "--src-creds", creds, "--retry-times", "0", src, f"oci:{out}:v1")
+    assert cp.returncode == 0, cp.stderr
+
+
+def test_podman_verifies_and_pulls(tls_server, tls_tenant, cert_dir):
+    reason = Podman.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    podman = Podman()
+    try:
+        ref = tls_tenant.ref(catalog.THREE_REPO, catalog.TAG)
+        refused = podman.pull(ref, ("any", tls_tenant.license_id))
+        assert refused.returncode != 0 and "certificate" in refused.stderr, refused.stderr
+        cp = podman.pull(ref, ("any", tls_tenant.license_id), cert_dir=cert_dir)
+        assert cp.returncode == 0, cp.stderr
+        listed = podman.podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+        assert ref in listed, listed
+    finally:
+        podman.stop()
+
+
+def test_containerd_verifies_and_pulls(tls_server, tls_tenant, ca, tmp_path):
+    reason = Containerd.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    ctd = Containerd().start()
+    try:
+        ref = tls_tenant.ref(catalog.MULTI_REPO, catalog.TAG)
+        # hosts.toml says HTTPS (ctr assumes plain HTTP for a loopback host); without the CA the
+        # certificate is refused.
+        untrusting = write_hosts_toml(tmp_path / "untrusting", tls_server.host)
+        refused = ctd.pull(ref, user=f"any:{tls_tenant.license_id}", hosts_dir=untrusting)
+        assert refused.returncode != 0 and "certificate" in refused.stderr, refused.stderr
+        trusting = write_hosts_toml(tmp_path / "trusting", tls_server.host, ca_cert=ca.cert_path)
+        cp = ctd.pull(ref, user=f"any:{tls_tenant.license_id}", hosts_dir=trusting)
+        assert cp.returncode == 0, cp.stderr + cp.stdout
+        assert ref in ctd.images()
+    finally:
+        ctd.stop()
+
+
+def test_docker_pulls(tls_server, tls_tenant):
+    reason = Dockerd.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        dockerd = Dockerd().start()
+    except RuntimeError as exc:
+        pytest.skip(f"dockerd cannot start on this machine: {exc}")
+    try:
+        login = dockerd.docker("login", tls_server.host, "--username", "any", "--password-stdin", input=tls_tenant.license_id)
+        assert login.returncode == 0, login.stderr
+        ref = tls_tenant.ref(catalog.THREE_REPO, catalog.TAG)
+        cp = dockerd.docker("pull", ref)
+        assert cp.returncode == 0, cp.stderr + cp.stdout
+        assert ref in dockerd.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    finally:
+        dockerd.stop()
+
+
+_HELM_PULL = textwrap.dedent("""
+    import json, sys
+    import helm_python as helm
+    host, user, password, ref, dest, creds = sys.argv[1:7]
+    client = helm.RegistryClient(credentials_file=creds)
+    try:
+        client.login(host, user, password)
+        print(json.dumps({"ok": True, "resolved": client.resolve(ref)}))
+    except Exception as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+""")
+
+
+def test_helm_verifies_and_reaches_the_registry(tls_server, tls_tenant, ca, images, tmp_path):
+    """Helm's Go library reads SSL_CERT_FILE when it starts, so each run is its own process."""
+    def helm(env_extra):
+        cp = subprocess.run([sys.executable, "-c", _HELM_PULL, tls_server.host, "any", tls_tenant.license_id,
+                             f"oci://{tls_server.host}/{tls_tenant.repo(catalog.THREE_REPO)}:{catalog.TAG}", str(tmp_path),
+                             str(tmp_path / f"creds-{len(env_extra)}.json")],
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env_extra}, capture_output=True, text=True,
+                            timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+
+    refused = helm({"SSL_CERT_FILE": "/dev/null"})
+    assert not refused["ok"] and "certificate" in refused["error"], refused
+    trusted = helm({"SSL_CERT_FILE": str(ca.cert_path)})
+    assert trusted["ok"] and images.three.digest in json.dumps(trusted["resolved"]), trusted
+
+
+def test_sighup_serves_a_renewed_certificate_without_dropping_connections(tls_server, tls_tenant, ca):
+    before = _served_certificate(tls_server.port)
+    # A keep-alive connection opened with the old certificate.
+    session = tls_server.session(tls_tenant.license_id)
+    assert get_manifest(session, tls_server.url, tls_tenant.repo(catalog.THREE_REPO), catalog.TAG).status_code == 200
+
+    cert_path, key_path = tls_server.tls[0], tls_server.tls[1]
+    old_cert, old_key = cert_path.read_bytes(), key_path.read_bytes()
+    renewed_cert, renewed_key = ca.issue("renewed", ["localhost", "127.0.0.1"])
+    cert_path.write_bytes(renewed_cert.read_bytes())
+    key_path.write_bytes(renewed_key.read_bytes())
+    try:
+        tls_server.proc.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: _served_certificate(tls_server.port) != before, timeout=10,
+                   message="the renewed certificate was not served after SIGHUP")
+        assert tls_server.alive()
+        assert "TLS certificate reloaded" in tls_server.log_text()
+        # The old connection still works, and new clients verify the renewed chain.
+        assert get_manifest(session, tls_server.url, tls_tenant.repo(catalog.THREE_REPO), catalog.TAG).status_code == 200
+        assert requests.get(tls_server.url + "/healthz", verify=str(ca.cert_path), timeout=10).status_code == 200
+
+        # A broken file on the next SIGHUP keeps the renewed certificate.
+        cert_path.write_text("not a certificate")
+        tls_server.proc.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "TLS certificate not reloaded" in tls_server.log_text(), timeout=10, message="no reload failure logged")
+        assert _served_certificate(tls_server.port) != before and tls_server.alive()
+    finally:
+        cert_path.write_bytes(old_cert)
+        key_path.write_bytes(old_key)
+
+
+# ------------------------------------------------------------------- node mirrors
+def test_a_node_pulls_the_original_reference_through_the_mirror_config(tls_server, tls_tenant, upstream, ca, tmp_path):
+    """containerd with the hosts.toml `customer mirror-config` prints: the node pulls
+    `<upstream host>/e2e/multi-arch:v1` as the vendor's charts name it, and Portcullis serves it
+    with the license from the header (containerd adds `?ns=<upstream host>`)."""
+    reason = Containerd.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    hosts = tmp_path / "certs.d"
+    customer = tls_server.cli_json("customer", "ls", "--app", tls_tenant.app)[0]["id"]
+    wrote = tls_server.cli_ok("customer", "mirror-config", customer, "--dir", str(hosts), "--ca", str(ca.cert_path))
+    config = (hosts / upstream.host / "hosts.toml").read_text()
+    assert f'[host."{tls_server.url}"]' in config and "Authorization = \"Basic " in config, wrote.describe()
+    assert (hosts / upstream.host / "hosts.toml").stat().st_mode & 0o077 == 0
+    printed = tls_server.cli_ok("customer", "mirror-config", customer, "--upstream", tls_tenant.registry).out
+    assert f"# /etc/containerd/certs.d/{upstream.host}/hosts.toml" in printed
+
+    ctd = Containerd().start()
+    try:
+        ref = f"{upstream.host}/{catalog.MULTI_REPO}:{catalog.TAG}"
+        cp = ctd.pull(ref, hosts_dir=hosts)
+        assert cp.returncode == 0, cp.stderr + cp.stdout
+        assert ref in ctd.images()
+    finally:
+        ctd.stop()
+    pulls = tls_server.cli_json("customer", "pulls", customer)
+    assert any(p["repository"] == f"{upstream.host}/{catalog.MULTI_REPO}" and p["status"] == 200 for p in pulls), pulls
+
+
+def test_a_mirror_request_for_an_upstream_the_app_may_not_use_is_name_unknown(tls_server, tls_tenant, upstream, ca):
+    session = tls_server.session(tls_tenant.license_id)
+    for ns in ("quay.io", "127.0.0.1:9", "bad host!"):
+        r = session.get(f"{tls_server.url}/v2/{catalog.THREE_REPO}/manifests/{catalog.TAG}", params={"ns": ns}, timeout=30)
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN", (ns, r.status_code, r.text)
+    # The upstream belongs to the tenant's app only: another app's license gets nothing from it.
+    other_app = tls_server.create_app()["slug"]
+    other = tls_server.create_customer(other_app)["licenseId"]
+    r = tls_server.session(other).get(f"{tls_server.url}/v2/{catalog.THREE_REPO}/manifests/{catalog.TAG}",
+                                      params={"ns": upstream.host}, timeout=30)
+    assert r.status_code == 404, r.text
+    # No credentials is a challenge, never an anonymous pull.
+    anonymous = requests.get(f"{tls_server.url}/v2/{catalog.THREE_REPO}/manifests/{catalog.TAG}", params={"ns": upstream.host},
+                             verify=str(ca.cert_path), timeout=30)
+    assert anonymous.status_code == 401
