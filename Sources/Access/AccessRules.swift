@@ -112,6 +112,13 @@ public enum AccessRules {
         return .allow
     }
 
+    /// On an app's custom domain only that app's repositories exist: the rest are unknown
+    /// names, as if the domain were a registry of its own.
+    public static func onDomain(of domainApp: String?, _ name: RepositoryName) -> AccessDecision {
+        guard let domainApp else { return .allow }
+        return appSlug(of: name) == domainApp ? .allow : .nameUnknown
+    }
+
     /// A node mirror's request (containerd's `?ns=`): the name is the upstream's own, so the
     /// app is the license's. Only a customer's credentials say which app that is, and only
     /// Basic credentials (from the node's `hosts.toml`) carry them for any repository.

@@ -29,6 +29,22 @@ public struct AccessRequest: Sendable, Equatable {
     }
 }
 
+/// Where a request arrived: the host the client used, and the app whose custom domain that is.
+public struct RequestAddress: Sendable, Equatable {
+    /// `host[:port]` as the client reached us.
+    public var host: String
+    /// The app slug when `host` is one of its custom domains.
+    public var domainApp: String?
+    /// The configured public host, when there is one (it stays valid beside custom domains).
+    public var defaultHost: String?
+
+    public init(host: String, domainApp: String? = nil, defaultHost: String? = nil) {
+        self.host = host
+        self.domainApp = domainApp
+        self.defaultHost = defaultHost
+    }
+}
+
 /// A repository a caller has been allowed to use for a request.
 public struct ResolvedRepository: Sendable {
     public let kind: RepositoryKind
@@ -51,10 +67,11 @@ public struct RepositoryResolver: Sendable {
     let hosted: HostedRegistry
     let catalog: ReleaseCatalog
     let delivery: ChartDelivery
+    let domains: DomainDirectory
     let manifestLimit: Int
 
     public init(apps: any AppStore, customers: any CustomerStore, secrets: SecretBox, directory: UpstreamDirectory, proxy: ProxyCache,
-                hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, manifestLimit: Int) {
+                hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, domains: DomainDirectory, manifestLimit: Int) {
         self.apps = apps
         self.customers = customers
         self.secrets = secrets
@@ -63,6 +80,7 @@ public struct RepositoryResolver: Sendable {
         self.hosted = hosted
         self.catalog = catalog
         self.delivery = delivery
+        self.domains = domains
         self.manifestLimit = manifestLimit
     }
 
@@ -71,11 +89,13 @@ public struct RepositoryResolver: Sendable {
         try enforce(AccessRules.login(principal, now: now))
     }
 
-    /// The repository for `request`; `publicHost` is where the caller reaches us (it goes
-    /// into the pull secret of a delivered chart).
-    public func resolve(_ request: AccessRequest, caller: Caller, publicHost: String, now: Date = Date()) async throws -> ResolvedRepository {
+    /// The repository for `request`; `address` is where the caller reached us (its hosts go into
+    /// the pull secret of a delivered chart).
+    public func resolve(_ request: AccessRequest, caller: Caller, address: RequestAddress, now: Date = Date()) async throws
+        -> ResolvedRepository {
         let name = request.name
         for action in request.actions { try enforce(AccessRules.preflight(caller, action, on: name, now: now)) }
+        try enforce(AccessRules.onDomain(of: address.domainApp, name))
         if let source = request.mountSource { try enforce(AccessRules.preflight(caller, .pull, on: source, now: now)) }
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
@@ -88,7 +108,7 @@ public struct RepositoryResolver: Sendable {
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
             let kind = RepositoryKind.chart(channelName: chart.channel.name, channelSlug: chart.channel.slug)
             try decide(caller, request, kind: kind, now: now)
-            let recipient = try await recipient(caller.principal, channel: chart.channel.name, publicHost: publicHost)
+            let recipient = try await recipient(caller.principal, channel: chart.channel.name, app: app, address: address)
             let reader = DeliveredChartRepository(name: name, chart: chart, recipient: recipient, delivery: delivery, manifestLimit: manifestLimit)
             resolved = ResolvedRepository(kind: kind, appSlug: appSlug, reader: reader, writer: nil)
         } else {
@@ -101,9 +121,12 @@ public struct RepositoryResolver: Sendable {
 
     /// The repository for a node mirror's request: `request.name` as the upstream names it, the
     /// upstream from `namespace` (a host), the app from the caller's license.
-    public func resolveMirrored(_ request: AccessRequest, namespace: String, caller: Caller, now: Date = Date()) async throws
-        -> ResolvedRepository {
+    public func resolveMirrored(_ request: AccessRequest, namespace: String, caller: Caller, address: RequestAddress, now: Date = Date())
+        async throws -> ResolvedRepository {
         for action in request.actions { try enforce(AccessRules.mirror(caller, action, now: now)) }
+        if case .customer(let license) = caller.principal, let domainApp = address.domainApp, domainApp != license.appSlug {
+            throw RegistryError(.nameUnknown, "repository name not known to registry")
+        }
         let hostCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
         guard case .customer(let license) = caller.principal, !namespace.isEmpty, namespace.count <= 255,
               namespace.lowercased().allSatisfy({ hostCharacters.contains($0) }),
@@ -129,15 +152,18 @@ public struct RepositoryResolver: Sendable {
     }
 
     /// Vendors get charts as released; customers get them with their license injected.
-    private func recipient(_ principal: Principal, channel: String, publicHost: String) async throws -> ChartDelivery.Recipient {
+    private func recipient(_ principal: Principal, channel: String, app: AppRecord, address: RequestAddress) async throws
+        -> ChartDelivery.Recipient {
         switch principal {
         case .vendor:
             return .vendor
         case .customer(let license):
             guard let record = try await customers.customer(id: license.customerID) else { throw AccessRefusal.unauthorized("invalid license") }
             let licenseID = try secrets.open(record.sealedLicense)
+            // Every host the customer may pull from: this one, the app's custom domains, the default.
+            let hosts = [address.host] + (try await domains.names(ofApp: app.id)) + [address.defaultHost].compactMap { $0 }
             return .customer(license, licenseID: licenseID,
-                             pullSecret: PullSecret.dockerConfigJSONBase64(host: publicHost, licenseID: licenseID), channelName: channel)
+                             pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel)
         }
     }
 }

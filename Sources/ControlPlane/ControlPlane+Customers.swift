@@ -109,11 +109,12 @@ extension ControlPlane {
         return view
     }
 
-    /// The Docker config a customer pulls with, for `host`.
+    /// The Docker config a customer pulls with: for the app's custom domains and `host`.
     public func pullSecret(customerID: String, host: String) async throws -> (json: String, base64: String) {
         let view = try await customer(id: customerID)
-        return (PullSecret.dockerConfigJSON(host: host, licenseID: view.licenseID),
-                PullSecret.dockerConfigJSONBase64(host: host, licenseID: view.licenseID))
+        let hosts = try await domains.names(ofApp: view.app.id) + [host]
+        return (PullSecret.dockerConfigJSON(hosts: hosts, licenseID: view.licenseID),
+                PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: view.licenseID))
     }
 
     /// containerd `hosts.toml` files that make a customer's nodes pull the app's upstream

@@ -32,17 +32,19 @@ public struct ControlPlane: Sendable {
     let directory: UpstreamDirectory
     let upstream: any UpstreamRegistry
     let catalog: ReleaseCatalog
+    let domains: DomainDirectory
     public let pulls: PullRecorder
     let logger: Logger
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
-                catalog: ReleaseCatalog, pulls: PullRecorder, logger: Logger) {
+                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, logger: Logger) {
         self.store = store
         self.secrets = secrets
         self.gate = gate
         self.directory = directory
         self.upstream = upstream
         self.catalog = catalog
+        self.domains = domains
         self.pulls = pulls
         self.logger = logger
     }

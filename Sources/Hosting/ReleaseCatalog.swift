@@ -127,6 +127,20 @@ public struct ReleaseCatalog: Sendable {
         }
     }
 
+    /// The charts (`name version`) of an app's releases whose files contain `text`.
+    public func chartsMentioning(_ text: String, appID: String) async throws -> [String] {
+        var found: Set<String> = []
+        for chart in try await store.releaseCharts(appID: appID) where !found.contains("\(chart.name) \(chart.version)") {
+            guard let archive = try await blobs.readAll(chart.digest, limit: ChartPackage.maxArchiveSize),
+                  let package = try? ChartPackage.parse(archive: Array(archive.readableBytesView)) else { continue }
+            let needle = Array(text.utf8)
+            if package.entries.contains(where: { $0.contents.firstRange(of: needle) != nil }) {
+                found.insert("\(chart.name) \(chart.version)")
+            }
+        }
+        return found.sorted()
+    }
+
     // MARK: Chart repositories
 
     /// Resolves `<app>/<channel>/<chart>` or `<app>/<chart>` (Stable) to a chart repository,

@@ -78,14 +78,25 @@ public enum PullSecret {
     /// The username Portcullis puts in pull secrets; any username is accepted on login.
     public static let username = "LICENSE_ID"
 
-    /// `{"auths":{"<host>":{"auth":"<base64 LICENSE_ID:<license>>"}}}`
-    public static func dockerConfigJSON(host: String, licenseID: String) -> String {
+    /// `{"auths":{"<host>":{"auth":"<base64 LICENSE_ID:<license>>"},…}}`, one entry per host the
+    /// customer may pull from (an app's custom domain and the default host).
+    public static func dockerConfigJSON(hosts: [String], licenseID: String) -> String {
         let auth = BasicCredentials(username: username, password: licenseID).headerValue.dropFirst("Basic ".count)
-        return #"{"auths":{\#(JSONString.quote(host)):{"auth":"\#(auth)"}}}"#
+        var seen = Set<String>()
+        let entries = hosts.filter { seen.insert($0).inserted }.map { #"\#(JSONString.quote($0)):{"auth":"\#(auth)"}"# }
+        return #"{"auths":{\#(entries.joined(separator: ","))}}"#
+    }
+
+    public static func dockerConfigJSON(host: String, licenseID: String) -> String {
+        dockerConfigJSON(hosts: [host], licenseID: licenseID)
     }
 
     /// The value charts receive as `global.replicated.dockerconfigjson`.
+    public static func dockerConfigJSONBase64(hosts: [String], licenseID: String) -> String {
+        Base64.encode(Array(dockerConfigJSON(hosts: hosts, licenseID: licenseID).utf8))
+    }
+
     public static func dockerConfigJSONBase64(host: String, licenseID: String) -> String {
-        Base64.encode(Array(dockerConfigJSON(host: host, licenseID: licenseID).utf8))
+        dockerConfigJSONBase64(hosts: [host], licenseID: licenseID)
     }
 }

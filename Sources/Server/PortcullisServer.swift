@@ -60,7 +60,9 @@ public enum PortcullisServer {
                 // fills under way finish, then pull records flush.
                 services: [.init(service: components.pulls), .init(service: components.fills), .init(service: app),
                            .init(service: ShutdownNotice(state: components.state))]
-                    + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger))] } ?? []),
+                    + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger)),
+                                                      .init(service: DomainCertificateRefresher(certificates: DomainCertificates(c: components),
+                                                                                                interval: .seconds(10)))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
@@ -103,13 +105,14 @@ public enum PortcullisServer {
         let catalog = ReleaseCatalog(store: store, blobs: blobs)
         let uploads: (any BlobUploads)? = storage.isShared
             ? storage.uploadParts.map { SharedUploadSessions(sessions: store, parts: $0, store: blobs) } : nil
+        let domains = DomainDirectory(store: store, refreshInterval: storage.isShared ? cacheTTL : 10)
         let resolver = RepositoryResolver(
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
-            catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
+            catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
             manifestLimit: configuration.manifestLimit)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
-                                   pulls: PullRecorder(log: store, logger: logger), logger: logger)
+                                   domains: domains, pulls: PullRecorder(log: store, logger: logger), logger: logger)
         let readiness: @Sendable () async -> String? = {
             do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
             do { try await storage.probeBlobs() } catch { return "blob store unavailable" }
@@ -125,7 +128,7 @@ public enum PortcullisServer {
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
-                          certificates: try tlsCertificates(configuration), logger: logger)
+                          domains: domains, certificates: try tlsCertificates(configuration), logger: logger)
     }
 
     public static func makeApplication(_ c: Components, adminToken: String,

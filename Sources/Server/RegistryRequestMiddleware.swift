@@ -70,7 +70,7 @@ struct RegistryRequestMiddleware: RouterMiddleware {
             switch refusal {
             case .unauthorized(let message):
                 refused(message, metric: "unauthorized")
-                let address = PublicAddress(configuration: c.configuration, request: request)
+                let address = outcome.current.address ?? PublicAddress(configuration: c.configuration, request: request)
                 let scopes = outcome.current.challengeScopes
                 let challenge = AuthChallenge.bearer(realm: address.tokenRealm, service: address.service,
                                                      scope: scopes.isEmpty ? nil : scopes.map(\.description).joined(separator: " "))

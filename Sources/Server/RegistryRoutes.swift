@@ -25,7 +25,8 @@ struct RegistryRoutes: Sendable {
 
     @Sendable func handle(_ request: Request, context: PortcullisContext) async throws -> Response {
         let outcome = context.outcome
-        let address = PublicAddress(configuration: c.configuration, request: request)
+        let address = try await PublicAddress.of(request, configuration: c.configuration, domains: c.domains)
+        outcome.update { $0.address = address }
         if request.uri.path == "/v2/token" {
             outcome.update { $0.action = "token" }
             return try await TokenEndpoint(c: c).issue(request, context: context, address: address)
@@ -56,10 +57,11 @@ struct RegistryRoutes: Sendable {
         let repository: ResolvedRepository
         if let namespace = request.uri.queryParameters["ns"] {
             // A node mirror (containerd's hosts.toml) asking for the upstream's own name.
-            repository = try await c.resolver.resolveMirrored(access, namespace: String(namespace), caller: caller)
+            repository = try await c.resolver.resolveMirrored(access, namespace: String(namespace), caller: caller,
+                                                              address: address.requestAddress)
             outcome.update { $0.repository = "\(namespace)/\(name)" }
         } else {
-            repository = try await c.resolver.resolve(access, caller: caller, publicHost: address.host)
+            repository = try await c.resolver.resolve(access, caller: caller, address: address.requestAddress)
         }
         outcome.update {
             $0.appSlug = $0.appSlug ?? repository.appSlug

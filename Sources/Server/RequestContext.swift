@@ -35,6 +35,8 @@ public final class RequestOutcome: Sendable {
         public var reason: String?
         /// What a 401 challenge should ask for.
         public var challengeScopes: [RepositoryScope] = []
+        /// Where the request arrived (a custom domain's challenge names that domain).
+        var address: PublicAddress?
     }
 
     private let facts = Mutex(Facts())

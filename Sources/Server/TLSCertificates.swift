@@ -39,6 +39,32 @@ public struct ServingCertificate: Sendable {
         self.notValidAfter = notAfter
     }
 
+    /// When the leaf of a PEM chain runs out, or nil when it cannot be read.
+    public static func notValidAfter(certificatePEM: String) -> Date? {
+        guard let leaf = (try? NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)))?.first else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+    }
+
+    /// The DNS names the leaf certificate is for.
+    public var dnsNames: [String] {
+        guard let leaf = chain.first else { return [] }
+        return leaf._subjectAlternativeNames().compactMap { name in
+            guard name.nameType == .dnsName else { return nil }
+            return name.contents.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self).lowercased() }
+        }
+    }
+
+    /// Whether a client asking for `host` accepts this certificate (an exact name, or a
+    /// wildcard for one leftmost label).
+    public func covers(_ host: String) -> Bool {
+        let host = host.lowercased()
+        return dnsNames.contains { name in
+            if name == host { return true }
+            guard name.hasPrefix("*."), let dot = host.firstIndex(of: ".") else { return false }
+            return host[dot...] == name.dropFirst(1)
+        }
+    }
+
     public init(certificateFile: String, keyFile: String) throws(CertificateError) {
         guard let cert = try? String(contentsOfFile: certificateFile, encoding: .utf8) else {
             throw CertificateError("cannot read \(certificateFile)")

@@ -91,6 +91,13 @@ enum SchemaMigrations {
             "ALTER TABLE registries ADD COLUMN region TEXT",
             "ALTER TABLE registries ADD COLUMN allowed_repositories TEXT",
         ],
+        [
+            // Custom domains: the host an app's customers pull from, and its certificate.
+            """
+            CREATE TABLE domains (name TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(id), certificate_pem TEXT,
+                sealed_key TEXT, created_at BIGINT NOT NULL)
+            """,
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -32,14 +32,22 @@ struct ImagesCommand: AsyncParsableCommand {
     }
 
     struct Rewrite: AsyncParsableCommand {
+        /// The app's first custom domain, when the API can be reached and the app has one.
+        func appDomain() async throws -> String? {
+            guard let api = try? APIClient(client) else { return nil }
+            return try await api.send(.GET, "/domains", as: [DomainBody].self).first { $0.app == app }?.name
+        }
+
         static let configuration = CommandConfiguration(
             abstract: "Point image references at the proxy and add the pull secret.",
             discussion: "Files are edited in place (comments and layout kept) unless --kustomize is given; nothing is written when any input is invalid.")
         @Argument(help: "Chart directories, manifest directories or files.") var paths: [String]
         @Option(help: "App slug.") var app: String
-        @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST).") var proxyHost: String?
+        @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST; default: the app's custom domain).")
+        var proxyHost: String?
         @Option(name: .customLong("upstream"), help: "host=name: use a registry's name in proxy paths (required for hosts with a port).")
         var upstreams: [String] = []
+        @OptionGroup var client: ClientOptions
         @Option(help: "Name of the image pull secret to reference.") var pullSecret = ImageRewriter.defaultPullSecret
         @Flag(help: "Do not add imagePullSecrets or a pull-secret template.") var noPullSecrets = false
         @Flag(help: "Write kustomization.yaml with an images: patch instead of editing the manifests.") var kustomize = false
@@ -48,8 +56,10 @@ struct ImagesCommand: AsyncParsableCommand {
         @Flag(help: "Show the changes without writing.") var dryRun = false
 
         func run() async throws {
-            guard let host = proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"] else {
-                throw ValidationError("--proxy-host is required (or set PORTCULLIS_PROXY_HOST)")
+            var host = proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"]
+            if host == nil { host = try await appDomain() }
+            guard let host else {
+                throw ValidationError("--proxy-host is required (or set PORTCULLIS_PROXY_HOST) unless the app has a custom domain")
             }
             if paths.contains(where: { $0.hasSuffix(".tgz") || $0.hasSuffix(".tar.gz") }) {
                 throw ValidationError("unpack chart archives first (helm pull --untar); rewrite edits files in place")

@@ -368,7 +368,7 @@ struct ResolverFixture {
         let resolver = RepositoryResolver(apps: store, customers: store, secrets: secrets,
                                           directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy, hosted: hosted,
                                           catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
-                                          manifestLimit: 4 << 20)
+                                          domains: DomainDirectory(store: store), manifestLimit: 4 << 20)
         return ResolverFixture(dir: dir, store: store, blobs: blobs, secrets: secrets, upstream: upstream, resolver: resolver, hosted: hosted,
                                acme: acme, globex: globex, registry: registry, customer: customer)
     }
@@ -381,10 +381,11 @@ struct ResolverFixture {
                tokenAccess: nil)
     }
 
-    func resolve(_ name: String, _ actions: [RegistryAction], as caller: Caller, mountFrom: String? = nil) async throws -> ResolvedRepository {
+    func resolve(_ name: String, _ actions: [RegistryAction], as caller: Caller, mountFrom: String? = nil,
+                 onDomainOf domainApp: String? = nil) async throws -> ResolvedRepository {
         let request = AccessRequest(name: try RepositoryName(parsing: name), actions: actions,
                                     mountSource: try mountFrom.map { try RepositoryName(parsing: $0) })
-        return try await resolver.resolve(request, caller: caller, publicHost: "registry.example.com")
+        return try await resolver.resolve(request, caller: caller, address: RequestAddress(host: "registry.example.com", domainApp: domainApp))
     }
 
     func close() async {
@@ -405,6 +406,18 @@ func withResolver(_ body: (ResolverFixture) async throws -> Void) async throws {
 }
 
 @Suite struct RepositoryResolverTests {
+    @Test func onAnAppsCustomDomainOnlyItsRepositoriesExist() async throws {
+        try await withResolver { (f: ResolverFixture) async throws in
+            #expect(try await f.resolve("acme/api", [.pull], as: f.vendor, onDomainOf: "acme").appSlug == "acme")
+            for name in ["globex/api", "proxy/globex/vendor/org/app"] {
+                let refusal = await #expect(throws: RegistryError.self) { _ = try await f.resolve(name, [.pull], as: f.vendor, onDomainOf: "acme") }
+                #expect(refusal?.code == .nameUnknown, "\(name)")
+            }
+            // The same names on the default host are the other app's to serve.
+            #expect(try await f.resolve("globex/api", [.pull], as: f.vendor).appSlug == "globex")
+        }
+    }
+
     @Test func aVendorRepositoryIsHostedAndWritable() async throws {
         try await withResolver { (f: ResolverFixture) async throws in
             let resolved = try await f.resolve("acme/api", [.pull, .push], as: f.vendor)

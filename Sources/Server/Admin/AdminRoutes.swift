@@ -22,6 +22,7 @@ struct AdminRoutes: Sendable {
         registerTokens(on: api)
         registerReleases(on: api)
         registerTooling(on: api)
+        registerDomains(on: api)
     }
 
     /// Decodes a JSON body, with errors that name the field at fault.
