@@ -25,6 +25,7 @@ from portcullis_testkit.images import (  # noqa: E402
 from portcullis_testkit.portcullis import PortcullisServer, Tenant, portcullis_bin  # noqa: E402
 from portcullis_testkit.proc import stop_all  # noqa: E402
 from portcullis_testkit.relay import CountingListener, FaultRelay  # noqa: E402
+from portcullis_testkit.tlsca import TestCA  # noqa: E402
 from portcullis_testkit.upstream import UpstreamRegistry  # noqa: E402
 
 
@@ -106,6 +107,12 @@ def upstream(tmp_path_factory, images) -> UpstreamRegistry:
         raise
     yield reg
     reg.stop()
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory) -> TestCA:
+    """A certificate authority of this run; clients given its certificate verify Portcullis's chain."""
+    return TestCA(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import base64
 import datetime
 import io
 import json
-import socket
-import ssl
 import tarfile
 
 import helm_python as helm
@@ -21,12 +19,7 @@ import pytest
 from portcullis_testkit import catalog
 from portcullis_testkit.helm import Vendor, package_chart
 from portcullis_testkit.portcullis import PortcullisServer
-from portcullis_testkit.tlsca import TestCA
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("domains-ca"))
+from portcullis_testkit.tlsca import peer_certificate
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +47,6 @@ def _on(server, domain):
     return {"Host": f"{domain}:{server.port}"}
 
 
-def _peer_certificate(port: int, server_name: str) -> bytes:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
-        return tls.getpeercert(binary_form=True)
-
-
 def _token(server, domain, license_id, repo):
     r = server.session().get(f"{server.url}/v2/token", headers=_on(server, domain), auth=("any", license_id),
                              params={"service": f"{domain}:{server.port}", "scope": f"repository:{repo}:pull"}, timeout=30)
@@ -73,9 +58,9 @@ def test_the_domains_certificate_is_served_for_its_name(server, acme):
     tenant, domain, cert = acme
     from cryptography import x509
 
-    served = x509.load_der_x509_certificate(_peer_certificate(server.port, domain))
+    served = x509.load_der_x509_certificate(peer_certificate(server.port, domain))
     assert served.public_bytes(serialization_pem()) == cert.read_bytes()
-    assert x509.load_der_x509_certificate(_peer_certificate(server.port, "localhost")) != served
+    assert x509.load_der_x509_certificate(peer_certificate(server.port, "localhost")) != served
     listed = {d["name"]: d for d in server.cli_json("domain", "ls")}[domain]
     assert listed["app"] == tenant.app and listed["certificateExpiresAt"]
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import textwrap
@@ -25,13 +23,8 @@ from portcullis_testkit import catalog
 from portcullis_testkit.oci import get_manifest, skopeo
 from portcullis_testkit.portcullis import PortcullisServer
 from portcullis_testkit.runtimes import Containerd, Dockerd, Podman, write_hosts_toml
-from portcullis_testkit.tlsca import TestCA
+from portcullis_testkit.tlsca import peer_certificate
 from portcullis_testkit.util import wait_until
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +46,6 @@ def cert_dir(tmp_path_factory, ca) -> Path:
     d = tmp_path_factory.mktemp("certs.d")
     (d / "ca.crt").write_bytes(ca.cert_path.read_bytes())
     return d
-
-
-def _served_certificate(port: int, server_name: str = "localhost") -> bytes:
-    """The DER certificate a fresh handshake presents (not verified: only compared)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=server_name) as tls:
-            return tls.getpeercert(binary_form=True)
 
 
 def test_the_cli_and_plain_clients_verify_the_chain(tls_server, tls_tenant, ca):
@@ -180,7 +163,7 @@ def test_helm_verifies_and_reaches_the_registry(tls_server, tls_tenant, ca, imag
 
 
 def test_sighup_serves_a_renewed_certificate_without_dropping_connections(tls_server, tls_tenant, ca):
-    before = _served_certificate(tls_server.port)
+    before = peer_certificate(tls_server.port, "localhost")
     # A keep-alive connection opened with the old certificate.
     session = tls_server.session(tls_tenant.license_id)
     assert get_manifest(session, tls_server.url, tls_tenant.repo(catalog.THREE_REPO), catalog.TAG).status_code == 200
@@ -192,7 +175,7 @@ def test_sighup_serves_a_renewed_certificate_without_dropping_connections(tls_se
     key_path.write_bytes(renewed_key.read_bytes())
     try:
         tls_server.proc.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: _served_certificate(tls_server.port) != before, timeout=10,
+        wait_until(lambda: peer_certificate(tls_server.port, "localhost") != before, timeout=10,
                    message="the renewed certificate was not served after SIGHUP")
         assert tls_server.alive()
         assert "TLS certificate reloaded" in tls_server.log_text()
@@ -204,7 +187,7 @@ def test_sighup_serves_a_renewed_certificate_without_dropping_connections(tls_se
         cert_path.write_text("not a certificate")
         tls_server.proc.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: "TLS certificate not reloaded" in tls_server.log_text(), timeout=10, message="no reload failure logged")
-        assert _served_certificate(tls_server.port) != before and tls_server.alive()
+        assert peer_certificate(tls_server.port, "localhost") != before and tls_server.alive()
     finally:
         cert_path.write_bytes(old_cert)
         key_path.write_bytes(old_key)

@@ -93,3 +93,16 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def peer_certificate(port: int, server_name: str) -> bytes:
+    """The DER certificate a fresh handshake with 127.0.0.1:``port`` presents for ``server_name``
+    (SNI). Not verified: tests compare it."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
+        return tls.getpeercert(binary_form=True)
