@@ -12,6 +12,8 @@ public enum Principal: Sendable, Equatable {
     case customer(License)
     /// A vendor (admin or vendor API token); `canPush` is false for read-only tokens.
     case vendor(canPush: Bool)
+    /// No credentials, with an anonymous token: may pull what the vendor made public, nothing else.
+    case anonymous
 
     public var customerID: String? {
         if case .customer(let l) = self { return l.customerID }
@@ -98,6 +100,9 @@ public enum AccessRules {
         guard login == .allow else { return login }
         guard let app = appSlug(of: name) else { return .nameUnknown }
         switch caller.principal {
+        case .anonymous:
+            // Credentials could help: a challenge invites them.
+            guard action == .pull else { return .unauthorized("authentication required") }
         case .vendor(let canPush):
             if action != .pull && !canPush { return .denied("token is read-only") }
         case .customer(let license):
@@ -132,11 +137,16 @@ public enum AccessRules {
     }
 
     /// The full decision once the repository's kind is known (nil: there is no such repository).
+    /// `isPublic`: the vendor allows anonymous pulls of this repository.
     public static func decide(_ caller: Caller, _ action: RegistryAction, on name: RepositoryName, kind: RepositoryKind?,
-                              now: Date) -> AccessDecision {
+                              isPublic: Bool = false, now: Date) -> AccessDecision {
         let first = preflight(caller, action, on: name, now: now)
         guard first == .allow else { return first }
         guard let kind else { return .nameUnknown }
+        if caller.principal == .anonymous {
+            if case .chart = kind { return .unauthorized("authentication required") }
+            return isPublic && action == .pull ? .allow : .unauthorized("authentication required")
+        }
         switch kind {
         case .hosted:
             return .allow

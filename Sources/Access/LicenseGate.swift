@@ -28,6 +28,8 @@ public actor LicenseGate {
 
     /// Subject of registry tokens issued to the admin token.
     public static let adminSubject = "vendor:admin"
+    /// The subject of anonymous tokens (customer subjects are UUIDs, vendors `vendor:…`).
+    public static let anonymousSubject = "anonymous"
 
     public init(customers: any CustomerStore, apps: any AppStore, vendorTokens: any VendorTokenStore, tokens: RegistryTokenService,
                 adminToken: String, cacheTTL: TimeInterval = 5) {
@@ -77,6 +79,9 @@ public actor LicenseGate {
         if subject == Self.adminSubject {
             return Caller(principal: .vendor(canPush: true), tokenAccess: claims.access)
         }
+        if subject == Self.anonymousSubject {
+            return Caller(principal: .anonymous, tokenAccess: claims.access)
+        }
         if subject.hasPrefix("vendor:") {
             // A removed vendor token stops at once, not when its registry token expires.
             let id = String(subject.dropFirst("vendor:".count))
@@ -102,6 +107,7 @@ public actor LicenseGate {
     /// The subject a registry token for this principal carries.
     public func subject(for basic: BasicCredentials, principal: Principal) async throws -> String {
         switch principal {
+        case .anonymous: return Self.anonymousSubject
         case .customer(let license): return license.customerID
         case .vendor:
             let hash = SecretBox.lookupHash(basic.password)

@@ -68,10 +68,12 @@ public struct RepositoryResolver: Sendable {
     let catalog: ReleaseCatalog
     let delivery: ChartDelivery
     let domains: DomainDirectory
+    let publicRepositories: any PublicRepositoryStore
     let manifestLimit: Int
 
     public init(apps: any AppStore, customers: any CustomerStore, secrets: SecretBox, directory: UpstreamDirectory, proxy: ProxyCache,
-                hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, domains: DomainDirectory, manifestLimit: Int) {
+                hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, domains: DomainDirectory,
+                publicRepositories: any PublicRepositoryStore, manifestLimit: Int) {
         self.apps = apps
         self.customers = customers
         self.secrets = secrets
@@ -81,6 +83,7 @@ public struct RepositoryResolver: Sendable {
         self.catalog = catalog
         self.delivery = delivery
         self.domains = domains
+        self.publicRepositories = publicRepositories
         self.manifestLimit = manifestLimit
     }
 
@@ -102,8 +105,9 @@ public struct RepositoryResolver: Sendable {
         }
         let resolved: ResolvedRepository
         if AccessRules.isProxied(name) {
-            try decide(caller, request, kind: .proxied, now: now)
+            // Naming no registry never reaches an upstream, whoever asks.
             let upstream = try await directory.resolve(name, appID: app.id)
+            try decide(caller, request, kind: .proxied, isPublic: upstream.registry.anonymousPull, now: now)
             resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
             let kind = RepositoryKind.chart(channelName: chart.channel.name, channelSlug: chart.channel.slug)
@@ -112,11 +116,23 @@ public struct RepositoryResolver: Sendable {
             let reader = DeliveredChartRepository(name: name, chart: chart, recipient: recipient, delivery: delivery, manifestLimit: manifestLimit)
             resolved = ResolvedRepository(kind: kind, appSlug: appSlug, reader: reader, writer: nil)
         } else {
-            try decide(caller, request, kind: .hosted, now: now)
+            let isPublic = caller.principal == .anonymous ? try await publicRepositories.isPublic(name.description) : false
+            try decide(caller, request, kind: .hosted, isPublic: isPublic, now: now)
             let repository = hosted.repository(name)
             resolved = ResolvedRepository(kind: .hosted, appSlug: appSlug, reader: repository, writer: repository)
         }
         return resolved
+    }
+
+    /// Whether the vendor lets anyone pull `name` (a registry or a vendor repository marked
+    /// for anonymous pulls); used to grant anonymous tokens.
+    public func isPublic(_ name: RepositoryName) async throws -> Bool {
+        guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else { return false }
+        if AccessRules.isProxied(name) {
+            return (try? await directory.resolve(name, appID: app.id))?.registry.anonymousPull ?? false
+        }
+        if try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) != nil { return false }
+        return try await publicRepositories.isPublic(name.description)
     }
 
     /// The repository for a node mirror's request: `request.name` as the upstream names it, the
@@ -137,8 +153,10 @@ public struct RepositoryResolver: Sendable {
         return ResolvedRepository(kind: .proxied, appSlug: app.slug, reader: proxy.repository(upstream), writer: nil)
     }
 
-    private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, now: Date) throws {
-        for action in request.actions { try enforce(AccessRules.decide(caller, action, on: request.name, kind: kind, now: now)) }
+    private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, isPublic: Bool = false, now: Date) throws {
+        for action in request.actions {
+            try enforce(AccessRules.decide(caller, action, on: request.name, kind: kind, isPublic: isPublic, now: now))
+        }
     }
 
     private func enforce(_ decision: AccessDecision) throws {
@@ -155,6 +173,8 @@ public struct RepositoryResolver: Sendable {
     private func recipient(_ principal: Principal, channel: String, app: AppRecord, address: RequestAddress) async throws
         -> ChartDelivery.Recipient {
         switch principal {
+        case .anonymous:
+            throw AccessRefusal.unauthorized("authentication required")
         case .vendor:
             return .vendor
         case .customer(let license):

@@ -20,10 +20,12 @@ public struct RegistryDraft: Sendable {
     public var anonymous: Bool
     /// Upstream repository patterns customers may pull (`org/*`); empty: all.
     public var allow: [String]
+    /// Anyone may pull through it without a license.
+    public var anonymousPull: Bool
     public var apps: [String]
 
     public init(provider: String, endpoint: String?, name: String?, username: String?, secret: String?, authType: String?,
-                region: String? = nil, anonymous: Bool = false, allow: [String] = [], apps: [String]) {
+                region: String? = nil, anonymous: Bool = false, allow: [String] = [], anonymousPull: Bool = false, apps: [String]) {
         self.provider = provider
         self.endpoint = endpoint
         self.name = name
@@ -33,6 +35,7 @@ public struct RegistryDraft: Sendable {
         self.region = region
         self.anonymous = anonymous
         self.allow = allow
+        self.anonymousPull = anonymousPull
         self.apps = apps
     }
 }
@@ -52,11 +55,29 @@ extension ControlPlane {
         let record = RegistryRecord(
             name: name, provider: provider.rawValue, endpoint: endpoint.baseURL, host: endpoint.canonicalHost,
             username: login.username, sealedSecret: try login.secret.map { try secrets.seal($0) }, authType: login.authType,
-            region: login.region, allowedRepositories: draft.allow, appIDs: appIDs)
+            region: login.region, allowedRepositories: draft.allow, anonymousPull: draft.anonymousPull, appIDs: appIDs)
         try await normalized { try await store.createRegistry(record) }
         await directory.invalidate()
         logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)", "auth": "\(login.authType)"])
         return record
+    }
+
+    /// Lets anyone pull a vendor repository (`<app>/<repo>`) without a license, or stops it.
+    public func setRepositoryPublic(_ name: String, _ isPublic: Bool) async throws {
+        let parsed: RepositoryName
+        do { parsed = try RepositoryName(parsing: name) } catch { throw ControlPlaneError.invalid("invalid repository name \(name.debugDescription)") }
+        let parts = parsed.components
+        guard parts.count >= 2, parts[0] != Substring(ProxyName.prefix) else {
+            throw ControlPlaneError.invalid("public repositories are vendor repositories <app>/<repo>; "
+                                            + "proxied ones are public through `registry add --anonymous-pull`")
+        }
+        _ = try await app(slug: String(parts[0]))
+        try await store.setPublic(parsed.description, isPublic)
+        logger.info("repository visibility changed", metadata: ["repository": "\(parsed)", "public": "\(isPublic)"])
+    }
+
+    public func publicRepositories() async throws -> [String] {
+        try await store.publicRepositories()
     }
 
     public func registries() async throws -> [RegistryRecord] {

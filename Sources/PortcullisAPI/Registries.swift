@@ -11,12 +11,14 @@ public struct RegistryBody: Codable, Sendable, Equatable {
     public var region: String?
     /// Upstream repository patterns customers may pull; empty: all.
     public var allow: [String]
+    /// Anyone may pull through it without a license.
+    public var anonymousPull: Bool
     /// App slugs; empty means every app.
     public var apps: [String]
     public var createdAt: Date
 
     public init(name: String, provider: String, endpoint: String, username: String?, authType: String, region: String? = nil,
-                allow: [String] = [], apps: [String], createdAt: Date) {
+                allow: [String] = [], anonymousPull: Bool = false, apps: [String], createdAt: Date) {
         self.name = name
         self.provider = provider
         self.endpoint = endpoint
@@ -24,6 +26,7 @@ public struct RegistryBody: Codable, Sendable, Equatable {
         self.authType = authType
         self.region = region
         self.allow = allow
+        self.anonymousPull = anonymousPull
         self.apps = apps
         self.createdAt = createdAt
     }
@@ -44,10 +47,13 @@ public struct CreateRegistryRequest: Codable, Sendable {
     /// True to register a public registry without credentials.
     public var anonymous: Bool?
     public var allow: [String]?
+    /// True to let anyone pull through it without a license (rate-limited per address).
+    public var anonymousPull: Bool?
     public var apps: [String]?
 
     public init(provider: String, endpoint: String? = nil, name: String? = nil, username: String? = nil, secret: String? = nil,
-                authType: String? = nil, region: String? = nil, anonymous: Bool? = nil, allow: [String]? = nil, apps: [String]? = nil) {
+                authType: String? = nil, region: String? = nil, anonymous: Bool? = nil, allow: [String]? = nil, anonymousPull: Bool? = nil,
+                apps: [String]? = nil) {
         self.provider = provider
         self.endpoint = endpoint
         self.name = name
@@ -57,6 +63,7 @@ public struct CreateRegistryRequest: Codable, Sendable {
         self.region = region
         self.anonymous = anonymous
         self.allow = allow
+        self.anonymousPull = anonymousPull
         self.apps = apps
     }
 }
@@ -76,4 +83,10 @@ public struct TestRegistryResult: Codable, Sendable, Equatable {
         self.result = result
         self.message = message
     }
+}
+
+/// A vendor repository (`<app>/<repo>`) anyone may pull without a license.
+public struct PublicRepositoryBody: Codable, Sendable, Equatable {
+    public var name: String
+    public init(name: String) { self.name = name }
 }

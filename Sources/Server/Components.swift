@@ -25,6 +25,8 @@ public struct Components: Sendable {
     public let blobRedirect: (@Sendable (Digest) -> String)?
     /// Zero-copy sends of cached blobs; nil when serving TLS.
     public let sendfile: SendfileRegistry?
+    /// How often anonymous clients may ask, per address.
+    public let anonymousRate: AnonymousRateLimit
     /// Custom domains: which app a request's Host belongs to.
     public let domains: DomainDirectory
     /// The certificates presented when serving TLS.

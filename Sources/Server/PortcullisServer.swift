@@ -110,7 +110,7 @@ public enum PortcullisServer {
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
-            manifestLimit: configuration.manifestLimit)
+            publicRepositories: store, manifestLimit: configuration.manifestLimit)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
                                    domains: domains, pulls: PullRecorder(log: store, logger: logger), logger: logger)
         let readiness: @Sendable () async -> String? = {
@@ -128,7 +128,8 @@ public enum PortcullisServer {
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
-                          domains: domains, certificates: try tlsCertificates(configuration), logger: logger)
+                          anonymousRate: AnonymousRateLimit(limit: configuration.anonymousRateLimit), domains: domains,
+                          certificates: try tlsCertificates(configuration), logger: logger)
     }
 
     public static func makeApplication(_ c: Components, adminToken: String,

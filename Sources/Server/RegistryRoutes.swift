@@ -192,6 +192,7 @@ struct RegistryRoutes: Sendable {
                 $0.appSlug = license.appSlug
             }
         }
+        if caller.principal == .anonymous { try AnonymousAccess(c: c).admit(context) }
         return caller
     }
 

@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var manifestLimit = 4 << 20
     /// Failed logins per source address or per credential within a minute before 429.
     public var loginFailureLimit = 10
+    /// Requests per minute per source address for anonymous pulls of public repositories.
+    public var anonymousRateLimit = 300
     /// How long in-flight requests may run after SIGTERM before they are cut.
     public var shutdownGrace: TimeInterval = 30
     /// Largest request header block accepted.

@@ -13,7 +13,11 @@ struct TokenEndpoint {
 
     func issue(_ request: Request, context: PortcullisContext, address: PublicAddress) async throws -> Response {
         guard request.method == .get else { throw RegistryError(.unsupported, "use GET with Basic credentials") }
-        guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
+        let scopes = request.uri.queryParameters.getAll("scope").flatMap { RepositoryScope.parseAll(String($0)) }
+        guard let header = request.headers[.authorization] else {
+            return try await issueAnonymous(scopes: scopes, context: context, address: address)
+        }
+        guard let basic = BasicCredentials.parse(authorization: header) else {
             throw TokenRefusal(message: "credentials required: username anything, password the license ID")
         }
         let principal: Principal
@@ -34,14 +38,31 @@ struct TokenEndpoint {
         } catch let refusal as AccessRefusal {
             throw TokenRefusal(message: refusal.message)
         }
-        let scopes = request.uri.queryParameters.getAll("scope").flatMap { RepositoryScope.parseAll(String($0)) }
         context.outcome.update { $0.repository = scopes.map(\.name).joined(separator: " ") }
         let now = Date()
         let access = scopes.compactMap { scope -> TokenAccess? in
             let granted = AccessRules.grantable(scope, to: principal, now: now)
             return granted.isEmpty ? nil : TokenAccess(name: scope.name, actions: granted)
         }
-        let subject = try await c.gate.subject(for: basic, principal: principal)
+        return try await respond(subject: try await c.gate.subject(for: basic, principal: principal), access: access, address: address)
+    }
+
+    /// No credentials: a token for the requested repositories the vendor made public, pull only,
+    /// within the per-address rate. Nothing public asked for is the usual 401: no credentials
+    /// never become access to anything else.
+    private func issueAnonymous(scopes: [RepositoryScope], context: PortcullisContext, address: PublicAddress) async throws -> Response {
+        context.outcome.update { $0.repository = scopes.map(\.name).joined(separator: " ") }
+        var access: [TokenAccess] = []
+        for scope in scopes where scope.actions.contains("pull") {
+            guard let name = try? RepositoryName(parsing: scope.name), try await c.resolver.isPublic(name) else { continue }
+            access.append(TokenAccess(name: scope.name, actions: ["pull"]))
+        }
+        guard !access.isEmpty else { throw TokenRefusal(message: "credentials required: username anything, password the license ID") }
+        try AnonymousAccess(c: c).admit(context)
+        return try await respond(subject: LicenseGate.anonymousSubject, access: access, address: address)
+    }
+
+    private func respond(subject: String, access: [TokenAccess], address: PublicAddress) async throws -> Response {
         let issued = try await c.tokens.issue(subject: subject, audience: address.service, access: access)
         struct Body: Encodable {
             var token: String
@@ -56,4 +77,17 @@ struct TokenEndpoint {
 /// A failed login at the token endpoint: 401 with a Basic challenge, never a token.
 struct TokenRefusal: Error {
     var message: String
+}
+
+/// The per-address rate of anonymous requests.
+struct AnonymousAccess {
+    let c: Components
+
+    func admit(_ context: PortcullisContext) throws {
+        if let retryAfter = c.anonymousRate.admit(context.remoteAddress?.ipAddress ?? "unknown") {
+            var error = RegistryError(.tooManyRequests, "too many anonymous requests from this address; log in with a license or retry later")
+            error.retryAfter = Int(retryAfter.rounded(.up))
+            throw error
+        }
+    }
 }

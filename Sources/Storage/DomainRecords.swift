@@ -28,3 +28,10 @@ public protocol DomainStore: Sendable {
     func domains() async throws -> [DomainRecord]
     func deleteDomain(name: String) async throws -> Bool
 }
+
+/// Vendor repositories (`<app>/<repo>`) anyone may pull without a license.
+public protocol PublicRepositoryStore: Sendable {
+    func setPublic(_ repository: String, _ isPublic: Bool) async throws
+    func isPublic(_ repository: String) async throws -> Bool
+    func publicRepositories() async throws -> [String]
+}

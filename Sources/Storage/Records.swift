@@ -44,13 +44,15 @@ public struct RegistryRecord: Sendable, Equatable {
     public var region: String?
     /// Patterns of upstream repositories customers may pull through this registry; empty: all.
     public var allowedRepositories: [String]
+    /// Anyone may pull through this registry without a license (rate-limited per address).
+    public var anonymousPull: Bool
     /// Empty means every app of the vendor may use it.
     public var appIDs: [String]
     public var createdAt: Date
 
     public init(id: String = UUID().uuidString.lowercased(), name: String, provider: String, endpoint: String, host: String,
                 username: String?, sealedSecret: String?, authType: String, region: String? = nil, allowedRepositories: [String] = [],
-                appIDs: [String], createdAt: Date = Date()) {
+                anonymousPull: Bool = false, appIDs: [String], createdAt: Date = Date()) {
         self.id = id
         self.name = name
         self.provider = provider
@@ -61,6 +63,7 @@ public struct RegistryRecord: Sendable, Equatable {
         self.authType = authType
         self.region = region
         self.allowedRepositories = allowedRepositories
+        self.anonymousPull = anonymousPull
         self.appIDs = appIDs
         self.createdAt = createdAt
     }

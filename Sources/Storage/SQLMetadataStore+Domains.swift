@@ -32,3 +32,24 @@ extension SQLMetadataStore {
         return existed
     }
 }
+
+extension SQLMetadataStore {
+    public func setPublic(_ repository: String, _ isPublic: Bool) async throws {
+        if isPublic {
+            try await db.raw("""
+                INSERT INTO public_repositories (name, created_at) VALUES (\(bind: repository), \(bind: Date().millis))
+                ON CONFLICT (name) DO NOTHING
+                """).run()
+        } else {
+            try await db.raw("DELETE FROM public_repositories WHERE name = \(bind: repository)").run()
+        }
+    }
+
+    public func isPublic(_ repository: String) async throws -> Bool {
+        try await db.raw("SELECT name FROM public_repositories WHERE name = \(bind: repository)").first() != nil
+    }
+
+    public func publicRepositories() async throws -> [String] {
+        try await db.raw("SELECT name FROM public_repositories ORDER BY name").all().map { try $0.decode(column: "name", as: String.self) }
+    }
+}

@@ -64,11 +64,11 @@ public final class SQLMetadataStore: MetadataStore {
         do {
             try await db.raw("""
                 INSERT INTO registries (id, name, provider, endpoint, host, username, sealed_secret, auth_type, region,
-                                        allowed_repositories, created_at)
+                                        allowed_repositories, anonymous_pull, created_at)
                 VALUES (\(bind: r.id), \(bind: r.name), \(bind: r.provider), \(bind: r.endpoint), \(bind: r.host),
                         \(bind: r.username), \(bind: r.sealedSecret), \(bind: r.authType), \(bind: r.region),
                         \(bind: r.allowedRepositories.isEmpty ? nil : r.allowedRepositories.joined(separator: "\n")),
-                        \(bind: r.createdAt.millis))
+                        \(bind: Int64(r.anonymousPull ? 1 : 0)), \(bind: r.createdAt.millis))
                 """).run()
         } catch where Self.isUniqueViolation(error) {
             throw StoreError.conflict("registry \(r.name) already exists")
@@ -120,6 +120,7 @@ public final class SQLMetadataStore: MetadataStore {
                        region: try row.decode(column: "region", as: String?.self),
                        allowedRepositories: try row.decode(column: "allowed_repositories", as: String?.self)
                            .map { $0.split(separator: "\n").map(String.init) } ?? [],
+                       anonymousPull: try row.decode(column: "anonymous_pull", as: Int64.self) != 0,
                        appIDs: [],
                        createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)))
     }

@@ -97,6 +97,9 @@ enum SchemaMigrations {
             CREATE TABLE domains (name TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(id), certificate_pem TEXT,
                 sealed_key TEXT, created_at BIGINT NOT NULL)
             """,
+            // What the vendor lets anyone pull without a license.
+            "CREATE TABLE public_repositories (name TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
+            "ALTER TABLE registries ADD COLUMN anonymous_pull BIGINT NOT NULL DEFAULT 0",
         ],
     ]
 

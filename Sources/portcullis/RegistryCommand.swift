@@ -25,6 +25,8 @@ struct RegistryCommand: AsyncParsableCommand {
         @Flag(help: "ECR: read the AWS secret access key from standard input.") var secretAccessKeyStdin = false
         @Option(help: "ECR: the AWS region, when the endpoint's host does not name it.") var region: String?
         @Flag(help: "A public registry: no credentials.") var anonymous = false
+        @Flag(help: "Let anyone pull through it without a license (rate-limited per address by the server).")
+        var anonymousPull = false
         @Option(name: .customLong("allow"), help: "Upstream repositories customers may pull, e.g. 'org/*' or 'org/**' (repeatable; default: all).")
         var allow: [String] = []
         @Option(name: .customLong("app"), help: "Limit to this app (repeatable; default: all apps).") var apps: [String] = []
@@ -42,7 +44,8 @@ struct RegistryCommand: AsyncParsableCommand {
 
         func run() async throws {
             var request = CreateRegistryRequest(provider: kind, endpoint: endpoint, name: name, username: accessKeyId ?? username,
-                                                region: region, anonymous: anonymous ? true : nil, allow: allow, apps: apps)
+                                                region: region, anonymous: anonymous ? true : nil, allow: allow,
+                                                anonymousPull: anonymousPull ? true : nil, apps: apps)
             if passwordStdin || tokenStdin || secretAccessKeyStdin {
                 let data = FileHandle.standardInput.readDataToEndOfFile()
                 guard let secret = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !secret.isEmpty else {

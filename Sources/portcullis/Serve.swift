@@ -37,6 +37,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Failed logins per source address or credential within a minute before 429 (0 disables).")
     var loginFailureLimit = 10
 
+    @Option(help: "Anonymous requests per source address per minute, for repositories the vendor made public (0 refuses them all).")
+    var anonymousRateLimit = 300
+
     @Option(help: "How long in-flight requests may finish after SIGTERM, e.g. 30s.")
     var shutdownGrace = "30s"
 
@@ -77,6 +80,8 @@ struct Serve: AsyncParsableCommand {
         config.shutdownGrace = try Duration.parse(shutdownGrace, option: "--shutdown-grace")
         guard loginFailureLimit >= 0 else { throw ValidationError("--login-failure-limit must not be negative") }
         config.loginFailureLimit = loginFailureLimit
+        guard anonymousRateLimit >= 0 else { throw ValidationError("--anonymous-rate-limit must not be negative") }
+        config.anonymousRateLimit = anonymousRateLimit
         let env = ProcessInfo.processInfo.environment
         config.databaseURL = database ?? env["PORTCULLIS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         config.blobStoreURL = blobStore ?? env["PORTCULLIS_BLOB_STORE"].flatMap { $0.isEmpty ? nil : $0 }

@@ -6,11 +6,11 @@ extension AppBody: TableRow {
 }
 
 extension RegistryBody: TableRow {
-    static var headers: [String] { ["NAME", "PROVIDER", "ENDPOINT", "APPS", "AUTHTYPE", "ALLOW"] }
+    static var headers: [String] { ["NAME", "PROVIDER", "ENDPOINT", "APPS", "AUTHTYPE", "ALLOW", "ANONYMOUS_PULL"] }
     /// "(all)" where the API's empty app or repository list means every one.
     var cells: [String] {
         [name, provider, endpoint, apps.isEmpty ? "(all)" : Cell.list(apps), authType + (region.map { " (\($0))" } ?? ""),
-         allow.isEmpty ? "(all)" : Cell.list(allow)]
+         allow.isEmpty ? "(all)" : Cell.list(allow), anonymousPull ? "yes" : "no"]
     }
 }
 

@@ -216,6 +216,33 @@ import Upstream
         }
     }
 
+    @Test func anonymousCallersPullWhatIsPublicAndNothingElse() throws {
+        let anonymous = Caller(principal: .anonymous, tokenAccess: [TokenAccess(name: "acme/api", actions: ["pull"]),
+                                                                     TokenAccess(name: "proxy/acme/quay/org/app", actions: ["pull"])])
+        let api = try RepositoryName(parsing: "acme/api"), proxied = try RepositoryName(parsing: "proxy/acme/quay/org/app")
+        let required = AccessDecision.unauthorized("authentication required")
+        #expect(AccessRules.decide(anonymous, .pull, on: api, kind: .hosted, isPublic: true, now: Self.now) == .allow)
+        #expect(AccessRules.decide(anonymous, .pull, on: proxied, kind: .proxied, isPublic: true, now: Self.now) == .allow)
+        #expect(AccessRules.decide(anonymous, .pull, on: api, kind: .hosted, isPublic: false, now: Self.now) == required)
+        #expect(AccessRules.decide(anonymous, .push, on: api, kind: .hosted, isPublic: true, now: Self.now) == required)
+        #expect(AccessRules.decide(anonymous, .pull, on: api, kind: .chart(channelName: "Stable", channelSlug: "stable"), isPublic: true,
+                                   now: Self.now) == required)
+        // The token still bounds what it is good for.
+        let other = try RepositoryName(parsing: "acme/other")
+        #expect(AccessRules.decide(anonymous, .pull, on: other, kind: .hosted, isPublic: true, now: Self.now)
+                == .unauthorized("token does not cover this repository"))
+    }
+
+    @Test func anonymousRequestsAreCountedPerAddressPerMinute() {
+        let limit = AnonymousRateLimit(limit: 3)
+        let start = Self.now
+        for _ in 0..<3 { #expect(limit.admit("10.0.0.1", now: start) == nil) }
+        #expect(limit.admit("10.0.0.1", now: start.addingTimeInterval(15)) == 45)
+        #expect(limit.admit("10.0.0.2", now: start.addingTimeInterval(15)) == nil, "another address has its own budget")
+        #expect(limit.admit("10.0.0.1", now: start.addingTimeInterval(61)) == nil, "a new minute, a new budget")
+        #expect(AnonymousRateLimit(limit: 0).admit("10.0.0.1") != nil, "0 refuses every anonymous request")
+    }
+
     @Test func mirrorRequestsTakeALicenseAsBasicCredentialsAndOnlyPull() {
         let now = Self.now
         let basic = { (p: Principal) in Caller(principal: p, tokenAccess: nil) }
@@ -368,7 +395,7 @@ struct ResolverFixture {
         let resolver = RepositoryResolver(apps: store, customers: store, secrets: secrets,
                                           directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy, hosted: hosted,
                                           catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
-                                          domains: DomainDirectory(store: store), manifestLimit: 4 << 20)
+                                          domains: DomainDirectory(store: store), publicRepositories: store, manifestLimit: 4 << 20)
         return ResolverFixture(dir: dir, store: store, blobs: blobs, secrets: secrets, upstream: upstream, resolver: resolver, hosted: hosted,
                                acme: acme, globex: globex, registry: registry, customer: customer)
     }

@@ -10,7 +10,7 @@ extension AdminRoutes {
             let record = try await control.addRegistry(RegistryDraft(
                 provider: body.provider, endpoint: body.endpoint, name: body.name, username: body.username, secret: body.secret,
                 authType: body.authType, region: body.region, anonymous: body.anonymous ?? false, allow: body.allow ?? [],
-                apps: body.apps ?? []))
+                anonymousPull: body.anonymousPull ?? false, apps: body.apps ?? []))
             return try json(try await registryBody(record), status: .created)
         }
         api.get("/registries") { _, _ in
@@ -20,6 +20,19 @@ extension AdminRoutes {
         }
         api.delete("/registries/:name") { _, context in
             try await control.removeRegistry(name: try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        api.get("/public-repositories") { _, _ in
+            try json(try await control.publicRepositories().map(PublicRepositoryBody.init))
+        }
+        api.post("/public-repositories") { request, context in
+            let body = try await decode(PublicRepositoryBody.self, request, context)
+            try await control.setRepositoryPublic(body.name, true)
+            return try json(body, status: .created)
+        }
+        api.delete("/public-repositories") { request, _ in
+            guard let name = request.uri.queryParameters["name"] else { throw AdminError.badRequest("missing query parameter name") }
+            try await control.setRepositoryPublic(String(name), false)
             return Response(status: .noContent)
         }
         api.post("/registries/:name/test") { request, context in
@@ -32,6 +45,7 @@ extension AdminRoutes {
 
     private func registryBody(_ r: RegistryRecord) async throws -> RegistryBody {
         RegistryBody(name: r.name, provider: r.provider, endpoint: r.endpoint, username: r.username, authType: r.authType,
-                     region: r.region, allow: r.allowedRepositories, apps: try await control.appSlugs(of: r), createdAt: r.createdAt)
+                     region: r.region, allow: r.allowedRepositories, anonymousPull: r.anonymousPull, apps: try await control.appSlugs(of: r),
+                     createdAt: r.createdAt)
     }
 }

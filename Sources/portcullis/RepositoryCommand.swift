@@ -1,0 +1,46 @@
+import ArgumentParser
+import PortcullisAPI
+
+struct RepositoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repo", abstract: "Vendor repositories anyone may pull without a license.",
+        discussion: "Everything else keeps refusing clients without a license; anonymous pulls are rate-limited per address.",
+        subcommands: [Public.self, Private.self, List.self])
+
+    struct Public: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let anyone pull <app>/<repo> without a license.")
+        @Argument var name: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            _ = try await APIClient(client).send(.POST, "/public-repositories", body: PublicRepositoryBody(name: name), as: PublicRepositoryBody.self)
+            print("\(name) is public")
+        }
+    }
+
+    struct Private: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Require a license to pull <app>/<repo> again.")
+        @Argument var name: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient(client).send(.DELETE, "/public-repositories?name=\(encoded(name))")
+            print("\(name) needs a license")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List public vendor repositories.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            Output.print(try await APIClient(client).send(.GET, "/public-repositories", as: [PublicRepositoryBody].self), format: output.output)
+        }
+    }
+}
+
+extension PublicRepositoryBody: TableRow {
+    static var headers: [String] { ["NAME"] }
+    var cells: [String] { [name] }
+}
