@@ -237,3 +237,27 @@ def test_a_mirror_request_for_an_upstream_the_app_may_not_use_is_name_unknown(tl
     anonymous = requests.get(f"{tls_server.url}/v2/{catalog.THREE_REPO}/manifests/{catalog.TAG}", params={"ns": upstream.host},
                              verify=str(ca.cert_path), timeout=30)
     assert anonymous.status_code == 401
+
+
+def test_http2_is_offered_with_the_flag_and_blobs_arrive_whole(tmp_path, ca, upstream, images):
+    cert, key = ca.issue("h2", ["localhost", "127.0.0.1"])
+    srv = PortcullisServer(tmp_path / "h2", extra_args=["--http2"], tls=(cert, key, ca.cert_path)).start()
+    try:
+        tenant = srv.tenant(upstream)
+        layer = images.three.layer_blobs()[0]
+        url = f"{srv.url}/v2/{tenant.repo(catalog.THREE_REPO)}/blobs/{layer.digest}"
+        for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
+            out = tmp_path / f"layer-{version}"
+            cp = subprocess.run(["curl", "-sS", "-u", f"any:{tenant.license_id}", "--cacert", str(ca.cert_path), flag, "-o", str(out),
+                                 "-w", "%{http_version} %{http_code}", url], capture_output=True, text=True, timeout=120)
+            assert cp.stdout.split() == [version, "200"], (cp.stdout, cp.stderr)
+            assert out.read_bytes() == images.three.read_blob(layer.digest)
+        # Go clients negotiate HTTP/2 on their own: skopeo pulls the whole image over it.
+        certs = tmp_path / "certs.d"
+        certs.mkdir()
+        (certs / "ca.crt").write_bytes(ca.cert_path.read_bytes())
+        pulled = skopeo("copy", "--src-cert-dir", str(certs), "--src-creds", f"any:{tenant.license_id}", "--retry-times", "0",
+                        f"docker://{tenant.ref(catalog.MULTI_REPO, catalog.TAG)}", f"oci:{tmp_path / 'multi'}:v1", "--all")
+        assert pulled.returncode == 0, pulled.stderr
+    finally:
+        srv.stop()

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hosting
 import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
 import Metrics
@@ -145,7 +146,10 @@ public enum PortcullisServer {
             maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(120), httpDecoderConfiguration: limits)
         let server: HTTPServerBuilder
-        if let certificates = c.certificates {
+        if let certificates = c.certificates, c.configuration.http2 {
+            server = try .http2Upgrade(tlsConfiguration: certificates.serverConfiguration(),
+                                       configuration: .init(idleTimeout: .seconds(120), streamConfiguration: http1))
+        } else if let certificates = c.certificates {
             server = try .tls(.http1(configuration: http1), tlsConfiguration: certificates.serverConfiguration())
         } else if let registry = c.sendfile {
             let maxHeaderBytes = c.configuration.maxHeaderBytes

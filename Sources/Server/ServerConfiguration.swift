@@ -10,6 +10,8 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: String?
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// Offer HTTP/2 over TLS (ALPN); HTTP/1.1 clients are served as before.
+    public var http2 = false
     /// Lifetime of registry tokens; also bounds how long a revoked license's token works.
     public var tokenLifetime: TimeInterval = 300
     public var tagTTL: TimeInterval = 60
