@@ -141,6 +141,9 @@ public enum PortcullisServer {
         OperationsEndpoints(c: c).register(on: router)
         RegistryRoutes(c: c).register(on: router)
         AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
+        let portal = PortalKit(c: c, library: try PortalTemplates.library())
+        VendorPortalRoutes(kit: portal).register(on: router)
+        CustomerPortalRoutes(kit: portal).register(on: router)
 
         let limits = HTTP1Channel.Configuration.DecoderConfiguration(
             maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)

@@ -101,6 +101,19 @@ enum SchemaMigrations {
             "CREATE TABLE public_repositories (name TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
             "ALTER TABLE registries ADD COLUMN anonymous_pull BIGINT NOT NULL DEFAULT 0",
         ],
+        [
+            // The web portal: vendor users, signed-in browsers, and who changed what.
+            """
+            CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+                created_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, user_id TEXT, customer_id TEXT, csrf_token TEXT NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE TABLE audit_events (at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL)",
+            "CREATE INDEX audit_events_by_time ON audit_events (at)",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

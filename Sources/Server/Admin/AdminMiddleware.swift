@@ -21,6 +21,21 @@ struct AdminAuthMiddleware: RouterMiddleware {
     }
 }
 
+/// Records every change made through the admin API (who: the admin token) in the audit log.
+struct AdminAuditMiddleware: RouterMiddleware {
+    typealias Context = PortcullisContext
+    let control: ControlPlane
+
+    func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        if request.method != .get, request.method != .head, (200..<300).contains(response.status.code) {
+            // The path names what changed; bodies may hold secrets and are not recorded.
+            try? await control.audit("api:admin", "\(request.method.rawValue) \(request.uri.path)", "")
+        }
+        return response
+    }
+}
+
 /// Turns what went wrong into `{"error": "…"}` with the status that says whose fault it is.
 struct AdminErrorMiddleware: RouterMiddleware {
     typealias Context = PortcullisContext

@@ -16,6 +16,7 @@ struct AdminRoutes: Sendable {
         let api = router.group("/api/v1")
             .add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
             .add(middleware: AdminErrorMiddleware())
+            .add(middleware: AdminAuditMiddleware(control: c.control))
         registerApps(on: api)
         registerRegistries(on: api)
         registerCustomers(on: api)
@@ -23,6 +24,7 @@ struct AdminRoutes: Sendable {
         registerReleases(on: api)
         registerTooling(on: api)
         registerDomains(on: api)
+        registerUsers(on: api)
     }
 
     /// Decodes a JSON body, with errors that name the field at fault.

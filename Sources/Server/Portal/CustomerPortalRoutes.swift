@@ -1,0 +1,87 @@
+import ControlPlane
+import Foundation
+import Hummingbird
+import Licensing
+import Storage
+
+/// The customer portal at `/` (on the registry host and on custom domains): sign in with the
+/// license ID and see how to install the app from this host. Only the signed-in customer's
+/// own app and channel are shown; a license that stops being valid ends the session.
+struct CustomerPortalRoutes: Sendable {
+    let kit: PortalKit
+    var control: ControlPlane { kit.c.control }
+
+    func register(on router: Router<PortcullisContext>) {
+        router.get("/") { request, _ in
+            guard let session = try await kit.session(request, .customer), case .customer(let view) = session.identity else {
+                return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"])
+            }
+            return try await install(view, csrf: session.csrf, request: request)
+        }
+        router.get("/login") { _, _ in kit.redirect("/") }
+        router.post("/login") { request, context in
+            let fields = try await kit.form(request)
+            let values: [String: Any] = ["title": "Sign in", "heading": "Install with your license"]
+            guard PortalKit.sameToken(fields["csrf"], request.cookies[PortalKit.Audience.customer.csrfCookie]?.value) else {
+                return kit.loginForm(.customer, values: values, error: "The form expired; sign in again.", status: .forbidden)
+            }
+            let license = (fields["license"] ?? "").trimmingCharacters(in: .whitespaces)
+            guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID),
+                  view.standing.refusal == nil else {
+                try await LoginThrottling(c: kit.c).recordFailure(request, context: context)
+                return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
+            }
+            let session = try await control.startSession(for: .customer(id: customerID))
+            var response = kit.redirect("/")
+            response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, session.cookie, path: "/", maxAge: 12 * 3600))
+            return response
+        }
+        router.post("/logout") { request, _ in
+            if let session = try await kit.session(request, .customer) {
+                let fields = try await kit.form(request)
+                guard PortalKit.sameToken(fields["csrf"], session.csrf) else {
+                    return kit.render("audit", ["title": "Refused", "home": "/", "error": "the form's security token is missing or wrong"],
+                                      status: .forbidden)
+                }
+                try await control.endSession(cookie: session.cookie)
+            }
+            var response = kit.redirect("/")
+            response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, "", path: "/", maxAge: 0))
+            return response
+        }
+        router.get("/pull-secret.json") { request, _ in
+            guard let session = try await kit.session(request, .customer), case .customer(let view) = session.identity else {
+                return kit.redirect("/")
+            }
+            let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
+            let secret = try await control.pullSecret(customerID: view.customer.id, host: address.host)
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store",
+                                                   .contentDisposition: "attachment; filename=\"pull-secret.json\""],
+                            body: .init(byteBuffer: .init(string: secret.json)))
+        }
+    }
+
+    private func install(_ view: CustomerView, csrf: String, request: Request) async throws -> Response {
+        let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
+        // A customer on another app's domain is not shown this app's instructions there.
+        if let domainApp = address.domainApp, domainApp != view.app.slug {
+            return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"],
+                                 error: "This license is for another app's registry.", status: .forbidden)
+        }
+        let channel = view.customer.channel
+        let channelSlug = try await control.channels(appSlug: view.app.slug).first { $0.name == channel }?.slug ?? channel.lowercased()
+        var releases: [[String: Any]] = []
+        if view.customer.helmInstall {
+            let latest = try await control.releases(appSlug: view.app.slug).filter { $0.activeChannels.contains(channel) }
+            for (index, chart) in latest.flatMap(\.charts).enumerated() {
+                releases.append(["index": index, "chart": chart.name, "version": chart.version,
+                                 "path": "\(view.app.slug)/\(channelSlug)/\(chart.name)"])
+            }
+        }
+        return kit.render("install", [
+            "title": "Install \(view.app.slug)", "home": "/", "logout": "/logout", "csrf": csrf,
+            "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": channel,
+            "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
+        ])
+    }
+}

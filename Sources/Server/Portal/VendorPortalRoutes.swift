@@ -1,0 +1,219 @@
+import ControlPlane
+import Foundation
+import Hummingbird
+import Storage
+
+/// The vendor portal under `/portal`: sign in with a user account; read-only users see every
+/// page and change nothing. Every form carries the session's CSRF token.
+struct VendorPortalRoutes: Sendable {
+    let kit: PortalKit
+    var control: ControlPlane { kit.c.control }
+
+    func register(on router: Router<PortcullisContext>) {
+        router.get("/portal/static/portal.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
+                     body: .init(byteBuffer: .init(string: PortalTemplates.stylesheet)))
+        }
+        router.get("/portal/login") { _, _ in kit.loginForm(.vendor, values: ["title": "Sign in", "heading": "Vendor portal", "email": true]) }
+        router.post("/portal/login") { request, context in try await login(request, context) }
+        router.post("/portal/logout") { request, _ in
+            guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
+            let fields = try await kit.form(request)
+            guard PortalKit.sameToken(fields["csrf"], session.csrf) else { return refused("the form's security token is missing or wrong") }
+            try await control.endSession(cookie: session.cookie)
+            var response = kit.redirect("/portal/login")
+            response.setCookie(kit.cookie(PortalKit.Audience.vendor.rawValue, "", path: "/portal", maxAge: 0))
+            return response
+        }
+        page("/portal") { _, user in try await overview(user) }
+        page("/portal/customers") { _, user in try await customers(user) }
+        page("/portal/customers/:id") { context, user in try await customer(try context.parameters.require("id"), user, host: context) }
+        page("/portal/registries") { _, user in try await registries(user) }
+        page("/portal/releases") { context, user in try await releases(context.request.uri.queryParameters["app"].map(String.init), user) }
+        page("/portal/audit") { _, user in
+            let events = try await control.auditEvents().map {
+                ["at": PortalKit.day($0.at), "actor": $0.actor, "action": $0.action, "subject": $0.subject]
+            }
+            return kit.render("audit", base(user, "Audit log").merging(["events": events]) { $1 })
+        }
+        change("/portal/customers") { fields, user in
+            let expires = fields["days"].flatMap(Int.init).map { Date().addingTimeInterval(TimeInterval($0) * 86_400) }
+            let view = try await control.createCustomer(CustomerDraft(
+                app: fields["app"] ?? "", name: fields["name"] ?? "", email: fields["email"].flatMap { $0.isEmpty ? nil : $0 },
+                channel: fields["channel"].flatMap { $0.isEmpty ? nil : $0 }, type: fields["type"], expiresAt: expires, helmInstall: nil))
+            try await control.audit(user.actor, "customer create", "\(view.customer.name) (\(view.customer.id))")
+            return "/portal/customers/\(view.customer.id)"
+        }
+        for (verb, archived) in [("archive", true), ("unarchive", false)] {
+            change("/portal/customers/:id/\(verb)") { fields, user in
+                let id = fields[":id"] ?? ""
+                _ = try await control.updateCustomer(id: id, CustomerPatch(archived: archived))
+                try await control.audit(user.actor, "customer \(verb)", id)
+                return "/portal/customers/\(id)"
+            }
+        }
+        change("/portal/registries") { fields, user in
+            let secret = fields["secret"].flatMap { $0.isEmpty ? nil : $0 }
+            let kind = fields["kind"] ?? "other"
+            let draft = RegistryDraft(provider: kind, endpoint: fields["endpoint"].flatMap { $0.isEmpty ? nil : $0 },
+                                      name: fields["name"].flatMap { $0.isEmpty ? nil : $0 },
+                                      username: fields["username"].flatMap { $0.isEmpty ? nil : $0 }, secret: secret, authType: nil,
+                                      region: fields["region"].flatMap { $0.isEmpty ? nil : $0 }, anonymous: secret == nil && kind != "ecr",
+                                      apps: fields["app"].map { [$0] } ?? [])
+            let record = try await control.addRegistry(draft)
+            try await control.audit(user.actor, "registry add", record.name)
+            return "/portal/registries"
+        }
+        change("/portal/registries/:name/remove") { fields, user in
+            try await control.removeRegistry(name: fields[":name"] ?? "")
+            try await control.audit(user.actor, "registry remove", fields[":name"] ?? "")
+            return "/portal/registries"
+        }
+        change("/portal/releases/promote") { fields, user in
+            let app = fields["app"] ?? ""
+            guard let sequence = fields["sequence"].flatMap(Int.init) else { throw ControlPlaneError.invalid("sequence must be a number") }
+            _ = try await control.promote(appSlug: app, sequence: sequence, channel: fields["channel"] ?? "", version: fields["version"] ?? "",
+                                         notes: fields["notes"].flatMap { $0.isEmpty ? nil : $0 })
+            try await control.audit(user.actor, "release promote", "\(app) #\(sequence) → \(fields["channel"] ?? "")")
+            return "/portal/releases?app=\(app)"
+        }
+
+        func page(_ path: RouterPath, _ body: @escaping @Sendable (PortcullisContextAndRequest, (identity: PortalIdentity, csrf: String)) async throws -> Response) {
+            router.get(path) { request, context in
+                guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
+                do {
+                    return try await body(PortcullisContextAndRequest(request: request, parameters: context.parameters), (session.identity, session.csrf))
+                } catch let error as ControlPlaneError {
+                    return kit.render("audit", base((session.identity, session.csrf), "Not found").merging(["error": error.description]) { $1 },
+                                      status: .notFound)
+                }
+            }
+        }
+
+        /// A change: signed in, not read-only, with the session's CSRF token; then back to a page.
+        func change(_ path: RouterPath, _ body: @escaping @Sendable ([String: String], PortalIdentity) async throws -> String) {
+            router.post(path) { request, context in
+                guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
+                var fields = try await kit.form(request)
+                guard PortalKit.sameToken(fields["csrf"], session.csrf) else { return refused("the form's security token is missing or wrong") }
+                guard case .user(let user) = session.identity, user.role == .admin else { return refused("read-only users cannot change anything") }
+                for name in ["id", "name"] { if let value = context.parameters.get(name) { fields[":" + name] = value } }
+                do {
+                    return kit.redirect(try await body(fields, session.identity))
+                } catch let error as ControlPlaneError {
+                    return kit.render("audit", base((session.identity, session.csrf), "Not done").merging(["error": error.description]) { $1 },
+                                      status: .badRequest)
+                }
+            }
+        }
+    }
+
+    private func refused(_ message: String) -> Response {
+        kit.render("audit", ["title": "Refused", "home": "/portal", "error": message], status: .forbidden)
+    }
+
+    private func login(_ request: Request, _ context: PortcullisContext) async throws -> Response {
+        let fields = try await kit.form(request)
+        let values: [String: Any] = ["title": "Sign in", "heading": "Vendor portal", "email": true]
+        guard PortalKit.sameToken(fields["csrf"], request.cookies[PortalKit.Audience.vendor.csrfCookie]?.value) else {
+            return kit.loginForm(.vendor, values: values, error: "The form expired; sign in again.", status: .forbidden)
+        }
+        guard let user = try await control.verifyUser(email: fields["email"] ?? "", password: fields["password"] ?? "") else {
+            try await LoginThrottling(c: kit.c).recordFailure(request, context: context)
+            return kit.loginForm(.vendor, values: values, error: "Wrong email or password.", status: .unauthorized)
+        }
+        let session = try await control.startSession(for: .user(id: user.id))
+        try await control.audit("user:\(user.email)", "sign in", "portal")
+        var response = kit.redirect("/portal")
+        response.setCookie(kit.cookie(PortalKit.Audience.vendor.rawValue, session.cookie, path: "/portal", maxAge: 12 * 3600))
+        return response
+    }
+
+    private func base(_ session: (identity: PortalIdentity, csrf: String), _ title: String) -> [String: Any] {
+        var values: [String: Any] = ["title": title, "nav": true, "home": "/portal", "logout": "/portal/logout", "csrf": session.csrf]
+        if case .user(let user) = session.identity {
+            values["signedIn"] = "\(user.email) (\(user.role.rawValue))"
+            values["canChange"] = user.role == .admin
+        }
+        return values
+    }
+
+    private func overview(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+        let apps = try await control.apps().map { ["slug": $0.slug, "name": $0.name] }
+        let soon = Date().addingTimeInterval(30 * 86_400)
+        let expiring = try await control.customers(appSlug: nil).filter {
+            guard let expires = $0.customer.expiresAt, !$0.customer.archived else { return false }
+            return expires > Date() && expires < soon
+        }.map { ["id": $0.customer.id, "name": $0.customer.name, "app": $0.app.slug, "expires": PortalKit.day($0.customer.expiresAt)] }
+        return kit.render("overview", base(session, "Overview").merging(["apps": apps, "expiring": expiring, "hasExpiring": !expiring.isEmpty]) { $1 })
+    }
+
+    private func customers(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+        let rows = try await control.customers(appSlug: nil).map(Self.customerRow)
+        let apps = try await control.apps().map { ["slug": $0.slug] }
+        return kit.render("customers", base(session, "Customers").merging(["customers": rows, "apps": apps]) { $1 })
+    }
+
+    private func customer(_ id: String, _ session: (identity: PortalIdentity, csrf: String), host context: PortcullisContextAndRequest) async throws
+        -> Response {
+        let view = try await control.customer(id: id)
+        let host = PublicAddress(configuration: kit.c.configuration, request: context.request).host
+        let secret = try await control.pullSecret(customerID: id, host: host)
+        let pulls = try await control.pulls(customerID: id, limit: 500)
+        var values = base(session, view.customer.name).merging(Self.customerRow(view)) { $1 }
+        values["licenseID"] = view.licenseID
+        values["email"] = view.customer.email ?? ""
+        values["pullSecret"] = secret.json
+        values["toggle"] = view.customer.archived ? "unarchive" : "archive"
+        values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
+        values["chart"] = PullChart.svg(pulls)
+        values["pulls"] = pulls.prefix(50).map {
+            ["at": PortalKit.day($0.at), "action": $0.action, "repository": $0.repository, "status": String($0.status), "reason": $0.reason ?? ""]
+        }
+        return kit.render("customer", values)
+    }
+
+    static func customerRow(_ view: CustomerView) -> [String: Any] {
+        let status = switch view.standing {
+        case .active: "active"
+        case .expired: "expired"
+        case .archived: "archived"
+        }
+        return ["id": view.customer.id, "name": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
+                "type": view.customer.type.rawValue, "status": status, "expires": PortalKit.day(view.customer.expiresAt)]
+    }
+
+    private func registries(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+        var rows: [[String: Any]] = []
+        for r in try await control.registries() {
+            let apps = try await control.appSlugs(of: r)
+            rows.append(["name": r.name, "provider": r.provider, "endpoint": r.endpoint, "authType": r.authType,
+                         "apps": apps.isEmpty ? "all" : apps.joined(separator: ", ")])
+        }
+        let apps = try await control.apps().map { ["slug": $0.slug] }
+        return kit.render("registries", base(session, "Registries").merging([
+            "registries": rows, "apps": apps, "kinds": RegistryProvider.allCases.map(\.rawValue),
+        ]) { $1 })
+    }
+
+    private func releases(_ app: String?, _ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+        let apps = try await control.apps()
+        guard let slug = app ?? apps.first?.slug else { return kit.render("releases", base(session, "Releases").merging(["app": "—"]) { $1 }) }
+        let summaries = try await control.releases(appSlug: slug)
+        let rows = summaries.sorted { $0.release.sequence > $1.release.sequence }.map {
+            ["sequence": String($0.release.sequence), "charts": $0.charts.map { "\($0.name) \($0.version)" }.joined(separator: ", "),
+             "notes": $0.release.notes ?? "", "channels": $0.activeChannels.joined(separator: ", ")]
+        }
+        let channels = try await control.channels(appSlug: slug).map(\.name)
+        return kit.render("releases", base(session, "Releases").merging([
+            "app": slug, "releases": rows, "channels": channels,
+            "apps": apps.map { ["slug": $0.slug, "selected": $0.slug == slug] },
+        ]) { $1 })
+    }
+}
+
+/// A GET handler's request with its route parameters.
+struct PortcullisContextAndRequest: Sendable {
+    let request: Request
+    let parameters: Parameters
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import PortcullisAPI
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage vendor users of the web portal.",
+                                                    subcommands: [Create.self, List.self, Remove.self, Audit.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a portal user; the password is read from standard input.")
+        @Option(help: "Email address (the login name).") var email: String
+        @Flag(help: "Read the password from standard input (at least 12 characters).") var passwordStdin = false
+        @Option(help: "admin or read-only.") var role = "admin"
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required: passwords are never arguments") }
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard let password = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !password.isEmpty else {
+                throw ValidationError("no password on standard input")
+            }
+            let body = CreateUserRequest(email: email, password: password, role: role)
+            Output.print(try await APIClient(client).send(.POST, "/users", body: body, as: UserBody.self), format: output.output)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List portal users.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            Output.print(try await APIClient(client).send(.GET, "/users", as: [UserBody].self), format: output.output)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a portal user; their sessions end at once.")
+        @Argument(help: "User id or email.") var user: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient(client).send(.DELETE, "/users/\(encoded(user))")
+            print("removed \(user)")
+        }
+    }
+
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show recent changes: who, what, when.")
+        @Option(help: "How many, newest first.") var limit = 100
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            Output.print(try await APIClient(client).send(.GET, "/audit?limit=\(limit)", as: [AuditBody].self), format: output.output)
+        }
+    }
+}
+
+extension UserBody: TableRow {
+    static var headers: [String] { ["ID", "EMAIL", "ROLE", "CREATED"] }
+    var cells: [String] { [id, email, role, Cell.date(createdAt)] }
+}
+
+extension AuditBody: TableRow {
+    static var headers: [String] { ["AT", "ACTOR", "ACTION", "SUBJECT"] }
+    var cells: [String] { [Cell.date(at), actor, action, subject] }
+}

@@ -1,0 +1,231 @@
+"""The web portals in a real browser: headless Chromium driven by Selenium (chromedriver).
+
+The vendor signs in, adds a registry, creates a customer, promotes a release; the customer signs
+in to the customer portal with the license ID, follows its instructions with the real Helm
+library, and is turned away once archived. A PNG of every page goes to e2e/screenshots/ (or
+$PORTCULLIS_SCREENSHOTS) for a person to look at. The security checks use plain HTTP requests.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from portcullis_testkit import catalog
+from portcullis_testkit.helm import HelmClient, Vendor, package_chart
+from portcullis_testkit.portcullis import PortcullisServer
+from portcullis_testkit.util import REPO_ROOT
+
+SCREENSHOTS = Path(os.environ.get("PORTCULLIS_SCREENSHOTS", REPO_ROOT / "e2e" / "screenshots"))
+ADMIN_EMAIL, ADMIN_PASSWORD = "vendor@acme.test", "correct horse battery staple"
+VIEWER_EMAIL, VIEWER_PASSWORD = "viewer@acme.test", "read only but curious"
+INJECTION = '<script>alert("x")</script><b>Globex</b>'
+
+
+def _browser_unavailable() -> str | None:
+    for tool in ("chromium", "chromedriver"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install selenium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = PortcullisServer(tmp_path_factory.mktemp("portal")).start()
+    srv.cli_ok("user", "create", "--email", ADMIN_EMAIL, "--password-stdin", input=ADMIN_PASSWORD + "\n")
+    srv.cli_ok("user", "create", "--email", VIEWER_EMAIL, "--password-stdin", "--role", "read-only", input=VIEWER_PASSWORD + "\n")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _browser_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_page_load_timeout(30)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def fill(driver, fields: dict, submit: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    for field, value in fields.items():
+        element = driver.find_element(By.ID, field)
+        if element.tag_name == "select":
+            Select(element).select_by_visible_text(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    driver.find_element(By.XPATH, f"//button[normalize-space()='{submit}']").click()
+
+
+def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    app = server.create_app()["slug"]
+    browser.get(server.url + "/portal")
+    assert browser.current_url.endswith("/portal/login")
+    shot(browser, "01-vendor-login")
+    fill(browser, {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, "Sign in")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Overview" and app in browser.page_source
+    shot(browser, "02-vendor-overview")
+
+    browser.get(server.url + "/portal/registries")
+    fill(browser, {"kind": "other", "endpoint": upstream.url, "rname": "vendor-upstream", "username": upstream.username,
+                   "secret": upstream.password, "rapp": app}, "Add registry")
+    assert "vendor-upstream" in browser.page_source and upstream.password not in browser.page_source
+    shot(browser, "03-vendor-registries")
+
+    browser.get(server.url + "/portal/customers")
+    fill(browser, {"app": app, "name": INJECTION, "email": "ops@globex.test", "days": "20"}, "Create customer")
+    assert browser.find_element(By.TAG_NAME, "h1").text == INJECTION, "the name is shown as text"
+    license_id = browser.find_element(By.ID, "license").text
+    assert re.fullmatch(r"\S{16,}", license_id)
+    customer_id = browser.current_url.rstrip("/").rsplit("/", 1)[-1]
+    shot(browser, "04-vendor-customer")
+    browser.get(server.url + "/portal")
+    assert INJECTION in browser.find_element(By.TAG_NAME, "main").text, "a license expiring within 30 days is listed"
+
+    # A release (charts are uploaded with the CLI), promoted to Beta and Stable in the browser.
+    sequence = Vendor(server, app).create_release(package_chart(tmp_path, "1.0.0"), "1.0.0", promote="Unstable",
+                                                  notes='<img src=x onerror="alert(1)">')
+    for channel in ("Beta", "Stable"):
+        browser.get(f"{server.url}/portal/releases?app={app}")
+        fill(browser, {"sequence": str(sequence), "pchannel": channel, "version": "1.0.0"}, "Promote")
+    assert "Unstable, Beta, Stable" in browser.page_source or "Stable" in browser.find_element(By.TAG_NAME, "table").text
+    assert '<img src=x' not in browser.page_source and "&lt;img src=x" in browser.page_source
+    shot(browser, "05-vendor-releases")
+
+    browser.get(server.url + "/portal/audit")
+    audit = browser.find_element(By.TAG_NAME, "table").text
+    assert f"user:{ADMIN_EMAIL}" in audit and "customer create" in audit and "release promote" in audit
+    assert license_id not in browser.page_source and upstream.password not in browser.page_source
+    shot(browser, "06-vendor-audit")
+
+    # The customer portal, as the customer.
+    browser.delete_all_cookies()
+    browser.get(server.url + "/")
+    shot(browser, "07-customer-login")
+    fill(browser, {"license": license_id}, "Sign in")
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert f"helm registry login {server.host}" in page
+    install = browser.find_element(By.ID, "install-0").text
+    assert install == f"helm install slackernews oci://{server.host}/{app}/stable/slackernews --version 1.0.0", install
+    assert license_id not in browser.page_source, "the license ID is not printed on the page"
+    shot(browser, "08-customer-install")
+
+    # Follow the instructions with Helm's own library.
+    helm = HelmClient(tmp_path / "helm", server.host)
+    try:
+        helm.login("ops@globex.test", license_id)
+        chart = helm.pull(f"{app}/stable/slackernews", "1.0.0")
+        assert chart.name == "slackernews-1.0.0.tgz"
+    finally:
+        helm.close()
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    secret = requests.get(server.url + "/pull-secret.json", cookies=cookies, timeout=30)
+    assert secret.status_code == 200 and server.host in secret.json()["auths"]
+
+    # Archived: the customer portal no longer lets the customer in.
+    server.cli_ok("customer", "archive", customer_id)
+    browser.refresh()
+    assert browser.find_elements(By.ID, "license"), "an archived customer's session ends"
+    shot(browser, "09-customer-archived")
+
+
+def _signed_in(server, email, password) -> requests.Session:
+    s = requests.Session()
+    form = s.get(server.url + "/portal/login", timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    r = s.post(server.url + "/portal/login", data={"csrf": token, "email": email, "password": password}, allow_redirects=False, timeout=30)
+    assert r.status_code == 303, r.text
+    return s
+
+
+def _csrf(session, server, path="/portal/customers") -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', session.get(server.url + path, timeout=30).text).group(1)
+
+
+def test_forms_without_the_right_csrf_token_are_refused(server):
+    app = server.create_app()["slug"]
+    s = _signed_in(server, ADMIN_EMAIL, ADMIN_PASSWORD)
+    for token in (None, "wrong-token"):
+        data = {"app": app, "name": "csrf-victim"} | ({"csrf": token} if token else {})
+        r = s.post(server.url + "/portal/customers", data=data, allow_redirects=False, timeout=30)
+        assert r.status_code == 403, r.text
+    assert "csrf-victim" not in server.cli_ok("customer", "ls").out
+    ok = s.post(server.url + "/portal/customers", data={"app": app, "name": "csrf-ok", "csrf": _csrf(s, server)},
+                allow_redirects=False, timeout=30)
+    assert ok.status_code == 303
+
+
+def test_read_only_users_see_but_cannot_change(server):
+    app = server.create_app()["slug"]
+    s = _signed_in(server, VIEWER_EMAIL, VIEWER_PASSWORD)
+    page = s.get(server.url + "/portal/customers", timeout=30)
+    assert page.status_code == 200 and "New customer" not in page.text
+    r = s.post(server.url + "/portal/customers", data={"app": app, "name": "by-viewer", "csrf": _csrf(s, server)},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "read-only" in r.text
+
+
+def test_wrong_passwords_and_removed_users_get_nothing(server):
+    s = requests.Session()
+    form = s.get(server.url + "/portal/login", timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    r = s.post(server.url + "/portal/login", data={"csrf": token, "email": ADMIN_EMAIL, "password": "not the password"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 401 and "pc_portal" not in s.cookies
+    server.cli_ok("user", "create", "--email", "leaver@acme.test", "--password-stdin", input="leaving soon, sadly\n")
+    leaver = _signed_in(server, "leaver@acme.test", "leaving soon, sadly")
+    assert leaver.get(server.url + "/portal", allow_redirects=False, timeout=30).status_code == 200
+    server.cli_ok("user", "rm", "leaver@acme.test")
+    assert leaver.get(server.url + "/portal", allow_redirects=False, timeout=30).headers["Location"] == "/portal/login"
+    cookie = next(c for c in leaver.cookies if c.name == "pc_portal")
+    assert cookie.has_nonstandard_attr("HttpOnly") or "httponly" in str(cookie._rest).lower()
+
+
+def test_a_customer_session_opens_no_vendor_page_and_no_one_elses_data(server, upstream):
+    tenant = server.tenant(upstream)
+    other = server.tenant(upstream)
+    s = requests.Session()
+    token = re.search(r'name="csrf" value="([^"]+)"', s.get(server.url + "/", timeout=30).text).group(1)
+    r = s.post(server.url + "/login", data={"csrf": token, "license": tenant.license_id}, allow_redirects=False, timeout=30)
+    assert r.status_code == 303
+    page = s.get(server.url + "/", timeout=30).text
+    assert tenant.app in page and other.app not in page and tenant.license_id not in page
+    for path in ("/portal", f"/portal/customers/{other.customer_id}", f"/portal/customers/{tenant.customer_id}", "/portal/audit"):
+        denied = s.get(server.url + path, allow_redirects=False, timeout=30)
+        assert denied.status_code == 303 and denied.headers["Location"] == "/portal/login", path
+    secret = s.get(server.url + "/pull-secret.json", timeout=30).text
+    assert tenant.license_id in __import__("base64").b64decode(
+        next(iter(__import__("json").loads(secret)["auths"].values()))["auth"]).decode()
+    assert other.license_id not in secret
+    bad = requests.post(server.url + "/login", data={"csrf": "x", "license": other.license_id}, cookies={"pc_customer_csrf": "x"},
+                        allow_redirects=False, timeout=30)
+    assert bad.status_code == 303, "a valid double-submitted token signs in"
+    assert requests.post(server.url + "/login", data={"license": other.license_id}, allow_redirects=False, timeout=30).status_code == 403
