@@ -161,6 +161,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),
+        .testTarget(name: "PortcullisAPITests", dependencies: ["PortcullisAPI"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),

@@ -70,8 +70,9 @@ def shot(driver, name: str) -> None:
 
 
 def fill(driver, fields: dict, submit: str) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     for field, value in fields.items():
         element = driver.find_element(By.ID, field)
@@ -80,7 +81,17 @@ def fill(driver, fields: dict, submit: str) -> None:
         else:
             element.clear()
             element.send_keys(value)
+    page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//button[normalize-space()='{submit}']").click()
+    # The post answers with a redirect or a page: wait until the old page is gone and the new one loaded.
+    def replaced(d) -> bool:
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:  # stale, or already detached from the document
+            return d.execute_script("return document.readyState") == "complete"
+
+    WebDriverWait(driver, 15).until(replaced)
 
 
 def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp_path):
@@ -98,6 +109,8 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     fill(browser, {"kind": "other", "endpoint": upstream.url, "rname": "vendor-upstream", "username": upstream.username,
                    "secret": upstream.password, "rapp": app}, "Add registry")
     assert "vendor-upstream" in browser.page_source and upstream.password not in browser.page_source
+    fill(browser, {"test-vendor-upstream": f"{catalog.THREE_REPO}:{catalog.TAG}"}, "Test")
+    assert "vendor-upstream: ok" in browser.find_element(By.CLASS_NAME, "notice").text
     shot(browser, "03-vendor-registries")
 
     browser.get(server.url + "/portal/customers")
@@ -110,9 +123,13 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     browser.get(server.url + "/portal")
     assert INJECTION in browser.find_element(By.TAG_NAME, "main").text, "a license expiring within 30 days is listed"
 
-    # A release (charts are uploaded with the CLI), promoted to Beta and Stable in the browser.
-    sequence = Vendor(server, app).create_release(package_chart(tmp_path, "1.0.0"), "1.0.0", promote="Unstable",
-                                                  notes='<img src=x onerror="alert(1)">')
+    # A release uploaded in the browser, then promoted to Beta and Stable.
+    browser.get(f"{server.url}/portal/releases?app={app}")
+    browser.find_element(By.ID, "chart").send_keys(str(package_chart(tmp_path, "1.0.0")))
+    fill(browser, {"nversion": "1.0.0", "nnotes": '<img src=x onerror="alert(1)">', "promote": "Unstable"}, "Create release")
+    rows = browser.find_element(By.TAG_NAME, "table").text
+    assert "slackernews 1.0.0" in rows and "Unstable" in rows, rows
+    sequence = int(re.search(r"^(\d+) slackernews 1\.0\.0", rows, re.M).group(1))
     for channel in ("Beta", "Stable"):
         browser.get(f"{server.url}/portal/releases?app={app}")
         fill(browser, {"sequence": str(sequence), "pchannel": channel, "version": "1.0.0"}, "Promote")
@@ -120,11 +137,20 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     assert '<img src=x' not in browser.page_source and "&lt;img src=x" in browser.page_source
     shot(browser, "05-vendor-releases")
 
+    browser.get(server.url + "/portal/tokens")
+    fill(browser, {"tname": "ci-push", "tscope": "push"}, "Create token")
+    token = browser.find_element(By.ID, "newtoken").text
+    assert token.startswith("pct_") or len(token) > 20
+    browser.refresh()
+    assert token not in browser.page_source, "a token is shown once"
+    shot(browser, "06-vendor-tokens")
+
     browser.get(server.url + "/portal/audit")
     audit = browser.find_element(By.TAG_NAME, "table").text
     assert f"user:{ADMIN_EMAIL}" in audit and "customer create" in audit and "release promote" in audit
     assert license_id not in browser.page_source and upstream.password not in browser.page_source
     shot(browser, "06-vendor-audit")
+    server.secrets.append(token)
 
     # The customer portal, as the customer.
     browser.delete_all_cookies()
@@ -149,6 +175,10 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     secret = requests.get(server.url + "/pull-secret.json", cookies=cookies, timeout=30)
     assert secret.status_code == 200 and server.host in secret.json()["auths"]
+
+    summary = server.cli_json("customer", "pulls", customer_id, "--summary")
+    chart_pulls = [i for i in summary["images"] if i["repository"] == f"{app}/stable/slackernews"]
+    assert chart_pulls and chart_pulls[0]["bytes"] > 0 and sum(d["requests"] for d in summary["days"]) >= 2, summary
 
     # Archived: the customer portal no longer lets the customer in.
     server.cli_ok("customer", "archive", customer_id)

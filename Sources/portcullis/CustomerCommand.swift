@@ -158,10 +158,24 @@ struct CustomerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a customer's recent registry requests.")
         @Argument var id: String
         @Option(help: "How many, newest first.") var limit = 100
+        @Flag(help: "Per day and per image over --days days, and the reasons for refusals.") var summary = false
+        @Option(help: "With --summary: how many days.") var days = 14
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            if summary {
+                let body = try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls/summary?days=\(days)", as: PullSummaryBody.self)
+                if output.output == .json { Output.json(body); return }
+                Output.print(body.days, format: .table)
+                print()
+                Output.print(body.images, format: .table)
+                if !body.refusals.isEmpty {
+                    print()
+                    Output.print(body.refusals, format: .table)
+                }
+                return
+            }
             Output.print(try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls?limit=\(limit)", as: [PullBody].self),
                          format: output.output)
         }

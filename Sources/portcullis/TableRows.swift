@@ -53,3 +53,18 @@ extension FoundImage: TableRow {
     static var headers: [String] { ["FILE", "LINE", "IMAGE", "WHERE"] }
     var cells: [String] { [file, String(line), image, context] }
 }
+
+extension PullSummaryBody.Day: TableRow {
+    static var headers: [String] { ["DAY", "REQUESTS", "BYTES", "REFUSED"] }
+    var cells: [String] { [date, String(requests), String(bytes), String(refused)] }
+}
+
+extension PullSummaryBody.Image: TableRow {
+    static var headers: [String] { ["REPOSITORY", "REQUESTS", "BYTES", "REFUSED", "LAST"] }
+    var cells: [String] { [repository, String(requests), String(bytes), String(refused), Cell.date(lastAt)] }
+}
+
+extension PullSummaryBody.Refusal: TableRow {
+    static var headers: [String] { ["REFUSED_BECAUSE", "COUNT"] }
+    var cells: [String] { [reason, String(count)] }
+}

@@ -46,6 +46,11 @@ extension AdminRoutes {
                                                        mirrorURL: server, caPath: request.uri.queryParameters["ca"].map { String($0) })
             return try json(files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) })
         }
+        api.get("/customers/:id/pulls/summary") { request, context in
+            let days = min(max(request.uri.queryParameters["days"].flatMap { Int($0) } ?? 14, 1), 90)
+            let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: 10_000)
+            return try json(PullSummaryBody(summarizing: records.map(PullBody.init), days: days))
+        }
         api.get("/customers/:id/pulls") { request, context in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
             let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: limit)

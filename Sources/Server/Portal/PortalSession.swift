@@ -63,7 +63,11 @@ struct PortalKit: Sendable {
 
     /// The fields of a URL-encoded form post.
     func form(_ request: Request) async throws -> [String: String] {
-        let body = try await request.body.collect(upTo: 64 * 1024)
+        Self.fields(urlEncoded: try await request.body.collect(upTo: 64 * 1024))
+    }
+
+    /// A body can be read once: callers that collected it parse it here.
+    static func fields(urlEncoded body: ByteBuffer) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in String(buffer: body).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }

@@ -19,7 +19,8 @@ enum PortalTemplates {
             </head><body>
             <header><a class="brand" href="{{home}}">Portcullis</a>
             {{#nav}}<nav aria-label="Main"><a href="/portal">Overview</a> <a href="/portal/customers">Customers</a>
-            <a href="/portal/registries">Registries</a> <a href="/portal/releases">Releases</a> <a href="/portal/audit">Audit</a></nav>{{/nav}}
+            <a href="/portal/registries">Registries</a> <a href="/portal/releases">Releases</a> <a href="/portal/tokens">Tokens</a>
+            <a href="/portal/domains">Domains</a> <a href="/portal/audit">Audit</a></nav>{{/nav}}
             {{#signedIn}}<form method="post" action="{{logout}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
             <span class="who">{{signedIn}}</span> <button type="submit">Sign out</button></form>{{/signedIn}}
             </header><main>
@@ -89,9 +90,26 @@ enum PortalTemplates {
             <h2>License ID</h2><p><code id="license">{{licenseID}}</code> <button type="button" data-copy="license">Copy</button></p>
             <h2>Pull secret</h2><pre id="pullsecret">{{pullSecret}}</pre><button type="button" data-copy="pullsecret">Copy</button>
             {{#canChange}}<form method="post" action="/portal/customers/{{id}}/{{toggle}}"><input type="hidden" name="csrf" value="{{csrf}}">
-            <button type="submit">{{toggleLabel}}</button></form>{{/canChange}}
+            <button type="submit">{{toggleLabel}}</button></form>
+            <h2>Edit</h2>
+            <form method="post" action="/portal/customers/{{id}}/edit"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="ename">Name</label><input id="ename" name="name" value="{{name}}">
+            <label for="eemail">Email</label><input id="eemail" name="email" type="email" value="{{email}}">
+            <label for="echannel">Channel</label><input id="echannel" name="channel" value="{{channel}}">
+            <label for="etype">License type</label><input id="etype" name="type" value="{{type}}">
+            <label for="edays">Expires in days from now</label><input id="edays" name="days" inputmode="numeric">
+            <label><input type="checkbox" name="never"> Never expires</label>
+            <label><input type="checkbox" name="helm" {{#helm}}checked{{/helm}}> May install with Helm</label>
+            <button type="submit">Save</button></form>{{/canChange}}
             <h2>Pulls, last 14 days</h2>
             {{{chart}}}
+            <h3>Per image</h3>
+            <table><thead><tr><th scope="col">Repository</th><th scope="col">Requests</th><th scope="col">Bytes</th>
+            <th scope="col">Refused</th></tr></thead><tbody>
+            {{#images}}<tr><td>{{repository}}</td><td>{{requests}}</td><td>{{bytes}}</td><td>{{refused}}</td></tr>{{/images}}
+            </tbody></table>
+            {{#hasRefusals}}<h3>Refused because</h3>
+            <ul>{{#refusals}}<li>{{reason}} ({{count}})</li>{{/refusals}}</ul>{{/hasRefusals}}
             <h2>Recent requests</h2>
             <table><thead><tr><th scope="col">At</th><th scope="col">Action</th><th scope="col">Repository</th><th scope="col">Status</th>
             <th scope="col">Reason</th></tr></thead><tbody>
@@ -103,9 +121,12 @@ enum PortalTemplates {
             {{> head}}
             <h1>External registries</h1>
             <table><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Endpoint</th><th scope="col">Login</th>
-            <th scope="col">Apps</th>{{#canChange}}<th scope="col">Remove</th>{{/canChange}}</tr></thead><tbody>
+            <th scope="col">Apps</th>{{#canChange}}<th scope="col">Test or remove</th>{{/canChange}}</tr></thead><tbody>
             {{#registries}}<tr><td>{{name}}</td><td>{{provider}}</td><td>{{endpoint}}</td><td>{{authType}}</td><td>{{apps}}</td>
-            {{#canChange}}<td><form method="post" action="/portal/registries/{{name}}/remove"><input type="hidden" name="csrf" value="{{csrf}}">
+            {{#canChange}}<td><form method="post" action="/portal/registries/{{name}}/test" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="test-{{name}}">Image</label><input id="test-{{name}}" name="image" placeholder="org/api:1.0" required>
+            <button type="submit">Test</button></form>
+            <form method="post" action="/portal/registries/{{name}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/registries}}
             </tbody></table>
             {{#canChange}}<h2>Add a registry</h2>
@@ -129,7 +150,16 @@ enum PortalTemplates {
             <table><thead><tr><th scope="col">Sequence</th><th scope="col">Charts</th><th scope="col">Notes</th><th scope="col">Channels</th></tr></thead><tbody>
             {{#releases}}<tr><td>{{sequence}}</td><td>{{charts}}</td><td>{{notes}}</td><td>{{channels}}</td></tr>{{/releases}}
             </tbody></table>
-            {{#canChange}}<h2>Promote</h2>
+            {{#canChange}}<h2>New release</h2>
+            <form method="post" action="/portal/releases" enctype="multipart/form-data"><input type="hidden" name="csrf" value="{{csrf}}">
+            <input type="hidden" name="app" value="{{app}}">
+            <label for="chart">Chart archives (.tgz)</label><input id="chart" name="chart" type="file" accept=".tgz,application/gzip" multiple required>
+            <label for="nversion">Version label</label><input id="nversion" name="version" required>
+            <label for="nnotes">Release notes</label><input id="nnotes" name="notes">
+            <label for="promote">Promote to</label><select id="promote" name="promote"><option value="">(none)</option>
+            {{#channels}}<option>{{.}}</option>{{/channels}}</select>
+            <button type="submit">Create release</button></form>
+            <h2>Promote</h2>
             <form method="post" action="/portal/releases/promote"><input type="hidden" name="csrf" value="{{csrf}}">
             <input type="hidden" name="app" value="{{app}}">
             <label for="sequence">Sequence</label><input id="sequence" name="sequence" inputmode="numeric" required>
@@ -137,6 +167,39 @@ enum PortalTemplates {
             <label for="version">Version label</label><input id="version" name="version" required>
             <label for="notes">Release notes</label><input id="notes" name="notes">
             <button type="submit">Promote</button></form>{{/canChange}}
+            {{> foot}}
+            """,
+        "tokens": """
+            {{> head}}
+            <h1>Vendor tokens</h1>
+            {{#created}}<p class="notice">The new token, shown once: <code id="newtoken">{{created}}</code>
+            <button type="button" data-copy="newtoken">Copy</button></p>{{/created}}
+            <table><thead><tr><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Created</th>{{#canChange}}<th scope="col">Remove</th>{{/canChange}}</tr></thead><tbody>
+            {{#tokens}}<tr><td>{{name}}</td><td>{{scope}}</td><td>{{created}}</td>{{#canChange}}<td>
+            <form method="post" action="/portal/tokens/{{id}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/tokens}}
+            </tbody></table>
+            {{#canChange}}<h2>New token</h2>
+            <form method="post" action="/portal/tokens"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="tname">Name</label><input id="tname" name="name" required>
+            <label for="tscope">Scope</label><select id="tscope" name="scope"><option>push</option><option>read</option></select>
+            <button type="submit">Create token</button></form>{{/canChange}}
+            {{> foot}}
+            """,
+        "domains": """
+            {{> head}}
+            <h1>Custom domains</h1>
+            <table><thead><tr><th scope="col">Domain</th><th scope="col">App</th><th scope="col">Own certificate</th>{{#canChange}}<th scope="col">Remove</th>{{/canChange}}</tr></thead><tbody>
+            {{#domains}}<tr><td>{{name}}</td><td>{{app}}</td><td>{{certificate}}</td>{{#canChange}}<td>
+            <form method="post" action="/portal/domains/{{name}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label><input type="checkbox" name="force"> even if charts name it</label><button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/domains}}
+            </tbody></table>
+            {{#canChange}}<h2>Add a domain</h2>
+            <p>Certificates are added with <code>portcullis domain add NAME --app APP --cert F --key F</code>.</p>
+            <form method="post" action="/portal/domains"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="dname">Domain</label><input id="dname" name="name" placeholder="registry.example.com" required>
+            <label for="dapp">App</label><select id="dapp" name="app">{{#apps}}<option value="{{slug}}">{{slug}}</option>{{/apps}}</select>
+            <button type="submit">Add domain</button></form>{{/canChange}}
             {{> foot}}
             """,
         "audit": """
@@ -174,7 +237,8 @@ enum PortalTemplates {
         nav a { margin-right: .75rem; } form.inline { margin-left: auto; }
         table { border-collapse: collapse; width: 100%; background: #fff; margin: .5rem 0 1rem; }
         th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #dde1e7; overflow-wrap: anywhere; }
-        form:not(.inline) { display: grid; gap: .4rem; max-width: 28rem; background: #fff; padding: 1rem; border: 1px solid #dde1e7; }
+        form.row { display: flex; gap: .4rem; align-items: center; padding: 0; border: 0; background: none; max-width: none; }
+        form:not(.inline):not(.row) { display: grid; gap: .4rem; max-width: 28rem; background: #fff; padding: 1rem; border: 1px solid #dde1e7; }
         input, select, button { font: inherit; padding: .35rem; }
         button { cursor: pointer; } pre, code { background: #eef0f3; padding: .3rem; overflow-x: auto; }
         .notice { background: #e3f4e8; padding: .5rem; } .error { background: #fbe4e4; padding: .5rem; }

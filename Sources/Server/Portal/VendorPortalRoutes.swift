@@ -1,6 +1,7 @@
 import ControlPlane
 import Foundation
 import Hummingbird
+import PortcullisAPI
 import Storage
 
 /// The vendor portal under `/portal`: sign in with a user account; read-only users see every
@@ -25,34 +26,35 @@ struct VendorPortalRoutes: Sendable {
             response.setCookie(kit.cookie(PortalKit.Audience.vendor.rawValue, "", path: "/portal", maxAge: 0))
             return response
         }
-        page("/portal") { _, user in try await overview(user) }
-        page("/portal/customers") { _, user in try await customers(user) }
-        page("/portal/customers/:id") { context, user in try await customer(try context.parameters.require("id"), user, host: context) }
-        page("/portal/registries") { _, user in try await registries(user) }
-        page("/portal/releases") { context, user in try await releases(context.request.uri.queryParameters["app"].map(String.init), user) }
-        page("/portal/audit") { _, user in
+        page(router, "/portal") { _, user in try await overview(user) }
+        page(router, "/portal/customers") { _, user in try await customers(user) }
+        page(router, "/portal/customers/:id") { context, user in try await customer(try context.parameters.require("id"), user, host: context) }
+        page(router, "/portal/registries") { _, user in try await registries(user) }
+        registerManagement(on: router)
+        page(router, "/portal/releases") { context, user in try await releases(context.request.uri.queryParameters["app"].map(String.init), user) }
+        page(router, "/portal/audit") { _, user in
             let events = try await control.auditEvents().map {
                 ["at": PortalKit.day($0.at), "actor": $0.actor, "action": $0.action, "subject": $0.subject]
             }
             return kit.render("audit", base(user, "Audit log").merging(["events": events]) { $1 })
         }
-        change("/portal/customers") { fields, user in
+        change(router, "/portal/customers") { fields, session in
             let expires = fields["days"].flatMap(Int.init).map { Date().addingTimeInterval(TimeInterval($0) * 86_400) }
             let view = try await control.createCustomer(CustomerDraft(
                 app: fields["app"] ?? "", name: fields["name"] ?? "", email: fields["email"].flatMap { $0.isEmpty ? nil : $0 },
                 channel: fields["channel"].flatMap { $0.isEmpty ? nil : $0 }, type: fields["type"], expiresAt: expires, helmInstall: nil))
-            try await control.audit(user.actor, "customer create", "\(view.customer.name) (\(view.customer.id))")
-            return "/portal/customers/\(view.customer.id)"
+            try await control.audit(session.identity.actor, "customer create", "\(view.customer.name) (\(view.customer.id))")
+            return kit.redirect("/portal/customers/\(view.customer.id)")
         }
         for (verb, archived) in [("archive", true), ("unarchive", false)] {
-            change("/portal/customers/:id/\(verb)") { fields, user in
+            change(router, "/portal/customers/:id/\(verb)") { fields, session in
                 let id = fields[":id"] ?? ""
                 _ = try await control.updateCustomer(id: id, CustomerPatch(archived: archived))
-                try await control.audit(user.actor, "customer \(verb)", id)
-                return "/portal/customers/\(id)"
+                try await control.audit(session.identity.actor, "customer \(verb)", id)
+                return kit.redirect("/portal/customers/\(id)")
             }
         }
-        change("/portal/registries") { fields, user in
+        change(router, "/portal/registries") { fields, session in
             let secret = fields["secret"].flatMap { $0.isEmpty ? nil : $0 }
             let kind = fields["kind"] ?? "other"
             let draft = RegistryDraft(provider: kind, endpoint: fields["endpoint"].flatMap { $0.isEmpty ? nil : $0 },
@@ -61,54 +63,64 @@ struct VendorPortalRoutes: Sendable {
                                       region: fields["region"].flatMap { $0.isEmpty ? nil : $0 }, anonymous: secret == nil && kind != "ecr",
                                       apps: fields["app"].map { [$0] } ?? [])
             let record = try await control.addRegistry(draft)
-            try await control.audit(user.actor, "registry add", record.name)
-            return "/portal/registries"
+            try await control.audit(session.identity.actor, "registry add", record.name)
+            return kit.redirect("/portal/registries")
         }
-        change("/portal/registries/:name/remove") { fields, user in
+        change(router, "/portal/registries/:name/remove") { fields, session in
             try await control.removeRegistry(name: fields[":name"] ?? "")
-            try await control.audit(user.actor, "registry remove", fields[":name"] ?? "")
-            return "/portal/registries"
+            try await control.audit(session.identity.actor, "registry remove", fields[":name"] ?? "")
+            return kit.redirect("/portal/registries")
         }
-        change("/portal/releases/promote") { fields, user in
+        change(router, "/portal/releases/promote") { fields, session in
             let app = fields["app"] ?? ""
             guard let sequence = fields["sequence"].flatMap(Int.init) else { throw ControlPlaneError.invalid("sequence must be a number") }
             _ = try await control.promote(appSlug: app, sequence: sequence, channel: fields["channel"] ?? "", version: fields["version"] ?? "",
                                          notes: fields["notes"].flatMap { $0.isEmpty ? nil : $0 })
-            try await control.audit(user.actor, "release promote", "\(app) #\(sequence) → \(fields["channel"] ?? "")")
-            return "/portal/releases?app=\(app)"
+            try await control.audit(session.identity.actor, "release promote", "\(app) #\(sequence) → \(fields["channel"] ?? "")")
+            return kit.redirect("/portal/releases?app=\(app)")
         }
 
-        func page(_ path: RouterPath, _ body: @escaping @Sendable (PortcullisContextAndRequest, (identity: PortalIdentity, csrf: String)) async throws -> Response) {
-            router.get(path) { request, context in
-                guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
-                do {
-                    return try await body(PortcullisContextAndRequest(request: request, parameters: context.parameters), (session.identity, session.csrf))
-                } catch let error as ControlPlaneError {
-                    return kit.render("audit", base((session.identity, session.csrf), "Not found").merging(["error": error.description]) { $1 },
-                                      status: .notFound)
-                }
-            }
-        }
+    }
 
-        /// A change: signed in, not read-only, with the session's CSRF token; then back to a page.
-        func change(_ path: RouterPath, _ body: @escaping @Sendable ([String: String], PortalIdentity) async throws -> String) {
-            router.post(path) { request, context in
-                guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
-                var fields = try await kit.form(request)
-                guard PortalKit.sameToken(fields["csrf"], session.csrf) else { return refused("the form's security token is missing or wrong") }
-                guard case .user(let user) = session.identity, user.role == .admin else { return refused("read-only users cannot change anything") }
-                for name in ["id", "name"] { if let value = context.parameters.get(name) { fields[":" + name] = value } }
-                do {
-                    return kit.redirect(try await body(fields, session.identity))
-                } catch let error as ControlPlaneError {
-                    return kit.render("audit", base((session.identity, session.csrf), "Not done").merging(["error": error.description]) { $1 },
-                                      status: .badRequest)
-                }
+    typealias Session = (identity: PortalIdentity, csrf: String)
+
+    /// A page for signed-in users; control-plane errors become a page that says what was wrong.
+    func page(_ router: Router<PortcullisContext>, _ path: RouterPath,
+              _ body: @escaping @Sendable (PortcullisContextAndRequest, Session) async throws -> Response) {
+        router.get(path) { request, context in
+            guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
+            do {
+                return try await body(PortcullisContextAndRequest(request: request, parameters: context.parameters), (session.identity, session.csrf))
+            } catch let error as ControlPlaneError {
+                return kit.render("audit", base((session.identity, session.csrf), "Not found").merging(["error": error.description]) { $1 },
+                                  status: .notFound)
             }
         }
     }
 
-    private func refused(_ message: String) -> Response {
+    /// A change: signed in, not read-only, with the session's CSRF token. `body` gets the form
+    /// fields (route parameters as `:name`) and answers with a page or a redirect.
+    func change(_ router: Router<PortcullisContext>, _ path: RouterPath,
+                _ body: @escaping @Sendable ([String: String], Session) async throws -> Response) {
+        router.post(path) { request, context in
+            guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
+            let posted = try await request.body.collect(upTo: 40 << 20)
+            let multipart = MultipartForm.parse(posted, contentType: request.headers[.contentType] ?? "")
+            var fields = multipart.map { form in Dictionary(form.parts.filter { $0.filename == nil }.map { ($0.name, $0.text) }) { a, _ in a } }
+                ?? PortalKit.fields(urlEncoded: posted)
+            guard PortalKit.sameToken(fields["csrf"], session.csrf) else { return refused("the form's security token is missing or wrong") }
+            guard case .user(let user) = session.identity, user.role == .admin else { return refused("read-only users cannot change anything") }
+            for name in ["id", "name"] { if let value = context.parameters.get(name) { fields[":" + name] = value } }
+            do {
+                return try await PortalUploads.$current.withValue(multipart) { try await body(fields, (session.identity, session.csrf)) }
+            } catch let error as ControlPlaneError {
+                return kit.render("audit", base((session.identity, session.csrf), "Not done").merging(["error": error.description]) { $1 },
+                                  status: .badRequest)
+            }
+        }
+    }
+
+    func refused(_ message: String) -> Response {
         kit.render("audit", ["title": "Refused", "home": "/portal", "error": message], status: .forbidden)
     }
 
@@ -129,7 +141,7 @@ struct VendorPortalRoutes: Sendable {
         return response
     }
 
-    private func base(_ session: (identity: PortalIdentity, csrf: String), _ title: String) -> [String: Any] {
+    func base(_ session: (identity: PortalIdentity, csrf: String), _ title: String) -> [String: Any] {
         var values: [String: Any] = ["title": title, "nav": true, "home": "/portal", "logout": "/portal/logout", "csrf": session.csrf]
         if case .user(let user) = session.identity {
             values["signedIn"] = "\(user.email) (\(user.role.rawValue))"
@@ -159,14 +171,21 @@ struct VendorPortalRoutes: Sendable {
         let view = try await control.customer(id: id)
         let host = PublicAddress(configuration: kit.c.configuration, request: context.request).host
         let secret = try await control.pullSecret(customerID: id, host: host)
-        let pulls = try await control.pulls(customerID: id, limit: 500)
+        let pulls = try await control.pulls(customerID: id, limit: 10_000)
         var values = base(session, view.customer.name).merging(Self.customerRow(view)) { $1 }
         values["licenseID"] = view.licenseID
         values["email"] = view.customer.email ?? ""
+        values["helm"] = view.customer.helmInstall
         values["pullSecret"] = secret.json
         values["toggle"] = view.customer.archived ? "unarchive" : "archive"
         values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
-        values["chart"] = PullChart.svg(pulls)
+        let summary = PullSummaryBody(summarizing: pulls.map(PullBody.init), days: 14)
+        values["chart"] = PullChart.svg(summary)
+        values["images"] = summary.images.map {
+            ["repository": $0.repository, "requests": String($0.requests), "bytes": PullChart.formatBytes($0.bytes), "refused": String($0.refused)]
+        }
+        values["refusals"] = summary.refusals.map { ["reason": $0.reason, "count": String($0.count)] }
+        values["hasRefusals"] = !summary.refusals.isEmpty
         values["pulls"] = pulls.prefix(50).map {
             ["at": PortalKit.day($0.at), "action": $0.action, "repository": $0.repository, "status": String($0.status), "reason": $0.reason ?? ""]
         }
@@ -183,7 +202,7 @@ struct VendorPortalRoutes: Sendable {
                 "type": view.customer.type.rawValue, "status": status, "expires": PortalKit.day(view.customer.expiresAt)]
     }
 
-    private func registries(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+    func registries(_ session: Session, notice: String? = nil) async throws -> Response {
         var rows: [[String: Any]] = []
         for r in try await control.registries() {
             let apps = try await control.appSlugs(of: r)
@@ -191,9 +210,11 @@ struct VendorPortalRoutes: Sendable {
                          "apps": apps.isEmpty ? "all" : apps.joined(separator: ", ")])
         }
         let apps = try await control.apps().map { ["slug": $0.slug] }
-        return kit.render("registries", base(session, "Registries").merging([
+        var values = base(session, "Registries").merging([
             "registries": rows, "apps": apps, "kinds": RegistryProvider.allCases.map(\.rawValue),
-        ]) { $1 })
+        ]) { $1 }
+        if let notice { values["notice"] = notice }
+        return kit.render("registries", values)
     }
 
     private func releases(_ app: String?, _ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
@@ -210,6 +231,11 @@ struct VendorPortalRoutes: Sendable {
             "apps": apps.map { ["slug": $0.slug, "selected": $0.slug == slug] },
         ]) { $1 })
     }
+}
+
+/// The form being handled, when it was multipart (file uploads).
+enum PortalUploads {
+    @TaskLocal static var current: MultipartForm?
 }
 
 /// A GET handler's request with its route parameters.
