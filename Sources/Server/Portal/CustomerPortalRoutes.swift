@@ -68,20 +68,29 @@ struct CustomerPortalRoutes: Sendable {
             return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"],
                                  error: "This license is for another app's registry.", status: .forbidden)
         }
-        let channel = view.customer.channel
-        let channelSlug = try await control.channels(appSlug: view.app.slug).first { $0.name == channel }?.slug ?? channel.lowercased()
-        var releases: [[String: Any]] = []
-        if view.customer.helmInstall {
-            let latest = try await control.releases(appSlug: view.app.slug).filter { $0.activeChannels.contains(channel) }
-            for (index, chart) in latest.flatMap(\.charts).enumerated() {
-                releases.append(["index": index, "chart": chart.name, "version": chart.version,
-                                 "path": "\(view.app.slug)/\(channelSlug)/\(chart.name)"])
-            }
-        }
+        let releases = try await Self.installableCharts(view, control: control)
         return kit.render("install", [
             "title": "Install \(view.app.slug)", "home": "/", "logout": "/logout", "csrf": csrf,
-            "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": channel,
+            "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
             "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
+            "images": try await Self.imagePrefixes(view, host: address.host, control: control),
         ])
+    }
+
+    /// The charts on the customer's channel (the latest promotion), as the install page lists
+    /// them; none without the Helm entitlement.
+    static func installableCharts(_ view: CustomerView, control: ControlPlane) async throws -> [[String: Any]] {
+        guard view.customer.helmInstall else { return [] }
+        let channel = view.customer.channel
+        let channelSlug = try await control.channels(appSlug: view.app.slug).first { $0.name == channel }?.slug ?? channel.lowercased()
+        let latest = try await control.releases(appSlug: view.app.slug).filter { $0.activeChannels.contains(channel) }
+        return latest.flatMap(\.charts).enumerated().map { index, chart in
+            ["index": index, "chart": chart.name, "version": chart.version, "path": "\(view.app.slug)/\(channelSlug)/\(chart.name)"]
+        }
+    }
+
+    /// Where the app's images come from through the proxy: one prefix per registry it may use.
+    static func imagePrefixes(_ view: CustomerView, host: String, control: ControlPlane) async throws -> [String] {
+        try await control.registries().filter { $0.isAvailable(toApp: view.app.id) }.map { "\(host)/proxy/\(view.app.slug)/\($0.name)/…" }
     }
 }

@@ -55,6 +55,10 @@ enum PortalTemplates {
             <table><thead><tr><th scope="col">Slug</th><th scope="col">Name</th></tr></thead><tbody>
             {{#apps}}<tr><td>{{slug}}</td><td>{{name}}</td></tr>{{/apps}}
             </tbody></table>
+            {{#canChange}}<form method="post" action="/portal/apps"><input type="hidden" name="csrf" value="{{csrf}}">
+            <label for="aslug">New app (slug)</label><input id="aslug" name="slug" required>
+            <label for="aname">Name</label><input id="aname" name="name">
+            <button type="submit">Create app</button></form>{{/canChange}}
             <h2>Licenses expiring within 30 days</h2>
             {{^expiring}}<p>None.</p>{{/expiring}}
             {{#hasExpiring}}<table><thead><tr><th scope="col">Customer</th><th scope="col">App</th><th scope="col">Expires</th></tr></thead><tbody>
@@ -89,6 +93,11 @@ enum PortalTemplates {
             <dt>Status</dt><dd>{{status}}</dd><dt>Expires</dt><dd>{{expires}}</dd><dt>Email</dt><dd>{{email}}</dd></dl>
             <h2>License ID</h2><p><code id="license">{{licenseID}}</code> <button type="button" data-copy="license">Copy</button></p>
             <h2>Pull secret</h2><pre id="pullsecret">{{pullSecret}}</pre><button type="button" data-copy="pullsecret">Copy</button>
+            <h2>What the customer sees</h2>
+            <p>At <a href="/">the customer portal</a>, signed in with the license ID:</p>
+            <pre>helm registry login {{host}} --username {{email}} --password &lt;license ID&gt;
+            {{#releases}}helm install {{chart}} oci://{{host}}/{{path}} --version {{version}}
+            {{/releases}}</pre>
             {{#canChange}}<form method="post" action="/portal/customers/{{id}}/{{toggle}}"><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">{{toggleLabel}}</button></form>
             <h2>Edit</h2>
@@ -222,7 +231,8 @@ enum PortalTemplates {
             {{#releases}}<pre id="install-{{index}}">helm install {{chart}} oci://{{host}}/{{path}} --version {{version}}</pre>
             <button type="button" data-copy="install-{{index}}">Copy</button>{{/releases}}
             <h2>Images</h2>
-            <p>Images come through <code>{{host}}/proxy/{{app}}/…</code>; your cluster pulls them with this pull secret:</p>
+            <p>Images come through the proxy; your cluster pulls them with this pull secret:</p>
+            <ul>{{#images}}<li><code>{{.}}</code></li>{{/images}}</ul>
             <p><a href="/pull-secret.json" download="pull-secret.json">Download the pull secret</a></p>
             <pre>kubectl create secret generic {{app}}-pull --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=pull-secret.json</pre>
             {{> foot}}

@@ -5,6 +5,11 @@ import Hummingbird
 /// Customer edits, registry tests, vendor tokens, custom domains and chart uploads.
 extension VendorPortalRoutes {
     func registerManagement(on router: Router<PortcullisContext>) {
+        change(router, "/portal/apps") { fields, session in
+            let app = try await control.createApp(slug: fields["slug"] ?? "", name: fields["name"].flatMap { $0.isEmpty ? nil : $0 })
+            try await control.audit(session.identity.actor, "app create", app.slug)
+            return kit.redirect("/portal")
+        }
         change(router, "/portal/customers/:id/edit") { fields, session in
             let id = fields[":id"] ?? ""
             let days = fields["days"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }

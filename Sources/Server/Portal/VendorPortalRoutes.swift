@@ -176,6 +176,8 @@ struct VendorPortalRoutes: Sendable {
         values["licenseID"] = view.licenseID
         values["email"] = view.customer.email ?? ""
         values["helm"] = view.customer.helmInstall
+        values["host"] = host
+        values["releases"] = try await CustomerPortalRoutes.installableCharts(view, control: control)
         values["pullSecret"] = secret.json
         values["toggle"] = view.customer.archived ? "unarchive" : "archive"
         values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
