@@ -71,6 +71,7 @@ extension ControlPlane {
             licenseHash: SecretBox.lookupHash(licenseID), sealedLicense: try secrets.seal(licenseID))
         try await normalized { try await store.createCustomer(customer) }
         logger.info("customer created", metadata: ["customer": "\(customer.id)", "app": "\(app.slug)"])
+        webhooks?.emit(.customerCreated, Self.eventData(customer, app: app))
         return CustomerView(customer: customer, app: app, licenseID: licenseID)
     }
 
@@ -105,8 +106,16 @@ extension ControlPlane {
         try await store.updateCustomer(c)
         await gate.invalidate(customerID: c.id)
         logger.info("customer updated", metadata: ["customer": "\(c.id)", "archived": "\(c.archived)"])
+        if c.archived != view.customer.archived {
+            webhooks?.emit(c.archived ? .customerArchived : .customerUnarchived, Self.eventData(c, app: view.app))
+        }
         view.customer = c
         return view
+    }
+
+    /// What an event says about a customer (never the license ID).
+    static func eventData(_ customer: CustomerRecord, app: AppRecord) -> [String: String] {
+        ["customerID": customer.id, "customer": customer.name, "app": app.slug, "channel": customer.channel]
     }
 
     /// The Docker config a customer pulls with: for the app's custom domains and `host`.

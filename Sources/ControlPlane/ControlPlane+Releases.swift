@@ -30,6 +30,9 @@ extension ControlPlane {
             try await catalog.createRelease(appID: app.id, archives: archives, version: version, notes: notes, promoteTo: promoteTo)
         }
         logger.info("release created", metadata: ["app": "\(app.slug)", "sequence": "\(sequence)"])
+        if let promoteTo {
+            webhooks?.emit(.releasePromoted, ["app": app.slug, "sequence": String(sequence), "channel": promoteTo, "version": version])
+        }
         return try await release(appID: app.id, sequence: sequence)
     }
 
@@ -40,6 +43,7 @@ extension ControlPlane {
     public func promote(appSlug: String, sequence: Int, channel: String, version: String, notes: String?) async throws -> ReleaseSummary {
         let app = try await app(slug: appSlug)
         try await normalized { try await catalog.promote(appID: app.id, sequence: sequence, channel: channel, version: version, notes: notes) }
+        webhooks?.emit(.releasePromoted, ["app": app.slug, "sequence": String(sequence), "channel": channel, "version": version])
         return try await release(appID: app.id, sequence: sequence)
     }
 

@@ -34,10 +34,12 @@ public struct ControlPlane: Sendable {
     let catalog: ReleaseCatalog
     let domains: DomainDirectory
     public let pulls: PullRecorder
+    /// Where events go; nil when the server delivers none (tests).
+    public let webhooks: WebhookDispatcher?
     let logger: Logger
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
-                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, logger: Logger) {
+                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, webhooks: WebhookDispatcher? = nil, logger: Logger) {
         self.store = store
         self.secrets = secrets
         self.gate = gate
@@ -46,6 +48,7 @@ public struct ControlPlane: Sendable {
         self.catalog = catalog
         self.domains = domains
         self.pulls = pulls
+        self.webhooks = webhooks
         self.logger = logger
     }
 

@@ -8,15 +8,35 @@ public actor PullRecorder: Service {
     private let logger: Logger
     private var pending: [PullRecord] = []
     private let batchSize = 200
+    private let webhooks: WebhookDispatcher?
+    /// Refused requests of one customer within an hour that make a `pull.refused` event.
+    private let refusedPerHour: Int
+    private var refusals: [String: (hour: Int, count: Int)] = [:]
 
-    public init(log: any PullLog, logger: Logger) {
+    public init(log: any PullLog, webhooks: WebhookDispatcher? = nil, refusedPerHour: Int = 20, logger: Logger) {
         self.log = log
+        self.webhooks = webhooks
+        self.refusedPerHour = refusedPerHour
         self.logger = logger
     }
 
     public func add(_ record: PullRecord) {
         pending.append(record)
         if pending.count >= batchSize { Task { await self.flush() } }
+        if record.status >= 400, let customer = record.customerID, let webhooks { countRefusal(record, customer: customer, webhooks) }
+    }
+
+    /// One event when a customer's refused requests reach the threshold within a clock hour.
+    private func countRefusal(_ record: PullRecord, customer: String, _ webhooks: WebhookDispatcher) {
+        let hour = Int(record.at.timeIntervalSince1970 / 3600)
+        var entry = refusals[customer].flatMap { $0.hour == hour ? $0 : nil } ?? (hour: hour, count: 0)
+        entry.count += 1
+        if refusals.count > 100_000 { refusals.removeAll() }
+        refusals[customer] = entry
+        if entry.count == refusedPerHour {
+            webhooks.emit(.pullRefused, ["customerID": customer, "app": record.appSlug ?? "", "refusedThisHour": String(entry.count),
+                                         "lastReason": record.reason ?? "HTTP \(record.status)", "repository": record.repository])
+        }
     }
 
     public func flush() async {

@@ -61,6 +61,9 @@ public enum PortcullisServer {
                 // fills under way finish, then pull records flush.
                 services: [.init(service: components.pulls), .init(service: components.fills), .init(service: app),
                            .init(service: ShutdownNotice(state: components.state))]
+                    + (components.control.webhooks.map { [.init(service: $0)] } ?? [])
+                    + [.init(service: ExpiryNotices(control: components.control,
+                                                    interval: .milliseconds(Int64(configuration.expiryScanInterval * 1000))))]
                     + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger)),
                                                       .init(service: DomainCertificateRefresher(certificates: DomainCertificates(c: components),
                                                                                                 interval: .seconds(10)))] } ?? []),
@@ -112,8 +115,12 @@ public enum PortcullisServer {
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
             publicRepositories: store, manifestLimit: configuration.manifestLimit)
+        let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(http: http), logger: logger)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
-                                   domains: domains, pulls: PullRecorder(log: store, logger: logger), logger: logger)
+                                   domains: domains,
+                                   pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
+                                                       logger: logger),
+                                   webhooks: webhooks, logger: logger)
         let readiness: @Sendable () async -> String? = {
             do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
             do { try await storage.probeBlobs() } catch { return "blob store unavailable" }

@@ -62,6 +62,13 @@ struct RegistryRequestMiddleware: RouterMiddleware {
             return .registryError(error)
         case let failure as ProxyFailure:
             refused(failure.upstream.description)
+            if failure.upstream == .authenticationFailed {
+                // The vendor's stored credentials were refused: tell the vendor, once an hour per registry.
+                let parts = outcome.current.repository.split(separator: "/")
+                let registry = parts.count > 2 ? String(parts[2]) : outcome.current.repository
+                c.control.webhooks?.emit(.upstreamAuthFailed, ["registry": registry, "app": outcome.current.appSlug ?? ""],
+                                         oncePer: 3600, key: "upstream.auth_failed:" + registry)
+            }
             return .registryError(failure.registry)
         case let refusal as TokenRefusal:
             refused(refusal.message, metric: "unauthorized")

@@ -23,6 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var loginFailureLimit = 10
     /// Requests per minute per source address for anonymous pulls of public repositories.
     public var anonymousRateLimit = 300
+    /// Refused requests of one customer within an hour that make a `pull.refused` webhook event.
+    public var refusedPullThreshold = 20
+    /// How often licenses are checked for `license.expiring` events, in seconds.
+    public var expiryScanInterval: TimeInterval = 600
     /// How long in-flight requests may run after SIGTERM before they are cut.
     public var shutdownGrace: TimeInterval = 30
     /// Largest request header block accepted.

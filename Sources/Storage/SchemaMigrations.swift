@@ -114,6 +114,16 @@ enum SchemaMigrations {
             "CREATE TABLE audit_events (at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL)",
             "CREATE INDEX audit_events_by_time ON audit_events (at)",
         ],
+        [
+            // Telling the vendor: webhooks, what was delivered, and once-only notices already sent.
+            "CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL, sealed_secret TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE webhook_deliveries (webhook_id TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, attempt BIGINT NOT NULL,
+                status BIGINT, error TEXT, at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, at)",
+            "CREATE TABLE notices_sent (notice_key TEXT PRIMARY KEY, at BIGINT NOT NULL)",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

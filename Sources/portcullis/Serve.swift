@@ -40,6 +40,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Failed logins per source address or credential within a minute before 429 (0 disables).")
     var loginFailureLimit = 10
 
+    @Option(help: "Refused requests of one customer within an hour that send a pull.refused webhook event.")
+    var refusedPullThreshold = 20
+
+    @Option(help: "How often licenses are checked for license.expiring webhook events, e.g. 10m.")
+    var expiryScanInterval = "10m"
+
     @Option(help: "Anonymous requests per source address per minute, for repositories the vendor made public (0 refuses them all).")
     var anonymousRateLimit = 300
 
@@ -87,6 +93,9 @@ struct Serve: AsyncParsableCommand {
         config.loginFailureLimit = loginFailureLimit
         guard anonymousRateLimit >= 0 else { throw ValidationError("--anonymous-rate-limit must not be negative") }
         config.anonymousRateLimit = anonymousRateLimit
+        guard refusedPullThreshold >= 1 else { throw ValidationError("--refused-pull-threshold must be at least 1") }
+        config.refusedPullThreshold = refusedPullThreshold
+        config.expiryScanInterval = try Duration.parse(expiryScanInterval, option: "--expiry-scan-interval")
         let env = ProcessInfo.processInfo.environment
         config.databaseURL = database ?? env["PORTCULLIS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         config.blobStoreURL = blobStore ?? env["PORTCULLIS_BLOB_STORE"].flatMap { $0.isEmpty ? nil : $0 }

@@ -25,6 +25,7 @@ struct AdminRoutes: Sendable {
         registerTooling(on: api)
         registerDomains(on: api)
         registerUsers(on: api)
+        registerWebhooks(on: api)
     }
 
     /// Decodes a JSON body, with errors that name the field at fault.
