@@ -45,6 +45,9 @@ public actor PullRecorder: Service {
         pending.removeAll(keepingCapacity: true)
         do {
             try await log.record(batch)
+        } catch is CancellationError {
+            // Shutting down mid-write: keep the batch for the final flush.
+            pending.insert(contentsOf: batch, at: 0)
         } catch {
             logger.error("could not write pull records", metadata: ["count": "\(batch.count)", "error": "\(error)"])
         }
@@ -58,6 +61,7 @@ public actor PullRecorder: Service {
                 await self.flush()
             }
         }
-        await flush()
+        // Not cancelled with this service: the last records are written whatever happens around it.
+        await Task { await self.flush() }.value
     }
 }

@@ -67,6 +67,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Log format: text, or json (one object per line with ts, level, label, msg, source and the metadata's keys).")
+    var logFormat = "text"
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if http2 && tlsCert == nil { throw ValidationError("--http2 needs --tls-cert and --tls-key (HTTP/2 is offered over TLS only)") }
@@ -117,7 +120,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("PORTCULLIS_ADMIN_TOKEN must be at least 24 characters; a random one: openssl rand -hex 32")
         }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format is text or json") }
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
