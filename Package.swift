@@ -107,6 +107,8 @@ let package = Package(
             "OCI", "Licensing", "Storage", "Charts", "RegistryCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         // Who is asking (the license gate, registry tokens) and what they may have (the access
         // rules and the resolver that applies them to every repository).

@@ -142,7 +142,9 @@ def assert_license_values(rendered, *, license_id, b64, name, email, channel, ty
     assert rep["customerEmail"] == email
     assert rep["channelName"] == channel
     assert rep["licenseType"] == type_
-    assert _parse_time(rep["licenseFields"]["expires_at"]) == _parse_time(expires_at)
+    expiry = rep["licenseFields"]["expires_at"]
+    assert (expiry["name"], expiry["title"], expiry["valueType"]) == ("expires_at", "Expiration", "String"), expiry
+    assert _parse_time(expiry["value"]) == _parse_time(expires_at) and expiry["signature"]["v1"]
 
     secret = rendered.one("Secret", PULL_SECRET_NAME)
     assert secret.get("type") == "kubernetes.io/dockerconfigjson", secret

@@ -69,11 +69,12 @@ public struct RepositoryResolver: Sendable {
     let delivery: ChartDelivery
     let domains: DomainDirectory
     let publicRepositories: any PublicRepositoryStore
+    let licenseFields: LicenseFieldSigner
     let manifestLimit: Int
 
     public init(apps: any AppStore, customers: any CustomerStore, secrets: SecretBox, directory: UpstreamDirectory, proxy: ProxyCache,
                 hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, domains: DomainDirectory,
-                publicRepositories: any PublicRepositoryStore, manifestLimit: Int) {
+                publicRepositories: any PublicRepositoryStore, licenseFields: LicenseFieldSigner, manifestLimit: Int) {
         self.apps = apps
         self.customers = customers
         self.secrets = secrets
@@ -84,6 +85,7 @@ public struct RepositoryResolver: Sendable {
         self.delivery = delivery
         self.domains = domains
         self.publicRepositories = publicRepositories
+        self.licenseFields = licenseFields
         self.manifestLimit = manifestLimit
     }
 
@@ -183,7 +185,8 @@ public struct RepositoryResolver: Sendable {
             // Every host the customer may pull from: this one, the app's custom domains, the default.
             let hosts = [address.host] + (try await domains.names(ofApp: app.id)) + [address.defaultHost].compactMap { $0 }
             return .customer(license, licenseID: licenseID,
-                             pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel)
+                             pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel,
+                             licenseFields: try await licenseFields.fields(for: license))
         }
     }
 }

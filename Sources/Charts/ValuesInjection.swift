@@ -9,14 +9,18 @@ import Yams
 /// When the file is shaped so that text editing is unsafe (flow-style `global`, odd
 /// indentation), it is merged structurally instead, and comments are lost.
 public enum ValuesInjection {
-    /// One injected key: a string, or a nested mapping of strings.
+    /// One injected key: a string, an integer, a boolean, or a nested mapping.
     public indirect enum Value: Equatable, Sendable {
         case string(String)
+        case integer(Int)
+        case boolean(Bool)
         case map([(String, Value)])
 
         public static func == (a: Value, b: Value) -> Bool {
             switch (a, b) {
             case (.string(let x), .string(let y)): x == y
+            case (.integer(let x), .integer(let y)): x == y
+            case (.boolean(let x), .boolean(let y)): x == y
             case (.map(let x), .map(let y)): x.map(\.0) == y.map(\.0) && zip(x, y).allSatisfy { $0.1 == $1.1 }
             default: false
             }
@@ -25,7 +29,19 @@ public enum ValuesInjection {
         var foundation: Any {
             switch self {
             case .string(let s): s
+            case .integer(let i): i
+            case .boolean(let b): b
             case .map(let pairs): Dictionary(pairs.map { ($0.0, $0.1.foundation) }, uniquingKeysWith: { $1 })
+            }
+        }
+
+        /// The YAML scalar, for scalars.
+        var scalar: String? {
+            switch self {
+            case .string(let s): JSONString.quote(s)
+            case .integer(let i): String(i)
+            case .boolean(let b): b ? "true" : "false"
+            case .map: nil
             }
         }
     }
@@ -41,10 +57,12 @@ public enum ValuesInjection {
         let pad = String(repeating: " ", count: indent)
         for (key, value) in pairs {
             switch value {
-            case .string(let s): lines.append("\(pad)\(key): \(quote(s))")
+            case .string, .integer, .boolean: lines.append("\(pad)\(key): \(value.scalar ?? "")")
+            case .map(let inner) where inner.isEmpty:
+                lines.append("\(pad)\(key): {}")
             case .map(let inner):
                 lines.append("\(pad)\(key):")
-                lines += inner.isEmpty ? [] : render(inner, indent: indent + 2)
+                lines += render(inner, indent: indent + 2)
             }
         }
         return lines
@@ -97,6 +115,8 @@ public enum ValuesInjection {
         return replicated.allSatisfy { key, value in
             switch value {
             case .string(let s): injected[key] as? String == s
+            case .integer(let i): injected[key] as? Int == i
+            case .boolean(let b): injected[key] as? Bool == b
             case .map: injected[key] is [String: Any]
             }
         }

@@ -36,10 +36,12 @@ public struct ControlPlane: Sendable {
     public let pulls: PullRecorder
     /// Where events go; nil when the server delivers none (tests).
     public let webhooks: WebhookDispatcher?
+    let licenseFields: LicenseFieldSigner?
     let logger: Logger
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
-                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, webhooks: WebhookDispatcher? = nil, logger: Logger) {
+                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, webhooks: WebhookDispatcher? = nil,
+                licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
         self.store = store
         self.secrets = secrets
         self.gate = gate
@@ -49,6 +51,7 @@ public struct ControlPlane: Sendable {
         self.domains = domains
         self.pulls = pulls
         self.webhooks = webhooks
+        self.licenseFields = licenseFields
         self.logger = logger
     }
 

@@ -15,13 +15,13 @@ public struct ChartDelivery: Sendable {
     public enum Recipient: Sendable {
         case vendor
         /// `pullSecret` is the base64 dockerconfigjson for this customer and host.
-        case customer(License, licenseID: String, pullSecret: String, channelName: String)
+        case customer(License, licenseID: String, pullSecret: String, channelName: String, licenseFields: [SignedLicenseField])
 
         /// Where this recipient's artifacts are visible through `repository`.
         func visibility(_ repository: String) -> BlobVisibility {
             switch self {
             case .vendor: .chart(.vendor, repository: repository)
-            case .customer(let license, _, _, _): .chart(.customer(id: license.customerID), repository: repository)
+            case .customer(let license, _, _, _, _): .chart(.customer(id: license.customerID), repository: repository)
             }
         }
     }
@@ -47,9 +47,9 @@ public struct ChartDelivery: Sendable {
         switch recipient {
         case .vendor:
             layer = originalBytes
-        case .customer(let license, let licenseID, let pullSecret, let channelName):
+        case .customer(let license, let licenseID, let pullSecret, let channelName, let fields):
             let values = try ValuesInjection.inject(into: package.values, replicated: Self.replicatedValues(
-                license: license, licenseID: licenseID, pullSecret: pullSecret, channelName: channelName))
+                license: license, licenseID: licenseID, pullSecret: pullSecret, channelName: channelName, licenseFields: fields))
             layer = try package.replacingValues(values).archive()
         }
         let config = package.configJSON
@@ -80,16 +80,33 @@ public struct ChartDelivery: Sendable {
     }
 
     /// The `global.replicated` keys charts rely on; the names are a compatibility contract.
-    public static func replicatedValues(license: License, licenseID: String, pullSecret: String, channelName: String) -> [(String, ValuesInjection.Value)] {
-        let expires = license.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
-        return [
+    public static func replicatedValues(license: License, licenseID: String, pullSecret: String, channelName: String,
+                                        licenseFields: [SignedLicenseField]) -> [(String, ValuesInjection.Value)] {
+        [
             ("dockerconfigjson", .string(pullSecret)),
             ("licenseID", .string(licenseID)),
             ("licenseType", .string(license.type.rawValue)),
             ("customerName", .string(license.customerName)),
             ("customerEmail", .string(license.customerEmail ?? "")),
             ("channelName", .string(channelName)),
-            ("licenseFields", .map([("expires_at", .string(expires))])),
+            ("licenseFields", .map(licenseFields.map { ($0.definition.name, fieldObject($0)) })),
         ]
+    }
+
+    /// A field in the documented shape: `name`, `title`, `description`, `value` (typed),
+    /// `valueType`, `signature.v1`, and `isHidden` for hidden fields.
+    static func fieldObject(_ field: SignedLicenseField) -> ValuesInjection.Value {
+        let d = field.definition
+        let value: ValuesInjection.Value = switch d.type {
+        case .integer: Int(field.value).map { .integer($0) } ?? .string(field.value)
+        case .boolean: .boolean(field.value == "true")
+        case .string, .text: .string(field.value)
+        }
+        var pairs: [(String, ValuesInjection.Value)] = [
+            ("name", .string(d.name)), ("title", .string(d.title)), ("description", .string(d.description)), ("value", value),
+            ("valueType", .string(d.type.valueType)), ("signature", .map([("v1", .string(field.signature))])),
+        ]
+        if d.hidden { pairs.append(("isHidden", .boolean(true))) }
+        return .map(pairs)
     }
 }

@@ -42,6 +42,8 @@ public struct CreateCustomerRequest: Codable, Sendable {
     public var type: String?
     public var expiresAt: Date?
     public var helmInstall: Bool?
+    /// License field values by name (validated against the app's fields).
+    public var fields: [String: String]?
 
     public init(app: String, name: String, email: String? = nil, channel: String? = nil, type: String? = nil, expiresAt: Date? = nil,
                 helmInstall: Bool? = nil) {
@@ -66,6 +68,7 @@ public struct UpdateCustomerRequest: Codable, Sendable {
     public var clearExpiry: Bool?
     public var archived: Bool?
     public var helmInstall: Bool?
+    public var fields: [String: String]?
 
     public init(name: String? = nil, email: String? = nil, channel: String? = nil, type: String? = nil, expiresAt: Date? = nil,
                 clearExpiry: Bool? = nil, archived: Bool? = nil, helmInstall: Bool? = nil) {

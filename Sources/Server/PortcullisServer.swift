@@ -110,17 +110,18 @@ public enum PortcullisServer {
         let uploads: (any BlobUploads)? = storage.isShared
             ? storage.uploadParts.map { SharedUploadSessions(sessions: store, parts: $0, store: blobs) } : nil
         let domains = DomainDirectory(store: store, refreshInterval: storage.isShared ? cacheTTL : 10)
+        let licenseFieldSigner = LicenseFieldSigner(store: store, secrets: sealer)
         let resolver = RepositoryResolver(
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
-            publicRepositories: store, manifestLimit: configuration.manifestLimit)
+            publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit)
         let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(http: http), logger: logger)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
                                    domains: domains,
                                    pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
                                                        logger: logger),
-                                   webhooks: webhooks, logger: logger)
+                                   webhooks: webhooks, licenseFields: licenseFieldSigner, logger: logger)
         let readiness: @Sendable () async -> String? = {
             do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
             do { try await storage.probeBlobs() } catch { return "blob store unavailable" }

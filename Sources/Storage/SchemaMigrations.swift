@@ -124,6 +124,19 @@ enum SchemaMigrations {
             "CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, at)",
             "CREATE TABLE notices_sent (notice_key TEXT PRIMARY KEY, at BIGINT NOT NULL)",
         ],
+        [
+            // License fields: what each app's licenses carry, each customer's values, the app's signing key.
+            """
+            CREATE TABLE license_fields (app_id TEXT NOT NULL, name TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
+                type TEXT NOT NULL, default_value TEXT, hidden BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (app_id, name))
+            """,
+            "CREATE TABLE customer_field_values (customer_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (customer_id, name))",
+            "CREATE TABLE app_signing_keys (app_id TEXT PRIMARY KEY, sealed_pem TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE license_field_signatures (customer_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+                signature TEXT NOT NULL, PRIMARY KEY (customer_id, name, value))
+            """,
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -3,7 +3,7 @@ import PortcullisAPI
 
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage apps.",
-                                                    subcommands: [Create.self, List.self])
+                                                    subcommands: [Create.self, List.self, PublicKey.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an app.")
@@ -25,6 +25,17 @@ struct AppCommand: AsyncParsableCommand {
 
         func run() async throws {
             Output.print(try await APIClient(client).send(.GET, "/apps", as: [AppBody].self), format: output.output)
+        }
+    }
+
+    struct PublicKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "public-key",
+                                                        abstract: "Print the PEM key that verifies the app's license field signatures.")
+        @Argument var app: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            print(try await APIClient(client).send(.GET, "/apps/\(encoded(app))/public-key", as: PublicKeyBody.self).pem, terminator: "")
         }
     }
 }

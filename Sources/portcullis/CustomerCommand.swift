@@ -29,6 +29,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option(help: "License lifetime, e.g. 720h.") var expiresIn: String?
         @Option(help: "License expiry, RFC 3339.") var expiresAt: String?
         @Flag(inversion: .prefixedNo, help: "Whether the license may install the vendor's Helm charts.") var helmInstall = true
+        @Option(name: .customLong("field"), help: "A license field value, name=value (repeatable).") var fields: [String] = []
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -37,8 +38,9 @@ struct CustomerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let request = CreateCustomerRequest(app: app, name: name, email: email, channel: channel, type: type,
+            var request = CreateCustomerRequest(app: app, name: name, email: email, channel: channel, type: type,
                                                 expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn), helmInstall: helmInstall)
+            request.fields = try CustomerCommand.fieldValues(fields)
             Output.print(try await APIClient(client).send(.POST, "/customers", body: request, as: CustomerBody.self), format: output.output)
         }
     }
@@ -88,17 +90,31 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option var channel: String?
         @Option var type: String?
         @Flag(inversion: .prefixedNo, help: "Grant or withdraw the Helm install entitlement.") var helmInstall: Bool?
+        @Option(name: .customLong("field"), help: "A license field value, name=value (repeatable).") var fields: [String] = []
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let request = UpdateCustomerRequest(name: name, email: email, channel: channel, type: type,
+            var request = UpdateCustomerRequest(name: name, email: email, channel: channel, type: type,
                                                 expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn),
                                                 clearExpiry: noExpiry ? true : nil, helmInstall: helmInstall)
-            guard !request.isEmpty else { throw ValidationError("nothing to update") }
+            request.fields = try CustomerCommand.fieldValues(fields)
+            guard !request.isEmpty || request.fields != nil else { throw ValidationError("nothing to update") }
             Output.print(try await APIClient(client).send(.PATCH, "/customers/\(encoded(id))", body: request, as: CustomerBody.self),
                          format: output.output)
         }
+    }
+
+    /// `name=value` pairs, or nil when none were given.
+    static func fieldValues(_ pairs: [String]) throws -> [String: String]? {
+        guard !pairs.isEmpty else { return nil }
+        var values: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--field takes name=value") }
+            values[parts[0]] = parts[1]
+        }
+        return values
     }
 
     struct PullSecretCommand: AsyncParsableCommand {

@@ -86,7 +86,8 @@ struct ResolverFixture {
         let resolver = RepositoryResolver(apps: store, customers: store, secrets: secrets,
                                           directory: UpstreamDirectory(store: store, secrets: secrets), proxy: proxy, hosted: hosted,
                                           catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store),
-                                          domains: DomainDirectory(store: store), publicRepositories: store, manifestLimit: 4 << 20)
+                                          domains: DomainDirectory(store: store), publicRepositories: store,
+                                          licenseFields: LicenseFieldSigner(store: store, secrets: secrets), manifestLimit: 4 << 20)
         return ResolverFixture(dir: dir, store: store, blobs: blobs, secrets: secrets, upstream: upstream, resolver: resolver, hosted: hosted,
                                acme: acme, globex: globex, registry: registry, customer: customer)
     }

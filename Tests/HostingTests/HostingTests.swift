@@ -261,7 +261,7 @@ struct Chunks: AsyncSequence, Sendable {
         func customer(_ id: String) -> ChartDelivery.Recipient {
             .customer(License(customerID: id, appID: "a", appSlug: "acme", customerName: "C \(id)", customerEmail: "c@x", channel: "Beta",
                               type: .trial, expiresAt: nil, archived: false, helmInstall: true),
-                      licenseID: "lic-\(id)", pullSecret: "secret-\(id)", channelName: "Beta")
+                      licenseID: "lic-\(id)", pullSecret: "secret-\(id)", channelName: "Beta", licenseFields: [])
         }
         let (a1, bytes) = try await delivery.artifact(chart, repository: "acme/beta/web", for: customer("1"))
         let (a2, _) = try await delivery.artifact(chart, repository: "acme/beta/web", for: customer("1"))

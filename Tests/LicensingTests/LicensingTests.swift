@@ -66,3 +66,26 @@ import Testing
             """)
     }
 }
+
+@Suite struct LicenseFieldTests {
+    @Test func valuesAreCheckedAndWrittenCanonically() {
+        #expect(LicenseFieldType.integer.canonical(" 25 ") == "25")
+        #expect(LicenseFieldType.integer.canonical("lots") == nil)
+        #expect(LicenseFieldType.boolean.canonical("Yes") == "true" && LicenseFieldType.boolean.canonical("0") == "false")
+        #expect(LicenseFieldType.boolean.canonical("maybe") == nil)
+        #expect(LicenseFieldType.text.canonical(" keeps spaces ") == " keeps spaces ")
+        #expect(LicenseFieldType.allCases.map(\.valueType) == ["Integer", "String", "Boolean", "Text"])
+    }
+
+    @Test func namesAreSnakeCaseAndExpiresAtIsBuiltIn() {
+        for good in ["seats", "max_nodes", "tier2"] { #expect(LicenseFieldDefinition.isValidName(good), "\(good)") }
+        for bad in ["", "Seats", "2fa", "max-nodes", "expires_at", String(repeating: "a", count: 65)] {
+            #expect(!LicenseFieldDefinition.isValidName(bad), "\(bad)")
+        }
+    }
+
+    @Test func theSignedBytesAreFiveLines() {
+        let bytes = SignedLicenseField.signedBytes(app: "acme", customerID: "c-1", name: "seats", value: "25")
+        #expect(String(decoding: bytes, as: UTF8.self) == "portcullis-license-field-v1\nacme\nc-1\nseats\n25")
+    }
+}

@@ -9,9 +9,11 @@ extension AdminRoutes {
     func registerCustomers(on api: RouterGroup<PortcullisContext>) {
         api.post("/customers") { request, context in
             let body = try await decode(CreateCustomerRequest.self, request, context)
+            let fields = try await control.validateFields(app: body.app, body.fields ?? [:])
             let view = try await control.createCustomer(CustomerDraft(
                 app: body.app, name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
                 helmInstall: body.helmInstall))
+            if !fields.isEmpty { try await control.setCustomerFields(customerID: view.customer.id, fields) }
             return try json(CustomerBody(view), status: .created)
         }
         api.get("/customers") { request, _ in
@@ -25,7 +27,9 @@ extension AdminRoutes {
             let body = try await decode(UpdateCustomerRequest.self, request, context)
             let patch = CustomerPatch(name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
                                       clearExpiry: body.clearExpiry == true, archived: body.archived, helmInstall: body.helmInstall)
-            return try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), patch)))
+            let id = try context.parameters.require("id")
+            if let fields = body.fields { try await control.setCustomerFields(customerID: id, fields) }
+            return try json(CustomerBody(try await control.updateCustomer(id: id, patch)))
         }
         api.post("/customers/:id/archive") { _, context in
             try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), CustomerPatch(archived: true))))

@@ -26,6 +26,7 @@ struct AdminRoutes: Sendable {
         registerDomains(on: api)
         registerUsers(on: api)
         registerWebhooks(on: api)
+        registerLicenseFields(on: api)
     }
 
     /// Decodes a JSON body, with errors that name the field at fault.
