@@ -110,3 +110,31 @@ def test_charts_gate_on_signed_license_fields(server, tmp_path):
     rendered = render_chart(again)
     assert not [d for d in rendered.find("Deployment") if d["metadata"]["name"] == "analytics"]
     _verify(public_pem, app, small["id"], "seats", rendered.values["global"]["replicated"]["licenseFields"]["seats"])
+
+
+def test_a_downloaded_license_verifies_with_the_apps_public_key(server, tmp_path):
+    import helm_python as helm
+
+    app = server.create_app()["slug"]
+    server.cli_ok("license-field", "create", "--app", app, "--name", "seats", "--type", "integer")
+    customer = server.cli_json("customer", "create", "--app", app, "--name", 'Globex "East"', "--type", "paid", "--field", "seats=40")
+    out = tmp_path / "license.yaml"
+    server.cli_ok("customer", "download-license", customer["id"], "--file", str(out))
+    document = helm.values_from_yaml(out.read_text())
+    assert document["kind"] == "License" and document["spec"]["customerName"] == 'Globex "East"'
+    assert document["spec"]["fields"]["seats"] == {"value": "40", "valueType": "Integer"}
+    key = serialization.load_pem_public_key(server.cli_ok("app", "public-key", app).out.encode())
+
+    def signed(spec: dict) -> bytes:
+        entries = sorted((k, v) for k, v in spec.items() if k != "fields")
+        fields = sorted((name, f["value"]) for name, f in spec["fields"].items())
+        lines = ["portcullis-license-v1"] + [f"{k}={v}" for k, v in entries] + [f"field.{n}={v}" for n, v in fields]
+        return "\n".join(lines).encode()
+
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    signature = base64.b64decode(document["signature"]["v1"])
+    key.verify(signature, signed(document["spec"]), pss, hashes.SHA256())
+    edited = {**document["spec"], "fields": {"seats": {"value": "4000", "valueType": "Integer"}}}
+    with pytest.raises(InvalidSignature):
+        key.verify(signature, signed(edited), pss, hashes.SHA256())
+    assert customer["licenseId"] not in out.read_text()

@@ -63,4 +63,12 @@ extension ControlPlane {
         guard let licenseFields else { throw ControlPlaneError.invalid("this server signs no license fields") }
         return try await licenseFields.publicKeyPEM(appID: try await app(slug: slug).id)
     }
+
+    /// The customer's license as a signed YAML document.
+    public func licenseDocument(customerID: String) async throws -> String {
+        guard let licenseFields else { throw ControlPlaneError.invalid("this server signs no licenses") }
+        let view = try await customer(id: customerID)
+        return try await licenseFields.document(for: view.customer.license(appSlug: view.app.slug), licenseType: view.customer.type.rawValue,
+                                                channel: view.customer.channel)
+    }
 }

@@ -62,4 +62,32 @@ public final class LicenseFieldSigner: Sendable {
         }
         return signed
     }
+
+    /// The whole license as YAML, signed with the app's key (see `LicenseDocument.signedBytes`).
+    public func document(for license: License, licenseType: String, channel: String) async throws -> String {
+        let fields = try await fields(for: license)
+        let spec: [(String, String)] = [("app", license.appSlug), ("channel", channel), ("customerID", license.customerID),
+                                        ("customerName", license.customerName), ("licenseType", licenseType)]
+        let bytes = LicenseDocument.signedBytes(spec: spec, fields: fields.map { ($0.definition.name, $0.value) })
+        let signature = try await privateKey(appID: license.appID).signature(for: SHA256.hash(data: bytes), padding: .PSS)
+        func quoted(_ s: String) -> String { "\"" + s.unicodeScalars.map { c -> String in
+            switch c {
+            case "\"": return "\\\""
+            case "\\": return "\\\\"
+            case "\n": return "\\n"
+            default: return c.value < 0x20 ? String(format: "\\u%04x", c.value) : String(c)
+            }
+        }.joined() + "\"" }
+        var lines = ["apiVersion: portcullis.dev/v1", "kind: License", "spec:"]
+        lines += spec.map { "  \($0.0): \(quoted($0.1))" }
+        lines.append("  fields:")
+        for field in fields {
+            lines.append("    \(field.definition.name):")
+            lines.append("      value: \(quoted(field.value))")
+            lines.append("      valueType: \(field.definition.type.valueType)")
+        }
+        lines.append("signature:")
+        lines.append("  v1: \(quoted(signature.rawRepresentation.base64EncodedString()))")
+        return lines.joined(separator: "\n") + "\n"
+    }
 }

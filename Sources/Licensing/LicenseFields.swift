@@ -80,3 +80,16 @@ public struct SignedLicenseField: Sendable, Equatable {
         Array(["portcullis-license-field-v1", app, customerID, name, value].joined(separator: "\n").utf8)
     }
 }
+
+/// A license as one signed document (`customer download-license`), for applications that check
+/// entitlements offline.
+public enum LicenseDocument {
+    /// What `signature.v1` signs: the UTF-8 bytes of `portcullis-license-v1` followed by one
+    /// line per entry, `key=value`, the `spec` entries sorted by key and then `field.<name>=<value>`
+    /// for every field sorted by name, values in their canonical text, joined by `\n`.
+    public static func signedBytes(spec: [(String, String)], fields: [(String, String)]) -> [UInt8] {
+        let lines = ["portcullis-license-v1"] + spec.sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }
+            + fields.sorted { $0.0 < $1.0 }.map { "field.\($0.0)=\($0.1)" }
+        return Array(lines.joined(separator: "\n").utf8)
+    }
+}

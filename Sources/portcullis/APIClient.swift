@@ -67,6 +67,11 @@ struct APIClient {
         }
     }
 
+    /// Sends a request and returns the answer's text (a document, not JSON).
+    func text(_ method: HTTPMethod, _ path: String) async throws -> String {
+        String(buffer: try await exchange(method, path, body: nil))
+    }
+
     /// Sends a request whose answer has no body worth reading.
     func send(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil) async throws {
         _ = try await exchange(method, path, body: body)

@@ -5,7 +5,7 @@ import PortcullisAPI
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "Manage customers and their licenses.",
-        subcommands: [Create.self, List.self, Archive.self, Unarchive.self, Update.self, PullSecretCommand.self, MirrorConfig.self, Pulls.self])
+        subcommands: [Create.self, List.self, Archive.self, Unarchive.self, Update.self, PullSecretCommand.self, DownloadLicense.self, MirrorConfig.self, Pulls.self])
     static func expiry(at: String?, in duration: String?) throws -> Date? {
         if let at {
             guard let date = ISO8601DateFormatter().date(from: at) else {
@@ -115,6 +115,26 @@ struct CustomerCommand: AsyncParsableCommand {
             values[parts[0]] = parts[1]
         }
         return values
+    }
+
+    struct DownloadLicense: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "download-license",
+            abstract: "Write the customer's license as a signed YAML document (verify with `app public-key`).")
+        @Argument var id: String
+        @Option(help: "Write it to this file instead of standard output.") var file: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let document = try await APIClient(client).text(.GET, "/customers/\(encoded(id))/license")
+            if let file {
+                // Written whole or not at all.
+                try Data(document.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+                print("wrote \(file)")
+            } else {
+                print(document, terminator: "")
+            }
+        }
     }
 
     struct PullSecretCommand: AsyncParsableCommand {

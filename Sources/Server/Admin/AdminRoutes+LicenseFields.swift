@@ -22,6 +22,10 @@ extension AdminRoutes {
             try await control.removeLicenseField(app: try context.parameters.require("app"), name: try context.parameters.require("name"))
             return Response(status: .noContent)
         }
+        api.get("/customers/:id/license") { _, context in
+            let document = try await control.licenseDocument(customerID: try context.parameters.require("id"))
+            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(string: document)))
+        }
         api.get("/apps/:app/public-key") { _, context in
             try json(PublicKeyBody(pem: try await control.appPublicKey(app: try context.parameters.require("app"))))
         }
