@@ -93,11 +93,19 @@ def test_podman_verifies_and_pulls(tls_server, tls_tenant, cert_dir):
         podman.stop()
 
 
+def _started(runtime):
+    """The runtime, started; a runtime this machine cannot start is a skip with the reason."""
+    try:
+        return runtime().start()
+    except Exception as exc:  # noqa: BLE001 - any start failure is the machine's, reported as such
+        pytest.skip(f"{runtime.__name__.lower()} cannot start on this machine: {exc}")
+
+
 def test_containerd_verifies_and_pulls(tls_server, tls_tenant, ca, tmp_path):
     reason = Containerd.unavailable_reason()
     if reason:
         pytest.skip(reason)
-    ctd = Containerd().start()
+    ctd = _started(Containerd)
     try:
         ref = tls_tenant.ref(catalog.MULTI_REPO, catalog.TAG)
         # hosts.toml says HTTPS (ctr assumes plain HTTP for a loopback host); without the CA the
@@ -117,10 +125,7 @@ def test_docker_pulls(tls_server, tls_tenant):
     reason = Dockerd.unavailable_reason()
     if reason:
         pytest.skip(reason)
-    try:
-        dockerd = Dockerd().start()
-    except RuntimeError as exc:
-        pytest.skip(f"dockerd cannot start on this machine: {exc}")
+    dockerd = _started(Dockerd)
     try:
         login = dockerd.docker("login", tls_server.host, "--username", "any", "--password-stdin", input=tls_tenant.license_id)
         assert login.returncode == 0, login.stderr
@@ -210,7 +215,7 @@ def test_a_node_pulls_the_original_reference_through_the_mirror_config(tls_serve
     printed = tls_server.cli_ok("customer", "mirror-config", customer, "--upstream", tls_tenant.registry).out
     assert f"# /etc/containerd/certs.d/{upstream.host}/hosts.toml" in printed
 
-    ctd = Containerd().start()
+    ctd = _started(Containerd)
     try:
         ref = f"{upstream.host}/{catalog.MULTI_REPO}:{catalog.TAG}"
         cp = ctd.pull(ref, hosts_dir=hosts)
