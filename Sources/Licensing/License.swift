@@ -13,6 +13,15 @@ public enum LicenseStanding: Equatable, Sendable {
 
     public var isActive: Bool { self == .active }
 
+    /// `active`, `expired` or `archived`, as the API, the CLI and the portal show it.
+    public var label: String {
+        switch self {
+        case .active: "active"
+        case .expired: "expired"
+        case .archived: "archived"
+        }
+    }
+
     /// Said to the client: distinct enough to act on, silent about anything but their own license.
     public var refusal: String? {
         switch self {

@@ -49,9 +49,8 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    /// A value-type format style: nothing is allocated per log line.
+    private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    static func timestamp(_ date: Date) -> String { date.formatted(iso8601) }
 }

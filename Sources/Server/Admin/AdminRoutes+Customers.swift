@@ -66,13 +66,8 @@ extension AdminRoutes {
 extension CustomerBody {
     init(_ view: CustomerView) {
         let c = view.customer
-        let status = switch view.standing {
-        case .active: "active"
-        case .expired: "expired"
-        case .archived: "archived"
-        }
         self.init(id: c.id, app: view.app.slug, name: c.name, email: c.email, channel: c.channel, type: c.type.rawValue,
-                  expiresAt: c.expiresAt, archived: c.archived, helmInstall: c.helmInstall, status: status, licenseId: view.licenseID,
+                  expiresAt: c.expiresAt, archived: c.archived, helmInstall: c.helmInstall, status: view.standing.label, licenseId: view.licenseID,
                   createdAt: c.createdAt, updatedAt: c.updatedAt)
     }
 }

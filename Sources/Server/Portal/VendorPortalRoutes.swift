@@ -195,13 +195,8 @@ struct VendorPortalRoutes: Sendable {
     }
 
     static func customerRow(_ view: CustomerView) -> [String: Any] {
-        let status = switch view.standing {
-        case .active: "active"
-        case .expired: "expired"
-        case .archived: "archived"
-        }
         return ["id": view.customer.id, "name": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
-                "type": view.customer.type.rawValue, "status": status, "expires": PortalKit.day(view.customer.expiresAt)]
+                "type": view.customer.type.rawValue, "status": view.standing.label, "expires": PortalKit.day(view.customer.expiresAt)]
     }
 
     func registries(_ session: Session, notice: String? = nil) async throws -> Response {
