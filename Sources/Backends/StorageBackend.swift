@@ -82,18 +82,21 @@ public struct StorageBackend: Sendable {
     public let presign: (@Sendable (Digest, Int) -> String)?
     /// Whether replicas share this storage (leases, shared upload sessions, shared throttling).
     public let isShared: Bool
+    /// The blob directory, when blobs are local files.
+    public let localBlobDirectory: String?
     /// Checks the blob store answers, for readiness.
     public let probeBlobs: @Sendable () async throws -> Void
     private let closeAction: @Sendable () async throws -> Void
 
     public init(metadata: any MetadataStore, blobs: any BlobStore, uploadParts: (any UploadPartStore)? = nil,
-                presign: (@Sendable (Digest, Int) -> String)? = nil, isShared: Bool = false,
+                presign: (@Sendable (Digest, Int) -> String)? = nil, isShared: Bool = false, localBlobDirectory: String? = nil,
                 probeBlobs: (@Sendable () async throws -> Void)? = nil, close: @escaping @Sendable () async throws -> Void = {}) {
         self.metadata = metadata
         self.blobs = blobs
         self.uploadParts = uploadParts
         self.presign = presign
         self.isShared = isShared
+        self.localBlobDirectory = localBlobDirectory
         self.probeBlobs = probeBlobs ?? { blobs.discard(try blobs.makeSpoolFile()) }
         self.closeAction = close
     }
@@ -114,7 +117,8 @@ public struct StorageBackend: Sendable {
             switch configuration.blobs {
             case .directory(let root):
                 let blobs = try FileBlobStore(root: root, spoolRoot: configuration.spool)
-                return StorageBackend(metadata: metadata, blobs: blobs, isShared: configuration.isShared, close: { try await metadata.close() })
+                return StorageBackend(metadata: metadata, blobs: blobs, isShared: configuration.isShared, localBlobDirectory: root,
+                                      close: { try await metadata.close() })
             case .s3(let url):
                 let (blobs, http) = try await openS3(url: url, spool: configuration.spool, logger: logger)
                 return StorageBackend(metadata: metadata, blobs: blobs, uploadParts: blobs, presign: { blobs.presignedURL($0, expires: $1) },

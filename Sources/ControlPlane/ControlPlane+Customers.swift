@@ -149,6 +149,14 @@ extension ControlPlane {
         return try await store.pulls(customerID: view.customer.id, limit: min(max(limit, 1), 10_000))
     }
 
+    /// Per-day counts of one customer's requests (or, nil, of all traffic) over `days` days.
+    public func pullCounts(customerID: String?, days: Int, now: Date = Date()) async throws -> [PullDayCount] {
+        var id: String?
+        if let customerID { id = try await customer(id: customerID).customer.id }
+        await pulls.flush()
+        return try await store.pullCounts(customerID: id, since: now.addingTimeInterval(-Double(days) * 86_400))
+    }
+
     func channelName(_ name: String, appID: String) async throws -> String {
         guard let channel = try await catalog.channel(appID: appID, named: name) else {
             throw ControlPlaneError.invalid("unknown channel \(name.debugDescription)")

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
@@ -12,9 +13,13 @@ public actor PullRecorder: Service {
     /// Refused requests of one customer within an hour that make a `pull.refused` event.
     private let refusedPerHour: Int
     private var refusals: [String: (hour: Int, count: Int)] = [:]
+    /// How long raw records are kept (their per-day counts stay); nil: for good.
+    private let retention: TimeInterval?
+    private var prunedAt = Date.distantPast
 
-    public init(log: any PullLog, webhooks: WebhookDispatcher? = nil, refusedPerHour: Int = 20, logger: Logger) {
+    public init(log: any PullLog, webhooks: WebhookDispatcher? = nil, refusedPerHour: Int = 20, retention: TimeInterval? = nil, logger: Logger) {
         self.log = log
+        self.retention = retention
         self.webhooks = webhooks
         self.refusedPerHour = refusedPerHour
         self.logger = logger
@@ -53,12 +58,25 @@ public actor PullRecorder: Service {
         }
     }
 
+    /// Drops raw records past the retention, at most once a minute.
+    func pruneIfDue(now: Date = Date()) async {
+        guard let retention, now.timeIntervalSince(prunedAt) >= 60 else { return }
+        prunedAt = now
+        do {
+            let dropped = try await log.deletePulls(before: now.addingTimeInterval(-retention))
+            if dropped > 0 { logger.info("dropped raw pull records past retention", metadata: ["count": "\(dropped)"]) }
+        } catch {
+            logger.warning("could not drop old pull records", metadata: ["error": "\(error)"])
+        }
+    }
+
     public func run() async throws {
         // Flush at least every half second, and once more when the service group shuts down.
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
                 await self.flush()
+                await self.pruneIfDue()
             }
         }
         // Not cancelled with this service: the last records are written whatever happens around it.

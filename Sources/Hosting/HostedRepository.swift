@@ -142,7 +142,9 @@ public struct HostedRepository: RepositoryWriter {
         case .tag:
             digest = Digest.of(bytes)
         }
-        for blob in summary.requiredBlobDigests where try await !registry.visibility.isVisible(blob, in: here) {
+        // Renewed, not just checked: garbage collection spares a blob for its grace period after
+        // a manifest names it, so it cannot go between this check and the manifest landing.
+        for blob in summary.requiredBlobDigests where try await !registry.visibility.renewVisible(blob, in: here) {
             throw RegistryError(.manifestBlobUnknown, "blob \(blob) is not in this repository; push it first")
         }
         for child in summary.manifests where try await registry.repositories.repositoryManifest(key, child.digest) == nil {

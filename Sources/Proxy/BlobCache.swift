@@ -106,6 +106,8 @@ public actor BlobCache {
 
     public var fillsInFlight: Int { inFlight.count }
 
+    public func isFilling(_ digest: Digest) -> Bool { inFlight[digest] != nil }
+
     private func finished(_ digest: Digest) {
         inFlight[digest] = nil
         Gauge(label: "portcullis_fills_in_flight").record(inFlight.count)

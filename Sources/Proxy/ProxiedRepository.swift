@@ -16,10 +16,16 @@ public struct ProxyCache: Sendable {
     let manifestBytes: ManifestBytes
     let upstream: any UpstreamRegistry
     let policy: ProxyPolicy
+    /// Where fetched content is recorded for eviction, and how recently it was pulled.
+    let entries: (any CacheEntryStore)?
+    public let usage: CacheUsage
     let logger: Logger
 
     public init(index: any ProxyIndex, visibility: any BlobVisibilityIndex, blobs: BlobCache, manifestBytes: ManifestBytes = ManifestBytes(),
-                upstream: any UpstreamRegistry, policy: ProxyPolicy, logger: Logger) {
+                upstream: any UpstreamRegistry, policy: ProxyPolicy, entries: (any CacheEntryStore)? = nil, usage: CacheUsage = CacheUsage(),
+                logger: Logger) {
+        self.entries = entries
+        self.usage = usage
         self.index = index
         self.visibility = visibility
         self.blobs = blobs
@@ -50,12 +56,13 @@ public struct ProxiedRepository: RepositoryReader {
     // MARK: Manifests
 
     public func manifest(_ reference: ManifestReference, wantBody: Bool) async throws -> ManifestContent {
-        try await mappingUpstreamErrors(notFound: .manifestUnknown) {
+        let content = try await mappingUpstreamErrors(notFound: .manifestUnknown) {
             switch reference {
             case .digest(let digest): try await manifest(digest: digest, wantBody: wantBody)
             case .tag(let tag): try await manifest(tag: tag, wantBody: wantBody, now: Date())
             }
         }
+        return content
     }
 
     private func manifest(digest: Digest, wantBody: Bool) async throws -> ManifestContent {
@@ -108,6 +115,7 @@ public struct ProxiedRepository: RepositoryReader {
     }
 
     private func load(_ record: ManifestRecord, wantBody: Bool, stale: Bool) async throws -> ManifestContent? {
+        await cache.usage.claim(record.digest)
         if let bytes = cache.manifestBytes.get(record.digest) {
             return ManifestContent(record: record, bytes: wantBody ? bytes : nil, stale: stale)
         }
@@ -136,6 +144,11 @@ public struct ProxiedRepository: RepositoryReader {
         let record = ManifestRecord(digest: digest, mediaType: mediaType, size: Int64(fetched.bytes.readableBytes))
         try await cache.blobs.store.put(fetched.bytes, as: digest)
         cache.manifestBytes.put(fetched.bytes, for: digest)
+        if let entries = cache.entries {
+            let summary = try? ManifestSummary(parsing: fetched.bytes.readableBytesView, contentType: mediaType)
+            let references = (summary?.requiredBlobDigests ?? []) + (summary?.manifests.map(\.digest) ?? [])
+            try await entries.recordCached(digest, size: record.size, references: references, at: now)
+        }
         try await cache.index.putManifest(record)
         try await cache.visibility.makeVisible(digest, in: here)
         if let tag {
@@ -153,8 +166,9 @@ public struct ProxiedRepository: RepositoryReader {
     // MARK: Blobs
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
-        try await mappingUpstreamErrors(notFound: .blobUnknown) {
-            let upstreamRegistry = cache.upstream, visibility = cache.visibility
+        await cache.usage.claim(digest)
+        return try await mappingUpstreamErrors(notFound: .blobUnknown) {
+            let upstreamRegistry = cache.upstream, visibility = cache.visibility, entries = cache.entries
             let target = self.target, repository = self.repository, here = self.here, name = upstream.registry.name
             let content = try await cache.blobs.content(digest, for: "\(here)", confirm: {
                 // Cached or arriving for another repository: confirm this one has it before serving.
@@ -167,6 +181,7 @@ public struct ProxiedRepository: RepositoryReader {
                 try await upstreamRegistry.blob(target, repository: repository, digest: digest)
             }, completed: { length in
                 Counter(label: "portcullis_cache_fill_bytes_total", dimensions: [("upstream", name)]).increment(by: Int64(length))
+                try? await entries?.recordCached(digest, size: length, references: [], at: Date())
                 try? await visibility.makeVisible(digest, in: here)
             })
             switch content {

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OCI
+import Proxy
 import RegistryCore
 import Storage
 
@@ -11,6 +12,9 @@ struct BlobResponder {
     let request: Request
     let digest: Digest
     var sendfile: SendfileRegistry? = nil
+    /// Told while a stored blob is read out piece by piece, so eviction leaves it alone. (A local
+    /// file sent with sendfile needs no such care: its open descriptor outlives an unlink.)
+    var usage: CacheUsage? = nil
     static let chunkSize = 128 * 1024
 
     func respond(_ content: BlobContent) async throws -> Response {
@@ -19,8 +23,16 @@ struct BlobResponder {
             if let sendfile, let file = reader.localFile {
                 return zeroCopy(file, length: reader.length, registry: sendfile)
             }
+            let usage = self.usage, digest = self.digest
             return ranged(length: reader.length) { start, end, writer in
-                try await Self.copy(from: start, through: end, to: &writer) { try await reader.read(at: $0, maxCount: $1) }
+                guard let usage else {
+                    return try await Self.copy(from: start, through: end, to: &writer) { try await reader.read(at: $0, maxCount: $1) }
+                }
+                var out = writer
+                try await usage.serving(digest) {
+                    try await Self.copy(from: start, through: end, to: &out) { try await reader.read(at: $0, maxCount: $1) }
+                }
+                writer = out
             }
         case .arriving(let blob):
             let declared = try await blob.length()

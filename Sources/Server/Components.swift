@@ -1,6 +1,7 @@
 import Access
 import ControlPlane
 import Foundation
+import Hosting
 import Logging
 import OCI
 import Prometheus
@@ -16,6 +17,11 @@ public struct Components: Sendable {
     public let resolver: RepositoryResolver
     public let control: ControlPlane
     public let fills: FillService
+    /// Keeps the proxy cache under its limit; records pull recency either way.
+    public let evictor: CacheEvictor
+    public let cacheUsage: CacheUsage
+    /// Removes what vendors pushed that no manifest references.
+    public let collector: HostedGarbageCollector
     public let throttle: LoginThrottle
     public let metrics: PrometheusCollectorRegistry
     public let state: ServerState

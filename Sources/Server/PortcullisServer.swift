@@ -59,7 +59,8 @@ public enum PortcullisServer {
             var groupConfig = ServiceGroupConfiguration(
                 // Shut down in reverse: readiness says so first, then the listener drains, then
                 // fills under way finish, then pull records flush.
-                services: [.init(service: components.pulls), .init(service: components.fills), .init(service: app),
+                services: [.init(service: components.pulls), .init(service: components.evictor), .init(service: components.fills),
+                           .init(service: app),
                            .init(service: ShutdownNotice(state: components.state))]
                     + (components.control.webhooks.map { [.init(service: $0)] } ?? [])
                     + [.init(service: ExpiryNotices(control: components.control,
@@ -100,11 +101,15 @@ public enum PortcullisServer {
         let upstream = HTTPUpstreamRegistry(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
         let fills = FillService()
         let leases: (any FillLeases)? = storage.isShared ? SharedFillLeases(store: store, logger: logger) : nil
-        let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: BlobCache(store: blobs, fills: fills, leases: leases, logger: logger),
-                               upstream: upstream,
+        let blobCache = BlobCache(store: blobs, fills: fills, leases: leases, logger: logger)
+        let usage = CacheUsage()
+        let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: blobCache, upstream: upstream,
                                policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
                                                    manifestLimit: configuration.manifestLimit),
-                               logger: logger)
+                               entries: store, usage: usage, logger: logger)
+        let evictor = CacheEvictor(entries: store, blobs: blobCache, usage: usage,
+                                   limit: try configuration.cacheLimit?.bytes(directory: storage.localBlobDirectory),
+                                   interval: .milliseconds(Int64(configuration.cacheCheckInterval * 1000)), logger: logger)
         let directory = UpstreamDirectory(store: store, secrets: sealer, refreshInterval: storage.isShared ? cacheTTL : 10)
         let catalog = ReleaseCatalog(store: store, blobs: blobs)
         let uploads: (any BlobUploads)? = storage.isShared
@@ -120,6 +125,7 @@ public enum PortcullisServer {
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
                                    domains: domains,
                                    pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
+                                                       retention: configuration.pullRetention,
                                                        logger: logger),
                                    webhooks: webhooks, licenseFields: licenseFieldSigner, logger: logger)
         let readiness: @Sendable () async -> String? = {
@@ -133,6 +139,8 @@ public enum PortcullisServer {
         }
         let sharedFailures: (any LoginFailureStore)? = storage.isShared ? store : nil
         return Components(configuration: configuration, gate: gate, tokens: tokens, resolver: resolver, control: control, fills: fills,
+                          evictor: evictor, cacheUsage: usage,
+                          collector: HostedGarbageCollector(store: store, blobs: blobs, manifestLimit: configuration.manifestLimit, logger: logger),
                           throttle: LoginThrottle(limit: configuration.loginFailureLimit, shared: sharedFailures),
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.

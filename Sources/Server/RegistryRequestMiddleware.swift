@@ -28,7 +28,9 @@ struct RegistryRequestMiddleware: RouterMiddleware {
         let status = Int(response.status.code)
         Counter(label: "portcullis_http_requests_total", dimensions: [("route", Self.routeLabel(facts.action)), ("status", String(status))])
             .increment()
-        let bytes = request.method == .head ? 0 : Int64(response.body.contentLength ?? 0)
+        // Zero-copy responses carry their length in the header only: the pipeline sends the body.
+        let declared = response.headers[.contentLength].flatMap { Int64($0) }
+        let bytes = request.method == .head ? 0 : declared ?? Int64(response.body.contentLength ?? 0)
         let elapsed = ContinuousClock.now - started
         c.logger.info("registry request", metadata: [
             "method": "\(request.method.rawValue)", "repository": "\(facts.repository)", "reference": "\(facts.reference)",

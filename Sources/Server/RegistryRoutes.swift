@@ -100,7 +100,7 @@ struct RegistryRoutes: Sendable {
                 // Stored in the object store: let the client fetch it from there.
                 return RegistryResponses.redirect(to: redirect(digest), digest: digest)
             }
-            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile).respond(content)
+            return try await BlobResponder(request: request, digest: digest, sendfile: c.sendfile, usage: c.cacheUsage).respond(content)
 
         case (.blob(_, let digest), .head):
             return RegistryResponses.blobHead(digest, length: try await reader.blobSize(digest))

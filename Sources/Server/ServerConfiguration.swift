@@ -1,4 +1,5 @@
 import Foundation
+import Proxy
 
 /// Everything `portcullis serve` can be told, with the embedded defaults.
 public struct ServerConfiguration: Sendable {
@@ -40,6 +41,12 @@ public struct ServerConfiguration: Sendable {
     /// The key that seals secrets at rest (32 bytes); nil for the data directory's `secret.key`.
     /// Replicas sharing a database must all have the same one.
     public var secretKey: [UInt8]?
+    /// How large the proxy cache may grow before the least recently pulled content is evicted; nil: unbounded.
+    public var cacheLimit: CacheLimit?
+    /// How often the cache's size is checked and pull recency written, in seconds.
+    public var cacheCheckInterval: TimeInterval = 30
+    /// How long raw pull records are kept (daily summaries are kept for good); nil: for good.
+    public var pullRetention: TimeInterval?
     /// The bootstrap admin token; nil for the data directory's `admin-token`.
     public var adminToken: String?
 

@@ -106,6 +106,10 @@ public final class MemoizedProxyIndex: ProxyIndex, BlobVisibilityIndex {
         remember(key)
     }
 
+    public func renewVisible(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
+        try await visibility.renewVisible(digest, in: place)
+    }
+
     public func hide(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
         seen.withLock { _ = $0.remove("\(place) \(digest)") }
         return try await visibility.hide(digest, in: place)

@@ -35,16 +35,24 @@ public protocol ProxyIndex: Sendable {
 public protocol BlobVisibilityIndex: Sendable {
     func isVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool
     func makeVisible(_ digest: Digest, in visibility: BlobVisibility) async throws
+    /// Whether the blob is visible there, renewing the claim so that garbage collection's
+    /// grace period starts again (a manifest being pushed names it).
+    func renewVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool
     /// Returns false when the blob was not visible there.
     func hide(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool
 }
 
 public protocol PullLog: Sendable {
+    /// Keeps the records and adds them to the per-day counts.
     func record(_ pulls: [PullRecord]) async throws
     func pulls(customerID: String, limit: Int) async throws -> [PullRecord]
+    /// Per-day counts from `since` on, of one customer or (nil) of all traffic; they outlive raw records.
+    func pullCounts(customerID: String?, since: Date) async throws -> [PullDayCount]
+    /// Drops raw records older than `cutoff` (their counts stay); returns how many went.
+    func deletePulls(before cutoff: Date) async throws -> Int
 }
 
 /// Everything the server keeps in its database.
 public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & BlobVisibilityIndex & PullLog & DomainStore & PublicRepositoryStore & PortalStore & WebhookStore & LicenseFieldStore
     & VendorTokenStore & ReleaseStore & HostedRepositoryStore & SigningKeyStore & FillLeaseStore & LoginFailureStore
-    & UploadSessionStore
+    & UploadSessionStore & CacheEntryStore & HostedCollectionStore

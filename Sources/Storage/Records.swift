@@ -164,6 +164,57 @@ public struct PullRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// Registry requests counted together: one UTC day, customer, repository and refusal reason.
+public struct PullDayCount: Sendable, Equatable {
+    /// The day's start (UTC).
+    public var day: Date
+    /// Nil for the vendor's own and anonymous requests.
+    public var customerID: String?
+    public var appSlug: String?
+    public var repository: String
+    /// Nil for requests that were served.
+    public var reason: String?
+    public var requests: Int
+    public var refused: Int
+    /// Bytes delivered (refused requests deliver none).
+    public var bytes: Int64
+    public var lastAt: Date
+
+    public init(day: Date, customerID: String?, appSlug: String?, repository: String, reason: String?, requests: Int, refused: Int,
+                bytes: Int64, lastAt: Date) {
+        self.day = day
+        self.customerID = customerID
+        self.appSlug = appSlug
+        self.repository = repository
+        self.reason = reason
+        self.requests = requests
+        self.refused = refused
+        self.bytes = bytes
+        self.lastAt = lastAt
+    }
+
+    /// The counts of a batch of records, one per (day, customer, app, repository, reason).
+    public static func counting(_ records: [PullRecord]) -> [PullDayCount] {
+        struct Key: Hashable { var day: Int64; var customer: String?; var app: String?; var repository: String; var reason: String? }
+        var counts: [Key: PullDayCount] = [:]
+        for r in records {
+            let refused = r.status >= 400
+            let day = Int64(floor(r.at.timeIntervalSince1970 / 86_400))
+            let reason = refused ? (r.reason ?? "HTTP \(r.status)") : nil
+            let key = Key(day: day, customer: r.customerID, app: r.appSlug, repository: r.repository, reason: reason)
+            var count = counts[key] ?? PullDayCount(day: Date(timeIntervalSince1970: Double(day) * 86_400), customerID: r.customerID,
+                                                    appSlug: r.appSlug, repository: r.repository, reason: reason, requests: 0, refused: 0,
+                                                    bytes: 0, lastAt: r.at)
+            count.requests += 1
+            count.refused += refused ? 1 : 0
+            count.bytes += refused ? 0 : r.bytes
+            count.lastAt = max(count.lastAt, r.at)
+            counts[key] = count
+        }
+        return Array(counts.values)
+    }
+}
+
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case conflict(String)
     case notFound(String)

@@ -232,6 +232,15 @@ public final class SQLMetadataStore: MetadataStore {
             """).run()
     }
 
+    public func renewVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
+        let key = visibility.storageKey
+        return try await db.raw("""
+            UPDATE blob_links SET created_at = \(bind: Date().millis)
+            WHERE registry_id = \(bind: key.scope) AND repository = \(bind: key.repository) AND digest = \(bind: digest.description)
+            RETURNING digest
+            """).first() != nil
+    }
+
     public func hide(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
         guard try await isVisible(digest, in: visibility) else { return false }
         let key = visibility.storageKey
@@ -250,8 +259,45 @@ public final class SQLMetadataStore: MetadataStore {
                 INSERT INTO pulls (id, at, customer_id, app_slug, repository, reference, action, status, bytes, reason)
                 VALUES (\(bind: p.id), \(bind: p.at.millis), \(bind: p.customerID), \(bind: p.appSlug), \(bind: p.repository),
                         \(bind: p.reference), \(bind: p.action), \(bind: p.status), \(bind: p.bytes), \(bind: p.reason))
+                ON CONFLICT (id) DO NOTHING
                 """).run()
         }
+        for c in PullDayCount.counting(pulls) {
+            try await db.raw("""
+                INSERT INTO pull_days (day, customer_id, app_slug, repository, reason, requests, refused, bytes, last_at)
+                VALUES (\(bind: c.day.millis / 86_400_000), \(bind: c.customerID ?? ""), \(bind: c.appSlug ?? ""), \(bind: c.repository),
+                        \(bind: c.reason ?? ""), \(bind: c.requests), \(bind: c.refused), \(bind: c.bytes), \(bind: c.lastAt.millis))
+                ON CONFLICT (day, customer_id, app_slug, repository, reason) DO UPDATE SET
+                    requests = pull_days.requests + excluded.requests, refused = pull_days.refused + excluded.refused,
+                    bytes = pull_days.bytes + excluded.bytes,
+                    last_at = CASE WHEN excluded.last_at > pull_days.last_at THEN excluded.last_at ELSE pull_days.last_at END
+                """).run()
+        }
+    }
+
+    public func pullCounts(customerID: String?, since: Date) async throws -> [PullDayCount] {
+        let first = since.millis / 86_400_000
+        let rows = if let customerID {
+            try await db.raw("SELECT * FROM pull_days WHERE customer_id = \(bind: customerID) AND day >= \(bind: first)").all()
+        } else {
+            try await db.raw("SELECT * FROM pull_days WHERE day >= \(bind: first)").all()
+        }
+        return try rows.map { row in
+            func optional(_ column: String) throws -> String? {
+                let value = try row.decode(column: column, as: String.self)
+                return value.isEmpty ? nil : value
+            }
+            return PullDayCount(day: Date(millis: try row.decode(column: "day", as: Int64.self) * 86_400_000),
+                                customerID: try optional("customer_id"), appSlug: try optional("app_slug"),
+                                repository: try row.decode(column: "repository", as: String.self), reason: try optional("reason"),
+                                requests: try row.decode(column: "requests", as: Int.self), refused: try row.decode(column: "refused", as: Int.self),
+                                bytes: try row.decode(column: "bytes", as: Int64.self),
+                                lastAt: Date(millis: try row.decode(column: "last_at", as: Int64.self)))
+        }
+    }
+
+    public func deletePulls(before cutoff: Date) async throws -> Int {
+        try await db.raw("DELETE FROM pulls WHERE at < \(bind: cutoff.millis) RETURNING id").all().count
     }
 
     public func pulls(customerID: String, limit: Int) async throws -> [PullRecord] {

@@ -137,6 +137,34 @@ enum SchemaMigrations {
                 signature TEXT NOT NULL, PRIMARY KEY (customer_id, name, value))
             """,
         ],
+        [
+            // The proxy cache's size and recency, for eviction; what each cached manifest references.
+            """
+            CREATE TABLE cache_entries (digest TEXT PRIMARY KEY, size BIGINT NOT NULL, cached_at BIGINT NOT NULL,
+                last_pulled_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX cache_entries_by_pull ON cache_entries (last_pulled_at)",
+            "CREATE TABLE cache_references (manifest TEXT NOT NULL, blob TEXT NOT NULL, PRIMARY KEY (manifest, blob))",
+            "CREATE INDEX cache_references_by_blob ON cache_references (blob)",
+            "CREATE INDEX blob_links_by_digest ON blob_links (digest)",
+            // Pull counts per day, kept when raw pull records age out.
+            // '' stands for no customer (vendor or anonymous), no app, or no refusal.
+            """
+            CREATE TABLE pull_days (day BIGINT NOT NULL, customer_id TEXT NOT NULL, app_slug TEXT NOT NULL, repository TEXT NOT NULL,
+                reason TEXT NOT NULL, requests BIGINT NOT NULL, refused BIGINT NOT NULL, bytes BIGINT NOT NULL, last_at BIGINT NOT NULL,
+                PRIMARY KEY (day, customer_id, app_slug, repository, reason))
+            """,
+            """
+            INSERT INTO pull_days (day, customer_id, app_slug, repository, reason, requests, refused, bytes, last_at)
+            SELECT at / 86400000, COALESCE(customer_id, ''), COALESCE(app_slug, ''), repository,
+                   CASE WHEN status >= 400 THEN COALESCE(reason, 'HTTP ' || CAST(status AS TEXT)) ELSE '' END,
+                   COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(CASE WHEN status >= 400 THEN 0 ELSE bytes END), MAX(at)
+            FROM pulls
+            GROUP BY at / 86400000, COALESCE(customer_id, ''), COALESCE(app_slug, ''), repository,
+                     CASE WHEN status >= 400 THEN COALESCE(reason, 'HTTP ' || CAST(status AS TEXT)) ELSE '' END
+            """,
+            "CREATE INDEX pulls_by_time ON pulls (at)",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -191,27 +191,42 @@ struct CustomerCommand: AsyncParsableCommand {
     }
 
     struct Pulls: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a customer's recent registry requests.")
-        @Argument var id: String
+        static let configuration = CommandConfiguration(
+            abstract: "List a customer's recent registry requests, or summarize requests per day and per image.",
+            discussion: "Without a customer ID, --summary covers all traffic: per customer, and the vendor's own and anonymous pulls apart.")
+        @Argument var id: String?
         @Option(help: "How many, newest first.") var limit = 100
-        @Flag(help: "Per day and per image over --days days, and the reasons for refusals.") var summary = false
-        @Option(help: "With --summary: how many days.") var days = 14
+        @Flag(help: "Per day and per image, and the reasons for refusals.") var summary = false
+        @Option(help: "With --summary: how far back, e.g. 30d (at most 366d).") var since: String?
+        @Option(help: "With --summary: how many days (same as --since Nd).") var days = 14
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             if summary {
-                let body = try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls/summary?days=\(days)", as: PullSummaryBody.self)
+                var days = self.days
+                if let since { days = max(1, Int((try Duration.parse(since, option: "--since") / 86_400).rounded(.up))) }
+                let path = id.map { "/customers/\(encoded($0))/pulls/summary" } ?? "/pulls/summary"
+                let body = try await APIClient(client).send(.GET, "\(path)?days=\(days)", as: PullSummaryBody.self)
                 if output.output == .json { Output.json(body); return }
                 Output.print(body.days, format: .table)
                 print()
                 Output.print(body.images, format: .table)
+                if let customers = body.customers {
+                    print()
+                    Output.print(customers, format: .table)
+                }
+                if let unattributed = body.unattributed {
+                    print("\nunattributed (vendor tokens and anonymous): \(unattributed.requests) requests, \(unattributed.bytes) bytes, "
+                          + "\(unattributed.refused) refused")
+                }
                 if !body.refusals.isEmpty {
                     print()
                     Output.print(body.refusals, format: .table)
                 }
                 return
             }
+            guard let id else { throw ValidationError("give a customer ID (or --summary for all traffic)") }
             Output.print(try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls?limit=\(limit)", as: [PullBody].self),
                          format: output.output)
         }

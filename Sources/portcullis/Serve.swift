@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Backends
 import Logging
+import Proxy
 import Server
 
 struct Serve: AsyncParsableCommand {
@@ -61,6 +62,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer blob GETs with a redirect to a presigned object-store URL valid this long, e.g. 5m (needs an s3:// blob store).")
     var blobRedirect: String?
 
+    @Option(help: "Largest size of the proxy cache, e.g. 50GiB or 80% (of the blob directory's disk); least recently pulled content is evicted past it. Default: unbounded.")
+    var cacheMaxSize: String?
+
+    @Option(help: "How often the cache's size is checked and pull times are written, e.g. 30s.")
+    var cacheCheckInterval = "30s"
+
+    @Option(help: "How long raw pull records are kept, e.g. 90d (daily summaries are kept for good). Default: for good.")
+    var pullRetention: String?
+
     @Option(help: "File holding the secret key (default env PORTCULLIS_SECRET_KEY, else the data directory's secret.key).")
     var secretKeyFile: String?
 
@@ -99,6 +109,15 @@ struct Serve: AsyncParsableCommand {
         guard refusedPullThreshold >= 1 else { throw ValidationError("--refused-pull-threshold must be at least 1") }
         config.refusedPullThreshold = refusedPullThreshold
         config.expiryScanInterval = try Duration.parse(expiryScanInterval, option: "--expiry-scan-interval")
+        if let cacheMaxSize {
+            do { config.cacheLimit = try CacheLimit(parsing: cacheMaxSize) } catch { throw ValidationError("--cache-max-size: \(error)") }
+        }
+        config.cacheCheckInterval = try Duration.parse(cacheCheckInterval, option: "--cache-check-interval")
+        guard config.cacheCheckInterval >= 0.1 else { throw ValidationError("--cache-check-interval must be at least 100ms") }
+        if let pullRetention {
+            config.pullRetention = try Duration.parse(pullRetention, option: "--pull-retention")
+            guard config.pullRetention! >= 3600 else { throw ValidationError("--pull-retention must be at least 1h") }
+        }
         let env = ProcessInfo.processInfo.environment
         config.databaseURL = database ?? env["PORTCULLIS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         config.blobStoreURL = blobStore ?? env["PORTCULLIS_BLOB_STORE"].flatMap { $0.isEmpty ? nil : $0 }
@@ -134,17 +153,21 @@ struct Serve: AsyncParsableCommand {
             // Said plainly, without a stack: which store, and why.
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
             throw ExitCode(2)
+        } catch let error as CacheLimit.Invalid {
+            FileHandle.standardError.write(Data("portcullis: --cache-max-size: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 }
 
 enum Duration {
-    /// `90s`, `5m`, `720h`, `30d`, or plain seconds.
+    /// `250ms`, `90s`, `5m`, `720h`, `30d`, or plain seconds.
     static func parse(_ text: String, option: String) throws -> TimeInterval {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         if let seconds = Double(text), seconds >= 0 { return seconds }
+        if text.hasSuffix("ms"), let millis = Double(text.dropLast(2)), millis >= 0 { return millis / 1000 }
         guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 else {
-            throw ValidationError("\(option) takes a duration such as 90s, 5m, 720h or 30d")
+            throw ValidationError("\(option) takes a duration such as 250ms, 90s, 5m, 720h or 30d")
         }
         return value * factor
     }

@@ -64,6 +64,11 @@ extension PullSummaryBody.Image: TableRow {
     var cells: [String] { [repository, String(requests), String(bytes), String(refused), Cell.date(lastAt)] }
 }
 
+extension PullSummaryBody.CustomerTraffic: TableRow {
+    static let headers = ["CUSTOMER", "REQUESTS", "BYTES", "REFUSED"]
+    var cells: [String] { [customerId, String(requests), String(bytes), String(refused)] }
+}
+
 extension PullSummaryBody.Refusal: TableRow {
     static var headers: [String] { ["REFUSED_BECAUSE", "COUNT"] }
     var cells: [String] { [reason, String(count)] }

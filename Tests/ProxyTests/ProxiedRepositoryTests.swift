@@ -199,6 +199,10 @@ struct SignallingVisibility: BlobVisibilityIndex {
         await changes.bump()
     }
 
+    func renewVisible(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
+        try await base.renewVisible(digest, in: visibility)
+    }
+
     func hide(_ digest: Digest, in visibility: BlobVisibility) async throws -> Bool {
         try await base.hide(digest, in: visibility)
     }

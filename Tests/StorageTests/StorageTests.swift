@@ -114,6 +114,30 @@ func withStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> 
             #expect(pulls.first?.reason == "license has expired")
         }
     }
+
+    @Test func dailyCountsOutliveRawRecordsAndKeepUnattributedTrafficApart() async throws {
+        try await withStore { store in
+            let day = Date(timeIntervalSince1970: 1_800_000_000 - 1_800_000_000.truncatingRemainder(dividingBy: 86_400))
+            func pull(_ hours: Double, _ customer: String?, status: Int = 200, bytes: Int64 = 100, reason: String? = nil) -> PullRecord {
+                PullRecord(at: day.addingTimeInterval(hours * 3600), customerID: customer, appSlug: "a", repository: "proxy/a/quay/api",
+                           reference: "v1", action: "blob", status: status, bytes: bytes, reason: reason)
+            }
+            try await store.record([pull(1, "c"), pull(2, "c"), pull(3, "c", status: 403, reason: "license has expired"), pull(4, nil)])
+            try await store.record([pull(5, "c"), pull(30, "c", bytes: 7)]) // a second batch adds to the same day; one the next day
+            let counts = try await store.pullCounts(customerID: nil, since: day)
+            let served = counts.first { $0.customerID == "c" && $0.reason == nil && $0.day == day }
+            #expect(served?.requests == 3 && served?.bytes == 300 && served?.lastAt == day.addingTimeInterval(5 * 3600))
+            let refused = counts.first { $0.reason == "license has expired" }
+            #expect(refused?.requests == 1 && refused?.refused == 1 && refused?.bytes == 0)
+            #expect(counts.first { $0.customerID == nil }?.requests == 1, "the vendor's and anonymous pulls are counted apart")
+            #expect(counts.first { $0.day == day.addingTimeInterval(86_400) }?.bytes == 7)
+            #expect(try await store.pullCounts(customerID: "c", since: day).allSatisfy { $0.customerID == "c" })
+
+            #expect(try await store.deletePulls(before: day.addingTimeInterval(24 * 3600)) == 5)
+            #expect(try await store.pulls(customerID: "c", limit: 10).count == 1)
+            #expect(try await store.pullCounts(customerID: nil, since: day) == counts, "counts stay when raw records go")
+        }
+    }
 }
 
 @Suite struct FileBlobStoreTests {

@@ -51,9 +51,14 @@ extension AdminRoutes {
             return try json(files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) })
         }
         api.get("/customers/:id/pulls/summary") { request, context in
-            let days = min(max(request.uri.queryParameters["days"].flatMap { Int($0) } ?? 14, 1), 90)
-            let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: 10_000)
-            return try json(PullSummaryBody(summarizing: records.map(PullBody.init), days: days))
+            let days = summaryDays(request)
+            let counts = try await control.pullCounts(customerID: try context.parameters.require("id"), days: days)
+            return try json(PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: false))
+        }
+        api.get("/pulls/summary") { request, _ in
+            let days = summaryDays(request)
+            let counts = try await control.pullCounts(customerID: nil, days: days)
+            return try json(PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: true))
         }
         api.get("/customers/:id/pulls") { request, context in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
@@ -76,5 +81,17 @@ extension PullBody {
     init(_ p: PullRecord) {
         self.init(id: p.id, at: p.at, customerID: p.customerID, appSlug: p.appSlug, repository: p.repository, reference: p.reference,
                   action: p.action, status: p.status, bytes: p.bytes, reason: p.reason)
+    }
+}
+
+/// `?days=N`, 1 to 366, 14 when not given.
+private func summaryDays(_ request: Request) -> Int {
+    min(max(request.uri.queryParameters["days"].flatMap { Int($0) } ?? 14, 1), 366)
+}
+
+extension PullSummaryBody.Count {
+    init(_ c: PullDayCount) {
+        self.init(day: c.day, customerID: c.customerID, repository: c.repository, reason: c.reason, requests: c.requests, refused: c.refused,
+                  bytes: c.bytes, lastAt: c.lastAt)
     }
 }

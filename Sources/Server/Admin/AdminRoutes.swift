@@ -1,8 +1,10 @@
 import ControlPlane
 import Foundation
+import Hosting
 import Hummingbird
 import NIOCore
 import PortcullisAPI
+import Proxy
 
 /// The vendor control plane under `/api/v1`, behind the admin token: thin handlers that
 /// decode a request type, call the control plane, and encode a response type.
@@ -11,6 +13,8 @@ struct AdminRoutes: Sendable {
     let adminTokenHash: String
 
     var control: ControlPlane { c.control }
+    var collector: HostedGarbageCollector { c.collector }
+    var evictor: CacheEvictor { c.evictor }
 
     func register(on router: Router<PortcullisContext>) {
         let api = router.group("/api/v1")
@@ -27,6 +31,7 @@ struct AdminRoutes: Sendable {
         registerUsers(on: api)
         registerWebhooks(on: api)
         registerLicenseFields(on: api)
+        registerMaintenance(on: api)
     }
 
     /// Decodes a JSON body, with errors that name the field at fault.

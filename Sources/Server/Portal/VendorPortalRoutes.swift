@@ -171,7 +171,7 @@ struct VendorPortalRoutes: Sendable {
         let view = try await control.customer(id: id)
         let host = PublicAddress(configuration: kit.c.configuration, request: context.request).host
         let secret = try await control.pullSecret(customerID: id, host: host)
-        let pulls = try await control.pulls(customerID: id, limit: 10_000)
+        let pulls = try await control.pulls(customerID: id, limit: 50)
         var values = base(session, view.customer.name).merging(Self.customerRow(view)) { $1 }
         values["licenseID"] = view.licenseID
         values["email"] = view.customer.email ?? ""
@@ -181,7 +181,8 @@ struct VendorPortalRoutes: Sendable {
         values["pullSecret"] = secret.json
         values["toggle"] = view.customer.archived ? "unarchive" : "archive"
         values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
-        let summary = PullSummaryBody(summarizing: pulls.map(PullBody.init), days: 14)
+        let counts = try await control.pullCounts(customerID: view.customer.id, days: 14)
+        let summary = PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: 14, byCustomer: false)
         values["chart"] = PullChart.svg(summary)
         values["images"] = summary.images.map {
             ["repository": $0.repository, "requests": String($0.requests), "bytes": PullChart.formatBytes($0.bytes), "refused": String($0.refused)]

@@ -1,0 +1,27 @@
+import Hosting
+import Hummingbird
+import PortcullisAPI
+
+extension AdminRoutes {
+    func registerMaintenance(on api: RouterGroup<PortcullisContext>) {
+        api.post("/gc") { request, context in
+            let body = try await decode(GarbageCollectionRequest.self, request, context)
+            let grace = body.graceSeconds ?? 3600
+            guard grace >= 0 else { throw HTTPError(.badRequest, message: "graceSeconds must not be negative") }
+            let report = try await collector.collect(grace: Double(grace), dryRun: body.dryRun)
+            return try json(GarbageCollectionBody(report))
+        }
+        api.get("/cache") { _, _ in
+            let status = try await evictor.status()
+            return try json(CacheStatusBody(bytes: status.bytes, limitBytes: status.limit))
+        }
+    }
+}
+
+extension GarbageCollectionBody {
+    init(_ report: GarbageCollectionReport) {
+        self.init(dryRun: report.dryRun,
+                  unreferenced: report.unreferencedLinks.map { Claim(repository: $0.repository, digest: $0.digest.description) },
+                  deletedBlobs: report.deletedBlobs.map(\.description), freedBytes: report.freedBytes, keptInGrace: report.keptInGrace)
+    }
+}

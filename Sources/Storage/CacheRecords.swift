@@ -1,0 +1,62 @@
+import Foundation
+import OCI
+
+/// Proxied content as the cache's size limit sees it.
+public struct CachedContent: Sendable, Equatable {
+    public var digest: Digest
+    public var size: Int64
+    public var lastPulledAt: Date
+
+    public init(digest: Digest, size: Int64, lastPulledAt: Date) {
+        self.digest = digest
+        self.size = size
+        self.lastPulledAt = lastPulledAt
+    }
+}
+
+/// What the proxy cache holds, how big it is and when each piece was last pulled, so the
+/// least recently pulled content can be evicted. Only content fetched from an upstream is
+/// recorded here: what vendors push is data, never cache.
+public protocol CacheEntryStore: Sendable {
+    /// Records a blob or manifest fetched from an upstream; a manifest names what it references
+    /// (config, layers, child manifests), which stay cached as long as it does.
+    func recordCached(_ digest: Digest, size: Int64, references: [Digest], at: Date) async throws
+    /// Marks content as pulled at `at` (one write for a batch of pulls).
+    func touchCached(_ digests: [Digest], at: Date) async throws
+    func cachedTotalSize() async throws -> Int64
+    /// The least recently pulled content that no cached manifest references, oldest first.
+    func evictionCandidates(limit: Int) async throws -> [CachedContent]
+    /// Forgets evicted content: its entry, what it referenced, the cached tags that lead to it.
+    /// Returns whether its bytes may go, which they may not while a vendor repository, a
+    /// release or a delivered chart also holds the same digest.
+    func forgetCached(_ digest: Digest) async throws -> Bool
+}
+
+/// A vendor repository's claim on a blob of the shared store.
+public struct HostedLink: Sendable, Equatable {
+    public var repository: String
+    public var digest: Digest
+    /// When the blob was pushed or mounted here, or last named by a manifest being pushed.
+    public var linkedAt: Date
+
+    public init(repository: String, digest: Digest, linkedAt: Date) {
+        self.repository = repository
+        self.digest = digest
+        self.linkedAt = linkedAt
+    }
+}
+
+/// What garbage collection of vendor repositories reads and removes.
+public protocol HostedCollectionStore: Sendable {
+    /// Every blob claimed by a vendor repository.
+    func hostedLinks() async throws -> [HostedLink]
+    /// Every manifest stored in a vendor repository, as (repository, digest).
+    func hostedManifests() async throws -> [(repository: String, digest: Digest)]
+    /// Removes a repository's claim unless it was renewed at or after `cutoff` or the digest is
+    /// now a manifest of that repository; returns whether it was removed.
+    func removeHostedLink(repository: String, digest: Digest, linkedBefore cutoff: Date) async throws -> Bool
+    /// Whether anything still holds the digest: a vendor repository or delivered chart, a
+    /// release's chart archive, a manifest of a vendor repository, a cached manifest or a cache
+    /// entry. With `besidesVendorRepositories`, vendor repositories' blob links do not count.
+    func isHeldAnywhere(_ digest: Digest, besidesVendorRepositories: Bool) async throws -> Bool
+}

@@ -1,0 +1,109 @@
+import Foundation
+import OCI
+import SQLKit
+
+/// Scopes of `blob_links` that are data rather than cache: vendor repositories and delivered charts.
+private let heldScopeCondition: SQLQueryString = "(registry_id = 'hosted' OR registry_id LIKE 'chart:%')"
+
+extension SQLMetadataStore {
+    // MARK: Proxy cache entries
+
+    public func recordCached(_ digest: Digest, size: Int64, references: [Digest], at: Date) async throws {
+        try await db.raw("""
+            INSERT INTO cache_entries (digest, size, cached_at, last_pulled_at)
+            VALUES (\(bind: digest.description), \(bind: size), \(bind: at.millis), \(bind: at.millis))
+            ON CONFLICT (digest) DO UPDATE SET last_pulled_at = excluded.last_pulled_at
+            """).run()
+        for blob in Set(references) where blob != digest {
+            try await db.raw("""
+                INSERT INTO cache_references (manifest, blob) VALUES (\(bind: digest.description), \(bind: blob.description))
+                ON CONFLICT (manifest, blob) DO NOTHING
+                """).run()
+        }
+    }
+
+    public func touchCached(_ digests: [Digest], at: Date) async throws {
+        let all = digests.map(\.description)
+        for start in stride(from: 0, to: all.count, by: 200) {
+            let slice = Array(all[start..<min(start + 200, all.count)])
+            try await db.raw("UPDATE cache_entries SET last_pulled_at = \(bind: at.millis) WHERE digest IN (\(binds: slice))").run()
+        }
+    }
+
+    public func cachedTotalSize() async throws -> Int64 {
+        try await db.raw("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS total FROM cache_entries").first()?.decode(column: "total", as: Int64.self) ?? 0
+    }
+
+    public func evictionCandidates(limit: Int) async throws -> [CachedContent] {
+        try await db.raw("""
+            SELECT digest, size, last_pulled_at FROM cache_entries c
+            WHERE NOT EXISTS (SELECT 1 FROM cache_references r WHERE r.blob = c.digest)
+            ORDER BY last_pulled_at, digest LIMIT \(bind: limit)
+            """).all().compactMap { row in
+            guard let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
+            return CachedContent(digest: digest, size: try row.decode(column: "size", as: Int64.self),
+                                 lastPulledAt: Date(millis: try row.decode(column: "last_pulled_at", as: Int64.self)))
+        }
+    }
+
+    public func forgetCached(_ digest: Digest) async throws -> Bool {
+        // Upstream links stay: they record that an upstream repository holds the digest, which
+        // stays true, and a later pull fetches the bytes again without asking.
+        let d = digest.description
+        try await db.raw("DELETE FROM cache_entries WHERE digest = \(bind: d)").run()
+        try await db.raw("DELETE FROM cache_references WHERE manifest = \(bind: d)").run()
+        try await db.raw("DELETE FROM proxy_tags WHERE digest = \(bind: d)").run()
+        let held = try await db.raw("""
+            SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND \(heldScopeCondition)
+            UNION ALL SELECT 1 AS one FROM release_charts WHERE digest = \(bind: d)
+            UNION ALL SELECT 1 AS one FROM repository_manifests WHERE digest = \(bind: d)
+            """).first() != nil
+        if !held {
+            try await db.raw("DELETE FROM manifests WHERE digest = \(bind: d)").run()
+        }
+        return !held
+    }
+
+    // MARK: Garbage collection of vendor repositories
+
+    public func hostedLinks() async throws -> [HostedLink] {
+        try await db.raw("SELECT repository, digest, created_at FROM blob_links WHERE registry_id = 'hosted'").all().compactMap { row in
+            guard let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
+            return HostedLink(repository: try row.decode(column: "repository", as: String.self), digest: digest,
+                              linkedAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)))
+        }
+    }
+
+    public func hostedManifests() async throws -> [(repository: String, digest: Digest)] {
+        try await db.raw("SELECT repository, digest FROM repository_manifests").all().compactMap { row in
+            guard let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
+            return (try row.decode(column: "repository", as: String.self), digest)
+        }
+    }
+
+    public func removeHostedLink(repository: String, digest: Digest, linkedBefore cutoff: Date) async throws -> Bool {
+        try await db.raw("""
+            DELETE FROM blob_links
+            WHERE registry_id = 'hosted' AND repository = \(bind: repository) AND digest = \(bind: digest.description)
+              AND created_at < \(bind: cutoff.millis)
+              AND NOT EXISTS (SELECT 1 FROM repository_manifests m
+                              WHERE m.repository = \(bind: repository) AND m.digest = \(bind: digest.description))
+            RETURNING digest
+            """).first() != nil
+    }
+
+    public func isHeldAnywhere(_ digest: Digest, besidesVendorRepositories: Bool) async throws -> Bool {
+        let d = digest.description
+        // Upstream links alone hold nothing: proxied content is held by its cache entry.
+        let links: SQLQueryString = besidesVendorRepositories
+            ? "SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND registry_id LIKE 'chart:%'"
+            : "SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND \(heldScopeCondition)"
+        return try await db.raw("""
+            \(links)
+            UNION ALL SELECT 1 AS one FROM release_charts WHERE digest = \(bind: d)
+            UNION ALL SELECT 1 AS one FROM repository_manifests WHERE digest = \(bind: d)
+            UNION ALL SELECT 1 AS one FROM manifests WHERE digest = \(bind: d)
+            UNION ALL SELECT 1 AS one FROM cache_entries WHERE digest = \(bind: d)
+            """).first() != nil
+    }
+}

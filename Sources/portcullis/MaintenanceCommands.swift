@@ -1,0 +1,49 @@
+import ArgumentParser
+import PortcullisAPI
+
+struct GarbageCollectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc", abstract: "Remove blobs of vendor repositories that no manifest references.",
+        discussion: """
+            Safe while pushes run: a blob pushed within the grace period survives even when no manifest names it \
+            yet, and a manifest being pushed renews the blobs it names. Bytes are deleted only when nothing else \
+            (another repository, a release, a delivered chart, the proxy cache) holds the same digest. Proxied \
+            content is never collected here: it is cache, bounded by `serve --cache-max-size`.
+            """)
+
+    @Flag(help: "Report what would be removed without removing anything.") var dryRun = false
+    @Option(help: "Keep unreferenced blobs pushed less than this long ago, e.g. 1h or 0s.") var grace = "1h"
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let graceSeconds = try Duration.parse(grace, option: "--grace")
+        let body = try await APIClient(client).send(.POST, "/gc", body: GarbageCollectionRequest(dryRun: dryRun, graceSeconds: Int(graceSeconds)),
+                                                    as: GarbageCollectionBody.self)
+        if output.output == .json { return Output.json(body) }
+        let verb = body.dryRun ? "would remove" : "removed"
+        for claim in body.unreferenced { print("\(verb) \(claim.repository)@\(claim.digest)") }
+        print("""
+            \(body.dryRun ? "dry run: " : "")\(body.unreferenced.count) unreferenced blob(s) \(verb) from repositories, \
+            \(body.deletedBlobs.count) blob(s) \(body.dryRun ? "would be " : "")deleted, \(body.freedBytes) bytes \
+            \(body.dryRun ? "to free" : "freed"); \(body.keptInGrace) kept within the grace period
+            """)
+    }
+}
+
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache", abstract: "The proxy cache.", subcommands: [Status.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the proxy cache's size and limit.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let body = try await APIClient(client).send(.GET, "/cache", as: CacheStatusBody.self)
+            if output.output == .json { return Output.json(body) }
+            print("cache: \(body.bytes) bytes; limit: \(body.limitBytes.map { "\($0) bytes" } ?? "none (unbounded)")")
+        }
+    }
+}
