@@ -133,9 +133,15 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
+        // Air-gap bundles: a release's charts and images for one customer, as one OCI layout tar.
+        .target(name: "Bundles", dependencies: [
+            "OCI", "Charts", "ImageTooling", "Licensing", "RegistryCore", "Access", "Hosting", "Proxy", "Storage", "PortcullisAPI",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "Server", dependencies: [
             "OCI", "Licensing", "Storage", "Upstream", "RegistryCore", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
-            "ControlPlane", "PortcullisAPI", "Backends",
+            "ControlPlane", "PortcullisAPI", "Backends", "Bundles",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -151,7 +157,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "portcullis", dependencies: [
-            "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy",
+            "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy", "Charts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

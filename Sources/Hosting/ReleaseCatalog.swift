@@ -141,6 +141,21 @@ public struct ReleaseCatalog: Sendable {
         return found.sorted()
     }
 
+    /// Release `sequence` of an app as promoted to `channelName`, with the repository path
+    /// (after the app) of each of its charts on that channel.
+    public func release(appID: String, sequence: Int, onChannel channelName: String) async throws
+        -> (release: ReleaseRecord, channel: ChannelRecord, charts: [(chart: ReleaseChartRecord, path: [String])]) {
+        guard let release = try await store.releases(appID: appID).first(where: { $0.sequence == sequence }) else {
+            throw CatalogError("no release \(sequence)")
+        }
+        guard let channel = try await self.channel(appID: appID, named: channelName),
+              try await store.promotions(appID: appID).contains(where: { $0.channelID == channel.id && $0.releaseID == release.id }) else {
+            throw CatalogError("release \(sequence) was never promoted to the \(channelName) channel")
+        }
+        let charts = try await store.releaseCharts(appID: appID).filter { $0.releaseID == release.id }.sorted { $0.name < $1.name }
+        return (release, channel, charts.map { ($0, channel.name == Self.stable ? [$0.name] : [channel.slug, $0.name]) })
+    }
+
     // MARK: Chart repositories
 
     /// Resolves `<app>/<channel>/<chart>` or `<app>/<chart>` (Stable) to a chart repository,

@@ -20,15 +20,20 @@ extension ImageRewriter {
         guard let reference = image.reference else { return [] }
         let value = image.value
         let repoStart = reference.repositoryOffset
-        // What the proxy path puts before the repository as written (`proxy/<app>/<upstream>/`,
-        // plus `library/` for Docker Hub's official images).
-        let prefix = String(proxied.repository.dropLast(reference.repository.count))
+        // The repositories share an ending; what comes before it changes: the proxy path puts
+        // `proxy/<app>/<upstream>/` (plus `library/` for Docker Hub's official images) in front,
+        // an air-gapped registry swaps `proxy/<app>/<upstream>` for its own prefix.
+        let old = Array(reference.repository), new = Array(proxied.repository)
+        var shared = 0
+        while shared < min(old.count, new.count), old[old.count - 1 - shared] == new[new.count - 1 - shared] { shared += 1 }
+        let replaced = old.count - shared
+        let prefix = String(new.dropLast(shared))
         var rendered: [(range: Range<Int>, text: String)] = []
         if let registry = reference.registry {
             rendered.append((0..<registry.count, proxied.registry ?? ""))
-            rendered.append((repoStart..<repoStart, prefix))
+            rendered.append((repoStart..<repoStart + replaced, prefix))
         } else {
-            rendered.append((0..<0, (proxied.registry ?? "") + "/" + prefix))
+            rendered.append((0..<replaced, (proxied.registry ?? "") + "/" + prefix))
         }
         func fail(_ why: String) -> ToolingError {
             ToolingError(file: image.location.file, line: image.location.line, message: "cannot rewrite \(reference): \(why); edit it by hand")

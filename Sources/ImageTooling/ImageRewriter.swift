@@ -7,6 +7,9 @@ public struct ProxyTarget: Sendable {
     /// Registry host → registry name, for hosts that cannot go in a path (they have a port)
     /// or that the vendor registered under a name.
     public var upstreamNames: [String: String]
+    /// An air-gapped customer's registry (`host[:port][/prefix]`) that `bundle push` filled:
+    /// images then point there, named as `ImageReference.airGapRepository` names them.
+    public var mirror: String?
 
     public init(host: String, app: String, upstreamNames: [String: String] = [:]) {
         self.host = host
@@ -14,11 +17,19 @@ public struct ProxyTarget: Sendable {
         self.upstreamNames = upstreamNames
     }
 
+    /// Images go to `registry` (`host[:port][/prefix]`), where `bundle push` put them.
+    public static func mirror(_ registry: String) -> ProxyTarget {
+        var target = ProxyTarget(host: String(registry.split(separator: "/", maxSplits: 1).first ?? ""), app: "")
+        target.mirror = registry
+        return target
+    }
+
     public func isOnProxy(_ reference: ImageReference) -> Bool {
         reference.registry?.lowercased() == host.lowercased()
     }
 
     public func proxied(_ reference: ImageReference) throws(ToolingError) -> ImageReference {
+        if let mirror { return reference.inRegistry(mirror) }
         let registry = reference.canonicalRegistry
         if let name = upstreamNames[registry] ?? upstreamNames[reference.registry ?? ""] {
             return reference.proxied(host: host, app: app, upstream: name)

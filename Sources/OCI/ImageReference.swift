@@ -65,3 +65,24 @@ public struct ImageReference: Equatable, Sendable, CustomStringConvertible {
         return ImageReference(registry: host, repository: "proxy/\(app)/\(via)/\(upstreamRepository)", tag: tag, digest: digest)
     }
 }
+
+extension ImageReference {
+    /// Where an air-gapped customer's registry keeps this image: the repository path without
+    /// the registry, and without Portcullis's `proxy/<app>/<upstream>/` prefix when it has one.
+    /// `bundle push` and `images rewrite --registry` both name images by this, so they agree.
+    public var airGapRepository: String {
+        let parts = repository.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count >= 4, parts[0] == "proxy" {
+            return parts.dropFirst(3).joined(separator: "/")
+        }
+        return upstreamRepository
+    }
+
+    /// This image in `registry` (`host[:port][/prefix]`), named by `airGapRepository`.
+    public func inRegistry(_ registry: String) -> ImageReference {
+        let trimmed = registry.hasSuffix("/") ? String(registry.dropLast()) : registry
+        let host = trimmed.split(separator: "/", maxSplits: 1).first.map(String.init) ?? trimmed
+        let prefix = trimmed.dropFirst(host.count).drop { $0 == "/" }
+        return ImageReference(registry: host, repository: (prefix.isEmpty ? "" : prefix + "/") + airGapRepository, tag: tag, digest: digest)
+    }
+}

@@ -1,5 +1,6 @@
 import Access
 import ControlPlane
+import Bundles
 import Foundation
 import Hosting
 import Logging
@@ -20,6 +21,8 @@ public struct Components: Sendable {
     /// Keeps the proxy cache under its limit; records pull recency either way.
     public let evictor: CacheEvictor
     public let cacheUsage: CacheUsage
+    /// Builds air-gap bundles.
+    public let bundles: BundleBuilder
     /// Removes what vendors pushed that no manifest references.
     public let collector: HostedGarbageCollector
     public let throttle: LoginThrottle

@@ -1,6 +1,7 @@
 import Access
 import AsyncHTTPClient
 import Backends
+import Bundles
 import ControlPlane
 import Foundation
 import HTTPTypes
@@ -140,6 +141,8 @@ public enum PortcullisServer {
         let sharedFailures: (any LoginFailureStore)? = storage.isShared ? store : nil
         return Components(configuration: configuration, gate: gate, tokens: tokens, resolver: resolver, control: control, fills: fills,
                           evictor: evictor, cacheUsage: usage,
+                          bundles: BundleBuilder(resolver: resolver, catalog: catalog, blobs: blobs, store: store,
+                                                 manifestLimit: configuration.manifestLimit, logger: logger),
                           collector: HostedGarbageCollector(store: store, blobs: blobs, manifestLimit: configuration.manifestLimit, logger: logger),
                           throttle: LoginThrottle(limit: configuration.loginFailureLimit, shared: sharedFailures),
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
@@ -156,6 +159,7 @@ public enum PortcullisServer {
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)
         RegistryRoutes(c: c).register(on: router)
+        BundleRoutes(c: c).register(on: router)
         AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
         let portal = PortalKit(c: c, library: try PortalTemplates.library())
         VendorPortalRoutes(kit: portal).register(on: router)

@@ -60,3 +60,10 @@ public protocol HostedCollectionStore: Sendable {
     /// entry. With `besidesVendorRepositories`, vendor repositories' blob links do not count.
     func isHeldAnywhere(_ digest: Digest, besidesVendorRepositories: Bool) async throws -> Bool
 }
+
+/// Air-gap bundles already built, kept as blobs (and as cache: eviction may take them, and
+/// they are built again when asked for).
+public protocol BundleStore: Sendable {
+    func bundle(key: String) async throws -> (digest: Digest, size: Int64)?
+    func putBundle(key: String, digest: Digest, size: Int64) async throws
+}

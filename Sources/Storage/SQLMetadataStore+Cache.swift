@@ -64,6 +64,22 @@ extension SQLMetadataStore {
         return !held
     }
 
+    // MARK: Air-gap bundles
+
+    public func bundle(key: String) async throws -> (digest: Digest, size: Int64)? {
+        guard let row = try await db.raw("SELECT digest, size FROM bundles WHERE bundle_key = \(bind: key)").first(),
+              let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
+        return (digest, try row.decode(column: "size", as: Int64.self))
+    }
+
+    public func putBundle(key: String, digest: Digest, size: Int64) async throws {
+        try await db.raw("""
+            INSERT INTO bundles (bundle_key, digest, size, created_at) VALUES (\(bind: key), \(bind: digest.description), \(bind: size),
+                \(bind: Date().millis))
+            ON CONFLICT (bundle_key) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at
+            """).run()
+    }
+
     // MARK: Garbage collection of vendor repositories
 
     public func hostedLinks() async throws -> [HostedLink] {

@@ -164,6 +164,8 @@ enum SchemaMigrations {
                      CASE WHEN status >= 400 THEN COALESCE(reason, 'HTTP ' || CAST(status AS TEXT)) ELSE '' END
             """,
             "CREATE INDEX pulls_by_time ON pulls (at)",
+            // Air-gap bundles already built: the bundle's identity → its blob.
+            "CREATE TABLE bundles (bundle_key TEXT PRIMARY KEY, digest TEXT NOT NULL, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
         ],
     ]
 

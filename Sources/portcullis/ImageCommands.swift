@@ -33,7 +33,7 @@ struct ImagesCommand: AsyncParsableCommand {
 
     struct Rewrite: AsyncParsableCommand {
         /// The app's first custom domain, when the API can be reached and the app has one.
-        func appDomain() async throws -> String? {
+        func appDomain(_ app: String) async throws -> String? {
             guard let api = try? APIClient(client) else { return nil }
             return try await api.send(.GET, "/domains", as: [DomainBody].self).first { $0.app == app }?.name
         }
@@ -42,7 +42,9 @@ struct ImagesCommand: AsyncParsableCommand {
             abstract: "Point image references at the proxy and add the pull secret.",
             discussion: "Files are edited in place (comments and layout kept) unless --kustomize is given; nothing is written when any input is invalid.")
         @Argument(help: "Chart directories, manifest directories or files.") var paths: [String]
-        @Option(help: "App slug.") var app: String
+        @Option(help: "App slug (not with --registry).") var app: String?
+        @Option(help: "Point images at this registry instead, host[:port][/prefix], where `bundle push` put an air-gap bundle.")
+        var registry: String?
         @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST; default: the app's custom domain).")
         var proxyHost: String?
         @Option(name: .customLong("upstream"), help: "host=name: use a registry's name in proxy paths (required for hosts with a port).")
@@ -55,14 +57,18 @@ struct ImagesCommand: AsyncParsableCommand {
         @Option(name: .customLong("plain-http"), help: "Registry host to probe over plain HTTP (repeatable).") var plainHTTP: [String] = []
         @Flag(help: "Show the changes without writing.") var dryRun = false
 
-        func run() async throws {
+        func target() async throws -> ProxyTarget {
+            if let registry {
+                guard app == nil, proxyHost == nil, upstreams.isEmpty, !onlyPrivate else {
+                    throw ValidationError("--registry points images at your own registry: it goes without --app, --proxy-host, --upstream and --only-private")
+                }
+                return .mirror(registry.hasSuffix("/") ? String(registry.dropLast()) : registry)
+            }
+            guard let app else { throw ValidationError("--app is required (or --registry for an air-gapped registry)") }
             var host = proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"]
-            if host == nil { host = try await appDomain() }
+            if host == nil { host = try await appDomain(app) }
             guard let host else {
                 throw ValidationError("--proxy-host is required (or set PORTCULLIS_PROXY_HOST) unless the app has a custom domain")
-            }
-            if paths.contains(where: { $0.hasSuffix(".tgz") || $0.hasSuffix(".tar.gz") }) {
-                throw ValidationError("unpack chart archives first (helm pull --untar); rewrite edits files in place")
             }
             var names: [String: String] = [:]
             for pair in upstreams {
@@ -70,7 +76,14 @@ struct ImagesCommand: AsyncParsableCommand {
                 guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
                 names[canonicalRegistryHost(parts[0])] = parts[1]
             }
-            let target = ProxyTarget(host: host, app: app, upstreamNames: names)
+            return ProxyTarget(host: host, app: app, upstreamNames: names)
+        }
+
+        func run() async throws {
+            let target = try await target()
+            if paths.contains(where: { $0.hasSuffix(".tgz") || $0.hasSuffix(".tar.gz") }) {
+                throw ValidationError("unpack chart archives first (helm pull --untar); rewrite edits files in place")
+            }
             let files = try ImagesCommand.load(paths)
             let privateImages = onlyPrivate ? try await probe(files) : nil
             let include: (ImageReference) -> Bool = { privateImages?.contains($0.description) ?? true }

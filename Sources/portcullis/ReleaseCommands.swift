@@ -49,7 +49,7 @@ struct ChannelCommand: AsyncParsableCommand {
 
 struct ReleaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "release", abstract: "Create, promote and list releases.",
-                                                    subcommands: [Create.self, Promote.self, List.self])
+                                                    subcommands: [Create.self, Promote.self, List.self, Bundle.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a release from Helm chart archives.")
@@ -103,6 +103,30 @@ struct ReleaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             Output.print(try await APIClient(client).send(.GET, try app.path("/releases"), as: [ReleaseBody].self), format: output.output)
+        }
+    }
+
+    struct Bundle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an air-gap bundle of a release for one customer.",
+            discussion: """
+                One archive (an OCI image layout) with the release's charts as that customer receives them, their                 license injected, and every image the charts reference: whole multi-arch indexes, or the platforms                 given. The release must be promoted to the customer's channel and the license must be able to pull                 every image. Interrupted, the download stays in OUTPUT.partial and the next run resumes it; OUTPUT \
+                appears only once the whole archive matches its digest. The customer pushes it into their registry                 with `portcullis bundle push`.
+                """)
+        @Argument(help: "Release sequence.") var sequence: Int
+        @Option(help: "Customer ID the bundle is for.") var customer: String
+        @Option(name: .customLong("platform"), help: "os/arch[/variant] to keep of multi-arch images (repeatable; default: all).")
+        var platforms: [String] = []
+        @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write the bundle.") var output: String
+        @OptionGroup var app: AppOption
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var query = "?customer=\(encoded(customer))"
+            for platform in platforms { query += "&platform=\(encoded(platform))" }
+            let result = try await APIClient(client).download(try app.path("/releases/\(sequence)/bundle") + query, to: output)
+            if let resumedAt = result.resumedAt { print("resumed at byte \(resumedAt)") }
+            print("wrote \(output) (\(result.bytes) bytes\(result.digest.map { ", \($0)" } ?? ""))")
         }
     }
 }

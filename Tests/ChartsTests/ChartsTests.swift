@@ -228,3 +228,40 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         }
     }
 }
+
+@Suite struct StreamingTarTests {
+    /// Entries written one header at a time read back with GNU tar and with our own reader.
+    @Test func headersWrittenAloneMakeAnArchiveGNUTarReads() throws {
+        let dir = NSTemporaryDirectory() + "tar-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let long = "blobs/sha512/" + String(repeating: "f", count: 128)
+        let entries: [(String, [UInt8])] = [("oci-layout", Array("{}".utf8)), (long, Array(repeating: 7, count: 1000)), ("empty", [])]
+        var archive: [UInt8] = []
+        for (path, bytes) in entries {
+            archive += try Tar.fileHeader(path: path, size: Int64(bytes.count)) + bytes + Tar.padding(afterContentOf: Int64(bytes.count))
+        }
+        archive += Tar.endOfArchive
+        #expect(archive.count % 512 == 0)
+        FileManager.default.createFile(atPath: dir + "/a.tar", contents: Data(archive))
+        #expect(try gnuTar(["-tf", "a.tar"], in: dir) == "oci-layout\n\(long)\nempty\n")
+
+        var offset = 0
+        var read: [(String, Int64)] = []
+        var longName: String?
+        while let header = try Tar.entryHeader(Array(archive[offset..<offset + 512])) {
+            if header.isExtendedHeader {
+                longName = try Tar.paxPath(Array(archive[offset + 512..<offset + 512 + Int(header.size)]))
+            } else {
+                read.append((longName ?? header.path, header.size))
+                longName = nil
+            }
+            offset += 512 + Int(header.paddedSize)
+        }
+        #expect(read.map(\.0) == entries.map(\.0) && read.map(\.1) == entries.map { Int64($0.1.count) })
+        #expect(throws: TarError.self) { try Tar.fileHeader(path: String(repeating: "x", count: 5000), size: 1) }
+        var damaged = Array(archive[0..<512])
+        damaged[0] ^= 1
+        #expect(throws: TarError.self) { try Tar.entryHeader(damaged) }
+    }
+}

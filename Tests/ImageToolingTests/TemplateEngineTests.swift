@@ -177,3 +177,52 @@ func render(_ template: String, values: String = "{}", defines: String = "") thr
         }
     }
 }
+
+@Suite struct AirGapRewriteTests {
+    let chart = "c"
+
+    func files(_ values: String) -> [SourceFile] {
+        [
+            SourceFile(path: "c/Chart.yaml", text: "name: c\nversion: 1.0.0\n", role: .chartMetadata, chart: chart),
+            SourceFile(path: "c/values.yaml", text: values, role: .values, chart: chart),
+            SourceFile(path: "c/templates/d.yaml", text: """
+                containers:
+                  - image: {{ .Values.api }}
+                  - image: "{{ .Values.web.registry }}/{{ .Values.web.repository }}:{{ .Values.web.tag }}"
+                  - image: {{ .Values.plain | quote }}
+                """, role: .template, chart: chart),
+        ]
+    }
+
+    /// Images go where `bundle push` put them: the proxy prefix is swapped for the registry's own.
+    @Test func imagesPointAtTheCustomersRegistryNamedAsBundlePushNamesThem() throws {
+        let result = try ImageRewriter.rewrite(files("""
+            api: portcullis.example/proxy/acme/quay/org/api:v1 # proxied
+            web:
+              registry: portcullis.example
+              repository: acme/web
+              tag: "2"
+            plain: nginx:1.25
+            """), target: .mirror("mirror.internal:5000/offline"), pullSecret: nil)
+        let values = try #require(result.files.first { $0.path == "c/values.yaml" }?.text)
+        #expect(values.contains("api: mirror.internal:5000/offline/org/api:v1 # proxied"))
+        #expect(values.contains("registry: mirror.internal:5000\n") && values.contains("repository: offline/acme/web\n"))
+        #expect(values.contains("plain: mirror.internal:5000/offline/library/nginx:1.25"))
+        #expect(result.changes.map(\.to).sorted() == ["mirror.internal:5000/offline/acme/web:2", "mirror.internal:5000/offline/library/nginx:1.25",
+                                                       "mirror.internal:5000/offline/org/api:v1"])
+        let again = try ImageRewriter.rewrite(result.files + files("").filter { $0.role != .values },
+                                              target: .mirror("mirror.internal:5000/offline"), pullSecret: nil)
+        #expect(again.changes.isEmpty, "already pointing at the registry")
+    }
+
+    @Test(arguments: [
+        ("portcullis.example/proxy/acme/quay/org/api:v1", "org/api"),
+        ("portcullis.example/acme/web:2", "acme/web"),
+        ("nginx", "library/nginx"),
+        ("quay.io/org/api@sha256:" + String(repeating: "a", count: 64), "org/api"),
+        ("registry.example/proxy/x", "proxy/x"),
+    ])
+    func airGapRepositoryDropsTheRegistryAndTheProxyPrefix(reference: String, expected: String) throws {
+        #expect(try #require(ImageReference.parse(reference)).airGapRepository == expected)
+    }
+}

@@ -11,6 +11,18 @@ extension AdminRoutes {
             let report = try await collector.collect(grace: Double(grace), dryRun: body.dryRun)
             return try json(GarbageCollectionBody(report))
         }
+        // An air-gap bundle of a release for one customer; `?platform=os/arch` (repeatable) narrows images.
+        api.get("/apps/:app/releases/:sequence/bundle") { request, context in
+            guard let customerID = request.uri.queryParameters["customer"].map(String.init) else {
+                throw AdminError.badRequest("say which customer the bundle is for: ?customer=ID")
+            }
+            let view = try await control.customer(id: customerID)
+            guard view.app.slug == (try context.parameters.require("app")) else {
+                throw AdminError.badRequest("customer \(customerID) is a customer of \(view.app.slug)")
+            }
+            return try await BundleRoutes(c: c).respond(request, app: view.app, sequence: try context.parameters.require("sequence"),
+                                                        customer: view.customer)
+        }
         api.get("/cache") { _, _ in
             let status = try await evictor.status()
             return try json(CacheStatusBody(bytes: status.bytes, limitBytes: status.limit))

@@ -1,0 +1,86 @@
+import Access
+import Bundles
+import ControlPlane
+import Foundation
+import HTTPTypes
+import Hosting
+import Hummingbird
+import OCI
+import Storage
+
+/// Air-gap bundles as downloads: customers fetch theirs with the license
+/// (`GET /bundles/<app>/<sequence>`, Basic auth, password the license ID) and vendors through
+/// the admin API. Either way the archive is built once, kept as a blob, and served like one:
+/// streamed, with `Range` for resuming.
+struct BundleRoutes {
+    let c: Components
+
+    func register(on router: Router<PortcullisContext>) {
+        router.get("/bundles/:app/:sequence") { request, context in
+            do {
+                guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
+                    return Self.refusal(.unauthorized, "credentials required: username anything, password the license ID", challenge: true)
+                }
+                let principal: Principal
+                do {
+                    principal = try await c.gate.authenticate(basic: basic)
+                } catch let refusal as AccessRefusal {
+                    try await LoginThrottling(c: c).recordFailure(request, context: context)
+                    return Self.refusal(.unauthorized, refusal.message, challenge: true)
+                }
+                guard case .customer(let license) = principal, license.appSlug == (try context.parameters.require("app")) else {
+                    return Self.refusal(.forbidden, "a bundle is downloaded with a license of its app")
+                }
+                let view = try await c.control.customer(id: license.customerID)
+                return try await respond(request, app: view.app, sequence: try context.parameters.require("sequence"), customer: view.customer)
+            } catch let error as HTTPError {
+                return .apiError(error.status, error.body ?? "bundle refused")
+            }
+        }
+    }
+
+    /// Builds (or finds) the bundle and streams it, honouring `Range`.
+    func respond(_ request: Request, app: AppRecord, sequence text: String, customer: CustomerRecord) async throws -> Response {
+        guard let sequence = Int(text) else { throw HTTPError(.badRequest, message: "the release sequence must be a number") }
+        let platforms = request.uri.queryParameters.getAll("platform").map { String($0) }
+        for platform in platforms where platform.split(separator: "/").count < 2 || platform.split(separator: "/").count > 3 {
+            throw HTTPError(.badRequest, message: "platform \(platform.debugDescription) is not os/arch[/variant]")
+        }
+        let address = try await PublicAddress.of(request, configuration: c.configuration, domains: c.domains)
+        // This server's names: as this request reached it, as configured, its listen address
+        // (behind a load balancer the request's Host may be none of the names charts use).
+        var own: Set<String> = [address.host.lowercased(), "\(c.configuration.host):\(c.configuration.port)"]
+        if let host = address.defaultHost { own.insert(host.lowercased()) }
+        for domain in try await c.domains.names(ofApp: app.id) { own.insert(domain.lowercased()) }
+        let built: BundleBuilder.Built
+        do {
+            built = try await c.bundles.bundle(BundleRequest(app: app, sequence: sequence, customer: customer, platforms: platforms,
+                                                             address: address.requestAddress, publicHost: address.host, ownHosts: own))
+        } catch let error as CatalogError {
+            throw HTTPError(.notFound, message: error.description)
+        } catch let error as BundleError {
+            throw HTTPError(.unprocessableContent, message: error.description)
+        } catch let refusal as AccessRefusal {
+            switch refusal {
+            case .unauthorized(let m): throw HTTPError(.unauthorized, message: "bundle refused: \(m)")
+            case .denied(let m): throw HTTPError(.forbidden, message: "bundle refused: \(m)")
+            }
+        } catch let error as RegistryError {
+            // An image the charts name could not be had: the upstream's or the vendor's problem.
+            let status: HTTPResponse.Status = error.status >= 500 || error.status == 404 ? .badGateway : .init(code: error.status)
+            throw HTTPError(status, message: "bundle could not be built: \(error.message)")
+        }
+        var response = try await BlobResponder(request: request, digest: built.digest, sendfile: c.sendfile, usage: c.cacheUsage)
+            .respond(.complete(built.reader))
+        response.headers[.contentType] = "application/x-tar"
+        response.headers[.contentDisposition] = "attachment; filename=\"\(app.slug)-\(sequence)-bundle.tar\""
+        response.headers[.acceptRanges] = "bytes"
+        return response
+    }
+
+    static func refusal(_ status: HTTPResponse.Status, _ message: String, challenge: Bool = false) -> Response {
+        var response = Response.apiError(status, message)
+        if challenge { response.headers[.wwwAuthenticate] = #"Basic realm="portcullis""# }
+        return response
+    }
+}
