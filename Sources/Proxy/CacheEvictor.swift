@@ -32,6 +32,7 @@ public actor CacheEvictor: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            if self.limit != nil { await self.adoptUntracked() }
             while !Task.isCancelled {
                 try? await Task.sleep(for: self.interval)
                 await self.pass()
@@ -56,6 +57,35 @@ public actor CacheEvictor: Service {
         } catch {
             logger.warning("cache eviction failed; retrying next pass", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Gives content cached by an older version (before entries were kept) an entry, so the
+    /// limit covers it: its size, and for a manifest what it references. It counts as pulled
+    /// when it was adopted.
+    func adoptUntracked() async {
+        var adopted = 0
+        do {
+            while !Task.isCancelled {
+                let batch = try await entries.untrackedCachedDigests(limit: 500)
+                var progressed = false
+                for digest in batch {
+                    guard let size = try await blobs.store.size(of: digest) else { continue }
+                    var references: [Digest] = []
+                    if size <= 4 << 20, let bytes = try await blobs.store.readAll(digest, limit: 4 << 20),
+                       let manifest = try? ManifestSummary(parsing: bytes.readableBytesView, contentType: nil) {
+                        references = manifest.requiredBlobDigests + manifest.manifests.map(\.digest)
+                    }
+                    try await entries.recordCached(digest, size: size, references: references, at: Date())
+                    adopted += 1
+                    progressed = true
+                }
+                // Links to bytes that are gone get no entry; stop once only those are left.
+                if batch.count < 500 || !progressed { break }
+            }
+        } catch {
+            logger.warning("could not adopt content cached by an older version", metadata: ["error": "\(error)"])
+        }
+        if adopted > 0 { logger.info("adopted cached content into the size limit", metadata: ["count": "\(adopted)"]) }
     }
 
     private func writeRecency() async {

@@ -30,6 +30,9 @@ public protocol CacheEntryStore: Sendable {
     /// Returns whether its bytes may go, which they may not while a vendor repository, a
     /// release or a delivered chart also holds the same digest.
     func forgetCached(_ digest: Digest) async throws -> Bool
+    /// Proxied content cached before entries were kept (a data directory from an older
+    /// version): digests an upstream link or a cached manifest names that have no entry.
+    func untrackedCachedDigests(limit: Int) async throws -> [Digest]
 }
 
 /// A vendor repository's claim on a blob of the shared store.

@@ -64,6 +64,17 @@ extension SQLMetadataStore {
         return !held
     }
 
+    public func untrackedCachedDigests(limit: Int) async throws -> [Digest] {
+        try await db.raw("""
+            SELECT DISTINCT digest FROM blob_links l
+            WHERE NOT \(heldScopeCondition) AND NOT EXISTS (SELECT 1 FROM cache_entries c WHERE c.digest = l.digest)
+              AND NOT EXISTS (SELECT 1 FROM blob_links h WHERE h.digest = l.digest AND (h.registry_id = 'hosted' OR h.registry_id LIKE 'chart:%'))
+              AND NOT EXISTS (SELECT 1 FROM release_charts r WHERE r.digest = l.digest)
+              AND NOT EXISTS (SELECT 1 FROM repository_manifests m WHERE m.digest = l.digest)
+            LIMIT \(bind: limit)
+            """).all().compactMap { try? Digest(parsing: try $0.decode(column: "digest", as: String.self)) }
+    }
+
     // MARK: Air-gap bundles
 
     public func bundle(key: String) async throws -> (digest: Digest, size: Int64)? {

@@ -167,4 +167,25 @@ import Testing
         #expect(try await env.blobs.size(of: a) == 1000)
         try await env.close()
     }
+
+    @Test func contentCachedByAnOlderVersionIsAdoptedWithItsReferences() async throws {
+        let env = try await Env.make()
+        let layer = Array(repeating: UInt8(ascii: "l"), count: 3000), layerDigest = Digest.of(Array(repeating: UInt8(ascii: "l"), count: 3000))
+        let manifest = Array("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(layerDigest)","size":3000},"layers":[]}
+            """.utf8)
+        // As an older version left them: bytes and upstream links, no entries.
+        for bytes in [layer, manifest] {
+            try await env.blobs.put(ByteBuffer(bytes: bytes), as: Digest.of(bytes))
+            try await env.store.makeVisible(Digest.of(bytes), in: .upstream(registryID: "r1", repository: "library/app"))
+        }
+        try await env.store.makeVisible(Digest.of(Array("gone".utf8)), in: .upstream(registryID: "r1", repository: "library/app"))
+        #expect(try await env.store.cachedTotalSize() == 0)
+        await env.evictor(limit: 1 << 30).adoptUntracked()
+        #expect(try await env.store.cachedTotalSize() == Int64(layer.count + manifest.count))
+        #expect(try await env.store.evictionCandidates(limit: 10).map(\.digest) == [Digest.of(manifest)], "the layer waits for its manifest")
+        #expect(try await env.store.untrackedCachedDigests(limit: 10) == [Digest.of(Array("gone".utf8))], "bytes that are gone get no entry")
+        try await env.close()
+    }
 }
