@@ -133,6 +133,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
+        // The settings of `portcullis serve`: one catalogue, the configuration file, precedence.
+        .target(name: "ServeSettings", dependencies: [
+            "Proxy",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // Air-gap bundles: a release's charts and images for one customer, as one OCI layout tar.
         .target(name: "Bundles", dependencies: [
             "OCI", "Charts", "ImageTooling", "Licensing", "RegistryCore", "Access", "Hosting", "Proxy", "Storage", "PortcullisAPI",
@@ -158,6 +163,7 @@ let package = Package(
         ]),
         .executableTarget(name: "portcullis", dependencies: [
             "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy", "Charts",
+            "ServeSettings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -172,6 +178,7 @@ let package = Package(
         .testTarget(name: "PortcullisAPITests", dependencies: ["PortcullisAPI"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "ServeSettingsTests", dependencies: ["ServeSettings"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "TestSupport"], exclude: ["botocore_oracle.py"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "SigV4"]),

@@ -7,6 +7,6 @@ struct Portcullis: AsyncParsableCommand {
         abstract: "A license-gated pull-through registry for software vendors.",
         subcommands: [Serve.self, AppCommand.self, RegistryCommand.self, CustomerCommand.self, TokenCommand.self,
                       ChannelCommand.self, ReleaseCommand.self, ImagesCommand.self, ChartCommand.self, SigningKeyCommand.self, DomainCommand.self, RepositoryCommand.self, UserCommand.self, WebhookCommand.self, LicenseFieldCommand.self,
-                      GarbageCollectCommand.self, CacheCommand.self, BundleCommand.self,
+                      GarbageCollectCommand.self, CacheCommand.self, BundleCommand.self, ConfigCommand.self,
                       Keygen.self])
 }

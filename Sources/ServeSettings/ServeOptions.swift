@@ -1,0 +1,107 @@
+/// One setting of `portcullis serve`: how it is spelled as a flag, an environment variable
+/// and a key of the configuration file, its default and what it means. This catalogue is the
+/// one source of the flags' mapping, `config example`, `config check`, and the README's
+/// configuration table (a test compares them).
+public struct ServeOption: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        case string, integer, boolean
+        /// `250ms`, `90s`, `5m`, `720h`, `30d` or plain seconds.
+        case duration
+        /// `50GiB`, `500MB`, a byte count, or `80%`.
+        case size
+        /// A path to a file whose content is a secret (the key ends in `File`).
+        case secretFile
+    }
+
+    /// The configuration file's key (camelCase).
+    public let key: String
+    /// `--flag-name`.
+    public let flag: String
+    public let env: String?
+    /// As written in the file; nil when unset by default.
+    public let defaultValue: String?
+    public let kind: Kind
+    public let help: String
+    /// For settings unset by default, what `config example` shows commented out.
+    public let example: String?
+
+    init(_ key: String, _ flag: String, env: String? = nil, default defaultValue: String? = nil, example: String? = nil, _ help: String) {
+        self.init(key, flag, env: env, default: defaultValue, .string, example: example, help)
+    }
+
+    init(_ key: String, _ flag: String, env: String? = nil, default defaultValue: String? = nil, _ kind: Kind,
+         example: String? = nil, _ help: String) {
+        self.key = key
+        self.flag = flag
+        self.env = env
+        self.defaultValue = defaultValue
+        self.kind = kind
+        self.help = help
+        self.example = example
+    }
+}
+
+public enum ServeOptions {
+    public static let all: [ServeOption] = [
+        .init("listen", "--listen", env: "PORTCULLIS_LISTEN", default: "127.0.0.1:8080", "address to listen on (host:port)"),
+        .init("dataDir", "--data-dir", env: "PORTCULLIS_DATA_DIR", default: "./portcullis-data", "SQLite database, blob cache, keys"),
+        .init("publicURL", "--public-url", env: "PORTCULLIS_PUBLIC_URL", example: "https://registry.example.com",
+              "scheme and host clients use, in pull secrets and token realms (default: each request's Host)"),
+        .init("tlsCert", "--tls-cert", env: "PORTCULLIS_TLS_CERT", example: "/etc/portcullis/tls.crt",
+              "PEM certificate chain for native HTTPS; reloaded on SIGHUP"),
+        .init("tlsKey", "--tls-key", env: "PORTCULLIS_TLS_KEY", example: "/etc/portcullis/tls.key", "PEM private key for native HTTPS"),
+        .init("http2", "--http2", env: "PORTCULLIS_HTTP2", default: "false", .boolean, "also offer HTTP/2 over TLS"),
+        .init("tokenTTL", "--token-ttl", env: "PORTCULLIS_TOKEN_TTL", default: "5m", .duration, "registry token lifetime"),
+        .init("tagTTL", "--tag-ttl", env: "PORTCULLIS_TAG_TTL", default: "60s", .duration,
+              "how long a proxied tag is served from cache before it is re-checked upstream"),
+        .init("staleLimit", "--stale-limit", env: "PORTCULLIS_STALE_LIMIT", default: "24h", .duration,
+              "how long past its TTL a cached tag may be served while the upstream fails"),
+        .init("upstreamTimeout", "--upstream-timeout", env: "PORTCULLIS_UPSTREAM_TIMEOUT", default: "30s", .duration,
+              "wait for an upstream's response head"),
+        .init("loginFailureLimit", "--login-failure-limit", env: "PORTCULLIS_LOGIN_FAILURE_LIMIT", default: "10", .integer,
+              "failed logins per source address or credential within a minute before 429 (0 disables)"),
+        .init("anonymousRateLimit", "--anonymous-rate-limit", env: "PORTCULLIS_ANONYMOUS_RATE_LIMIT", default: "300", .integer,
+              "anonymous requests per source address per minute for public content (0 refuses them)"),
+        .init("refusedPullThreshold", "--refused-pull-threshold", env: "PORTCULLIS_REFUSED_PULL_THRESHOLD", default: "20", .integer,
+              "a customer's refused requests within an hour that send pull.refused"),
+        .init("expiryScanInterval", "--expiry-scan-interval", env: "PORTCULLIS_EXPIRY_SCAN_INTERVAL", default: "10m", .duration,
+              "how often licenses are checked for license.expiring"),
+        .init("cacheMaxSize", "--cache-max-size", env: "PORTCULLIS_CACHE_MAX_SIZE", .size, example: "50GiB",
+              "largest proxy cache, e.g. 50GiB or 80% of the blob directory's disk (default: unbounded)"),
+        .init("cacheCheckInterval", "--cache-check-interval", env: "PORTCULLIS_CACHE_CHECK_INTERVAL", default: "30s", .duration,
+              "how often the cache's size is checked and pull times are written"),
+        .init("pullRetention", "--pull-retention", env: "PORTCULLIS_PULL_RETENTION", .duration, example: "90d",
+              "how long raw pull records are kept, at least 1h; per-day counts stay (default: for good)"),
+        .init("shutdownGrace", "--shutdown-grace", env: "PORTCULLIS_SHUTDOWN_GRACE", default: "30s", .duration,
+              "after SIGTERM, how long in-flight requests may finish"),
+        .init("database", "--database", env: "PORTCULLIS_DATABASE_URL", example: "postgres://portcullis@db:5432/portcullis",
+              "PostgreSQL for metadata, shared by replicas: postgres://USER:PASS@HOST:PORT/DB (default: SQLite in the data directory)"),
+        .init("databaseFile", "--database-file", env: "PORTCULLIS_DATABASE_URL_FILE", .secretFile, example: "/run/secrets/database-url",
+              "file holding the --database URL (it carries a password)"),
+        .init("blobStore", "--blob-store", env: "PORTCULLIS_BLOB_STORE", example: "s3://portcullis-blobs",
+              "S3 or an S3-compatible store for blobs, s3://BUCKET[/PREFIX]; credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (a custom endpoint is addressed path-style)"),
+        .init("blobRedirect", "--blob-redirect", env: "PORTCULLIS_BLOB_REDIRECT", .duration, example: "5m",
+              "answer GETs of stored blobs with 307 to a presigned object-store URL valid this long (needs an s3:// blob store; off by default because customers behind firewalls may not reach the bucket)"),
+        .init("secretKeyFile", "--secret-key-file", env: "PORTCULLIS_SECRET_KEY_FILE", .secretFile, example: "/run/secrets/portcullis-key",
+              "file holding the key that seals credentials and license IDs at rest, 32 bytes in base64 (`portcullis keygen` prints one; PORTCULLIS_SECRET_KEY gives it inline); required with a database, identical on every replica (default: the data directory's secret.key)"),
+        .init("adminTokenFile", "--admin-token-file", env: "PORTCULLIS_ADMIN_TOKEN_FILE", .secretFile, example: "/run/secrets/admin-token",
+              "file holding the bootstrap admin token, 24+ characters (PORTCULLIS_ADMIN_TOKEN gives it inline); set it on every replica (default: the data directory's admin-token)"),
+        .init("logLevel", "--log-level", env: "PORTCULLIS_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning or error"),
+        .init("logFormat", "--log-format", env: "PORTCULLIS_LOG_FORMAT", default: "text",
+              "text, or json: one object per line on standard error with ts, level, label, msg, source and the event's own fields (for requests: method, repository, reference, status, bytes, ms, remote, reason)"),
+    ]
+
+    public static func option(key: String) -> ServeOption? { all.first { $0.key == key } }
+}
+
+extension ServeOptions {
+    /// The README's configuration table (a test keeps the README equal to this).
+    public static var markdownTable: String {
+        var out = "| flag | file key | environment | default | meaning |\n|---|---|---|---|---|\n"
+        for o in all {
+            let shown = o.defaultValue.map { "`\($0)`" } ?? ""
+            out += "| `\(o.flag)` | `\(o.key)` | " + (o.env.map { "`\($0)`" } ?? "") + " | \(shown) | \(o.help) |\n"
+        }
+        return out
+    }
+}
