@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // Traces exported over OTLP/HTTP only: the gRPC exporter's dependencies are not built.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
@@ -84,6 +87,7 @@ let package = Package(
         .target(name: "Upstream", dependencies: [
             "OCI", "SigV4",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -98,6 +102,7 @@ let package = Package(
         .target(name: "Proxy", dependencies: [
             "OCI", "Storage", "Upstream", "RegistryCore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,6 +153,7 @@ let package = Package(
             "OCI", "Licensing", "Storage", "Upstream", "RegistryCore", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
             "ControlPlane", "PortcullisAPI", "Backends", "Bundles",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdHTTP2", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
@@ -165,6 +171,8 @@ let package = Package(
             "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy", "Charts",
             "ServeSettings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "OTel", package: "swift-otel"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),

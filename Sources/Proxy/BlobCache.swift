@@ -4,6 +4,7 @@ import Metrics
 import OCI
 import RegistryCore
 import Storage
+import Tracing
 import Upstream
 
 /// Joins concurrent misses for the same blob onto one upstream fetch.
@@ -56,13 +57,17 @@ public actor BlobCache {
         inFlight[digest] = (fill, place)
         Gauge(label: "portcullis_fills_in_flight").record(inFlight.count)
         let store = self.store, logger = self.logger, leases = self.leases
+        // The fill runs on the fill service's task; its spans still belong to the request's trace.
+        let trace = InstrumentationContext.current
         let accepted = fills.submit {
-            let renewal = leases.map { leases in Task { await leases.keepRenewed(digest) } }
-            let result = await fill.run(fetch: fetch, store: store, logger: logger)
-            await self.finished(digest)
-            if case .success(let length) = result { await completed(length) }
-            renewal?.cancel()
-            await leases?.release(digest)
+            await InstrumentationContext.withValue(trace) {
+                let renewal = leases.map { leases in Task { await leases.keepRenewed(digest) } }
+                let result = await fill.run(fetch: fetch, store: store, logger: logger)
+                await self.finished(digest)
+                if case .success(let length) = result { await completed(length) }
+                renewal?.cancel()
+                await leases?.release(digest)
+            }
         }
         if !accepted {
             fill.abandon(.shuttingDown, store: store)

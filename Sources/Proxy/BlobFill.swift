@@ -3,6 +3,7 @@ import NIOCore
 import OCI
 import RegistryCore
 import Storage
+import Tracing
 import Synchronization
 import Upstream
 
@@ -103,6 +104,19 @@ public final class BlobFill: Sendable {
     /// Runs the copy. Called once, on a task of the fill service that no client owns, so a
     /// fill goes on when the client that started it disconnects.
     func run(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
+        await withSpan("cache.fill") { span in
+            span.attributes["portcullis.digest"] = digest.description
+            let result = await copy(fetch: fetch, store: store, logger: logger)
+            switch result {
+            case .success(let length): span.attributes["portcullis.bytes"] = Int(length)
+            case .failure(let failure):
+                span.setStatus(SpanStatus(code: .error, message: "\(failure)"))
+            }
+            return result
+        }
+    }
+
+    private func copy(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
         var written: Int64 = 0
         do {
             let source: UpstreamBlob
@@ -128,22 +142,26 @@ public final class BlobFill: Sendable {
                 perform(machine.withLock { $0.appended(Int64(batch.readableBytes)) })
                 batch.clear()
             }
-            do {
-                for try await var chunk in source.body {
-                    chunk.withUnsafeReadableBytes { hasher.update($0) }
-                    let total = written + Int64(batch.readableBytes + chunk.readableBytes)
-                    if let length = source.length, total > length {
-                        throw BlobFillError.sizeMismatch(expected: length, actual: total)
+            // The body as the upstream sends it, each batch written to the spool as it comes.
+            try await withSpan("upstream.body", ofKind: .client) { bodySpan in
+                do {
+                    for try await var chunk in source.body {
+                        chunk.withUnsafeReadableBytes { hasher.update($0) }
+                        let total = written + Int64(batch.readableBytes + chunk.readableBytes)
+                        if let length = source.length, total > length {
+                            throw BlobFillError.sizeMismatch(expected: length, actual: total)
+                        }
+                        batch.writeBuffer(&chunk)
+                        // The first bytes go out at once so clients start receiving without delay.
+                        if batch.readableBytes >= Self.writeSize || written == 0 { try flush() }
                     }
-                    batch.writeBuffer(&chunk)
-                    // The first bytes go out at once so clients start receiving without delay.
-                    if batch.readableBytes >= Self.writeSize || written == 0 { try flush() }
+                    try flush()
+                } catch let error as BlobFillError {
+                    throw error
+                } catch {
+                    throw BlobFillError.upstream("transfer interrupted: \(error)")
                 }
-                try flush()
-            } catch let error as BlobFillError {
-                throw error
-            } catch {
-                throw BlobFillError.upstream("transfer interrupted: \(error)")
+                bodySpan.attributes["portcullis.bytes"] = Int(written)
             }
             if let length = source.length, written != length {
                 throw BlobFillError.sizeMismatch(expected: length, actual: written)
@@ -154,7 +172,7 @@ public final class BlobFill: Sendable {
             // fsync and rename, or an upload to the object store, which can take a while).
             perform(machine.withLock { $0.completed() })
             do {
-                try await store.commit(spool, as: digest)
+                try await withSpan("store.commit") { _ in try await store.commit(spool, as: digest) }
             } catch {
                 throw BlobFillError.storage(String(describing: error))
             }

@@ -5,6 +5,7 @@ import NIOCore
 import OCI
 import RegistryCore
 import Storage
+import Tracing
 import Upstream
 
 /// What every proxied repository shares: the index of upstream content, the blob cache,
@@ -56,13 +57,19 @@ public struct ProxiedRepository: RepositoryReader {
     // MARK: Manifests
 
     public func manifest(_ reference: ManifestReference, wantBody: Bool) async throws -> ManifestContent {
-        let content = try await mappingUpstreamErrors(notFound: .manifestUnknown) {
-            switch reference {
-            case .digest(let digest): try await manifest(digest: digest, wantBody: wantBody)
-            case .tag(let tag): try await manifest(tag: tag, wantBody: wantBody, now: Date())
+        try await withSpan("cache.lookup") { span in
+            span.attributes["portcullis.upstream"] = upstream.registry.name
+            span.attributes["portcullis.repository"] = repository
+            span.attributes["portcullis.reference"] = reference.description
+            let content = try await mappingUpstreamErrors(notFound: .manifestUnknown) {
+                switch reference {
+                case .digest(let digest): try await manifest(digest: digest, wantBody: wantBody)
+                case .tag(let tag): try await manifest(tag: tag, wantBody: wantBody, now: Date())
+                }
             }
+            span.attributes["portcullis.digest"] = content.record.digest.description
+            return content
         }
-        return content
     }
 
     private func manifest(digest: Digest, wantBody: Bool) async throws -> ManifestContent {
@@ -166,6 +173,20 @@ public struct ProxiedRepository: RepositoryReader {
     // MARK: Blobs
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
+        try await withSpan("cache.lookup") { span in
+            span.attributes["portcullis.upstream"] = upstream.registry.name
+            span.attributes["portcullis.repository"] = repository
+            span.attributes["portcullis.digest"] = digest.description
+            let content = try await lookUp(digest)
+            switch content {
+            case .complete: span.attributes["portcullis.cache"] = "hit"
+            case .arriving: span.attributes["portcullis.cache"] = "filling"
+            }
+            return content
+        }
+    }
+
+    private func lookUp(_ digest: Digest) async throws -> BlobContent {
         await cache.usage.claim(digest)
         return try await mappingUpstreamErrors(notFound: .blobUnknown) {
             let upstreamRegistry = cache.upstream, visibility = cache.visibility, entries = cache.entries

@@ -86,6 +86,8 @@ public enum ServeOptions {
               "file holding the key that seals credentials and license IDs at rest, 32 bytes in base64 (`portcullis keygen` prints one; PORTCULLIS_SECRET_KEY gives it inline); required with a database, identical on every replica (default: the data directory's secret.key)"),
         .init("adminTokenFile", "--admin-token-file", env: "PORTCULLIS_ADMIN_TOKEN_FILE", .secretFile, example: "/run/secrets/admin-token",
               "file holding the bootstrap admin token, 24+ characters (PORTCULLIS_ADMIN_TOKEN gives it inline); set it on every replica (default: the data directory's admin-token)"),
+        .init("otelEndpoint", "--otel-endpoint", env: "OTEL_EXPORTER_OTLP_ENDPOINT", example: "http://otel-collector:4318",
+              "OTLP/HTTP endpoint to export traces to (the base URL: spans go to /v1/traces); OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_SERVICE_NAME to rename the service; off when unset"),
         .init("logLevel", "--log-level", env: "PORTCULLIS_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning or error"),
         .init("logFormat", "--log-format", env: "PORTCULLIS_LOG_FORMAT", default: "text",
               "text, or json: one object per line on standard error with ts, level, label, msg, source and the event's own fields (for requests: method, repository, reference, status, bytes, ms, remote, reason)"),

@@ -7,13 +7,16 @@ import Synchronization
 /// can index them without parsing text.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level
     let label: String
     private static let output = Mutex<FileHandle>(FileHandle.standardError)
 
-    public init(label: String, level: Logger.Level) {
+    /// `metadataProvider` adds context to every line (the trace and span ids when tracing).
+    public init(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -23,7 +26,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let line = Self.line(at: Date(), level: event.level, label: label, message: event.message.description, source: event.source,
-                             metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+                             metadata: (metadataProvider?.get() ?? [:]).merging(metadata) { $1 }.merging(event.metadata ?? [:]) { $1 })
         Self.output.withLock { $0.write(Data(line.utf8)) }
     }
 

@@ -23,7 +23,8 @@ import Upstream
 
 /// Builds the server from its configuration and runs it until SIGTERM or SIGINT.
 public enum PortcullisServer {
-    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+    /// `observability` runs beside the server (the trace exporter), shut down after it.
+    public static func run(_ configuration: ServerConfiguration, observability: [any Service] = [], logger: Logger) async throws {
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let dataDir = DataDirectory(root: configuration.dataDirectory)
@@ -60,7 +61,8 @@ public enum PortcullisServer {
             var groupConfig = ServiceGroupConfiguration(
                 // Shut down in reverse: readiness says so first, then the listener drains, then
                 // fills under way finish, then pull records flush.
-                services: [.init(service: components.pulls), .init(service: components.evictor), .init(service: components.fills),
+                services: observability.map { .init(service: $0) }
+                    + [.init(service: components.pulls), .init(service: components.evictor), .init(service: components.fills),
                            .init(service: app),
                            .init(service: ShutdownNotice(state: components.state))]
                     + (components.control.webhooks.map { [.init(service: $0)] } ?? [])
@@ -155,6 +157,8 @@ public enum PortcullisServer {
     public static func makeApplication(_ c: Components, adminToken: String,
                                        onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: PortcullisContext.self)
+        // First, so every log line of a request carries its trace id.
+        if c.configuration.tracing { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)

@@ -7,6 +7,7 @@ import NIOCore
 import OCI
 import RegistryCore
 import Storage
+import Tracing
 
 /// The distribution API. A request is parsed, its caller authenticated, its repository
 /// resolved (which is where every access decision is made), and then served by the one
@@ -53,15 +54,33 @@ struct RegistryRoutes: Sendable {
             $0.reference = Self.reference(path)
             $0.challengeScopes = access.challengeScopes
         }
-        let caller = try await authenticate(request, context: context, address: address)
-        let repository: ResolvedRepository
-        if let namespace = request.uri.queryParameters["ns"] {
-            // A node mirror (containerd's hosts.toml) asking for the upstream's own name.
-            repository = try await c.resolver.resolveMirrored(access, namespace: String(namespace), caller: caller,
-                                                              address: address.requestAddress)
-            outcome.update { $0.repository = "\(namespace)/\(name)" }
-        } else {
-            repository = try await c.resolver.resolve(access, caller: caller, address: address.requestAddress)
+        let repository = try await withSpan("authorize") { span in
+            span.attributes["portcullis.repository"] = name.description
+            span.attributes["portcullis.actions"] = access.actions.map(\.rawValue).joined(separator: ",")
+            do {
+                let caller = try await authenticate(request, context: context, address: address)
+                // Who, by kind only: a span never carries a license ID or a customer's name.
+                span.attributes["portcullis.principal"] = switch caller.principal {
+                case .customer: "customer"
+                case .vendor: "vendor"
+                case .anonymous: "anonymous"
+                }
+                let resolved: ResolvedRepository
+                if let namespace = request.uri.queryParameters["ns"] {
+                    // A node mirror (containerd's hosts.toml) asking for the upstream's own name.
+                    resolved = try await c.resolver.resolveMirrored(access, namespace: String(namespace), caller: caller,
+                                                                    address: address.requestAddress)
+                    outcome.update { $0.repository = "\(namespace)/\(name)" }
+                } else {
+                    resolved = try await c.resolver.resolve(access, caller: caller, address: address.requestAddress)
+                }
+                span.attributes["portcullis.decision"] = "allowed"
+                span.attributes["portcullis.repository.kind"] = "\(resolved.kind)"
+                return resolved
+            } catch {
+                span.attributes["portcullis.decision"] = "refused"
+                throw error
+            }
         }
         outcome.update {
             $0.appSlug = $0.appSlug ?? repository.appSlug

@@ -47,6 +47,8 @@ public struct ServerConfiguration: Sendable {
     public var cacheCheckInterval: TimeInterval = 30
     /// How long raw pull records are kept (daily summaries are kept for good); nil: for good.
     public var pullRetention: TimeInterval?
+    /// Traces are recorded (a tracer was bootstrapped): requests get spans from the first middleware.
+    public var tracing = false
     /// The bootstrap admin token; nil for the data directory's `admin-token`.
     public var adminToken: String?
 

@@ -16,7 +16,7 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
     /// The production chain. Token requests (to a realm, to ECR) go through redirects but not
     /// through auth or metrics.
     public init(http: HTTPClient, responseTimeout: TimeAmount, tokens: UpstreamTokenCache = UpstreamTokenCache(), logger: Logger) {
-        let wire = RedirectFollowingTransport(wrapping: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger))
+        let wire = RedirectFollowingTransport(wrapping: TracingTransport(wrapping: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger)))
         let auth = ChallengeAuthTransport(wrapping: wire, exchange: BearerTokenExchange(transport: wire), tokens: tokens)
         self.init(transport: MetricsTransport(wrapping: auth))
     }

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Backends
 import Logging
+import OTel
 import Proxy
 import Server
+import ServiceLifecycle
 import ServeSettings
 
 struct Serve: AsyncParsableCommand {
@@ -48,6 +50,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File holding the secret key (or PORTCULLIS_SECRET_KEY inline; default the data directory's secret.key).")
     var secretKeyFile: String?
     @Option(help: "File holding the bootstrap admin token (or PORTCULLIS_ADMIN_TOKEN inline).") var adminTokenFile: String?
+    @Option(help: "OTLP/HTTP endpoint to export traces to, e.g. http://otel-collector:4318 (also OTEL_EXPORTER_OTLP_ENDPOINT); off when unset.")
+    var otelEndpoint: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error (default info).") var logLevel: String?
     @Option(help: "Log format: text, or json (one object per line with ts, level, label, msg, source and the metadata's keys).")
     var logFormat: String?
@@ -61,7 +65,8 @@ struct Serve: AsyncParsableCommand {
             "refusedPullThreshold": refusedPullThreshold, "expiryScanInterval": expiryScanInterval, "cacheMaxSize": cacheMaxSize,
             "cacheCheckInterval": cacheCheckInterval, "pullRetention": pullRetention, "shutdownGrace": shutdownGrace,
             "database": database, "databaseFile": databaseFile, "blobStore": blobStore, "blobRedirect": blobRedirect,
-            "secretKeyFile": secretKeyFile, "adminTokenFile": adminTokenFile, "logLevel": logLevel, "logFormat": logFormat,
+            "secretKeyFile": secretKeyFile, "adminTokenFile": adminTokenFile, "otelEndpoint": otelEndpoint, "logLevel": logLevel,
+            "logFormat": logFormat,
         ]
         return all.compactMapValues { $0 }
     }
@@ -69,7 +74,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let settings: ResolvedSettings
-        let config: ServerConfiguration
+        var config: ServerConfiguration
         let level: Logger.Level
         let json: Bool
         do {
@@ -89,14 +94,26 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, level: level) }
-            var handler = StreamLogHandler.standardError(label: label)
+        var observability: [any Service] = []
+        var traceIDs: Logger.MetadataProvider?
+        if let endpoint = settings["otelEndpoint"] {
+            do {
+                observability.append(try Self.bootstrapTracing(endpoint))
+            } catch {
+                FileHandle.standardError.write(Data("portcullis: \(endpoint.source): otelEndpoint: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            traceIDs = OTel.makeLoggingMetadataProvider()
+            config.tracing = true
+        }
+        LoggingSystem.bootstrap({ label, provider in
+            if json { return JSONLogHandler(label: label, level: level, metadataProvider: provider) }
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: traceIDs)
         do {
-            try await PortcullisServer.run(config, logger: Logger(label: "portcullis"))
+            try await PortcullisServer.run(config, observability: observability, logger: Logger(label: "portcullis"))
         } catch let error as StorageStartupError {
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
             throw ExitCode(2)
@@ -104,6 +121,29 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("portcullis: --cache-max-size: \(error)\n".utf8))
             throw ExitCode(2)
         }
+    }
+
+    /// Traces over OTLP/HTTP (protobuf, or JSON with OTEL_EXPORTER_OTLP_PROTOCOL=http/json); no
+    /// OTel logs or metrics: logs go to standard error and metrics to /metrics as before.
+    static func bootstrapTracing(_ endpoint: Setting) throws -> some Service {
+        var otel = OTel.Configuration.default
+        otel.serviceName = "portcullis"
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.enabled = true
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        var environment = ProcessInfo.processInfo.environment
+        if endpoint.source != .environment("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            // A flag or the file: it wins over the OTEL_ variables, as every flag does.
+            let base = endpoint.value.hasSuffix("/") ? String(endpoint.value.dropLast()) : endpoint.value
+            otel.traces.otlpExporter.endpoint = base + "/v1/traces"
+            environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
+            environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = nil
+        }
+        guard endpoint.value.hasPrefix("http://") || endpoint.value.hasPrefix("https://") else {
+            throw SettingsError("the endpoint must be an http:// or https:// URL")
+        }
+        return try OTel.bootstrap(configuration: otel, environment: environment)
     }
 
     /// The server's configuration from resolved settings; every problem names its source.

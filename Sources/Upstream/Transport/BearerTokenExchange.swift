@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import OCI
+import Tracing
 
 /// Docker's token flow, the client side: asks a registry's token realm for a token that
 /// covers a scope, with the vendor's login as Basic auth (or none, for anonymous tokens).
@@ -13,6 +14,14 @@ public struct BearerTokenExchange: Sendable {
 
     /// The `Authorization` value to use and how long it may be cached.
     public func authorization(for challenge: AuthChallenge, target: UpstreamTarget, scope: String, login: String?) async throws
+        -> (authorization: String, lifetime: TimeInterval) {
+        try await withSpan("upstream.token", ofKind: .client) { span in
+            span.attributes["portcullis.upstream.scope"] = scope
+            return try await exchange(challenge, target: target, scope: scope, login: login)
+        }
+    }
+
+    private func exchange(_ challenge: AuthChallenge, target: UpstreamTarget, scope: String, login: String?) async throws
         -> (authorization: String, lifetime: TimeInterval) {
         guard let realm = challenge.parameters["realm"], let realmURL = URL(string: realm),
               let scheme = realmURL.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
