@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "portcullis", targets: ["portcullis"]),
         // The benchmark's ceiling for small responses (bench/): a bare Hummingbird route.
         .executable(name: "portcullis-ceiling", targets: ["Ceiling"]),
+        // libFuzzer targets for every parser of untrusted input (scripts/fuzz, FUZZING.md).
+        .executable(name: "portcullis-fuzz", targets: ["PortcullisFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -117,8 +119,14 @@ let package = Package(
         ]),
         // Who is asking (the license gate, registry tokens) and what they may have (the access
         // rules and the resolver that applies them to every repository).
+        // Registry tokens: ES256 JWTs with Docker's access claims, issued and verified.
+        .target(name: "RegistryTokens", dependencies: [
+            "OCI",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "Access", dependencies: [
-            "OCI", "Licensing", "Storage", "RegistryCore", "Proxy", "Hosting",
+            "OCI", "Licensing", "Storage", "RegistryCore", "Proxy", "Hosting", "RegistryTokens",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -180,6 +188,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
+        .target(name: "FuzzTargets", dependencies: [
+            "OCI", "Charts", "ImageTooling", "RegistryTokens",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "PortcullisFuzz", dependencies: ["FuzzTargets"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),
@@ -187,6 +200,7 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "ServeSettingsTests", dependencies: ["ServeSettings"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "TestSupport"], exclude: ["botocore_oracle.py"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "SigV4"]),

@@ -32,17 +32,9 @@ public struct ChartPackage: Sendable {
         guard let dir = top, let chartFile = entries.first(where: { $0.path == dir + "/Chart.yaml" && $0.kind == .file }) else {
             throw ChartError("not a Helm chart: no Chart.yaml in the archive's top-level directory")
         }
-        let metadata: [String: Any]
-        do {
-            guard let loaded = try Yams.load(yaml: String(decoding: chartFile.contents, as: UTF8.self)) as? [String: Any] else {
-                throw ChartError("Chart.yaml is not a mapping")
-            }
-            metadata = loaded
-        } catch let error as ChartError {
-            throw error
-        } catch {
-            throw ChartError("Chart.yaml is not valid YAML")
-        }
+        let loaded: Any?
+        do { loaded = try SafeYAML.load(String(decoding: chartFile.contents, as: UTF8.self)) } catch { throw ChartError("Chart.yaml: \(error)") }
+        guard let metadata = loaded as? [String: Any] else { throw ChartError("Chart.yaml is not a mapping") }
         guard let name = metadata["name"] as? String, !name.isEmpty else { throw ChartError("Chart.yaml has no name") }
         guard name == dir else {
             throw ChartError("chart name \(name.debugDescription) differs from the archive's directory \(dir.debugDescription)")

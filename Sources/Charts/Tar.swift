@@ -65,6 +65,10 @@ public enum Tar {
             let prefix = cString(header[345..<500])
             if String(decoding: header[257..<262], as: UTF8.self) == "ustar", !prefix.isEmpty { name = prefix + "/" + name }
             let path = paxPath ?? longName ?? name
+            // A name a chart could really have: UTF-8 text without control characters.
+            guard !path.isEmpty, !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{FFFD}" }) else {
+                throw TarError("entry name at offset \(offset) is not valid text")
+            }
             paxPath = nil
             paxSize = nil
             longName = nil

@@ -109,7 +109,7 @@ public enum ValuesInjection {
     }
 
     static func verify(_ text: String, _ replicated: [(String, Value)]) -> Bool {
-        guard let root = (try? Yams.load(yaml: text)) as? [String: Any],
+        guard let root = (try? SafeYAML.load(text)) as? [String: Any],
               let global = root["global"] as? [String: Any],
               let injected = global["replicated"] as? [String: Any] else { return false }
         return replicated.allSatisfy { key, value in
@@ -126,7 +126,7 @@ public enum ValuesInjection {
         var root: [String: Any] = [:]
         if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let loaded: Any?
-            do { loaded = try Yams.load(yaml: text) } catch { throw ChartError("values.yaml is not valid YAML") }
+            do { loaded = try SafeYAML.load(text) } catch { throw ChartError("values.yaml: \(error)") }
             if let loaded {
                 guard let mapping = loaded as? [String: Any] else { throw ChartError("values.yaml is not a mapping") }
                 root = mapping

@@ -265,3 +265,28 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         #expect(throws: TarError.self) { try Tar.entryHeader(damaged) }
     }
 }
+
+/// Inputs the fuzzer found (Fuzz/regressions/), pinned with the error each must now give.
+@Suite struct FuzzFoundTests {
+    @Test(arguments: ["#ngin=bal:x\n?  old: ~  ox\n", "? [a, b]\n: c\n", "a: !!set {x}\n", "global: !!binary aGk=\n"])
+    func valuesYAMLThatCrashedTheConstructorIsRefused(values: String) {
+        #expect(throws: ChartError.self) {
+            try ValuesInjection.inject(into: values, replicated: [("licenseID", .string("l"))])
+        }
+    }
+
+    @Test func anArchiveEntryNameThatIsNotTextIsRefused() throws {
+        var name = Array("chart/".utf8) + [0xFF, 0xFE] + Array("x.yaml".utf8)
+        var archive = try Tar.fileHeader(path: "placeholder-name", size: 0) + Tar.endOfArchive
+        name += [UInt8](repeating: 0, count: 100 - name.count)
+        archive.replaceSubrange(0..<100, with: name)
+        // Recompute the checksum over the edited header.
+        for i in 148..<156 { archive[i] = UInt8(ascii: " ") }
+        let sum = archive[0..<512].reduce(0) { $0 + Int($1) }
+        let octal = Array(String(sum, radix: 8).utf8)
+        archive.replaceSubrange(148..<148 + 6, with: [UInt8](repeating: UInt8(ascii: "0"), count: 6 - octal.count) + octal)
+        archive[154] = 0
+        let error = #expect(throws: TarError.self) { try Tar.read(archive) }
+        #expect(error?.description.contains("not valid text") == true, "\(String(describing: error))")
+    }
+}
