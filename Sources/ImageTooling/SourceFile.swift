@@ -63,22 +63,6 @@ func composeAll(_ file: SourceFile) throws(ToolingError) -> [Node] {
     }
 }
 
-extension YamlError {
-    var line: Int? {
-        switch self {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-        default: nil
-        }
-    }
-
-    var problem: String {
-        switch self {
-        case .scanner(_, let p, _, _), .parser(_, let p, _, _), .composer(_, let p, _, _): p
-        default: String(describing: self)
-        }
-    }
-}
-
 /// Loads inputs: a chart directory or `.tgz` (values files and templates), a directory of
 /// manifests, or single manifest files.
 public enum SourceLoader {

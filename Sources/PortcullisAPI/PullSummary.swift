@@ -77,16 +77,6 @@ public struct PullSummaryBody: Codable, Sendable, Equatable {
     /// Pulls by the vendor's own tokens and anonymous pulls: only in the summary of all traffic.
     public var unattributed: Traffic?
 
-    /// Summarizes raw records over the `days` days up to `now` (older records are left out).
-    public init(summarizing records: [PullBody], days: Int, now: Date = Date()) {
-        self.init(counting: records.map { record in
-            let refused = record.status >= 400
-            return Count(day: record.at, customerID: record.customerID, repository: record.repository,
-                         reason: refused ? (record.reason ?? "HTTP \(record.status)") : nil, requests: 1, refused: refused ? 1 : 0,
-                         bytes: refused ? 0 : record.bytes, lastAt: record.at)
-        }, days: days, now: now, byCustomer: false)
-    }
-
     /// Summarizes counts over the `days` days up to `now`; `byCustomer` adds the per-customer
     /// and unattributed totals.
     public init(counting counts: [Count], days: Int, now: Date = Date(), byCustomer: Bool) {

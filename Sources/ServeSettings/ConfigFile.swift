@@ -1,3 +1,4 @@
+import Charts
 import Foundation
 import Proxy
 import Yams
@@ -123,22 +124,6 @@ public enum ConfigFile {
 
     private static func quoted(_ value: String) -> String {
         value.contains(where: { ":#{}[],&*!|>'\"%@`".contains($0) }) || value.isEmpty ? "\"\(value)\"" : value
-    }
-}
-
-extension YamlError {
-    var line: Int? {
-        switch self {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-        default: nil
-        }
-    }
-
-    var problem: String {
-        switch self {
-        case .scanner(_, let p, _, _), .parser(_, let p, _, _), .composer(_, let p, _, _): p
-        default: String(describing: self)
-        }
     }
 }
 
