@@ -226,3 +226,22 @@ func render(_ template: String, values: String = "{}", defines: String = "") thr
         #expect(try #require(ImageReference.parse(reference)).airGapRepository == expected)
     }
 }
+
+/// Inputs the fuzzer found (Fuzz/regressions/chart-images/), pinned.
+@Suite struct TemplateFuzzFoundTests {
+    @Test(arguments: [(7.7777777777777778e20, "777777777777777836032"), (9.3e18, "9300000000000000000"), (12.0, "12"), (1e21, "1e+21")])
+    func integralFloatsBeyondInt64PrintInFullNotTrap(value: Double, printed: String) {
+        #expect(TemplateValue.format(value) == printed)
+    }
+
+    @Test func aHugeNumberInATemplateIsNoCrash() throws {
+        let files = [
+            SourceFile(path: "c/Chart.yaml", text: "name: c\nversion: 1.0.0\n", role: .chartMetadata, chart: "c"),
+            SourceFile(path: "c/templates/t.yaml", text: "containers:\n  - image: {{777777777777777777772 }}\n  - image: {{ int 1e300 }}\n",
+                       role: .template, chart: "c"),
+            SourceFile(path: "c/values.yaml", text: "", role: .values, chart: "c"),
+        ]
+        let images = try ChartImageFinder.find(in: files)
+        #expect(images.count == 2)
+    }
+}

@@ -185,7 +185,8 @@ extension TemplateEngine {
             guard let a = args.first else { return arity(name) }
             switch a {
             case .int: return a
-            case .float(let d, _): return .int(Int(d), nil)
+            // Out of range (or NaN) has no int: 0, rather than a trap.
+            case .float(let d, _): return .int(Int(exactly: d.rounded(.towardZero)) ?? 0, nil)
             default: return Int(a.plain).map { .int($0, nil) } ?? .int(0, nil)
             }
         case "lt", "le", "gt", "ge":

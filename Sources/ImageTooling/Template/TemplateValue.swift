@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// A value inside template evaluation: what `.Values` and template functions produce. Text
@@ -52,7 +53,10 @@ indirect enum TemplateValue: Sendable {
 
     /// Go's `%v` of a float64: integral values print without a fraction.
     static func format(_ d: Double) -> String {
-        if d.rounded() == d, abs(d) < 1e21 { return String(Int64(d)) }
+        // Beyond Int64 an integral value still prints in full below 1e21, as Go does.
+        if d.rounded() == d, abs(d) < 1e21 {
+            return Int64(exactly: d).map { String($0) } ?? String(format: "%.0f", d)
+        }
         return String(d)
     }
 
