@@ -58,4 +58,4 @@ def test_summaries_split_customers_from_unattributed_traffic(portcullis_factory,
 def test_pull_retention_must_be_a_duration_of_an_hour_or_more(portcullis_binary, tmp_path):
     cp = subprocess.run([str(portcullis_binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path),
                          "--pull-retention", "5m"], capture_output=True, text=True, timeout=60)
-    assert cp.returncode != 0 and "--pull-retention must be at least 1h" in cp.stderr, cp.stderr
+    assert cp.returncode == 2 and "--pull-retention: pullRetention: must be at least 1h" in cp.stderr, cp.stderr

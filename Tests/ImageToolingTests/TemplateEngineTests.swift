@@ -245,3 +245,4 @@ func render(_ template: String, values: String = "{}", defines: String = "") thr
         #expect(images.count == 2)
     }
 }
+
