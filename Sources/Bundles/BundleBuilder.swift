@@ -160,12 +160,14 @@ public struct BundleBuilder: Sendable {
             guard !chosen.isEmpty else {
                 throw BundleError("\(reference) has no manifest for \(request.platforms.joined(separator: ", ")); it has \(index.children.map(\.platform).joined(separator: ", "))")
             }
-            for child in chosen { try await addImageManifest(child.digest, reader: reader, to: &layout, reference: reference) }
+            var childTypes: [Digest: String] = [:]
+            for child in chosen {
+                childTypes[child.digest] = try await addImageManifest(child.digest, reader: reader, to: &layout, reference: reference)
+            }
             if chosen.count == 1, !request.platforms.isEmpty {
                 // One platform: the image is that platform's own manifest, digest preserved.
-                let child = try await reader.manifest(.digest(chosen[0].digest), wantBody: false)
                 digest = chosen[0].digest
-                mediaType = child.record.mediaType
+                mediaType = childTypes[digest] ?? mediaType
             } else if chosen.count < index.children.count {
                 let filtered = try index.keeping(Set(chosen.map(\.digest)))
                 digest = Digest.of(filtered)
@@ -190,10 +192,11 @@ public struct BundleBuilder: Sendable {
                                     digest: digest.description, mediaType: mediaType)
     }
 
-    /// One platform's manifest with its config and layers. Layers that may not be
-    /// redistributed are left out, as registries leave them out of pushes.
+    /// One platform's manifest with its config and layers; returns its media type. Layers that
+    /// may not be redistributed are left out, as registries leave them out of pushes.
+    @discardableResult
     private func addImageManifest(_ digest: Digest, reader: any RepositoryReader, to layout: inout BundleLayout, reference: ImageReference,
-                                  known: ByteBuffer? = nil) async throws {
+                                  known: ByteBuffer? = nil) async throws -> String {
         var bytes = known
         var mediaType = ManifestMediaType.ociManifest
         if bytes == nil {
@@ -207,6 +210,7 @@ public struct BundleBuilder: Sendable {
         for blob in summary.requiredBlobDigests {
             layout.addBlob(blob, size: try await reader.blobSize(blob), from: reader)
         }
+        return summary.mediaType
     }
 
     /// Every image the chart deploys, found the way `images ls` finds them.
