@@ -53,11 +53,7 @@ extension SQLMetadataStore {
         try await db.raw("DELETE FROM cache_entries WHERE digest = \(bind: d)").run()
         try await db.raw("DELETE FROM cache_references WHERE manifest = \(bind: d)").run()
         try await db.raw("DELETE FROM proxy_tags WHERE digest = \(bind: d)").run()
-        let held = try await db.raw("""
-            SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND \(heldScopeCondition)
-            UNION ALL SELECT 1 AS one FROM release_charts WHERE digest = \(bind: d)
-            UNION ALL SELECT 1 AS one FROM repository_manifests WHERE digest = \(bind: d)
-            """).first() != nil
+        let held = try await isHeld(d, byLinksWhere: heldScopeCondition, countingCache: false)
         if !held {
             try await db.raw("DELETE FROM manifests WHERE digest = \(bind: d)").run()
         }
@@ -120,17 +116,25 @@ extension SQLMetadataStore {
     }
 
     public func isHeldAnywhere(_ digest: Digest, besidesVendorRepositories: Bool) async throws -> Bool {
-        let d = digest.description
         // Upstream links alone hold nothing: proxied content is held by its cache entry.
-        let links: SQLQueryString = besidesVendorRepositories
-            ? "SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND registry_id LIKE 'chart:%'"
-            : "SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND \(heldScopeCondition)"
+        try await isHeld(digest.description, byLinksWhere: besidesVendorRepositories ? "registry_id LIKE 'chart:%'" : heldScopeCondition,
+                         countingCache: true)
+    }
+
+    /// Whether a link of the given scopes, a release's chart or a vendor manifest holds the
+    /// digest; with `countingCache`, also a cached (or delivered) manifest or a cache entry.
+    private func isHeld(_ d: String, byLinksWhere scopes: SQLQueryString, countingCache: Bool) async throws -> Bool {
+        let cache: SQLQueryString = countingCache
+            ? """
+              UNION ALL SELECT 1 AS one FROM manifests WHERE digest = \(bind: d)
+              UNION ALL SELECT 1 AS one FROM cache_entries WHERE digest = \(bind: d)
+              """
+            : ""
         return try await db.raw("""
-            \(links)
+            SELECT 1 AS one FROM blob_links WHERE digest = \(bind: d) AND \(scopes)
             UNION ALL SELECT 1 AS one FROM release_charts WHERE digest = \(bind: d)
             UNION ALL SELECT 1 AS one FROM repository_manifests WHERE digest = \(bind: d)
-            UNION ALL SELECT 1 AS one FROM manifests WHERE digest = \(bind: d)
-            UNION ALL SELECT 1 AS one FROM cache_entries WHERE digest = \(bind: d)
+            \(cache)
             """).first() != nil
     }
 }
