@@ -169,8 +169,10 @@ public enum Tar {
         var records: [String: String] = [:]
         var i = 0
         while i < data.count {
+            // "LENGTH KEY=VALUE\n", LENGTH counting the whole record: it must reach past its own space.
             guard let space = data[i...].firstIndex(of: UInt8(ascii: " ")),
-                  let length = Int(String(decoding: data[i..<space], as: UTF8.self)), length > 0, i + length <= data.count else {
+                  let length = Int(String(decoding: data[i..<space], as: UTF8.self)),
+                  length > space - i + 1, length <= data.count - i, data[i + length - 1] == UInt8(ascii: "\n") else {
                 throw TarError("malformed PAX header")
             }
             let record = data[(space + 1)..<(i + length - 1)]

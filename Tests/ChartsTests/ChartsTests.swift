@@ -289,4 +289,16 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         let error = #expect(throws: TarError.self) { try Tar.read(archive) }
         #expect(error?.description.contains("not valid text") == true, "\(String(describing: error))")
     }
+
+    /// The fuzzer's input had a record length shorter than its own length field ("2 x=y\n").
+    @Test(arguments: ["2 x=y\n", "1 \n", "9223372036854775807 a=b\n", "12 path=abc!", "0 a=b\n", "-5 a=b\n", "7 a=b\n"])
+    func malformedPAXRecordsAreRefused(records: String) {
+        let error = #expect(throws: TarError.self) { try Tar.parsePAX(Array(records.utf8)) }
+        #expect(error?.description.contains("malformed PAX") == true)
+    }
+
+    @Test func wellFormedPAXRecordsParse() throws {
+        let data = Tar.paxRecord("path", "a/b.yaml") + Tar.paxRecord("comment", "x y=z")
+        #expect(try Tar.parsePAX(data) == ["path": "a/b.yaml", "comment": "x y=z"])
+    }
 }

@@ -244,5 +244,59 @@ func render(_ template: String, values: String = "{}", defines: String = "") thr
         let images = try ChartImageFinder.find(in: files)
         #expect(images.count == 2)
     }
+
+    /// Found as a timeout: each level doubles the work, and the depth limit (64) comes after 2^64 renders.
+    @Test func aTemplateIncludingItselfTwiceStopsWithAReason() throws {
+        let defines = #"{{- define "img" -}}x{{ include "img" . }}{{ include "img" . }}{{- end -}}"#
+        let out = try render(#"image: {{ include "img" . }}"#, defines: defines).text
+        #expect(unknownReasons(out).contains { $0.contains("rendering stopped") }, "\(Set(unknownReasons(out)))")
+    }
+
+    @Test func nestedLoopsShareOneBudget() throws {
+        let out = try render("{{ range 10000 }}{{ range 10000 }}{{ range 10000 }}x{{ end }}{{ end }}{{ end }}").text
+        #expect(out.unknownReason?.reason.contains("rendering stopped") == true)
+        #expect(out.string.count < 1_000_000)
+    }
+
+    @Test func tplCannotEscapeTheBudget() throws {
+        let defines = #"{{- define "t" -}}{{ tpl "{{ include \"t\" . }}{{ include \"t\" . }}" . }}{{- end -}}"#
+        let out = try render(#"{{ include "t" . }}"#, defines: defines).text
+        #expect(out.unknownReason != nil)
+    }
+
+    @Test func functionsThatMultiplyTextRefuseResultsBeyondTheBudget() throws {
+        let indented = try render(#"{{ indent 100000000000 "x" }}"#).text
+        #expect(indented.unknownReason?.reason.contains("too long") == true)
+        let values = "a: \(String(repeating: "a", count: 1000))\nb: \(String(repeating: "b", count: 5000))\n"
+        let replaced = try render(#"{{ .Values.a | replace "a" .Values.b }}"#, values: values).text
+        #expect(replaced.unknownReason?.reason.contains("too long") == true)
+        let small = try render(#"{{ indent 2 "x" }}|{{ "aXa" | replace "X" "-" }}"#).text
+        #expect(small.string == "  x|a-a")
+    }
+
+    @Test func theTimeoutInputFromTheFuzzerFinishes() throws {
+        let input = String(decoding: try Data(contentsOf: FuzzRegressionFiles.file("chart-images", prefix: "chart-images-timeout-")), as: UTF8.self)
+        let parts = input.components(separatedBy: "\n---values---\n")
+        let files = [
+            SourceFile(path: "c/Chart.yaml", text: "name: c\nversion: 1.0.0\n", role: .chartMetadata, chart: "c"),
+            SourceFile(path: "c/templates/t.yaml", text: parts[0], role: .template, chart: "c"),
+            SourceFile(path: "c/values.yaml", text: parts.count > 1 ? parts[1] : "", role: .values, chart: "c"),
+        ]
+        let images = try ChartImageFinder.find(in: files)
+        #expect(images.contains { $0.problem != nil })
+    }
+}
+
+func unknownReasons(_ text: TracedText) -> [String] {
+    text.spans.compactMap { if case .unknown(let why) = $0.origin.kind { why } else { nil } }
+}
+
+enum FuzzRegressionFiles {
+    static func file(_ target: String, prefix: String) throws -> URL {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/regressions/\(target)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(prefix) }
+        return dir.appendingPathComponent(try #require(names.first))
+    }
 }
 

@@ -152,8 +152,9 @@ struct CacheFixture {
     }
 }
 
-/// Polls a condition with a deadline instead of sleeping a fixed time.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+/// Polls a condition with a deadline instead of sleeping a fixed time. The deadline is generous:
+/// on two cores the whole suite shares the cooperative pool, and a passing test returns at once.
+func waitUntil(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }

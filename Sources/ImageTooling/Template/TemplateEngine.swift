@@ -8,12 +8,44 @@ final class TemplateEngine {
     let defines: [String: [TemplateNode]]
     /// Renders of branches the values did not choose, collected while speculating.
     private(set) var speculative: [TracedText] = []
-    private var depth = 0
+    private let budget: Budget
     private static let maxDepth = 64
     private static let maxIterations = 10_000
 
-    init(defines: [String: [TemplateNode]]) {
+    /// What one template's render may cost, shared by an engine and those it starts for `tpl` so
+    /// neither escapes through the other. Depth and loop limits alone do not bound the work: a
+    /// template that includes itself twice doubles it per level, nested loops multiply, and each
+    /// level of `include` copies what the levels below produced.
+    final class Budget {
+        static let maxSteps = 100_000
+        /// Characters produced, counted again at each `include` that passes them up.
+        static let maxCharacters = 4_000_000
+
+        var depth = 0
+        var steps = 0
+        var characters = 0
+        var exhaustionReported = false
+
+        var isSpent: Bool { steps > Self.maxSteps || characters > Self.maxCharacters }
+    }
+
+    /// Stops the render once the budget is spent, saying so once, where it happened.
+    private func exhaust(at: TemplateLocation, into out: inout TracedText) -> Flow {
+        if !budget.exhaustionReported {
+            budget.exhaustionReported = true
+            out.append(.unknown("rendering stopped: the template renders more than \(Budget.maxSteps) steps or \(Budget.maxCharacters) characters", at: at))
+        }
+        return .exhausted
+    }
+
+    init(defines: [String: [TemplateNode]], budget: Budget = Budget()) {
         self.defines = defines
+        self.budget = budget
+    }
+
+    /// An engine for `tpl` text: its own defines, this engine's limits.
+    func nested(defines more: [String: [TemplateNode]]) -> TemplateEngine {
+        TemplateEngine(defines: defines.merging(more) { a, _ in a }, budget: budget)
     }
 
     struct Scope {
@@ -38,21 +70,27 @@ final class TemplateEngine {
         }
     }
 
-    enum Flow { case normal, breakLoop, continueLoop }
+    /// `exhausted` unwinds every block and loop once the step budget is spent.
+    enum Flow { case normal, breakLoop, continueLoop, exhausted }
 
     // MARK: Nodes
 
     @discardableResult
     func render(_ nodes: [TemplateNode], scope: inout Scope, into out: inout TracedText, speculate: Bool) -> Flow {
         for node in nodes {
+            budget.steps += 1
+            if let at = node.location, budget.isSpent { return exhaust(at: at, into: &out) }
             switch node {
             case .text(let text):
                 out.append(text)
+                budget.characters += text.count
             case .action(let pipeline, let at):
                 let value = evaluate(pipeline, scope: &scope, at: at)
                 // A declaration prints nothing.
                 guard pipeline.variables.isEmpty else { continue }
-                out.append(value.text ?? .unknown(value.unknownReason ?? "unknown value", at: at))
+                let text = value.text ?? .unknown(value.unknownReason ?? "unknown value", at: at)
+                out.append(text)
+                budget.characters += text.count
             case .ifBlock(let pipeline, let then, let otherwise, let at):
                 let condition = evaluate(pipeline, scope: &scope, at: at)
                 let flow = branch(condition.truth, then: then, else: otherwise, dot: scope.dot, scope: &scope, into: &out, speculate: speculate)
@@ -99,6 +137,7 @@ final class TemplateEngine {
                     scope.dot = saved
                     scope.frames.removeLast()
                     if flow == .breakLoop { break loop }
+                    if flow == .exhausted || budget.isSpent { return exhaust(at: at, into: &out) }
                 }
             case .call(let name, let pipeline, let at):
                 let argument = pipeline.map { evaluate($0, scope: &scope, at: at) } ?? .null
@@ -155,12 +194,13 @@ final class TemplateEngine {
     /// `include` / `template`: a named template rendered with `argument` as its dot.
     func include(_ name: String, _ argument: TemplateValue, at: TemplateLocation) -> TracedText {
         guard let body = defines[name] else { return .unknown("no template named \(name.debugDescription)", at: at) }
-        guard depth < Self.maxDepth else { return .unknown("templates nest too deeply", at: at) }
-        depth += 1
-        defer { depth -= 1 }
+        guard budget.depth < Self.maxDepth else { return .unknown("templates nest too deeply", at: at) }
+        budget.depth += 1
+        defer { budget.depth -= 1 }
         var scope = Scope(dot: argument, root: argument)
         var out = TracedText()
         render(body, scope: &scope, into: &out, speculate: false)
+        budget.characters += out.count
         return out
     }
 

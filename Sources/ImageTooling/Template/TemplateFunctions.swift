@@ -54,7 +54,7 @@ extension TemplateEngine {
             guard text.string.contains("{{") else { return args[0] }
             do {
                 let parsed = try TemplateParser.parse(text.string, file: at.file)
-                let engine = TemplateEngine(defines: defines.merging(parsed.defines) { a, _ in a })
+                let engine = nested(defines: parsed.defines)
                 var s = Scope(dot: args[1], root: args[1])
                 var out = TracedText()
                 engine.render(parsed.nodes, scope: &s, into: &out, speculate: false)
@@ -99,7 +99,9 @@ extension TemplateEngine {
             guard args.count == 3, let old = args[0].text?.string, let new = args[1].text?.string, let text = args[2].text else {
                 return arity(name)
             }
-            return .string(text.string.contains(old) && !old.isEmpty ? .computed(text.string.replacingOccurrences(of: old, with: new)) : text)
+            guard text.string.contains(old) && !old.isEmpty else { return .string(text) }
+            guard text.count / old.count * new.count <= Budget.maxCharacters else { return .unknown("replace: the result would be too long") }
+            return .string(.computed(text.string.replacingOccurrences(of: old, with: new)))
         case "trunc":
             guard args.count == 2, case .int(let n, _) = args[0], let text = args[1].text else { return arity(name) }
             return .string(n >= 0 ? text.slice(0..<min(n, text.count)) : text.slice(max(0, text.count + n)..<text.count))
@@ -120,6 +122,8 @@ extension TemplateEngine {
             return .string(out)
         case "indent", "nindent":
             guard args.count == 2, case .int(let n, _) = args[0], let text = args[1].text else { return arity(name) }
+            let lines = text.characters.count { $0 == "\n" } + 1
+            guard n <= Budget.maxCharacters / lines else { return .unknown("\(name): the result would be too long") }
             return .string(indent(text, by: n, leadingNewline: name == "nindent"))
         case "dict":
             var map: [String: TemplateValue] = [:]

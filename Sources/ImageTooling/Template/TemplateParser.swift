@@ -17,6 +17,13 @@ indirect enum TemplateNode: Sendable {
     case rangeBlock(TemplatePipeline, body: [TemplateNode], else: [TemplateNode], TemplateLocation)
     case call(name: String, TemplatePipeline?, TemplateLocation)
     case breakLoop, continueLoop
+
+    var location: TemplateLocation? {
+        switch self {
+        case .action(_, let at), .ifBlock(_, _, _, let at), .withBlock(_, _, _, let at), .rangeBlock(_, _, _, let at), .call(_, _, let at): at
+        case .text, .breakLoop, .continueLoop: nil
+        }
+    }
 }
 
 struct TemplatePipeline: Sendable {

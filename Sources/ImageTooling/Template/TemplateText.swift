@@ -122,11 +122,13 @@ public struct TracedText: Sendable, Equatable, CustomStringConvertible {
         let r = max(0, range.lowerBound)..<min(characters.count, max(range.lowerBound, range.upperBound))
         var out = TracedText()
         out.characters = Array(characters[r])
-        out.spans = spans.compactMap { span in
+        var i = firstSpan(endingAfter: r.lowerBound)
+        while i < spans.count, spans[i].range.lowerBound < r.upperBound {
+            let span = spans[i]
             let lo = max(span.range.lowerBound, r.lowerBound), hi = min(span.range.upperBound, r.upperBound)
-            guard lo < hi else { return nil }
-            return TextSpan(range: (lo - r.lowerBound)..<(hi - r.lowerBound), origin: span.origin,
-                            offsetInOrigin: span.offsetInOrigin + (lo - span.range.lowerBound))
+            out.spans.append(TextSpan(range: (lo - r.lowerBound)..<(hi - r.lowerBound), origin: span.origin,
+                                      offsetInOrigin: span.offsetInOrigin + (lo - span.range.lowerBound)))
+            i += 1
         }
         return out
     }
@@ -139,20 +141,34 @@ public struct TracedText: Sendable, Equatable, CustomStringConvertible {
         return slice(lo..<hi)
     }
 
-    /// The span holding character `offset`; at a boundary, the span that starts there.
+    /// The span holding character `offset`.
     public func span(at offset: Int) -> TextSpan? {
-        spans.first { $0.range.lowerBound == offset } ?? spans.first { $0.range.contains(offset) }
+        let i = firstSpan(endingAfter: offset)
+        return i < spans.count && spans[i].range.contains(offset) ? spans[i] : nil
     }
 
     /// The spans that cover `range`, in order; nil if some character in it has no origin.
     public func spans(covering range: Range<Int>) -> [TextSpan]? {
         var out: [TextSpan] = []
         var at = range.lowerBound
+        var i = firstSpan(endingAfter: at)
         while at < range.upperBound {
-            guard let span = spans.first(where: { $0.range.contains(at) }) else { return nil }
-            out.append(span)
-            at = span.range.upperBound
+            guard i < spans.count, spans[i].range.contains(at) else { return nil }
+            out.append(spans[i])
+            at = spans[i].range.upperBound
+            i += 1
         }
         return out
+    }
+
+    /// Spans are sorted, disjoint and non-empty, so a binary search finds the first one that
+    /// ends after `offset` (linear scans made a long render's image scan quadratic).
+    private func firstSpan(endingAfter offset: Int) -> Int {
+        var lo = 0, hi = spans.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if spans[mid].range.upperBound <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }
