@@ -98,6 +98,11 @@ public enum ChartImageFinder {
             engine.render(p.nodes, scope: &scope, into: &rendered, speculate: true)
             scan(rendered, chart: chart.root, template: template.path, speculative: false, into: &out)
             for branch in engine.speculative { scan(branch, chart: chart.root, template: template.path, speculative: true, into: &out) }
+            if let stop = engine.stoppedAt {
+                // What the template renders after this point was not read: say so rather than list fewer images.
+                out.append(ChartImage(chart: chart.root, field: stop, value: .unknown(TemplateEngine.budgetSpent, at: stop), reference: nil,
+                                      problem: TemplateEngine.budgetSpent, speculative: false))
+            }
         }
         for sub in chart.subcharts {
             let key = chart.valuesKey(for: sub)

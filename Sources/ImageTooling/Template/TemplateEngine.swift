@@ -17,23 +17,30 @@ final class TemplateEngine {
     /// template that includes itself twice doubles it per level, nested loops multiply, and each
     /// level of `include` copies what the levels below produced.
     final class Budget {
-        static let maxSteps = 100_000
-        /// Characters produced, counted again at each `include` that passes them up.
-        static let maxCharacters = 4_000_000
+        static let maxSteps = 50_000
+        /// Characters produced, counted again wherever they are copied (an `include` passing them
+        /// up, a function such as `quote` rewriting them).
+        static let maxCharacters = 1_000_000
 
         var depth = 0
         var steps = 0
         var characters = 0
-        var exhaustionReported = false
+        /// Where the render stopped for want of budget.
+        var stoppedAt: TemplateLocation?
 
         var isSpent: Bool { steps > Self.maxSteps || characters > Self.maxCharacters }
     }
 
+    static let budgetSpent = "rendering stopped: the template renders more than \(Budget.maxSteps) steps or \(Budget.maxCharacters) characters"
+
+    /// Where this render stopped for want of budget (what follows that point was not rendered).
+    var stoppedAt: TemplateLocation? { budget.stoppedAt }
+
     /// Stops the render once the budget is spent, saying so once, where it happened.
     private func exhaust(at: TemplateLocation, into out: inout TracedText) -> Flow {
-        if !budget.exhaustionReported {
-            budget.exhaustionReported = true
-            out.append(.unknown("rendering stopped: the template renders more than \(Budget.maxSteps) steps or \(Budget.maxCharacters) characters", at: at))
+        if budget.stoppedAt == nil {
+            budget.stoppedAt = at
+            out.append(.unknown(Self.budgetSpent, at: at))
         }
         return .exhausted
     }
@@ -223,7 +230,10 @@ final class TemplateEngine {
         if case .function(let name) = head {
             var args = command.dropFirst().map { operand($0, scope: &scope, at: at) }
             if let piped { args.append(piped) }
-            return call(name, args, scope: scope, at: at)
+            let result = call(name, args, scope: scope, at: at)
+            // Functions copy text (`quote`, `indent`, `printf`): what they produce is spent too.
+            if case .string(let text) = result { budget.characters += text.count }
+            return result
         }
         guard command.count == 1, piped == nil else {
             return .unknown("a value cannot take arguments")
