@@ -47,7 +47,7 @@ extension Tar {
         guard h.count == block else { throw TarError("truncated tar header") }
         if h.allSatisfy({ $0 == 0 }) { return nil }
         guard verifyChecksum(h) else { throw TarError("tar header checksum mismatch") }
-        guard let size = parseOctal(h[124..<136]) else { throw TarError("bad size in tar header") }
+        guard let size = parseOctal(h[124..<136]), size >= 0 else { throw TarError("bad size in tar header") }
         let name = cString(h[0..<100]), prefix = cString(h[345..<500])
         let type = h[156]
         return EntryHeader(path: prefix.isEmpty ? name : prefix + "/" + name, size: Int64(size),

@@ -43,7 +43,7 @@ public enum Tar {
             guard let declaredSize = parseOctal(header[124..<136]) else { throw TarError("invalid size field at offset \(offset)") }
             let size = paxSize ?? declaredSize
             let dataStart = offset + block
-            guard size >= 0, dataStart + size <= bytes.count else { throw TarError("truncated tar entry at offset \(offset)") }
+            guard size >= 0, size <= bytes.count - dataStart else { throw TarError("truncated tar entry at offset \(offset)") }
             let data = Array(bytes[dataStart..<dataStart + size])
             offset = dataStart + (size + block - 1) / block * block
 

@@ -297,6 +297,15 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         #expect(error?.description.contains("malformed PAX") == true)
     }
 
+    /// Found reading the code after the PAX finding: a PAX size near Int.max overflowed the offset.
+    @Test(arguments: ["9223372036854775807", "-1"])
+    func aPAXSizeBeyondTheArchiveIsRefused(size: String) throws {
+        let pax = Tar.paxRecord("size", size)
+        var archive = Tar.header(name: "PaxHeaders/x", prefix: "", size: pax.count, mode: 0o644, type: UInt8(ascii: "x")) + Tar.padded(pax)
+        archive += try Tar.fileHeader(path: "c/x.yaml", size: 0) + Tar.endOfArchive
+        #expect(throws: TarError.self) { try Tar.read(archive) }
+    }
+
     @Test func wellFormedPAXRecordsParse() throws {
         let data = Tar.paxRecord("path", "a/b.yaml") + Tar.paxRecord("comment", "x y=z")
         #expect(try Tar.parsePAX(data) == ["path": "a/b.yaml", "comment": "x y=z"])
