@@ -16,6 +16,14 @@ public struct ChartImage: Sendable, Equatable {
     /// True when the chart's own values do not render this field (it sits behind an `if`,
     /// `with` or `else` they do not take), so it is deployed only with other values.
     public var speculative: Bool
+    /// True for the entry that stands for a template whose render stopped for want of budget:
+    /// `field` is where it stopped, and what the template renders after it was not read.
+    public var renderStopped = false
+
+    /// What a message names: the `image:` field, or the unread rest of a stopped render.
+    public var fieldDescription: String {
+        renderStopped ? "the rest of the template after \(field)" : "the image: field at \(field)"
+    }
 
     /// Where to point a person: the values scalar that names the repository when the image
     /// comes from values, else the template field (or, for what cannot be told, the action).
@@ -101,7 +109,7 @@ public enum ChartImageFinder {
             if let stop = engine.stoppedAt {
                 // What the template renders after this point was not read: say so rather than list fewer images.
                 out.append(ChartImage(chart: chart.root, field: stop, value: .unknown(TemplateEngine.budgetSpent, at: stop), reference: nil,
-                                      problem: TemplateEngine.budgetSpent, speculative: false))
+                                      problem: TemplateEngine.budgetSpent, speculative: false, renderStopped: true))
             }
         }
         for sub in chart.subcharts {

@@ -38,7 +38,7 @@ public enum ChartLinter {
             let at = image.location
             guard let reference = image.reference else {
                 findings.append(LintFinding(file: at.file, line: at.line, severity: strict ? .error : .warning,
-                                            message: "cannot tell which image the image: field at \(image.field) deploys: \(image.problem ?? "unknown")"))
+                                            message: "cannot tell which image \(image.fieldDescription) deploys: \(image.problem ?? "unknown")"))
                 continue
             }
             guard !proxiedOK(reference) else { continue }

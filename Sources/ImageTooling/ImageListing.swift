@@ -21,7 +21,7 @@ public enum ImageListing {
         }
         for image in try ChartImageFinder.find(in: files) {
             let at = image.location
-            var context = "image: at \(image.field)"
+            var context = image.renderStopped ? "after \(image.field)" : "image: at \(image.field)"
             if !image.valuePaths.isEmpty { context += " from " + image.valuePaths.joined(separator: " + ") }
             if image.speculative { context += " (not rendered with the chart's values)" }
             if let problem = image.problem { context += ": cannot tell: \(problem)" }

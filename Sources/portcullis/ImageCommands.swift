@@ -106,7 +106,7 @@ struct ImagesCommand: AsyncParsableCommand {
             } catch { throw CLIError(error.description) }
             for change in result.changes { print("\(change.file):\(change.line): \(change.from) -> \(change.to)") }
             for image in result.unresolved {
-                FileHandle.standardError.write(Data("\(image.location): warning: cannot tell which image the image: field at \(image.field) deploys (\(image.problem ?? "unknown")); left as it is\n".utf8))
+                FileHandle.standardError.write(Data("\(image.location): warning: cannot tell which image \(image.fieldDescription) deploys (\(image.problem ?? "unknown")); left as it is\n".utf8))
             }
             for file in result.files where !dryRun {
                 try write(file.path, file.text)

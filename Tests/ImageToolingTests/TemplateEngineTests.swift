@@ -283,7 +283,9 @@ func render(_ template: String, values: String = "{}", defines: String = "") thr
             SourceFile(path: "c/values.yaml", text: parts.count > 1 ? parts[1] : "", role: .values, chart: "c"),
         ]
         let images = try ChartImageFinder.find(in: files)
-        #expect(images.contains { $0.problem?.contains("rendering stopped") == true }, "the images after the stop are not silently missing")
+        let stopped = try #require(images.first { $0.renderStopped }, "the images after the stop are not silently missing")
+        #expect(stopped.problem?.contains("rendering stopped") == true)
+        #expect(stopped.fieldDescription.hasPrefix("the rest of the template after c/templates/t.yaml:"))
     }
 }
 
