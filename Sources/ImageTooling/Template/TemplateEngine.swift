@@ -77,7 +77,7 @@ final class TemplateEngine {
         }
     }
 
-    /// `exhausted` unwinds every block and loop once the step budget is spent.
+    /// `exhausted` unwinds every block and loop once the render budget is spent.
     enum Flow { case normal, breakLoop, continueLoop, exhausted }
 
     // MARK: Nodes
