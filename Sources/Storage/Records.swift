@@ -195,13 +195,14 @@ public struct PullDayCount: Sendable, Equatable {
 
     /// The counts of a batch of records, one per (day, customer, app, repository, reason).
     public static func counting(_ records: [PullRecord]) -> [PullDayCount] {
-        struct Key: Hashable { var day: Int64; var customer: String?; var app: String?; var repository: String; var reason: String? }
+        // Absent and empty are one key, as in the table (a multi-row upsert may name a row once).
+        struct Key: Hashable { var day: Int64; var customer: String; var app: String; var repository: String; var reason: String }
         var counts: [Key: PullDayCount] = [:]
         for r in records {
             let refused = r.status >= 400
             let day = Int64(floor(r.at.timeIntervalSince1970 / 86_400))
             let reason = refused ? (r.reason ?? "HTTP \(r.status)") : nil
-            let key = Key(day: day, customer: r.customerID, app: r.appSlug, repository: r.repository, reason: reason)
+            let key = Key(day: day, customer: r.customerID ?? "", app: r.appSlug ?? "", repository: r.repository, reason: reason ?? "")
             var count = counts[key] ?? PullDayCount(day: Date(timeIntervalSince1970: Double(day) * 86_400), customerID: r.customerID,
                                                     appSlug: r.appSlug, repository: r.repository, reason: reason, requests: 0, refused: 0,
                                                     bytes: 0, lastAt: r.at)

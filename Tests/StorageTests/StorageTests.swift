@@ -138,6 +138,24 @@ func withStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> 
             #expect(try await store.pullCounts(customerID: nil, since: day) == counts, "counts stay when raw records go")
         }
     }
+
+    /// A batch is written in multi-row statements: in one larger than a statement, every pull is
+    /// kept and counted once, pulls of one day spread over several statements included.
+    @Test func aBatchLargerThanOneStatementCountsEveryPullOnce() async throws {
+        try await withStore { store in
+            let t = Date(timeIntervalSince1970: 1_800_000_000)
+            let pulls = (0..<(SQLMetadataStore.rowsPerStatement * 2 + 7)).map { i in
+                PullRecord(at: t.addingTimeInterval(Double(i)), customerID: i % 2 == 0 ? "even" : "odd", appSlug: "a", repository: "r",
+                           reference: "v\(i)", action: "blob", status: 200, bytes: 1, reason: nil)
+            }
+            try await store.record(pulls)
+            #expect(try await store.pulls(customerID: "even", limit: 1000).count == SQLMetadataStore.rowsPerStatement + 4)
+            #expect(try await store.pulls(customerID: "odd", limit: 1000).count == SQLMetadataStore.rowsPerStatement + 3)
+            let counts = try await store.pullCounts(customerID: nil, since: t.addingTimeInterval(-86_400))
+            #expect(counts.map(\.requests).reduce(0, +) == pulls.count)
+            #expect(Set(counts.map(\.customerID)) == ["even", "odd"])
+        }
+    }
 }
 
 @Suite struct FileBlobStoreTests {
