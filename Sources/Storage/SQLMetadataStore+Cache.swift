@@ -23,10 +23,8 @@ extension SQLMetadataStore {
     }
 
     public func touchCached(_ digests: [Digest], at: Date) async throws {
-        let all = digests.map(\.description)
-        for start in stride(from: 0, to: all.count, by: 200) {
-            let slice = Array(all[start..<min(start + 200, all.count)])
-            try await db.raw("UPDATE cache_entries SET last_pulled_at = \(bind: at.millis) WHERE digest IN (\(binds: slice))").run()
+        for chunk in digests.map(\.description).chunked(200) {
+            try await db.raw("UPDATE cache_entries SET last_pulled_at = \(bind: at.millis) WHERE digest IN (\(binds: Array(chunk)))").run()
         }
     }
 
