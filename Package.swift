@@ -134,6 +134,7 @@ let package = Package(
         .target(name: "ImageTooling", dependencies: [
             "OCI", "Charts",
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The admin API's request and response types, shared by the server and the CLI.
         .target(name: "PortcullisAPI"),

@@ -24,7 +24,7 @@ from portcullis_testkit.helm import package_chart, render_chart
 from portcullis_testkit.portcullis import portcullis_bin
 
 CHARTS = Path(__file__).parent / "charts"
-GOLDEN = ["golden/vendor-docs", "slackernews-before", "golden/bitnami-style", "golden/umbrella", "golden/shapes",
+GOLDEN = ["golden/vendor-docs", "slackernews-before", "golden/bitnami-style", "golden/umbrella", "golden/shapes", "golden/grafana-style",
           "golden/unresolvable"]
 PROXY_HOST = "registry.portcullis.test"
 APP = "acme"
@@ -132,15 +132,19 @@ def test_vendor_documents_example_is_listed_rewritten_and_linted(tmp_path):
     assert f"image: {PROXY_HOST}/proxy/{APP}/docker.io/library/busybox@sha256:" in template, template
 
 
-def test_unresolvable_image_is_reported_with_file_and_line_and_fails_strict(tmp_path):
+def test_unresolvable_image_fails_lint_unless_accepted_by_place(tmp_path):
     chart = CHARTS / "golden" / "unresolvable"
     res = cli("chart", "lint", str(chart), "--app", APP, "--proxy-host", PROXY_HOST)
-    assert "job.yaml:11: warning: cannot tell which image" in res.stdout, res.stdout
-    assert "Capabilities" in res.stdout or "cluster" in res.stdout
-    strict = cli("chart", "lint", str(chart), "--app", APP, "--proxy-host", PROXY_HOST, "--strict")
-    assert strict.returncode == 1 and "job.yaml:11: error: cannot tell which image" in strict.stdout, strict.stdout
+    assert res.returncode == 1 and "job.yaml:10: error: cannot tell which image" in res.stdout, res.stdout
+    assert "rendering stopped" in res.stdout and "--accept-unknown" in res.stdout, res.stdout
+    accepted = cli("chart", "lint", str(chart), "--app", APP, "--proxy-host", PROXY_HOST,
+                   "--accept-unknown", f"{chart}/templates/job.yaml:10")
+    assert "job.yaml:10: warning: cannot tell which image" in accepted.stdout and "(accepted)" in accepted.stdout, accepted.stdout
+    strict = cli("chart", "lint", str(chart), "--app", APP, "--proxy-host", PROXY_HOST, "--strict",
+                 "--accept-unknown", "all")
+    assert strict.returncode == 1 and "job.yaml:10: error: cannot tell which image" in strict.stdout, strict.stdout
     listed = json.loads(cli("images", "ls", str(chart), "-o", "json").stdout)
-    assert [(r["image"], r["line"]) for r in listed] == [("cannot tell", 11)], listed
+    assert [(r["image"], r["line"]) for r in listed] == [("cannot tell", 10)], listed
 
 
 def test_same_engine_serves_ls_rewrite_lint_and_release_lint(portcullis, tmp_path):

@@ -15,15 +15,17 @@ extension ControlPlane {
     /// Stores a release of chart archives. With `lintFor`, charts whose images would bypass
     /// the proxy on that host are refused first.
     public func createRelease(appSlug: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?,
-                              lintFor proxyHost: String?) async throws -> ReleaseSummary {
+                              lintFor proxyHost: String?, acceptUnknown: [String] = []) async throws -> ReleaseSummary {
         let app = try await app(slug: appSlug)
         if let proxyHost {
             var errors: [LintFinding] = []
             for (i, archive) in archives.enumerated() {
-                errors += try lint(archive, name: "chart \(i + 1)", app: app.slug, proxyHost: proxyHost).filter { $0.severity == .error }
+                errors += try lint(archive, name: "chart \(i + 1)", app: app.slug, proxyHost: proxyHost, acceptUnknown: acceptUnknown)
+                    .filter { $0.severity == .error }
             }
             if !errors.isEmpty {
-                throw ControlPlaneError.invalid("chart lint failed: " + errors.map(\.description).joined(separator: "; "))
+                // One finding a line, each with its file and line.
+                throw ControlPlaneError.invalid("chart lint failed:\n" + errors.map(\.description).joined(separator: "\n"))
             }
         }
         let sequence = try await normalized {
@@ -56,9 +58,10 @@ extension ControlPlane {
 
     // MARK: Image tooling
 
-    public func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String) throws -> [LintFinding] {
+    public func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String, acceptUnknown: [String] = []) throws -> [LintFinding] {
         do {
-            return try ChartLinter.lint(try SourceLoader.chartArchive(bytes: archive, name: name), app: app, proxyHost: proxyHost)
+            return try ChartLinter.lint(try SourceLoader.chartArchive(bytes: archive, name: name), app: app, proxyHost: proxyHost,
+                                        acceptUnknown: Set(acceptUnknown))
         } catch {
             throw ControlPlaneError.invalid(error.description)
         }

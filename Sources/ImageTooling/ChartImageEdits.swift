@@ -16,7 +16,9 @@ extension ImageRewriter {
     /// literals, that its registry and repository come from. The tag and digest, and anything
     /// computed, are left alone; an image whose name cannot be traced to editable text is an
     /// error that says where, never a silent skip.
-    static func edits(for image: ChartImage, to proxied: ImageReference) throws(ToolingError) -> [FileEdit] {
+    /// Without `allowTemplateText`, only values may be edited (a template's own text is edited
+    /// only when no value can make the image).
+    static func edits(for image: ChartImage, to proxied: ImageReference, allowTemplateText: Bool = true) throws(ToolingError) -> [FileEdit] {
         guard let reference = image.reference else { return [] }
         let value = image.value
         let repoStart = reference.repositoryOffset
@@ -50,6 +52,7 @@ extension ImageRewriter {
             }
             guard let span else { throw fail("its name is put together from several places") }
             guard span.origin.isEditable else { throw fail("its name comes from \(Self.describe(span.origin))") }
+            if !allowTemplateText, case .template = span.origin.kind { throw fail("its name is written in the template") }
             guard !span.origin.file.contains("!") else {
                 throw fail("its name is set in a packaged chart (\(span.origin.file)); unpack it first")
             }

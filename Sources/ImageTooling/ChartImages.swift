@@ -5,6 +5,8 @@ import Yams
 public struct ChartImage: Sendable, Equatable {
     /// The chart (or subchart) whose template renders it.
     public var chart: String
+    /// The template file whose render holds it.
+    public var template: String = ""
     /// The `image:` field in the template (or helper) that renders it.
     public var field: TemplateLocation
     /// The rendered value, quotes removed, each character traced to its origin.
@@ -19,10 +21,12 @@ public struct ChartImage: Sendable, Equatable {
     /// True for the entry that stands for a template whose render stopped for want of budget:
     /// `field` is where it stopped, and what the template renders after it was not read.
     public var renderStopped = false
+    /// True when the image is a container argument (`--solver-image=…`) rather than an `image:` field.
+    public var isArgument = false
 
-    /// What a message names: the `image:` field, or the unread rest of a stopped render.
+    /// What a message names: the `image:` field, the argument, or the unread rest of a stopped render.
     public var fieldDescription: String {
-        renderStopped ? "the rest of the template after \(field)" : "the image: field at \(field)"
+        renderStopped ? "the rest of the template after \(field)" : isArgument ? "the image argument at \(field)" : "the image: field at \(field)"
     }
 
     /// Where to point a person: the values scalar that names the repository when the image
@@ -33,6 +37,11 @@ public struct ChartImage: Sendable, Equatable {
         }
         if let reference, let span = value.span(at: reference.repositoryOffset), case .value = span.origin.kind {
             let at = span.origin.position(of: 0)
+            return TemplateLocation(file: span.origin.file, line: at.line, column: at.column)
+        }
+        // A field written by `toYaml` has no place of its own: name where its text was written.
+        if field.line == 0, let span = value.spans.first(where: { $0.origin.line > 0 }) {
+            let at = span.origin.position(of: span.offsetInOrigin)
             return TemplateLocation(file: span.origin.file, line: at.line, column: at.column)
         }
         return field
@@ -55,73 +64,32 @@ extension ImageReference {
 
 /// Finds every image a chart deploys by rendering its templates, as Helm would with the
 /// chart's values (subcharts with their values under the subchart's key and the parent's
-/// `global`), and reading the `image:` fields of the result. What makes a value an image is
-/// that a template puts it into an `image:` field, whatever the value is called.
+/// `global`), and reading the `image:` fields of the result (and container arguments such as
+/// `--solver-image=…`). What makes a value an image is that a template puts it into an image
+/// field, whatever the value is called.
 public enum ChartImageFinder {
     public static func find(in files: [SourceFile]) throws(ToolingError) -> [ChartImage] {
-        let charts = try ChartTree.assemble(files)
-        var defines: [String: [TemplateNode]] = [:]
-        var parsed: [String: ParsedTemplate] = [:]
-        for file in files where file.role == .template {
-            do {
-                let p = try TemplateParser.parse(file.text, file: file.path)
-                parsed[file.path] = p
-                defines.merge(p.defines) { first, _ in first }
-            } catch {
-                throw ToolingError(file: file.path, line: error.location.line, message: "template syntax: \(error.message)")
-            }
-        }
-        var out: [ChartImage] = []
-        for chart in charts {
-            render(chart, values: chart.values, parsed: parsed, defines: defines, into: &out)
-        }
-        // A field rendered several times with the same value (a range, a shared helper) is one image.
-        var seen = Set<String>()
-        return out.filter { seen.insert("\($0.field) \($0.value.string) \($0.speculative)").inserted }
-            .sorted { ($0.location.file, $0.location.line, $0.field.line) < ($1.location.file, $1.location.line, $1.field.line) }
+        find(in: try ChartRenderer(files).render())
     }
 
-    private static func render(_ chart: ChartTree, values: TemplateValue, parsed: [String: ParsedTemplate],
-                               defines: [String: [TemplateNode]], into out: inout [ChartImage]) {
-        let root = TemplateValue.map([
-            "Values": values,
-            "Chart": chart.metadata,
-            "Release": .map(["Name": .string(.computed("release-name", "the release name")), "Namespace": .string(.computed("default")),
-                             "Service": .string(.computed("Helm")), "IsInstall": .bool(true), "IsUpgrade": .bool(false),
-                             "Revision": .int(1, nil)]),
-            "Capabilities": .unknown("cluster capabilities are only known at install time"),
-            "Files": .unknown("chart files are not read by the image tooling"),
-        ])
-        for template in chart.templates {
-            let name = template.path.split(separator: "/").last.map(String.init) ?? template.path
-            guard !name.hasPrefix("_"), name != "NOTES.txt", let p = parsed[template.path] else { continue }
-            let engine = TemplateEngine(defines: defines)
-            var context = root
-            if case .map(var m) = context {
-                m["Template"] = .map(["Name": .string(.computed(template.path)), "BasePath": .string(.computed(chart.root + "/templates"))])
-                context = .map(m)
-            }
-            var scope = TemplateEngine.Scope(dot: context, root: context)
-            var rendered = TracedText()
-            engine.render(p.nodes, scope: &scope, into: &rendered, speculate: true)
-            scan(rendered, chart: chart.root, template: template.path, speculative: false, into: &out)
-            for branch in engine.speculative { scan(branch, chart: chart.root, template: template.path, speculative: true, into: &out) }
-            if let stop = engine.stoppedAt {
+    static func find(in rendered: [RenderedTemplate]) -> [ChartImage] {
+        var out: [ChartImage] = []
+        for template in rendered {
+            scan(template.text, chart: template.chart, template: template.path, speculative: template.optional, into: &out)
+            for branch in template.speculative { scan(branch, chart: template.chart, template: template.path, speculative: true, into: &out) }
+            if let stop = template.stoppedAt {
                 // What the template renders after this point was not read: say so rather than list fewer images.
-                out.append(ChartImage(chart: chart.root, field: stop, value: .unknown(TemplateEngine.budgetSpent, at: stop), reference: nil,
-                                      problem: TemplateEngine.budgetSpent, speculative: false, renderStopped: true))
+                out.append(ChartImage(chart: template.chart, template: template.path, field: stop, value: .unknown(TemplateEngine.budgetSpent, at: stop),
+                                      reference: nil, problem: TemplateEngine.budgetSpent, speculative: false, renderStopped: true))
             }
         }
-        for sub in chart.subcharts {
-            let key = chart.valuesKey(for: sub)
-            var subValues = TemplateValue.merged(sub.values, values[key])
-            let global = TemplateValue.merged(subValues["global"], values["global"])
-            if case .map(var m) = subValues {
-                if case .map = global { m["global"] = global }
-                subValues = .map(m)
-            }
-            render(sub, values: subValues, parsed: parsed, defines: defines, into: &out)
-        }
+        // A field rendered several times with the same value (a range, a shared helper) is one
+        // image; one the values render is not listed again as a branch they do not take.
+        let rendered = Set(out.filter { !$0.speculative }.map { "\($0.field) \($0.value.string)" })
+        var seen = Set<String>()
+        return out.filter { !($0.speculative && rendered.contains("\($0.field) \($0.value.string)")) }
+            .filter { seen.insert("\($0.field) \($0.value.string) \($0.speculative)").inserted }
+            .sorted { ($0.location.file, $0.location.line, $0.field.line) < ($1.location.file, $1.location.line, $1.field.line) }
     }
 
     /// Reads the `image:` fields of rendered text, line by line.
@@ -143,7 +111,10 @@ public enum ChartImageFinder {
                 skipSpaces()
             }
             let key = Array("image:")
-            guard i + key.count <= line.upperBound, Array(chars[i..<(i + key.count)]) == key else { continue }
+            guard i + key.count <= line.upperBound, Array(chars[i..<(i + key.count)]) == key else {
+                scanArgument(text, line: line, from: i, chart: chart, template: template, speculative: speculative, into: &out)
+                continue
+            }
             let keyAt = i
             i += key.count
             guard i == line.upperBound || chars[i] == " " || chars[i] == "\t" else { continue }
@@ -156,7 +127,7 @@ public enum ChartImageFinder {
                 value = value.slice(1..<(value.count - 1))
             }
             let field = fieldLocation(text, at: keyAt, template: template)
-            var image = ChartImage(chart: chart, field: field, value: value, reference: nil, problem: nil, speculative: speculative)
+            var image = ChartImage(chart: chart, template: template, field: field, value: value, reference: nil, problem: nil, speculative: speculative)
             if let why = value.unknownReason {
                 image.problem = why.reason
             } else if let reference = ImageReference.parse(value.string) {
@@ -168,6 +139,37 @@ public enum ChartImageFinder {
             if speculative && image.reference == nil { continue }
             out.append(image)
         }
+    }
+
+    /// A container argument naming an image (`- --acme-http01-solver-image=quay.io/…:v1`): the
+    /// program starts pods with it, so it is pulled like any other image of the chart.
+    private static func scanArgument(_ text: TracedText, line: Range<Int>, from start: Int, chart: String, template: String, speculative: Bool,
+                                     into out: inout [ChartImage]) {
+        let chars = text.characters
+        var i = start
+        var quote: Character?
+        if i < line.upperBound, chars[i] == "\"" || chars[i] == "'" { quote = chars[i]; i += 1 }
+        guard i + 2 < line.upperBound, chars[i] == "-", chars[i + 1] == "-" else { return }
+        let nameStart = i
+        i += 2
+        while i < line.upperBound, chars[i].isLetter || chars[i].isNumber || chars[i] == "-" || chars[i] == "_" { i += 1 }
+        guard i < line.upperBound, chars[i] == "=", String(chars[nameStart..<i]).lowercased().hasSuffix("image") else { return }
+        var end = line.upperBound
+        while end > i + 1, chars[end - 1] == " " || chars[end - 1] == "\t" { end -= 1 }
+        if let quote, end > i + 1, chars[end - 1] == quote { end -= 1 }
+        let value = text.slice((i + 1)..<end)
+        var image = ChartImage(chart: chart, template: template, field: fieldLocation(text, at: nameStart, template: template), value: value, reference: nil,
+                               problem: nil, speculative: speculative)
+        image.isArgument = true
+        if let why = value.unknownReason {
+            image.problem = why.reason
+        } else if let reference = ImageReference.parse(value.string) {
+            image.reference = reference
+        } else {
+            return
+        }
+        if speculative && image.reference == nil { return }
+        out.append(image)
     }
 
     private static func indentation(_ chars: [Character], _ line: Range<Int>) -> Int {
@@ -185,62 +187,3 @@ public enum ChartImageFinder {
     }
 }
 
-/// A chart and its subcharts as files, with their default values traced to those files.
-struct ChartTree {
-    var root: String
-    var metadata: TemplateValue
-    var values: TemplateValue
-    var templates: [SourceFile]
-    var subcharts: [ChartTree]
-    /// Subchart name → the key its values sit under in this chart (an alias, or the name).
-    var aliases: [String: String]
-
-    var name: String { metadata["Name"].plain }
-
-    func valuesKey(for sub: ChartTree) -> String { aliases[sub.name] ?? sub.name }
-
-    /// The top-level charts among `files` (subcharts nested under their parents).
-    static func assemble(_ files: [SourceFile]) throws(ToolingError) -> [ChartTree] {
-        let roots = Set(files.compactMap(\.chart))
-        var byRoot: [String: ChartTree] = [:]
-        for root in roots {
-            let mine = files.filter { $0.chart == root }
-            var tree = ChartTree(root: root, metadata: .map([:]), values: .map([:]),
-                                 templates: mine.filter { $0.role == .template }, subcharts: [], aliases: [:])
-            if let chartYAML = mine.first(where: { $0.role == .chartMetadata }) {
-                let doc = try composeAll(chartYAML).first.map { TemplateValue.from($0, file: chartYAML.path) } ?? .map([:])
-                tree.metadata = metadata(doc)
-                if case .list(let deps) = doc["dependencies"] {
-                    for dep in deps where dep["alias"].truth == true { tree.aliases[dep["name"].plain] = dep["alias"].plain }
-                }
-            }
-            if let values = mine.first(where: { $0.role == .values && $0.path.hasSuffix("/values.yaml") }) {
-                tree.values = try composeAll(values).first.map { TemplateValue.from($0, file: values.path) } ?? .map([:])
-                if case .null = tree.values { tree.values = .map([:]) }
-            }
-            byRoot[root] = tree
-        }
-        // A subchart's root is its parent's root followed by `/charts/…`.
-        func parent(of root: String) -> String? {
-            roots.filter { root.hasPrefix($0 + "/charts/") }.max { $0.count < $1.count }
-        }
-        func build(_ root: String) -> ChartTree {
-            var tree = byRoot[root]!
-            tree.subcharts = roots.filter { parent(of: $0) == root }.sorted().map(build)
-            return tree
-        }
-        return roots.filter { parent(of: $0) == nil }.sorted().map(build)
-    }
-
-    /// `.Chart` as templates see it: Chart.yaml's keys with their first letter upper-cased.
-    private static func metadata(_ doc: TemplateValue) -> TemplateValue {
-        guard case .map(let m) = doc else { return .map([:]) }
-        var out: [String: TemplateValue] = [:]
-        for (k, v) in m {
-            let upper = k.prefix(1).uppercased() + k.dropFirst()
-            // Chart fields are not values a rewrite may change.
-            if let text = v.text, case .string = v { out[upper] = .string(.computed(text.string, "Chart.yaml \(k)")) } else { out[upper] = v }
-        }
-        return .map(out)
-    }
-}

@@ -13,14 +13,17 @@ public struct LintFinding: Equatable, Sendable, Codable, CustomStringConvertible
     }
 }
 
-/// Checks that a chart is ready for the proxy: every image its templates deploy goes through
-/// it, every workload names the pull secret, and the pull-secret template is the one the
-/// vendor docs describe. An image it cannot tell is never counted as fine: it is a warning,
-/// and an error with `strict`.
+/// Checks that a chart is ready for the proxy, on what it renders: every image its templates
+/// deploy goes through it (with the chart's values, and in the branches other values take),
+/// every pod that pulls through it names the pull secret once Portcullis has injected its
+/// values (itself or through its service account), and the pull-secret template is the one
+/// the vendor documents describe. An image it cannot tell is never counted as fine: it is an
+/// error unless accepted by place (`file:line` as the finding names it, or `all`).
 public enum ChartLinter {
     static let workloadKinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ReplicationController"]
 
-    public static func lint(_ files: [SourceFile], app: String, proxyHost: String?, strict: Bool = false) throws(ToolingError) -> [LintFinding] {
+    public static func lint(_ files: [SourceFile], app: String, proxyHost: String?, strict: Bool = false,
+                            acceptUnknown: Set<String> = []) throws(ToolingError) -> [LintFinding] {
         var findings: [LintFinding] = []
         func proxiedOK(_ reference: ImageReference) -> Bool {
             if let proxyHost, reference.registry?.lowercased() != proxyHost.lowercased() { return false }
@@ -34,31 +37,49 @@ public enum ChartLinter {
                                             message: "image \(o.reference) bypasses the proxy (expected \(where_))"))
             }
         }
-        for image in try ChartImageFinder.find(in: files) {
+        let templates = files.filter { $0.role == .template }
+        findings += secretTemplateFindings(templates, chartPath: ImageRewriter.chartTemplateDirectory(files) ?? "templates")
+        guard files.contains(where: { $0.chart != nil }) else { return findings }
+        let renderer = try ChartRenderer(files)
+        for image in ChartImageFinder.find(in: renderer.render()) {
             let at = image.location
             guard let reference = image.reference else {
-                findings.append(LintFinding(file: at.file, line: at.line, severity: strict ? .error : .warning,
-                                            message: "cannot tell which image \(image.fieldDescription) deploys: \(image.problem ?? "unknown")"))
+                let accepted = acceptUnknown.contains("all") || acceptUnknown.contains("\(at.file):\(at.line)")
+                findings.append(LintFinding(file: at.file, line: at.line, severity: accepted && !strict ? .warning : .error,
+                                            message: "cannot tell which image \(image.fieldDescription) deploys: \(image.problem ?? "unknown")"
+                                                + (accepted ? " (accepted)" : "; follow it by hand and accept it with --accept-unknown \(at.file):\(at.line)")))
                 continue
             }
             guard !proxiedOK(reference) else { continue }
             let origin = image.valuePaths.isEmpty ? "written in the template at \(image.field)" : "rendered at \(image.field)"
-            if image.speculative {
-                findings.append(LintFinding(file: at.file, line: at.line, severity: .warning,
-                                            message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin), in a branch the chart's values do not render"))
-            } else {
-                findings.append(LintFinding(file: at.file, line: at.line, severity: .error,
-                                            message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin)"))
-            }
+            findings.append(LintFinding(file: at.file, line: at.line, severity: .error,
+                                        message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin)"
+                                            + (image.speculative ? ", in a branch the chart's values do not render" : "")))
         }
-        let templates = files.filter { $0.role == .template }
-        for t in templates {
-            if isWorkloadTemplate(t.text), !t.text.contains("imagePullSecrets") {
-                findings.append(LintFinding(file: t.path, line: lineOf("containers:", in: t.text), severity: .error,
-                                            message: "workload does not set imagePullSecrets, so its pods cannot pull through the proxy"))
-            }
+        findings += podFindings(renderer, proxiedOK: proxiedOK, strict: strict)
+        return findings
+    }
+
+    /// With the values Portcullis injects, every pod that pulls through the proxy must name a
+    /// pull secret the chart renders from them.
+    static func podFindings(_ renderer: ChartRenderer, proxiedOK: (ImageReference) -> Bool, strict: Bool) -> [LintFinding] {
+        let workloads = RenderedWorkloads(renderer.render(overrides: PullSecretPlanner.injected()))
+        var findings: [LintFinding] = []
+        for (template, problem) in workloads.unreadable {
+            findings.append(LintFinding(file: template, line: nil, severity: strict ? .error : .warning,
+                                        message: "cannot check the pull secrets of its pods: \(problem)"))
         }
-        findings += secretTemplateFindings(templates, chartPath: ImageRewriter.chartTemplateDirectory(files) ?? "templates")
+        // Without a pull-secret template (a finding of its own) no pod can name one.
+        let secrets = workloads.dockerConfigSecrets
+        var seen = Set<String>()
+        for pod in workloads.pods where pod.images.contains(where: { ImageReference.parse($0).map(proxiedOK) ?? false }) {
+            guard !secrets.contains(where: { workloads.names(pod, $0) }), seen.insert(pod.id + pod.workload).inserted else { continue }
+            let at = pod.containersAt
+            findings.append(LintFinding(file: at?.file ?? pod.template, line: at?.line, severity: .error,
+                                        message: "the pods of \(pod.workload) pull through the proxy but name no pull secret"
+                                            + (pod.speculative ? " (with values other than the chart's own)" : "")
+                                            + ": set the values the chart takes pull secrets from to \(secrets.first ?? ImageRewriter.defaultPullSecret) (`portcullis images rewrite` does), or add imagePullSecrets"))
+        }
         return findings
     }
 

@@ -16,6 +16,8 @@ public struct ImageOccurrence: Equatable, Sendable {
         case string(ScalarSpot)
         /// `{registry: …, repository: …, tag: …, digest: …}` in Helm values.
         case map(registry: ScalarSpot?, repository: ScalarSpot)
+        /// A container argument naming an image: `--solver-image=REF` (the spot is the whole argument).
+        case argument(ScalarSpot, prefix: String)
     }
 
     public var file: String
@@ -34,6 +36,13 @@ public struct PodSpecSite: Equatable, Sendable {
     /// Where `containers:` sits, to insert `imagePullSecrets` beside it.
     public var containersLine: Int
     public var containersColumn: Int
+    /// The names in `imagePullSecrets`.
+    public var pullSecrets: [String] = []
+    /// Where the `imagePullSecrets` list is written (its `[`, or its first `-`), and how.
+    public var pullSecretsLine: Int?
+    public var pullSecretsColumn: Int?
+    public var pullSecretsFlow = false
+    public var pullSecretsEmpty = true
 }
 
 /// Finds image references: containers of every workload kind in manifests (init and
@@ -45,7 +54,7 @@ public enum ImageFinder {
     public static func find(in file: SourceFile) throws(ToolingError) -> [ImageOccurrence] {
         switch file.role {
         // Charts are followed through their templates (`ChartImageFinder`), not read by key names.
-        case .template, .chartMetadata: return []
+        case .template, .chartMetadata, .chartFile: return []
         case .values where file.chart != nil: return []
         case .manifests:
             var out: [ImageOccurrence] = []
@@ -61,7 +70,7 @@ public enum ImageFinder {
     public static func podSpecs(in file: SourceFile) throws(ToolingError) -> [PodSpecSite] {
         guard file.role == .manifests else { return [] }
         var out: [PodSpecSite] = []
-        for doc in try composeAll(file) { collectPodSpecs(doc, file: file.path, workload: workloadName(doc), into: &out) }
+        for doc in try composeAll(file) { collectPodSpecs(doc, file: file.path, text: file.text, workload: workloadName(doc), into: &out) }
         return out
     }
 
@@ -81,6 +90,14 @@ public enum ImageFinder {
             for (key, value) in mapping {
                 if let k = key.string, containerKeys.contains(k), let list = value.sequence {
                     for (i, container) in list.enumerated() {
+                        for key in ["args", "command"] {
+                            for argument in container.mapping?[key]?.sequence ?? [] {
+                                guard let spot = spot(argument), let (prefix, value) = imageArgument(spot.value),
+                                      let reference = ImageReference.parse(value) else { continue }
+                                out.append(ImageOccurrence(file: file, line: spot.line, reference: reference, form: .argument(spot, prefix: prefix),
+                                                           context: "\(workload) \(k)[\(i)] \(key)"))
+                            }
+                        }
                         guard let imageNode = container.mapping?["image"], let spot = spot(imageNode),
                               let reference = ImageReference.parse(spot.value) else { continue }
                         out.append(ImageOccurrence(file: file, line: spot.line, reference: reference, form: .string(spot),
@@ -95,16 +112,24 @@ public enum ImageFinder {
         }
     }
 
-    static func collectPodSpecs(_ node: Node, file: String, workload: String, into out: inout [PodSpecSite]) {
+    static func collectPodSpecs(_ node: Node, file: String, text: String, workload: String, into out: inout [PodSpecSite]) {
         if let mapping = node.mapping {
             if let containersKey = mapping.keys.first(where: { $0.string == "containers" }), let mark = containersKey.mark,
                mapping["containers"]?.sequence != nil {
-                out.append(PodSpecSite(file: file, workload: workload, hasPullSecrets: mapping["imagePullSecrets"] != nil,
-                                       containersLine: mark.line, containersColumn: mark.column))
+                var site = PodSpecSite(file: file, workload: workload, hasPullSecrets: mapping["imagePullSecrets"] != nil,
+                                       containersLine: mark.line, containersColumn: mark.column)
+                if let list = mapping["imagePullSecrets"], case .sequence(let items) = list, let at = list.mark {
+                    site.pullSecrets = RenderedWorkloads.secretNames(list)
+                    site.pullSecretsLine = at.line
+                    site.pullSecretsColumn = at.column
+                    site.pullSecretsFlow = ValuesEditor.startsFlow(list, in: text)
+                    site.pullSecretsEmpty = items.isEmpty
+                }
+                out.append(site)
             }
-            for (_, value) in mapping { collectPodSpecs(value, file: file, workload: workload, into: &out) }
+            for (_, value) in mapping { collectPodSpecs(value, file: file, text: text, workload: workload, into: &out) }
         } else if let sequence = node.sequence {
-            for item in sequence { collectPodSpecs(item, file: file, workload: workload, into: &out) }
+            for item in sequence { collectPodSpecs(item, file: file, text: text, workload: workload, into: &out) }
         }
     }
 
@@ -136,6 +161,15 @@ public enum ImageFinder {
         } else if let sequence = node.sequence {
             for (i, item) in sequence.enumerated() { valuesImages(item, file: file, path: path + ["[\(i)]"], into: &out) }
         }
+    }
+
+    /// `--acme-http01-solver-image=quay.io/…` split into `--acme-http01-solver-image=` and the reference.
+    static func imageArgument(_ text: String) -> (prefix: String, value: String)? {
+        guard text.hasPrefix("--"), let equals = text.firstIndex(of: "=") else { return nil }
+        let name = text[..<equals]
+        guard name.lowercased().hasSuffix("image"), name.dropFirst(2).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
+        let value = String(text[text.index(after: equals)...])
+        return value.isEmpty ? nil : (String(text[...equals]), value)
     }
 
     /// `image: nginx` is an image; `image: true` or `image: ""` is not.

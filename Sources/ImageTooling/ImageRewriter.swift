@@ -63,32 +63,76 @@ public enum ImageRewriter {
         var exact = false
     }
 
-    /// What a rewrite did: the new texts of changed files, the changes, and the images it could
-    /// not tell and so left alone (each with where and why).
+    /// What a rewrite did: the new texts of changed files, the changes, the images it could not
+    /// tell and so left alone (each with where and why), and what else to know (values it set
+    /// and why, pods it could not give the pull secret).
     public struct Result: Sendable {
         public var files: [SourceFile]
         public var changes: [ImageChange]
         public var unresolved: [ChartImage]
+        public var notes: [String]
     }
 
     /// Rewrites every file; returns new texts (changed files only) and the changes. Charts are
     /// followed through their templates: the values (or template text) an image is made of
-    /// are rewritten, whatever they are called.
+    /// are rewritten, whatever they are called, and the pods that pull through the proxy get
+    /// the pull secret the way the chart takes pull secrets.
     public static func rewrite(_ files: [SourceFile], target: ProxyTarget, include: (ImageReference) -> Bool = { _ in true },
                                pullSecret: String? = defaultPullSecret) throws(ToolingError) -> Result {
         var changed: [SourceFile] = []
         var changes: [ImageChange] = []
-        var hasSecretTemplate = files.contains { $0.role == .template && $0.text.contains("kubernetes.io/dockerconfigjson") }
-        let chartImages = try ChartImageFinder.find(in: files)
+        var notes: [String] = []
+        let renderer = files.contains { $0.chart != nil } ? try ChartRenderer(files) : nil
+        let chartImages = renderer.map { ChartImageFinder.find(in: $0.render()) } ?? []
         var chartEdits: [String: [Edit]] = [:]
+        var chartInsertions: [String: [ValuesEditor.Insertion]] = [:]
         var byPlace: [String: FileEdit] = [:]
-        for image in chartImages {
+        var proxiedByChart = Set<String>()
+        // The top chart's values file takes what the rewrite sets (made if the chart has none).
+        var addedFiles: [SourceFile] = []
+        let top = renderer?.charts.first
+        let valuesPath = (top?.root ?? "") + "/values.yaml"
+        var valuesFile = files.first { $0.path == valuesPath }
+        if top != nil, valuesFile == nil {
+            valuesFile = SourceFile(path: valuesPath, text: "", role: .values, chart: top?.root)
+            addedFiles.append(valuesFile!)
+        }
+        var valuesSet: [String: String] = [:]
+        func change(_ path: [String], _ value: ValuesChange) throws(ToolingError) {
+            guard let file = valuesFile else { return }
+            if case .set(let text) = value {
+                let key = path.joined(separator: ".")
+                if let earlier = valuesSet[key] {
+                    guard earlier == text else {
+                        throw ToolingError(file: file.path, line: nil, message: "\(key) would need to be both \(earlier) and \(text); set it by hand")
+                    }
+                    return
+                }
+                valuesSet[key] = text
+            }
+            let made = try ValuesEditor.edits(value, at: path, in: file)
+            chartEdits[file.path, default: []] += made.edits
+            chartInsertions[file.path, default: []] += made.insertions
+        }
+        var probeCandidates: [[String]]?
+        // Images the values render first: an optional copy of the same image is then rewritten by the same values.
+        for image in chartImages.filter({ !$0.speculative }) + chartImages.filter(\.speculative) {
             guard let reference = image.reference, !target.isOnProxy(reference), include(reference) else { continue }
             let proxied: ImageReference
             do { proxied = try target.proxied(reference) } catch {
                 throw ToolingError(file: image.location.file, line: image.location.line, message: error.message)
             }
-            for edit in try edits(for: image, to: proxied) {
+            var imageEdits = try? edits(for: image, to: proxied, allowTemplateText: false)
+            if imageEdits == nil, let renderer {
+                // Empty values a template fills in are set rather than the template edited.
+                if probeCandidates == nil { probeCandidates = ImageValueProbe.candidates(renderer) }
+                if let assignments = ImageValueProbe.assignments(for: image, to: proxied, renderer: renderer, candidates: probeCandidates!) {
+                    for (path, value) in assignments { try change(path, .set(value)) }
+                    imageEdits = []
+                }
+            }
+            if imageEdits == nil { imageEdits = try edits(for: image, to: proxied, allowTemplateText: true) }
+            for edit in imageEdits ?? [] {
                 let place = "\(edit.file):\(edit.line):\(edit.column):\(edit.exact)"
                 if let other = byPlace[place] {
                     guard other == edit else {
@@ -100,12 +144,36 @@ public enum ImageRewriter {
                 byPlace[place] = edit
                 chartEdits[edit.file, default: []].append(Edit(line: edit.line, column: edit.column, old: edit.old, new: edit.new, exact: edit.exact))
             }
+            proxiedByChart.insert(reference.description)
             let change = ImageChange(file: image.location.file, line: image.location.line, from: reference.description, to: proxied.description)
             if !changes.contains(change) { changes.append(change) }
         }
-        for file in files {
+        if let renderer {
+            if let pullSecret {
+                let secret = existingPullSecret(renderer, preferring: pullSecret) ?? pullSecret
+                let plan = PullSecretPlanner.plan(renderer, files: files, secret: secret) { image in
+                    guard let reference = ImageReference.parse(image) else { return false }
+                    return proxiedByChart.contains(reference.description) || target.isOnProxy(reference)
+                }
+                for (path, value) in plan.valueChanges {
+                    try change(path, value)
+                    notes.append("\(valuesPath): \(path.joined(separator: ".")) now names the pull secret \(secret): the chart's pods take their pull secrets from it")
+                }
+                for (file, lines) in plan.insertions { chartInsertions[file, default: []] += lines }
+                for pod in plan.uncovered {
+                    notes.append("warning: \(pod.workload) (\(pod.containersAt.map { "\($0.file):\($0.line)" } ?? pod.template)) pulls through the proxy but cannot be given the pull secret \(secret) by values or an edit: add it by hand, or install with `portcullis images post-render`")
+                }
+            }
+            // Bitnami's charts refuse images other than their own unless told the change is intended.
+            if !proxiedByChart.isEmpty, files.contains(where: { $0.role == .template && $0.text.contains("allowInsecureImages") }) {
+                try change(["global", "security", "allowInsecureImages"], .set("true"))
+                notes.append("\(valuesPath): global.security.allowInsecureImages set to true: this chart refuses images from other registries unless it is, and its images now come through the proxy (the same images, by the same tags and digests)")
+            }
+        }
+        var hasSecretTemplate = files.contains { $0.role == .template && $0.text.contains("kubernetes.io/dockerconfigjson") }
+        for file in files + addedFiles {
             var edits: [Edit] = chartEdits[file.path] ?? []
-            var insertions: [(line: Int, text: [String])] = []
+            var insertions: [(line: Int, text: [String])] = chartInsertions[file.path] ?? []
             for occurrence in try ImageFinder.find(in: file) where !target.isOnProxy(occurrence.reference) && include(occurrence.reference) {
                 let proxied: ImageReference
                 do { proxied = try target.proxied(occurrence.reference) } catch {
@@ -115,20 +183,10 @@ public enum ImageRewriter {
                 let change = ImageChange(file: file.path, line: occurrence.line, from: occurrence.reference.description, to: proxied.description)
                 if !changes.contains(change) { changes.append(change) }
             }
-            if let pullSecret {
-                switch file.role {
-                case .manifests:
-                    for site in try ImageFinder.podSpecs(in: file) where !site.hasPullSecrets {
-                        let indent = String(repeating: " ", count: site.containersColumn - 1)
-                        insertions.append((site.containersLine, ["\(indent)imagePullSecrets:", "\(indent)- name: \(pullSecret)"]))
-                    }
-                case .template where !(file.path.split(separator: "/").last ?? "").hasPrefix("_"):
-                    insertions += templatePullSecretInsertions(file.text, secret: pullSecret)
-                case .template:
-                    break
-                case .values, .chartMetadata:
-                    break
-                }
+            if let pullSecret, file.role == .manifests {
+                let made = try manifestPullSecretChanges(file, secret: pullSecret)
+                edits += made.edits
+                insertions += made.insertions
             }
             guard !edits.isEmpty || !insertions.isEmpty else { continue }
             guard file.isEditable else {
@@ -143,13 +201,41 @@ public enum ImageRewriter {
                                       chart: files.first { $0.role == .template }?.chart))
             hasSecretTemplate = true
         }
-        return Result(files: changed, changes: changes, unresolved: chartImages.filter { $0.reference == nil })
+        return Result(files: changed, changes: changes, unresolved: chartImages.filter { $0.reference == nil }, notes: notes)
+    }
+
+    /// The pull secret the chart already renders from the injected values, if it has one.
+    static func existingPullSecret(_ renderer: ChartRenderer, preferring name: String) -> String? {
+        let secrets = RenderedWorkloads(renderer.render(overrides: PullSecretPlanner.injected(), speculate: false), speculative: false).dockerConfigSecrets
+        return secrets.contains(name) ? name : secrets.first
+    }
+
+    /// In manifests, pods without the secret get it: an `imagePullSecrets` beside `containers`,
+    /// or the secret added to the list they have.
+    static func manifestPullSecretChanges(_ file: SourceFile, secret: String) throws(ToolingError) -> (edits: [Edit], insertions: [(line: Int, text: [String])]) {
+        var edits: [Edit] = []
+        var insertions: [(line: Int, text: [String])] = []
+        for site in try ImageFinder.podSpecs(in: file) where !site.pullSecrets.contains(secret) {
+            if let line = site.pullSecretsLine, let column = site.pullSecretsColumn {
+                if site.pullSecretsFlow {
+                    edits.append(Edit(line: line, column: column + 1, old: "", new: "{name: \(secret)}" + (site.pullSecretsEmpty ? "" : ", "), exact: true))
+                } else {
+                    insertions.append((line, [String(repeating: " ", count: column - 1) + "- name: \(secret)"]))
+                }
+            } else if !site.hasPullSecrets {
+                let indent = String(repeating: " ", count: site.containersColumn - 1)
+                insertions.append((site.containersLine, ["\(indent)imagePullSecrets:", "\(indent)- name: \(secret)"]))
+            }
+        }
+        return (edits, insertions)
     }
 
     static func edits(for occurrence: ImageOccurrence, to proxied: ImageReference) -> [Edit] {
         switch occurrence.form {
         case .string(let spot):
             return [Edit(line: spot.line, column: spot.column, old: spot.value, new: proxied.description)]
+        case .argument(let spot, let prefix):
+            return [Edit(line: spot.line, column: spot.column, old: spot.value, new: prefix + proxied.description)]
         case .map(let registry, let repository):
             // Keep whatever the repository value itself carried (some charts put the tag there).
             let inner = ImageReference.parse(repository.value)
@@ -187,25 +273,6 @@ public enum ImageRewriter {
             lines.insert(contentsOf: insertion.text, at: insertion.line - 1)
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// In workload templates without pull secrets, the tutorial's guarded block before each `containers:`.
-    static func templatePullSecretInsertions(_ text: String, secret: String) -> [(line: Int, text: [String])] {
-        guard ChartLinter.isWorkloadTemplate(text), !text.contains("imagePullSecrets") else { return [] }
-        var out: [(line: Int, text: [String])] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.drop { $0 == " " }
-            guard trimmed.hasPrefix("containers:"), trimmed.dropFirst("containers:".count).allSatisfy({ $0 == " " }) else { continue }
-            let indent = String(repeating: " ", count: line.count - trimmed.count)
-            out.append((i + 1, [
-                // `$`, not `.`: inside `range` or `with` the dot is something else.
-                "\(indent){{ if hasKey (($.Values.global).replicated) \"dockerconfigjson\" }}",
-                "\(indent)imagePullSecrets:",
-                "\(indent)  - name: \(secret)",
-                "\(indent){{ end }}",
-            ]))
-        }
-        return out
     }
 
     /// The templates directory of the top chart among the inputs; nil when no chart was given.

@@ -13,6 +13,8 @@ public struct SourceFile: Equatable, Sendable {
         case template
         /// A chart's `Chart.yaml`.
         case chartMetadata
+        /// Any other file of a chart: what templates read through `.Files`.
+        case chartFile
     }
 
     public var path: String
@@ -108,8 +110,10 @@ public enum SourceLoader {
         while let item = walker.nextObject() as? String {
             let path = dir + "/" + item
             var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-                  ChartEntry.isInteresting(item) else { continue }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            // Subchart archives are read whatever their size; other files only as large as templates read.
+            guard item.hasSuffix(".tgz") || size <= ChartEntry.maxFileSize else { continue }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ToolingError(file: path, line: nil, message: "cannot read file")
             }
@@ -135,7 +139,7 @@ public enum SourceLoader {
         let entries = package.entries.compactMap { entry -> ChartEntry? in
             guard entry.kind == .file, entry.path.hasPrefix(top + "/") else { return nil }
             let relative = String(entry.path.dropFirst(top.count + 1))
-            return ChartEntry.isInteresting(relative) ? ChartEntry(path: relative, bytes: entry.contents) : nil
+            return ChartEntry(path: relative, bytes: entry.contents)
         }
         return try chartFiles(entries, root: path + "!" + top) { path + "!" + top + "/" + $0 }
     }
@@ -144,9 +148,8 @@ public enum SourceLoader {
         var path: String
         var bytes: [UInt8]
 
-        static func isInteresting(_ relative: String) -> Bool {
-            relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") || relative.hasSuffix(".tpl") || relative.hasSuffix(".tgz")
-        }
+        /// Files larger than this are not read (templates read config files through `.Files`, not data).
+        static let maxFileSize = 4 << 20
     }
 
     /// One chart's files and its subcharts' (directories under `charts/` and packaged `.tgz`s).
@@ -167,12 +170,18 @@ public enum SourceLoader {
             guard !relative.hasSuffix(".tgz") else { continue }
             let text = String(decoding: entry.bytes, as: UTF8.self)
             let name = (relative as NSString).lastPathComponent
+            let yaml = relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") || relative.hasSuffix(".tpl") || relative.hasSuffix(".txt")
             if relative == "Chart.yaml" {
                 files.append(SourceFile(path: display(relative), text: text, role: .chartMetadata, chart: root))
             } else if relative.hasPrefix("templates/") {
-                files.append(SourceFile(path: display(relative), text: text, role: .template, chart: root))
-            } else if !relative.contains("/"), name.hasPrefix("values") {
+                if yaml { files.append(SourceFile(path: display(relative), text: text, role: .template, chart: root)) }
+            } else if !relative.contains("/"), name.hasPrefix("values"), yaml {
                 files.append(SourceFile(path: display(relative), text: text, role: .values, chart: root))
+            }
+            // Helm's `.Files`: everything but templates, Chart.yaml, values.yaml and the lock files.
+            if !relative.hasPrefix("templates/"), !["Chart.yaml", "values.yaml", "values.schema.json", "Chart.lock", "requirements.yaml",
+                                                       "requirements.lock"].contains(relative), entry.bytes.count <= ChartEntry.maxFileSize {
+                files.append(SourceFile(path: display(relative), text: text, role: .chartFile, chart: root))
             }
         }
         for (name, sub) in subcharts.sorted(by: { $0.key < $1.key }) where sub.contains(where: { $0.path == "Chart.yaml" }) {

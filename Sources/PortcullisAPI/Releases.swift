@@ -32,15 +32,18 @@ public struct CreateReleaseRequest: Codable, Sendable {
     public var lint: Bool?
     /// Host images must use when linting (default: this server's public host).
     public var proxyHost: String?
+    /// Images the linter cannot tell that the vendor checked by hand (`FILE:LINE` as lint names them, or `all`).
+    public var acceptUnknown: [String]?
 
     public init(version: String, charts: [String], promote: String? = nil, releaseNotes: String? = nil, lint: Bool? = nil,
-                proxyHost: String? = nil) {
+                proxyHost: String? = nil, acceptUnknown: [String]? = nil) {
         self.version = version
         self.charts = charts
         self.promote = promote
         self.releaseNotes = releaseNotes
         self.lint = lint
         self.proxyHost = proxyHost
+        self.acceptUnknown = acceptUnknown
     }
 }
 

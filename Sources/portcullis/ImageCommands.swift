@@ -8,7 +8,7 @@ import Upstream
 
 struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "images", abstract: "Find and rewrite image references.",
-                                                    subcommands: [List.self, Rewrite.self])
+                                                    subcommands: [List.self, Rewrite.self, PostRender.self])
 
     static func load(_ paths: [String]) throws -> [SourceFile] {
         var files: [SourceFile] = []
@@ -108,6 +108,7 @@ struct ImagesCommand: AsyncParsableCommand {
             for image in result.unresolved {
                 FileHandle.standardError.write(Data("\(image.location): warning: cannot tell which image \(image.fieldDescription) deploys (\(image.problem ?? "unknown")); left as it is\n".utf8))
             }
+            for note in result.notes { print(note) }
             for file in result.files where !dryRun {
                 try write(file.path, file.text)
             }
@@ -151,14 +152,19 @@ struct ChartCommand: AsyncParsableCommand {
         @Argument(help: "Chart directory or .tgz.") var chart: String
         @Option(help: "App slug.") var app: String
         @Option(help: "Portcullis host images must use (env PORTCULLIS_PROXY_HOST; any host when unset).") var proxyHost: String?
-        @Flag(help: "Count images the linter cannot tell as errors, not warnings.") var strict = false
+        @Flag(help: "Count every warning as an error.") var strict = false
+        @Option(name: .customLong("accept-unknown"), help: ArgumentHelp(
+            "An image the linter cannot tell, accepted after checking it by hand: FILE:LINE as the finding names it, or all (repeatable).",
+            valueName: "file:line"))
+        var acceptUnknown: [String] = []
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let findings: [LintFinding]
             do {
                 findings = try ChartLinter.lint(try SourceLoader.load(chart), app: app,
-                                                proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"], strict: strict)
+                                                proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"], strict: strict,
+                                                acceptUnknown: Set(acceptUnknown))
             } catch { throw CLIError(error.description) }
             if output.output == .json {
                 Output.json(findings)
@@ -168,5 +174,72 @@ struct ChartCommand: AsyncParsableCommand {
             }
             if findings.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
         }
+    }
+}
+
+/// A Helm post-renderer: whatever a chart's templates do, the manifests Helm is about to apply
+/// name every image through the proxy and every pod the pull secret.
+struct PostRender: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "post-render",
+        abstract: "Helm post-renderer: rewrite every image of the manifests on stdin to the proxy and add the pull secret.",
+        discussion: """
+            Reads the manifests Helm rendered on standard input and writes them to standard output with every container image \
+            pointing at the proxy and every pod naming the pull secret. For charts whose templates the static rewrite cannot \
+            follow. Helm 3: helm install --post-renderer portcullis --post-renderer-args images --post-renderer-args post-render \
+            --post-renderer-args --app=APP --post-renderer-args --proxy-host=HOST. Helm 4: install the plugin in \
+            deploy/helm-plugin/portcullis-post-renderer and pass --post-renderer portcullis-post-renderer with the same arguments.
+            """)
+    @Option(help: "App slug (env PORTCULLIS_APP).") var app: String?
+    @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST).") var proxyHost: String?
+    @Option(name: .customLong("upstream"), help: "host=name: use a registry's name in proxy paths (required for hosts with a port).")
+    var upstreams: [String] = []
+    @Option(help: "Name of the image pull secret pods must name.") var pullSecret = ImageRewriter.defaultPullSecret
+    @Flag(help: "Do not add imagePullSecrets.") var noPullSecrets = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let app = app ?? environment["PORTCULLIS_APP"], !app.isEmpty else {
+            throw ValidationError("no app: pass --app or set PORTCULLIS_APP")
+        }
+        guard let host = proxyHost ?? environment["PORTCULLIS_PROXY_HOST"], !host.isEmpty else {
+            throw ValidationError("no proxy host: pass --proxy-host or set PORTCULLIS_PROXY_HOST")
+        }
+        var names: [String: String] = [:]
+        for pair in upstreams {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
+            names[canonicalRegistryHost(parts[0])] = parts[1]
+        }
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        guard let text = String(data: input, encoding: .utf8) else { throw CLIError("the manifests on standard input are not UTF-8 text") }
+        let target = ProxyTarget(host: host, app: app, upstreamNames: names)
+        // Each document on its own, split as Helm splits manifests: a `---` begins one even with
+        // text after it on its line (`---# comment`), which a YAML parser would refuse.
+        var output = ""
+        var start = text.startIndex
+        var index = 0
+        for separator in Self.separators(text) + [text.endIndex..<text.endIndex] {
+            let document = String(text[start..<separator.lowerBound])
+            index += 1
+            if document.contains(where: { !$0.isWhitespace }) {
+                let file = SourceFile(path: "<stdin> document \(index)", text: document, role: .manifests)
+                do {
+                    let result = try ImageRewriter.rewrite([file], target: target, pullSecret: noPullSecrets ? nil : pullSecret)
+                    output += result.files.first?.text ?? document
+                } catch { throw CLIError(error.description) }
+            } else {
+                output += document
+            }
+            output += text[separator]
+            start = separator.upperBound
+        }
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+
+    /// Where Helm's manifest splitter (`(?:^|\s*\n)---\s*`) separates documents.
+    static func separators(_ text: String) -> [Range<String.Index>] {
+        let pattern = try! NSRegularExpression(pattern: "(?:^|\\s*\\n)---\\s*")
+        return pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range, in: text) }
     }
 }

@@ -59,6 +59,9 @@ struct ReleaseCommand: AsyncParsableCommand {
         @Option(help: "Release notes.") var releaseNotes: String?
         @Flag(help: "Run `chart lint` on the server first and refuse the release on errors.") var lint = false
         @Option(help: "With --lint: the host images must use (default: the server's public host).") var proxyHost: String?
+        @Option(name: .customLong("accept-unknown"), help: ArgumentHelp(
+            "With --lint: an image the linter cannot tell, checked by hand (FILE:LINE as lint names it, or all; repeatable).", valueName: "file:line"))
+        var acceptUnknown: [String] = []
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
 
@@ -73,7 +76,7 @@ struct ReleaseCommand: AsyncParsableCommand {
                 encoded.append(data.base64EncodedString())
             }
             let request = CreateReleaseRequest(version: version, charts: encoded, promote: promote, releaseNotes: releaseNotes,
-                                               lint: lint ? true : nil, proxyHost: proxyHost)
+                                               lint: lint ? true : nil, proxyHost: proxyHost, acceptUnknown: acceptUnknown.isEmpty ? nil : acceptUnknown)
             let release = try await APIClient(client).send(.POST, try app.path("/releases"), body: request, as: ReleaseBody.self)
             print("SEQUENCE: \(release.sequence)")
         }

@@ -138,7 +138,8 @@ class Rendered:
         return "\n".join(f"# {k}\n{v}" for k, v in sorted(self.templates.items()))
 
 
-_DOC_SPLIT = re.compile(r"^---\s*$", re.M)
+# Helm's own split (releaseutil.SplitManifests): `---` starts a document even with text after it.
+_DOC_SPLIT = re.compile(r"(?:^|\s*\n)---\s*")
 
 
 def parse_manifests(text: str) -> List[Dict[str, Any]]:
@@ -160,8 +161,10 @@ def render_chart(tgz: Path, values: Optional[Dict[str, Any]] = None, release: st
 
     metadata, chart_values, templates = bounded(go, what="render")
     docs: List[Dict[str, Any]] = []
-    for _path, text in sorted(templates.items()):
-        docs.extend(parse_manifests(text))
+    for path, text in sorted(templates.items()):
+        # NOTES.txt is text for the person installing, not a manifest.
+        if not path.endswith("NOTES.txt"):
+            docs.extend(parse_manifests(text))
     return Rendered(metadata, chart_values, templates, docs)
 
 

@@ -1,338 +1,252 @@
-/// The template functions charts use around image references (Go's builtins and the sprig
-/// functions Helm adds), evaluated with origins kept where the text passes through unchanged.
-/// A function not listed here makes its result unknown, so it is reported, never guessed.
-extension TemplateEngine {
-    func call(_ name: String, _ args: [TemplateValue], scope: Scope, at: TemplateLocation) -> TemplateValue {
-        // `default` and the boolean functions look at unknown arguments themselves.
-        switch name {
-        case "default":
-            guard args.count == 2 else { return arity(name) }
+import Foundation
+
+/// A template function: the engine (for `include` and `tpl`), the arguments (a piped value
+/// last), and where the call is.
+typealias TemplateFunction = @Sendable (TemplateEngine, [TemplateValue], TemplateLocation) -> TemplateValue
+
+/// The functions charts call: Go's builtins, sprig's, and Helm's own, evaluated with origins kept
+/// where text passes through unchanged. A name not here makes its result unknown, so it is
+/// reported, never guessed.
+enum TemplateFunctions {
+    /// Every function the engine evaluates, by name (the README lists them from here).
+    static let all: [String: TemplateFunction] = {
+        var table: [String: TemplateFunction] = [:]
+        for part in [core, StringFunctions.all, CollectionFunctions.all, NumberFunctions.all, EncodingFunctions.all,
+                     InstallTimeFunctions.all] {
+            table.merge(part) { first, _ in first }
+        }
+        return table
+    }()
+
+    /// Functions that look at unknown arguments themselves; every other function's result is
+    /// unknown when an argument is.
+    static let acceptUnknown: Set<String> = ["default", "coalesce", "ternary", "empty", "not", "fail", "required"]
+
+    static func arity(_ name: String) -> TemplateValue { .unknown("unexpected arguments to \(name)") }
+
+    static let core: [String: TemplateFunction] = [
+        "default": { _, args, _ in
+            guard args.count == 2 else { return arity("default") }
             switch args[1].truth {
             case true?: return args[1]
             case false?: return args[0]
             case nil: return args[1]
             }
-        case "and":
-            for a in args {
-                guard let t = a.truth else { return a }
-                if !t { return a }
-            }
-            return args.last ?? .null
-        case "or":
-            for a in args {
-                guard let t = a.truth else { return a }
-                if t { return a }
-            }
-            return args.last ?? .null
-        case "coalesce":
+        },
+        "coalesce": { _, args, _ in
             for a in args {
                 guard let t = a.truth else { return a }
                 if t { return a }
             }
             return .null
-        case "ternary":
-            guard args.count == 3 else { return arity(name) }
+        },
+        "ternary": { _, args, _ in
+            guard args.count == 3 else { return arity("ternary") }
             guard let t = args[2].truth else { return args[2] }
             return t ? args[0] : args[1]
-        case "empty":
-            guard args.count == 1, let t = args[0].truth else { return args.first ?? arity(name) }
+        },
+        "empty": { _, args, _ in
+            guard args.count == 1 else { return arity("empty") }
+            guard let t = args[0].truth else { return args[0] }
             return .bool(!t)
-        case "not":
-            guard args.count == 1, let t = args[0].truth else { return args.first ?? arity(name) }
+        },
+        "not": { _, args, _ in
+            guard args.count == 1 else { return arity("not") }
+            guard let t = args[0].truth else { return args[0] }
             return .bool(!t)
-        default:
-            break
-        }
-        if let unknown = args.first(where: \.isUnknown) { return unknown }
-        switch name {
-        case "include":
-            guard args.count == 2, case .string(let n) = args[0] else { return arity(name) }
-            return .string(include(n.string, args[1], at: at))
-        case "tpl":
-            guard args.count == 2, case .string(let text) = args[0] else { return arity(name) }
-            // Text without actions passes through with its origin; anything else is rendered.
-            guard text.string.contains("{{") else { return args[0] }
-            do {
-                let parsed = try TemplateParser.parse(text.string, file: at.file)
-                let engine = nested(defines: parsed.defines)
-                var s = Scope(dot: args[1], root: args[1])
-                var out = TracedText()
-                engine.render(parsed.nodes, scope: &s, into: &out, speculate: false)
-                return .string(out.string.contains(TracedText.unknownMarker) ? out : .computed(out.string, "tpl"))
-            } catch {
-                return .unknown("tpl: \(error)")
-            }
-        case "required":
-            guard args.count == 2 else { return arity(name) }
-            return args[1].truth == true ? args[1] : .unknown("required value is empty: \(args[0].plain)")
-        case "quote", "squote":
-            let q = name == "quote" ? "\"" : "'"
+        },
+        "include": { engine, args, at in
+            guard args.count == 2, case .string(let name) = args[0] else { return arity("include") }
+            return .string(engine.include(name.string, args[1], at: at, speculate: engine.state.speculateCalls))
+        },
+        "tpl": { engine, args, at in
+            guard args.count == 2, case .string(let text) = args[0] else { return arity("tpl") }
+            return engine.tpl(text, args[1], at: at)
+        },
+        "required": { _, args, _ in
+            guard args.count == 2 else { return arity("required") }
+            if args[1].isUnknown { return args[1] }
+            return args[1].isNull || args[1].string.isEmpty && args[1].mapValue == nil && args[1].listValue == nil
+                ? .unknown("required value is empty: \(args[0].string)") : args[1]
+        },
+        "fail": { _, args, _ in .unknown("the chart fails here: \(args.first?.string ?? "")") },
+        // As `helm template` answers it: no cluster, so every lookup finds nothing.
+        "lookup": { _, args, _ in args.count == 4 ? .dict([:]) : arity("lookup") },
+        "print": { _, args, _ in .string(print(args)) },
+        "println": { _, args, _ in
             var out = TracedText()
             for (i, a) in args.enumerated() {
                 if i > 0 { out.append(.computed(" ")) }
-                out.append(.computed(q) + (a.text ?? TracedText()) + .computed(q))
+                out.append(printed(a))
             }
+            out.append(.computed("\n"))
             return .string(out)
-        case "toString", "print":
-            var out = TracedText()
-            for (i, a) in args.enumerated() {
-                if i > 0, name == "print", !isString(args[i - 1]), !isString(a) { out.append(.computed(" ")) }
-                out.append(a.text ?? TracedText())
+        },
+        "printf": { _, args, _ in
+            guard case .string(let format)? = args.first else { return arity("printf") }
+            return .string(GoFormat.printf(format, Array(args.dropFirst())))
+        },
+        "eq": { _, args, _ in
+            guard let first = args.first, args.count >= 2 else { return arity("eq") }
+            return .bool(args.dropFirst().contains { same(first, $0) })
+        },
+        "ne": { _, args, _ in args.count == 2 ? .bool(!same(args[0], args[1])) : arity("ne") },
+        "lt": { _, args, _ in compare(args, "lt") { $0 < 0 } },
+        "le": { _, args, _ in compare(args, "le") { $0 <= 0 } },
+        "gt": { _, args, _ in compare(args, "gt") { $0 > 0 } },
+        "ge": { _, args, _ in compare(args, "ge") { $0 >= 0 } },
+        "len": { _, args, _ in
+            switch args.first {
+            case .string(let t)?: return .int(t.string.utf8.count, nil)
+            case .list(let l)?: return .int(l.count, nil)
+            case .map(let m)?: return .int(m.count, nil)
+            case .null?: return .int(0, nil)
+            default: return .unknown("len of \(args.first.map(GoFormat.goType) ?? "nothing")")
             }
-            return .string(out)
-        case "printf":
-            guard case .string(let format)? = args.first else { return arity(name) }
-            return printf(format, Array(args.dropFirst()))
-        case "trim": return mapText(args, name) { $0.trimming([" ", "\t", "\n", "\r"]) }
-        case "trimPrefix", "trimSuffix":
-            guard args.count == 2, let cut = args[0].text?.string, let text = args[1].text else { return arity(name) }
-            let s = text.string
-            if name == "trimPrefix", s.hasPrefix(cut) { return .string(text.slice(cut.count..<text.count)) }
-            if name == "trimSuffix", s.hasSuffix(cut) { return .string(text.slice(0..<(text.count - cut.count))) }
-            return args[1]
-        case "trimAll":
-            guard args.count == 2, let cut = args[0].text?.string, let text = args[1].text else { return arity(name) }
-            return .string(text.trimming(Set(cut)))
-        case "lower": return mapText(args, name) { .computed($0.string.lowercased()) }
-        case "upper": return mapText(args, name) { .computed($0.string.uppercased()) }
-        case "replace":
-            guard args.count == 3, let old = args[0].text?.string, let new = args[1].text?.string, let text = args[2].text else {
-                return arity(name)
-            }
-            guard text.string.contains(old) && !old.isEmpty else { return .string(text) }
-            guard text.count / old.count * new.count <= Budget.maxCharacters else { return .unknown("replace: the result would be too long") }
-            return .string(.computed(text.string.replacingOccurrences(of: old, with: new)))
-        case "trunc":
-            guard args.count == 2, case .int(let n, _) = args[0], let text = args[1].text else { return arity(name) }
-            return .string(n >= 0 ? text.slice(0..<min(n, text.count)) : text.slice(max(0, text.count + n)..<text.count))
-        case "cat":
-            var out = TracedText()
-            for a in args where a.truth != false {
-                if !out.isEmpty { out.append(.computed(" ")) }
-                out.append(a.text ?? TracedText())
-            }
-            return .string(out)
-        case "join":
-            guard args.count == 2, let sep = args[0].text, case .list(let items) = args[1] else { return arity(name) }
-            var out = TracedText()
-            for (i, item) in items.enumerated() {
-                if i > 0 { out.append(sep) }
-                out.append(item.text ?? TracedText())
-            }
-            return .string(out)
-        case "indent", "nindent":
-            guard args.count == 2, case .int(let n, _) = args[0], let text = args[1].text else { return arity(name) }
-            let lines = text.characters.count { $0 == "\n" } + 1
-            guard n <= Budget.maxCharacters / lines else { return .unknown("\(name): the result would be too long") }
-            return .string(indent(text, by: n, leadingNewline: name == "nindent"))
-        case "dict":
-            var map: [String: TemplateValue] = [:]
-            var i = 0
-            while i + 1 < args.count {
-                map[args[i].plain] = args[i + 1]
-                i += 2
-            }
-            return .map(map)
-        case "list": return .list(args)
-        case "get":
-            guard args.count == 2 else { return arity(name) }
-            return args[0][args[1].plain]
-        case "index":
-            guard var value = args.first else { return arity(name) }
+        },
+        "index": { _, args, _ in
+            guard var value = args.first else { return arity("index") }
             for key in args.dropFirst() {
                 switch (value, key) {
-                case (.list(let l), .int(let i, _)): value = l.indices.contains(i) ? l[i] : .null
-                default: value = value[key.plain]
+                case (.list(let l), _):
+                    guard let i = NumberFunctions.int(key) else { return .unknown("index of a list with \(key.plain)") }
+                    guard l.indices.contains(i) else { return .unknown("index out of range: \(i)") }
+                    value = l[i]
+                case (.map(let m), _): value = m[key.string] ?? .null
+                case (.null, _): return .null
+                default: return .unknown("cannot index \(GoFormat.goType(value))")
                 }
             }
             return value
-        case "hasKey":
-            guard args.count == 2, case .map(let m) = args[0] else { return args.count == 2 ? .bool(false) : arity(name) }
-            return .bool(m[args[1].plain] != nil)
-        case "eq":
-            guard let first = args.first else { return arity(name) }
-            return .bool(args.dropFirst().contains { same(first, $0) })
-        case "ne":
-            guard args.count == 2 else { return arity(name) }
-            return .bool(!same(args[0], args[1]))
-        case "contains", "hasPrefix", "hasSuffix":
-            guard args.count == 2, let needle = args[0].text?.string, let hay = args[1].text?.string else { return arity(name) }
-            switch name {
-            case "contains": return .bool(hay.contains(needle))
-            case "hasPrefix": return .bool(hay.hasPrefix(needle))
-            default: return .bool(hay.hasSuffix(needle))
+        },
+        "html": { _, args, _ in
+            .text(args.map(\.string).joined().replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&#34;").replacingOccurrences(of: "'", with: "&#39;"))
+        },
+        "js": { _, args, _ in
+            var out = ""
+            for c in args.map(\.string).joined().unicodeScalars {
+                switch c {
+                case "\\": out += "\\\\"
+                case "'": out += "\\'"
+                case "\"": out += "\\\""
+                case "<": out += "\\u003C"
+                case ">": out += "\\u003E"
+                case "&": out += "\\u0026"
+                case "=": out += "\\u003D"
+                case "\n": out += "\\u000A"
+                default: out.unicodeScalars.append(c)
+                }
             }
-        case "len":
-            switch args.first {
-            case .string(let t)?: return .int(t.count, nil)
-            case .list(let l)?: return .int(l.count, nil)
-            case .map(let m)?: return .int(m.count, nil)
-            default: return .int(0, nil)
-            }
-        case "first":
-            if case .list(let l)? = args.first { return l.first ?? .null }
-            return .null
-        case "last":
-            if case .list(let l)? = args.first { return l.last ?? .null }
-            return .null
-        case "toYaml":
-            // Container lists in values reach manifests this way, so scalars keep their origins.
-            guard let a = args.first else { return arity(name) }
-            return .string(Self.yaml(a, indent: 0))
-        case "toJson":
-            guard let a = args.first else { return arity(name) }
-            switch a {
-            case .map, .list: return .string(.computed(a.plain, name))
-            default: return .string(a.text ?? TracedText())
-            }
-        case "int", "int64":
-            guard let a = args.first else { return arity(name) }
-            switch a {
-            case .int: return a
-            // Out of range (or NaN) has no int: 0, rather than a trap.
-            case .float(let d, _): return .int(Int(exactly: d.rounded(.towardZero)) ?? 0, nil)
-            default: return Int(a.plain).map { .int($0, nil) } ?? .int(0, nil)
-            }
-        case "lt", "le", "gt", "ge":
-            guard args.count == 2, let x = Double(args[0].plain), let y = Double(args[1].plain) else { return arity(name) }
-            switch name {
-            case "lt": return .bool(x < y)
-            case "le": return .bool(x <= y)
-            case "gt": return .bool(x > y)
-            default: return .bool(x >= y)
-            }
-        case "kindIs":
-            guard args.count == 2 else { return arity(name) }
-            let kind: String = switch args[1] {
-            case .string: "string"
-            case .bool: "bool"
-            case .int: "int"
-            case .float: "float64"
-            case .map: "map"
-            case .list: "slice"
-            case .null: "invalid"
-            case .unknown: ""
-            }
-            return .bool(args[0].plain == kind)
-        case "fail":
-            return .unknown("the chart fails here: \(args.first?.plain ?? "")")
-        default:
-            return .unknown("template function \(name) is not evaluated by the image tooling")
+            return .text(out)
+        },
+        "urlquery": { _, args, _ in
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-_.~")
+            let s = args.map(\.string).joined()
+            let encoded = s.unicodeScalars.map { c -> String in
+                if c == " " { return "+" }
+                if c.isASCII, allowed.contains(c) { return String(c) }
+                return String(c).utf8.map { String(format: "%%%02X", $0) }.joined()
+            }.joined()
+            return .text(encoded)
+        },
+    ]
+
+    /// `print`: operands side by side, a space between two that are not strings.
+    static func print(_ args: [TemplateValue]) -> TracedText {
+        var out = TracedText()
+        for (i, a) in args.enumerated() {
+            if i > 0, !isString(args[i - 1]), !isString(a) { out.append(.computed(" ")) }
+            out.append(printed(a))
         }
+        return out
     }
 
-    private func arity(_ name: String) -> TemplateValue { .unknown("unexpected arguments to \(name)") }
-
-    /// YAML as Helm's `toYaml` writes it: keys sorted, block style, two-space indents.
-    static func yaml(_ value: TemplateValue, indent: Int) -> TracedText {
-        let pad = String(repeating: " ", count: indent)
-        switch value {
-        case .map(let map) where !map.isEmpty:
-            var out = TracedText()
-            for (i, key) in map.keys.sorted().enumerated() {
-                if i > 0 { out.append(.computed("\n" + pad)) }
-                out.append(.computed(key + ":"))
-                out.append(nested(map[key]!, indent: indent))
-            }
-            return out
-        case .list(let list) where !list.isEmpty:
-            var out = TracedText()
-            for (i, item) in list.enumerated() {
-                if i > 0 { out.append(.computed("\n" + pad)) }
-                out.append(.computed("- "))
-                out.append(yaml(item, indent: indent + 2))
-            }
-            return out
-        case .map: return .computed("{}")
-        case .list: return .computed("[]")
-        case .string(let text): return yamlScalar(text)
-        case .unknown(let why): return .computed("<unknown: \(why)>")
-        default: return value.text ?? TracedText()
-        }
+    /// What `print` and `toString` make of a value: `<nil>` for nothing, as Go prints it.
+    static func printed(_ value: TemplateValue) -> TracedText {
+        if case .null = value { return .computed("<nil>") }
+        return value.text ?? TracedText()
     }
 
-    private static func nested(_ value: TemplateValue, indent: Int) -> TracedText {
-        switch value {
-        case .map(let m) where !m.isEmpty: return .computed("\n" + String(repeating: " ", count: indent + 2)) + yaml(value, indent: indent + 2)
-        case .list(let l) where !l.isEmpty: return .computed("\n" + String(repeating: " ", count: indent)) + yaml(value, indent: indent)
-        default: return .computed(" ") + yaml(value, indent: indent)
-        }
-    }
-
-    private static func yamlScalar(_ text: TracedText) -> TracedText {
-        let s = text.string
-        let plainUnsafe = s.isEmpty || ["true", "false", "null", "~", "yes", "no", "on", "off"].contains(s.lowercased())
-            || Double(s) != nil || s.contains(": ") || s.contains(" #") || s.hasSuffix(":") || s.contains("\n")
-            || "-?:,[]{}#&*!|>'\"%@` ".contains(s.first ?? " ")
-        guard plainUnsafe else { return text }
-        let escaped = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-        return escaped == s ? .computed("\"") + text + .computed("\"") : .computed("\"" + escaped + "\"")
-    }
-
-    private func isString(_ v: TemplateValue) -> Bool {
+    static func isString(_ v: TemplateValue) -> Bool {
         if case .string = v { return true }
         return false
     }
 
-    private func same(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
+    static func same(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
         switch (a, b) {
         case (.null, .null): true
         case (.bool(let x), .bool(let y)): x == y
         case (.int(let x, _), .int(let y, _)): x == y
         case (.float(let x, _), .float(let y, _)): x == y
         case (.int(let x, _), .float(let y, _)), (.float(let y, _), .int(let x, _)): Double(x) == y
-        default: a.plain == b.plain && isString(a) == isString(b)
+        case (.string(let x), .string(let y)): x.string == y.string
+        case (.list(let x), .list(let y)): x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (.map(let x), .map(let y)):
+            x === y || (x.count == y.count && x.entries.allSatisfy { k, v in y[k].map { same(v, $0) } ?? false })
+        default: false
         }
     }
 
-    private func mapText(_ args: [TemplateValue], _ name: String, _ f: (TracedText) -> TracedText) -> TemplateValue {
-        guard args.count == 1, let text = args[0].text else { return arity(name) }
-        return .string(f(text))
-    }
-
-    private func indent(_ text: TracedText, by n: Int, leadingNewline: Bool) -> TracedText {
-        let pad = TracedText.computed(String(repeating: " ", count: max(0, n)))
-        var out = leadingNewline ? TracedText.computed("\n") : TracedText()
-        var start = 0
-        let chars = Array(text.string)
-        for (i, c) in chars.enumerated() where c == "\n" {
-            out.append(pad)
-            out.append(text.slice(start..<(i + 1)))
-            start = i + 1
-        }
-        out.append(pad)
-        out.append(text.slice(start..<chars.count))
-        return out
-    }
-
-    /// `%s`, `%v`, `%d`, `%q` and `%%`, the verbs image templates use.
-    private func printf(_ format: TracedText, _ args: [TemplateValue]) -> TemplateValue {
-        let f = Array(format.string)
-        var out = TracedText()
-        var literalStart = 0
-        var next = 0
-        var i = 0
-        while i < f.count {
-            guard f[i] == "%", i + 1 < f.count else { i += 1; continue }
-            out.append(format.slice(literalStart..<i))
-            let verb = f[i + 1]
-            switch verb {
-            case "%":
-                out.append(.computed("%"))
-            case "s", "v", "d", "q":
-                guard next < args.count, let text = args[next].text else {
-                    return .unknown("printf has fewer arguments than verbs")
-                }
-                out.append(verb == "q" ? .computed("\"") + text + .computed("\"") : text)
-                next += 1
-            default:
-                return .unknown("printf verb %\(verb) is not evaluated by the image tooling")
+    private static func compare(_ args: [TemplateValue], _ name: String, _ test: (Int) -> Bool) -> TemplateValue {
+        guard args.count == 2 else { return arity(name) }
+        switch (args[0], args[1]) {
+        case (.string(let x), .string(let y)):
+            return .bool(test(x.string < y.string ? -1 : x.string == y.string ? 0 : 1))
+        default:
+            guard let x = NumberFunctions.double(args[0]), let y = NumberFunctions.double(args[1]) else {
+                return .unknown("\(name): incompatible types for comparison")
             }
-            i += 2
-            literalStart = i
+            return .bool(test(x < y ? -1 : x == y ? 0 : 1))
         }
-        out.append(format.slice(literalStart..<f.count))
-        return .string(out)
+    }
+}
+
+extension TemplateEngine {
+    func call(_ name: String, _ args: [TemplateValue], scope: Scope, at: TemplateLocation) -> TemplateValue {
+        // sprig's `mustX` is `X` that fails instead of answering empty; both fail the same way here.
+        let base = name.hasPrefix("must") && name.count > 4 ? name.dropFirst(4).prefix(1).lowercased() + name.dropFirst(5) : name
+        guard let function = TemplateFunctions.all[name] ?? TemplateFunctions.all[base] else {
+            return .unknown("template function \(name) is not evaluated by the image tooling")
+        }
+        if !TemplateFunctions.acceptUnknown.contains(name), let unknown = args.first(where: \.isUnknown) { return unknown }
+        // Past the budget nothing is computed: a function would only copy text that is never read.
+        if state.isSpent { return .unknown(Self.budgetSpent) }
+        state.speculateCalls = scope.speculate
+        return function(self, args, at)
+    }
+
+    /// A method of a value Helm gives templates (`.Capabilities.APIVersions.Has`, `.Files.Get`).
+    func callMethod(_ method: String, on receiver: TemplateValue, _ args: [TemplateValue]) -> TemplateValue {
+        if let unknown = args.first(where: \.isUnknown) { return unknown }
+        switch (method, receiver) {
+        case ("Has", .list(let versions)):
+            guard args.count == 1 else { return TemplateFunctions.arity(method) }
+            return .bool(versions.contains { $0.string == args[0].string })
+        case (_, .map(let m)) where m.isFiles:
+            return ChartContext.files(method, on: m, args)
+        case (_, .unknown):
+            return receiver
+        default:
+            return .unknown("\(method) is not a method the image tooling knows")
+        }
+    }
+
+    /// `tpl`: the text rendered as a template with `context` as its dot. Its literal text keeps
+    /// the origins it had as a value, so an image written in a values string passed through
+    /// `tpl` can still be rewritten where it is written.
+    func tpl(_ text: TracedText, _ context: TemplateValue, at: TemplateLocation) -> TemplateValue {
+        guard text.string.contains("{{") else { return .string(text) }
+        do {
+            let parsed = try TemplateParser.parse(text.string, file: at.file, traced: text, at: at)
+            let engine = nested(defines: parsed.defines)
+            var scope = Scope(dot: context, root: context)
+            var out = TracedText()
+            engine.render(parsed.nodes, scope: &scope, into: &out, speculate: false)
+            return .string(out)
+        } catch {
+            return .unknown("tpl: \(error.message)")
+        }
     }
 }

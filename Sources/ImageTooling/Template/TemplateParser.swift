@@ -154,7 +154,8 @@ enum TemplateParser {
             default:
                 if ch.isNumber || ((ch == "-" || ch == "+") && i + 1 < c.count && c[i + 1].isNumber) {
                     var e = i + 1
-                    while e < c.count, c[e].isNumber || c[e] == "." || c[e] == "x" || c[e] == "e" || c[e].isHexDigit { e += 1 }
+                    while e < c.count, c[e].isNumber || c[e] == "." || c[e] == "x" || c[e] == "o" || c[e] == "e" || c[e] == "E" || c[e] == "_" || c[e].isHexDigit
+                        || ((c[e] == "-" || c[e] == "+") && (c[e - 1] == "e" || c[e - 1] == "E") && !String(c[i..<e]).lowercased().contains("x")) { e += 1 }
                     out.append(.number(String(c[i..<e]))); i = e
                 } else if isIdent(ch) {
                     var e = i
@@ -270,9 +271,12 @@ enum TemplateParser {
         }
     }
 
-    static func parse(_ text: String, file: String) throws(TemplateSyntaxError) -> ParsedTemplate {
+    /// Parses `text`. For `tpl`, `traced` is the text with its origins (literal text then keeps
+    /// them) and `fixed` the place of the `tpl` call, which every action inside reports.
+    static func parse(_ text: String, file: String, traced: TracedText? = nil, at fixed: TemplateLocation? = nil) throws(TemplateSyntaxError) -> ParsedTemplate {
         let source = Array(text)
-        let lines = LineIndex(source)
+        var lines = LineIndex(source)
+        lines.fixed = fixed
         var segs = try segments(source, file: file, lines: lines)
         // Trim markers eat the whitespace beside them.
         for k in segs.indices {
@@ -291,6 +295,10 @@ enum TemplateParser {
             switch seg {
             case .text(let t, let start):
                 guard !t.isEmpty else { continue }
+                if let traced {
+                    stack.last!.add(.text(traced.slice(start..<(start + t.count))))
+                    continue
+                }
                 let at = lines.location(file, start)
                 stack.last!.add(.text(TracedText(t, origin: TextOrigin(kind: .template, file: file, line: at.line, column: at.column, text: t))))
             case .action(let content, let start, _, _):
@@ -359,12 +367,15 @@ enum TemplateParser {
 /// Offsets to line and column.
 struct LineIndex {
     private var starts: [Int] = [0]
+    /// Where every offset is, when the text is not a file of its own (`tpl`).
+    var fixed: TemplateLocation?
 
     init(_ source: [Character]) {
         for (i, c) in source.enumerated() where c == "\n" || c == "\r\n" { starts.append(i + 1) }
     }
 
     func location(_ file: String, _ offset: Int) -> TemplateLocation {
+        if let fixed { return fixed }
         var lo = 0, hi = starts.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2

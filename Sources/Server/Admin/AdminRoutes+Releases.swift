@@ -26,7 +26,8 @@ extension AdminRoutes {
             }
             let lintHost = body.lint == true ? (body.proxyHost ?? publicHost(request)) : nil
             let summary = try await control.createRelease(appSlug: app, archives: archives, version: body.version, notes: body.releaseNotes,
-                                                          promoteTo: body.promote, lintFor: lintHost)
+                                                          promoteTo: body.promote, lintFor: lintHost,
+                                                          acceptUnknown: body.acceptUnknown ?? [])
             return try json(ReleaseBody(summary), status: .created)
         }
         api.get("/apps/:app/releases") { _, context in
