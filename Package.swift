@@ -42,9 +42,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // YAML from outside, bounded before anything expands its aliases.
+        .target(name: "YAMLSafety", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Pure chart formats: tar and gzip, Chart.yaml, values injection, SemVer.
         .target(name: "Charts", dependencies: [
-            "OCI",
+            "OCI", "YAMLSafety",
             .product(name: "Yams", package: "Yams"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +94,7 @@ let package = Package(
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -132,7 +135,7 @@ let package = Package(
         ]),
         // Image tooling: find image references in manifests and charts, rewrite them to the proxy, lint charts.
         .target(name: "ImageTooling", dependencies: [
-            "OCI", "Charts",
+            "OCI", "Charts", "YAMLSafety",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -145,11 +148,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
         // The settings of `portcullis serve`: one catalogue, the configuration file, precedence.
         .target(name: "ServeSettings", dependencies: [
-            "Proxy", "Charts",
+            "Proxy", "Charts", "YAMLSafety",
             .product(name: "Yams", package: "Yams"),
         ]),
         // Air-gap bundles: a release's charts and images for one customer, as one OCI layout tar.
@@ -198,7 +202,7 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),
         .testTarget(name: "PortcullisAPITests", dependencies: ["PortcullisAPI"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "YAMLSafety"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "ServeSettingsTests", dependencies: ["ServeSettings"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),

@@ -181,7 +181,7 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     finally:
         helm.close()
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
-    secret = requests.get(server.url + "/pull-secret.json", cookies=cookies, timeout=30)
+    secret = requests.get(server.url + "/account/pull-secret.json", cookies=cookies, timeout=30)
     assert secret.status_code == 200 and server.host in secret.json()["auths"]
 
     summary = server.cli_json("customer", "pulls", customer_id, "--summary")
@@ -251,19 +251,25 @@ def test_a_customer_session_opens_no_vendor_page_and_no_one_elses_data(server, u
     tenant = server.tenant(upstream)
     other = server.tenant(upstream)
     s = requests.Session()
+    # The registry host's root leads to the portal; its pages and cookie live under /account.
     token = re.search(r'name="csrf" value="([^"]+)"', s.get(server.url + "/", timeout=30).text).group(1)
-    r = s.post(server.url + "/login", data={"csrf": token, "license": tenant.license_id}, allow_redirects=False, timeout=30)
+    assert all(c.path == "/account" for c in s.cookies), [(c.name, c.path) for c in s.cookies]
+    r = s.post(server.url + "/account/login", data={"csrf": token, "license": tenant.license_id}, allow_redirects=False, timeout=30)
     assert r.status_code == 303
-    page = s.get(server.url + "/", timeout=30).text
+    assert all(c.path == "/account" for c in s.cookies), "no portal cookie goes with /v2 requests"
+    page = s.get(server.url + "/account", timeout=30).text
     assert tenant.app in page and other.app not in page and tenant.license_id not in page
     for path in ("/portal", f"/portal/customers/{other.customer_id}", f"/portal/customers/{tenant.customer_id}", "/portal/audit"):
         denied = s.get(server.url + path, allow_redirects=False, timeout=30)
         assert denied.status_code == 303 and denied.headers["Location"] == "/portal/login", path
-    secret = s.get(server.url + "/pull-secret.json", timeout=30).text
+    secret = s.get(server.url + "/account/pull-secret.json", timeout=30).text
     assert tenant.license_id in __import__("base64").b64decode(
         next(iter(__import__("json").loads(secret)["auths"].values()))["auth"]).decode()
     assert other.license_id not in secret
-    bad = requests.post(server.url + "/login", data={"csrf": "x", "license": other.license_id}, cookies={"pc_customer_csrf": "x"},
+    # The form token is a MAC of the cookie under the server's key: a value an attacker sets in
+    # both the cookie and the form (a double submit) is not one.
+    bad = requests.post(server.url + "/account/login", data={"csrf": "x", "license": other.license_id}, cookies={"pc_customer_csrf": "x"},
                         allow_redirects=False, timeout=30)
-    assert bad.status_code == 303, "a valid double-submitted token signs in"
-    assert requests.post(server.url + "/login", data={"license": other.license_id}, allow_redirects=False, timeout=30).status_code == 403
+    assert bad.status_code == 403, "a self-made double-submitted token is refused"
+    assert requests.post(server.url + "/account/login", data={"license": other.license_id}, allow_redirects=False,
+                         timeout=30).status_code == 403

@@ -54,6 +54,10 @@ class Replicas:
                              env={"PORTCULLIS_ADMIN_TOKEN": store.admin_token, **(env or {})})
             for i in range(count)
         ]
+        # Behind a load balancer every replica answers to one public name, which is what they
+        # are told (a Host they were not told of is never echoed into tokens and challenges).
+        for srv in self.servers:
+            srv.extra_args += ["--public-url", f"http://{self.servers[0].host}"]
 
     def start(self) -> "Replicas":
         for srv in self.servers:

@@ -28,6 +28,24 @@ public actor LoginThrottle {
         return recordLocally(keys: keys, now: now)
     }
 
+    /// How long to wait when any key is already over the limit, recording nothing: asked before
+    /// a password is checked, so guesses past the limit cost no hashing and are refused even
+    /// when right.
+    public func retryAfter(keys: [String], now: Date = Date()) async -> TimeInterval? {
+        guard limit > 0 else { return nil }
+        if let shared, let counts = try? await shared.loginFailures(keys: keys, since: now.addingTimeInterval(-window)) {
+            return counts.values.filter { $0.count >= limit }.map { max(1, window - now.timeIntervalSince($0.oldest)) }.max()
+        }
+        var retryAfter: TimeInterval?
+        for key in keys {
+            let times = failures[key, default: []].filter { now.timeIntervalSince($0) < window }
+            if times.count >= limit, let oldest = times.first {
+                retryAfter = max(retryAfter ?? 0, max(1, window - now.timeIntervalSince(oldest)))
+            }
+        }
+        return retryAfter
+    }
+
     private func recordLocally(keys: [String], now: Date) -> TimeInterval? {
         if failures.count > 100_000 { prune(now: now) }
         var retryAfter: TimeInterval?

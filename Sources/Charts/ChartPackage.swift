@@ -46,8 +46,14 @@ public struct ChartPackage: Sendable {
             throw ChartError("Chart.yaml apiVersion must be v1 or v2")
         }
         let json = (try? JSONSerialization.data(withJSONObject: jsonCompatible(metadata), options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return ChartPackage(name: name, version: version, appVersion: Self.scalarString(metadata["appVersion"]),
-                            configJSON: Array(json), entries: entries)
+        let package = ChartPackage(name: name, version: version, appVersion: Self.scalarString(metadata["appVersion"]),
+                                   configJSON: Array(json), entries: entries)
+        // Read now, within the YAML budget: values that cannot be read (an alias bomb) are refused
+        // when the chart arrives, not at every customer's pull.
+        if let values = package.values {
+            do { _ = try SafeYAML.load(values) } catch { throw ChartError("values.yaml: \(error)") }
+        }
+        return package
     }
 
     public var valuesPath: String { name + "/values.yaml" }

@@ -1,4 +1,5 @@
 import Yams
+import YAMLSafety
 
 /// YAML from vendors' charts turned into Foundation values without the constructor's traps:
 /// Yams force-unwraps a mapping key that is not a string and stops on an unresolved alias,
@@ -9,7 +10,9 @@ enum SafeYAML {
 
     static func load(_ text: String) throws(ChartError) -> Any? {
         let node: Node?
-        do { node = try Yams.compose(yaml: text) } catch { throw ChartError("not valid YAML") }
+        do { node = try YAMLBudget.compose(text) } catch let error as YAMLBudget.Exceeded {
+            throw ChartError(error.description)
+        } catch { throw ChartError("not valid YAML") }
         guard let node else { return nil }
         try check(node, depth: 0)
         return Constructor.default.any(from: node)

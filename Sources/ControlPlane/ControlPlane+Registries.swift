@@ -23,6 +23,8 @@ public struct RegistryDraft: Sendable {
     /// Anyone may pull through it without a license.
     public var anonymousPull: Bool
     public var apps: [String]
+    /// Hosts of token services approved besides the registry's own host (`--token-realm`).
+    public var tokenRealms: [String] = []
 
     public init(provider: String, endpoint: String?, name: String?, username: String?, secret: String?, authType: String?,
                 region: String? = nil, anonymous: Bool = false, allow: [String] = [], anonymousPull: Bool = false, apps: [String]) {
@@ -52,10 +54,12 @@ extension ControlPlane {
         }
         var appIDs: [String] = []
         for slug in draft.apps { appIDs.append(try await app(slug: slug).id) }
+        let realms = try draft.tokenRealms.map(Self.realmHost)
+        try await checkDestination(endpoint.baseURL, what: "registry endpoint")
         let record = RegistryRecord(
             name: name, provider: provider.rawValue, endpoint: endpoint.baseURL, host: endpoint.canonicalHost,
             username: login.username, sealedSecret: try login.secret.map { try secrets.seal($0) }, authType: login.authType,
-            region: login.region, allowedRepositories: draft.allow, anonymousPull: draft.anonymousPull, appIDs: appIDs)
+            region: login.region, allowedRepositories: draft.allow, anonymousPull: draft.anonymousPull, appIDs: appIDs, tokenRealms: realms)
         try await normalized { try await store.createRegistry(record) }
         await directory.invalidate()
         logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)", "auth": "\(login.authType)"])
@@ -118,14 +122,35 @@ extension ControlPlane {
         }
     }
 
+    /// The repository and reference of `repo[:tag|@digest]`, each checked before any part of it
+    /// goes into an upstream URL (`../`, `?`, `#` and spaces never reach one).
     static func splitImage(_ image: String) throws -> (String, String) {
+        var repository = image, reference = "latest"
         if let at = image.firstIndex(of: "@") {
-            return (String(image[..<at]), String(image[image.index(after: at)...]))
+            repository = String(image[..<at])
+            reference = String(image[image.index(after: at)...])
+            guard (try? Digest(parsing: reference)) != nil else { throw ControlPlaneError.invalid("\(reference.debugDescription) is not a digest") }
+        } else if let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") {
+            repository = String(image[..<colon])
+            reference = String(image[image.index(after: colon)...])
+            guard ManifestReference.isValidTag(reference) else { throw ControlPlaneError.invalid("\(reference.debugDescription) is not a tag") }
         }
-        if let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") {
-            return (String(image[..<colon]), String(image[image.index(after: colon)...]))
+        guard (try? RepositoryName(parsing: repository)) != nil else {
+            throw ControlPlaneError.invalid("image must look like repo:tag or repo@digest, with a repository of lower-case path components")
         }
-        guard (try? RepositoryName(parsing: image)) != nil else { throw ControlPlaneError.invalid("image must look like repo:tag or repo@digest") }
-        return (image, "latest")
+        return (repository, reference)
+    }
+}
+
+extension ControlPlane {
+    /// The host of a token service as the vendor names it (`gitlab.com`, `https://authn.nvidia.com/token`).
+    static func realmHost(_ text: String) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let url = trimmed.contains("://") ? trimmed : "https://" + trimmed
+        guard let host = URL(string: url)?.host, !host.isEmpty,
+              host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" }) else {
+            throw ControlPlaneError.invalid("token realm \(text.debugDescription) is not a host name (e.g. auth.example.com)")
+        }
+        return host.lowercased()
     }
 }

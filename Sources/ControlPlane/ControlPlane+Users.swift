@@ -1,3 +1,4 @@
+import NIOPosix
 import Crypto
 import Foundation
 import HummingbirdBcrypt
@@ -30,7 +31,11 @@ extension ControlPlane {
             throw ControlPlaneError.invalid("invalid email \(email.debugDescription)")
         }
         guard password.count >= 12 else { throw ControlPlaneError.invalid("passwords have at least 12 characters") }
-        let user = UserRecord(email: email, passwordHash: Bcrypt.hash(password, cost: 10), role: role)
+        // bcrypt reads 72 bytes and ignores the rest: a longer password would be accepted by its prefix.
+        guard password.utf8.count <= Self.maxPasswordBytes else {
+            throw ControlPlaneError.invalid("passwords have at most \(Self.maxPasswordBytes) bytes (bcrypt ignores what follows)")
+        }
+        let user = UserRecord(email: email, passwordHash: try await Self.offEventLoop { Bcrypt.hash(password, cost: 10) }, role: role)
         try await normalized { try await store.createUser(user) }
         try await audit(actor, "user create", email)
         return user
@@ -52,9 +57,24 @@ extension ControlPlane {
     /// The user with this email and password, or nil (the same answer for an unknown email, at
     /// about the same cost).
     public func verifyUser(email: String, password: String) async throws -> UserRecord? {
+        // Too long to have been set: refused without hashing (it could only match by its prefix).
+        guard password.utf8.count <= Self.maxPasswordBytes else { return nil }
         let user = try await store.user(email: email.trimmingCharacters(in: .whitespaces).lowercased())
-        let matches = Bcrypt.verify(password, hash: user?.passwordHash ?? Self.decoyHash)
+        let hash = user?.passwordHash ?? Self.decoyHash
+        let matches = try await Self.offEventLoop { Bcrypt.verify(password, hash: hash) }
         return matches ? user : nil
+    }
+
+    /// The token a login form carries for the random value in its cookie (see the portal).
+    public func loginFormToken(for nonce: String) -> String { secrets.authenticate(nonce, purpose: "portal login form") }
+
+    /// What bcrypt reads of a password.
+    public static let maxPasswordBytes = 72
+
+    /// bcrypt costs tens of milliseconds of CPU by design: run on the blocking pool, so failing
+    /// logins never hold the threads that serve pulls.
+    static func offEventLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
     }
 
     private static let decoyHash = Bcrypt.hash("portcullis-decoy-password", cost: 10)

@@ -15,6 +15,7 @@ extension ControlPlane {
             throw ControlPlaneError.invalid("unknown event \(event.debugDescription); use "
                                             + WebhookEvent.allCases.filter { $0 != .test }.map(\.rawValue).joined(separator: ", "))
         }
+        try await checkDestination(url, what: "webhook host")
         let secret = Self.randomToken()
         let record = WebhookRecord(url: url, events: Array(Set(events)).sorted(), sealedSecret: try secrets.seal(secret))
         try await store.createWebhook(record)

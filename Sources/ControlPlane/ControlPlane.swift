@@ -38,10 +38,13 @@ public struct ControlPlane: Sendable {
     public let webhooks: WebhookDispatcher?
     let licenseFields: LicenseFieldSigner?
     let logger: Logger
+    /// Checks the hosts of registry endpoints and webhook URLs against the address policy.
+    let outbound: OutboundConnections?
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
-                catalog: ReleaseCatalog, domains: DomainDirectory, pulls: PullRecorder, webhooks: WebhookDispatcher? = nil,
-                licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
+                catalog: ReleaseCatalog, domains: DomainDirectory, outbound: OutboundConnections? = nil, pulls: PullRecorder,
+                webhooks: WebhookDispatcher? = nil, licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
+        self.outbound = outbound
         self.store = store
         self.secrets = secrets
         self.gate = gate
@@ -68,6 +71,19 @@ public struct ControlPlane: Sendable {
             }
         } catch let error as CatalogError {
             throw ControlPlaneError.invalid(error.description)
+        }
+    }
+}
+
+extension ControlPlane {
+    /// Refuses a URL whose host the server would not connect to (a private address without
+    /// `--allow-private-upstreams`, a link-local or metadata address, a name that does not resolve).
+    func checkDestination(_ url: String, what: String) async throws {
+        guard let outbound, let host = URL(string: url)?.host else { return }
+        do { _ = try await outbound.checkedAddress(of: host, isEndpoint: false) } catch where !error.unresolved {
+            throw ControlPlaneError.invalid("\(what) \(error.host): \(error.reason)")
+        } catch {
+            // A name that does not resolve now is checked again at every connection.
         }
     }
 }

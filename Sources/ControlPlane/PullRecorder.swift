@@ -25,6 +25,28 @@ public actor PullRecorder: Service {
         self.logger = logger
     }
 
+    /// Refusals of callers who proved nothing, counted per day and kind of refusal only: a
+    /// stranger's requests to made-up names cost no row each, and what they cost is bounded.
+    private var strangers: [String: PullDayCount] = [:]
+
+    public func addStrangerRefusal(status: Int, at: Date = Date()) {
+        let kind = switch status {
+        case 401: "refused: no valid credentials"
+        case 403: "refused: not allowed"
+        case 404: "refused: not found"
+        case 429: "refused: rate limited"
+        default: "refused: HTTP \(status)"
+        }
+        let day = Date(timeIntervalSince1970: (at.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
+        let key = "\(day.timeIntervalSince1970) \(kind)"
+        var count = strangers[key] ?? PullDayCount(day: day, customerID: nil, appSlug: nil, repository: "", reason: kind, requests: 0,
+                                                    refused: 0, bytes: 0, lastAt: at)
+        count.requests += 1
+        count.refused += 1
+        count.lastAt = max(count.lastAt, at)
+        strangers[key] = count
+    }
+
     public func add(_ record: PullRecord) {
         pending.append(record)
         if pending.count >= batchSize { Task { await self.flush() } }
@@ -45,6 +67,16 @@ public actor PullRecorder: Service {
     }
 
     public func flush() async {
+        if !strangers.isEmpty {
+            let counts = Array(strangers.values)
+            strangers.removeAll()
+            do { try await log.addDayCounts(counts) } catch is CancellationError {
+                // Shutting down mid-write: kept for the final flush.
+                for count in counts { strangers["\(count.day.timeIntervalSince1970) \(count.reason ?? "")"] = count }
+            } catch {
+                logger.error("could not write refusal counts", metadata: ["error": "\(error)"])
+            }
+        }
         guard !pending.isEmpty else { return }
         let batch = pending
         pending.removeAll(keepingCapacity: true)

@@ -1,4 +1,5 @@
 import Yams
+import YAMLSafety
 
 /// A pod a chart renders, as the cluster would receive it.
 struct RenderedPod {
@@ -52,9 +53,7 @@ struct RenderedWorkloads {
         guard source.contains(where: { !$0.isWhitespace }) else { return }
         var documents: [Node] = []
         do {
-            var sequence = try Yams.compose_all(yaml: source)
-            while let node = sequence.next() { documents.append(node) }
-            if let error = sequence.error { throw error }
+            documents = try YAMLBudget.composeAll(source)
         } catch {
             if reportErrors { unreadable.append((template, Self.describe(error, in: text))) }
             return

@@ -1,6 +1,7 @@
 import Charts
 import Foundation
 import Yams
+import YAMLSafety
 
 /// One YAML file under inspection: its path (as shown to the user) and text.
 public struct SourceFile: Equatable, Sendable {
@@ -52,12 +53,9 @@ public struct ToolingError: Error, Equatable, CustomStringConvertible {
 /// Parses every document of a file, turning YAML errors into errors with file and line.
 func composeAll(_ file: SourceFile) throws(ToolingError) -> [Node] {
     do {
-        // The sequence keeps a parse error to itself and just ends; it must be asked.
-        var documents = try Yams.compose_all(yaml: file.text)
-        var nodes: [Node] = []
-        while let node = documents.next() { nodes.append(node) }
-        if let error = documents.error { throw error }
-        return nodes
+        return try YAMLBudget.composeAll(file.text)
+    } catch let error as YAMLBudget.Exceeded {
+        throw ToolingError(file: file.path, line: nil, message: error.description)
     } catch let error as YamlError {
         throw ToolingError(file: file.path, line: error.line, message: "invalid YAML: \(error.problem)")
     } catch {

@@ -18,6 +18,8 @@ public enum RegistryErrorCode: String, Sendable, Codable {
     case tooManyRequests = "TOOMANYREQUESTS"
     case rangeInvalid = "RANGE_INVALID"
     case tooLarge = "TOO_LARGE"
+    /// A `n` (page size) of a tag list that is no count.
+    case paginationNumberInvalid = "PAGINATION_NUMBER_INVALID"
     /// Upstream trouble: the vendor's registry failed or could not be reached.
     case unavailable = "UNAVAILABLE"
 

@@ -15,10 +15,13 @@ public struct RegistryBody: Codable, Sendable, Equatable {
     public var anonymousPull: Bool
     /// App slugs; empty means every app.
     public var apps: [String]
+    /// Token service hosts approved besides the registry's own host.
+    public var tokenRealms: [String]?
     public var createdAt: Date
 
     public init(name: String, provider: String, endpoint: String, username: String?, authType: String, region: String? = nil,
-                allow: [String] = [], anonymousPull: Bool = false, apps: [String], createdAt: Date) {
+                allow: [String] = [], anonymousPull: Bool = false, apps: [String], tokenRealms: [String]? = nil, createdAt: Date) {
+        self.tokenRealms = tokenRealms
         self.name = name
         self.provider = provider
         self.endpoint = endpoint
@@ -50,10 +53,13 @@ public struct CreateRegistryRequest: Codable, Sendable {
     /// True to let anyone pull through it without a license (rate-limited per address).
     public var anonymousPull: Bool?
     public var apps: [String]?
+    /// Hosts of token services the registry may send logins to besides its own host.
+    public var tokenRealms: [String]?
 
     public init(provider: String, endpoint: String? = nil, name: String? = nil, username: String? = nil, secret: String? = nil,
                 authType: String? = nil, region: String? = nil, anonymous: Bool? = nil, allow: [String]? = nil, anonymousPull: Bool? = nil,
-                apps: [String]? = nil) {
+                apps: [String]? = nil, tokenRealms: [String]? = nil) {
+        self.tokenRealms = tokenRealms
         self.provider = provider
         self.endpoint = endpoint
         self.name = name

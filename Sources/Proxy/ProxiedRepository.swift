@@ -146,14 +146,21 @@ public struct ProxiedRepository: RepositoryReader {
             cache.logger.error("upstream manifest does not match Docker-Content-Digest", metadata: ["header": "\(header)", "actual": "\(digest)"])
             throw UpstreamError.invalidResponse("manifest content does not match the digest the upstream declared")
         }
-        let mediaType = (try? ManifestSummary(parsing: fetched.bytes.readableBytesView, contentType: fetched.mediaType))?.mediaType
-            ?? fetched.mediaType ?? ManifestMediaType.ociManifest
+        // Served only as what it parses as: a body that is no manifest of a known type (an HTML
+        // page, whatever its Content-Type claims) is never cached nor served, so a browser can
+        // never be handed an upstream's script on Portcullis's origin.
+        let summary: ManifestSummary
+        do { summary = try ManifestSummary(parsing: fetched.bytes.readableBytesView, contentType: fetched.mediaType) } catch {
+            cache.logger.warning("upstream answered a manifest request with something else",
+                                 metadata: ["registry": "\(upstream.registry.name)", "contentType": "\(fetched.mediaType ?? "-")"])
+            throw UpstreamError.invalidResponse("the upstream's answer is not a manifest of a known media type (Content-Type \(fetched.mediaType ?? "none"))")
+        }
+        let mediaType = summary.mediaType
         let record = ManifestRecord(digest: digest, mediaType: mediaType, size: Int64(fetched.bytes.readableBytes))
         try await cache.blobs.store.put(fetched.bytes, as: digest)
         cache.manifestBytes.put(fetched.bytes, for: digest)
         if let entries = cache.entries {
-            let summary = try? ManifestSummary(parsing: fetched.bytes.readableBytesView, contentType: mediaType)
-            let references = (summary?.requiredBlobDigests ?? []) + (summary?.manifests.map(\.digest) ?? [])
+            let references = summary.requiredBlobDigests + summary.manifests.map(\.digest)
             try await entries.recordCached(digest, size: record.size, references: references, at: now)
         }
         try await cache.index.putManifest(record)

@@ -82,7 +82,9 @@ public actor UpstreamDirectory {
     }
 
     public func target(for registry: RegistryRecord) throws -> UpstreamTarget {
-        UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry))
+        let host = Origin(registry.endpoint)?.host ?? registry.host
+        return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry),
+                              tokenRealmHosts: UpstreamTarget.knownTokenHosts(forRegistryHost: host).union(registry.tokenRealms))
     }
 
     private func login(for registry: RegistryRecord) throws -> UpstreamLogin {

@@ -22,8 +22,14 @@ extension UpstreamError {
             return error
         case .unreachable, .serverError:
             return RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
-        case .unexpectedStatus, .invalidResponse:
+        case .unexpectedStatus:
             return RegistryError(.unavailable, "the upstream registry gave an invalid response", status: 502)
+        case .invalidResponse(let why):
+            return RegistryError(.unavailable, "the upstream registry gave an invalid response: \(why)", status: 502)
+        case .refusedDestination(let host, let reason):
+            return RegistryError(.unavailable, "the upstream registry pointed to \(host), which Portcullis does not connect to: \(reason)", status: 502)
+        case .unapprovedLogin(let host):
+            return RegistryError(.unavailable, "the upstream registry asked for a login at \(host), which is not approved for this registry; no credentials were sent (the vendor can approve it with registry update --token-realm)", status: 502)
         }
     }
 }

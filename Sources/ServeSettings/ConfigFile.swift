@@ -2,6 +2,7 @@ import Charts
 import Foundation
 import Proxy
 import Yams
+import YAMLSafety
 
 /// Where a setting's value came from, as an error message names it.
 public enum SettingSource: Sendable, Equatable, CustomStringConvertible {
@@ -49,7 +50,9 @@ public enum ConfigFile {
     public static func parse(_ text: String, path: String) throws(SettingsError) -> [String: Setting] {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLBudget.compose(text)
+        } catch let error as YAMLBudget.Exceeded {
+            throw SettingsError("\(path): \(error.description)")
         } catch YamlError.duplicatedKeysInMapping(let keys, _) {
             // Said with both lines: the parser only knows where the mapping starts.
             let key = keys.sorted().first ?? ""

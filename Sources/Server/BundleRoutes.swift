@@ -66,8 +66,9 @@ struct BundleRoutes {
             case .denied(let m): throw HTTPError(.forbidden, message: "bundle refused: \(m)")
             }
         } catch let error as RegistryError {
-            // An image the charts name could not be had: the upstream's or the vendor's problem.
-            let status: HTTPResponse.Status = error.status >= 500 || error.status == 404 ? .badGateway : .init(code: error.status)
+            // An image the charts name could not be had (not upstream, or its registry failing): the
+            // bundle cannot be made as asked, which is what 422 says; the message says which image.
+            let status: HTTPResponse.Status = error.status >= 500 || error.status == 404 ? .unprocessableContent : .init(code: error.status)
             throw HTTPError(status, message: "bundle could not be built: \(error.message)")
         }
         var response = try await BlobResponder(request: request, digest: built.digest, sendfile: c.sendfile, usage: c.cacheUsage)

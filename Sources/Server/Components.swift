@@ -8,6 +8,7 @@ import OCI
 import Prometheus
 import Proxy
 import Storage
+import Upstream
 
 /// The long-lived parts of a running server, built once at start and shared by routes.
 /// Routes reach the domain through these and never the stores underneath.
@@ -40,6 +41,9 @@ public struct Components: Sendable {
     public let domains: DomainDirectory
     /// The certificates presented when serving TLS.
     public let certificates: TLSCertificates?
+    /// Connections to upstreams, the hosts they redirect to, token services and webhooks,
+    /// every one checked against the address policy.
+    public let outbound: OutboundConnections
     public let logger: Logger
 
     public var pulls: PullRecorder { control.pulls }

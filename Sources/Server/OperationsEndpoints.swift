@@ -9,9 +9,18 @@ struct OperationsEndpoints {
     let c: Components
 
     func register(on router: Router<PortcullisContext>) {
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: c.metrics.emitToBuffer())))
+        // Compared as hashes, so the comparison takes as long whatever was sent.
+        let metricsTokenHash = c.configuration.metricsToken.map(SecretBox.lookupHash)
+        router.get("/metrics") { request, _ in
+            if let metricsTokenHash {
+                let given = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" } ?? ""
+                guard SecretBox.lookupHash(given) == metricsTokenHash else {
+                    return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="metrics""#, .contentType: "text/plain"],
+                                    body: .init(byteBuffer: ByteBuffer(string: "metrics need the metrics token\n")))
+                }
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: c.metrics.emitToBuffer())))
         }
         router.get("/readyz") { _, _ in
             let problem = await readinessProblem()

@@ -27,6 +27,9 @@ public enum PortcullisServer {
     public static func run(_ configuration: ServerConfiguration, observability: [any Service] = [], logger: Logger) async throws {
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        // Whatever the server creates (the database and its journal, blobs, spool files) is its
+        // own: no group or other permissions.
+        umask(0o077)
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare(blobs: configuration.blobStoreURL == nil)
         let storageConfiguration = StorageConfiguration(
@@ -75,6 +78,7 @@ public enum PortcullisServer {
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
             try await group.run()
+            await components.outbound.shutdown()
         } catch {
             try? await http.shutdown()
             try? await storage.close()
@@ -101,7 +105,12 @@ public enum PortcullisServer {
             try await SigningKeys.load(store: store, secrets: sealer)
         }
         let gate = LicenseGate(customers: store, apps: apps, vendorTokens: store, tokens: tokens, adminToken: secrets.adminToken, cacheTTL: cacheTTL)
-        let upstream = HTTPUpstreamRegistry(http: http, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)), logger: logger)
+        // Every outbound connection the server makes for what upstreams, vendors and webhooks name.
+        let outbound = OutboundConnections(
+            policy: AddressPolicy(allowPrivate: configuration.allowPrivateUpstreams),
+            configuration: HTTPClientTransport.configuration(readTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000))))
+        let upstream = HTTPUpstreamRegistry(connections: outbound, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)),
+                                            logger: logger)
         let fills = FillService()
         let leases: (any FillLeases)? = storage.isShared ? SharedFillLeases(store: store, logger: logger) : nil
         let blobCache = BlobCache(store: blobs, fills: fills, leases: leases, logger: logger)
@@ -124,9 +133,9 @@ public enum PortcullisServer {
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
             publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit)
-        let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(http: http), logger: logger)
+        let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(connections: outbound), logger: logger)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
-                                   domains: domains,
+                                   domains: domains, outbound: outbound,
                                    pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
                                                        retention: configuration.pullRetention,
                                                        logger: logger),
@@ -151,7 +160,7 @@ public enum PortcullisServer {
                           // TLS encrypts in user space, so file regions only help on plain HTTP.
                           sendfile: configuration.usesTLS ? nil : SendfileRegistry(),
                           anonymousRate: AnonymousRateLimit(limit: configuration.anonymousRateLimit), domains: domains,
-                          certificates: try tlsCertificates(configuration), logger: logger)
+                          certificates: try tlsCertificates(configuration), outbound: outbound, logger: logger)
     }
 
     public static func makeApplication(_ c: Components, adminToken: String,
@@ -159,6 +168,7 @@ public enum PortcullisServer {
         let router = Router(context: PortcullisContext.self)
         // First, so every log line of a request carries its trace id.
         if c.configuration.tracing { router.add(middleware: TracingMiddleware()) }
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)
@@ -235,6 +245,31 @@ struct AccessLogMiddleware: RouterMiddleware {
         if request.uri.path != "/healthz" && request.uri.path != "/metrics" && request.uri.path != "/readyz" {
             logger.info("request", metadata: ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
                                               "status": "\(response.status.code)"])
+        }
+        return response
+    }
+}
+
+/// What every response says to a browser: never sniff a content type (a body is only ever what
+/// its Content-Type says), and, unless the response is a portal page with a policy of its own,
+/// run nothing at all (`sandbox`: even a document that slipped through is an opaque origin that
+/// cannot use a session or read a response). Registry responses, tokens and downloads are
+/// data, never documents.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = PortcullisContext
+    static let contentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+
+    func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[Self.contentTypeOptions] = "nosniff"
+        if response.headers[Self.contentSecurityPolicy] == nil {
+            response.headers[Self.contentSecurityPolicy] = "default-src 'none'; sandbox"
         }
         return response
     }

@@ -1,5 +1,6 @@
 import Access
 import HTTPTypes
+import Foundation
 import Hummingbird
 
 /// Where clients reach this server: an app's custom domain when the request's `Host` is one,
@@ -22,7 +23,31 @@ struct PublicAddress: Sendable {
             return
         }
         scheme = configuration.usesTLS ? "https" : "http"
-        host = Self.requestHost(request) ?? "\(configuration.host):\(configuration.port)"
+        // Without a public URL only the server's own addresses are echoed into challenges, tokens
+        // and pull secrets; any other Host (client-controlled) gets the listen address.
+        host = Self.requestHost(request).flatMap { Self.isOwnAddress($0, configuration) ? $0 : nil } ?? Self.listenAddress(configuration)
+    }
+
+    /// Whether a Host names this server as it listens: its listen host (or, listening on every
+    /// interface, an address literal) or localhost, on its listen port.
+    static func isOwnAddress(_ authority: String, _ configuration: ServerConfiguration) -> Bool {
+        var name = authority, port = configuration.usesTLS ? 443 : 80
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), let p = Int(authority[authority.index(after: colon)...]) {
+            name = String(authority[..<colon])
+            port = p
+        }
+        guard port == configuration.port else { return false }
+        let bare = name.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if bare == configuration.host.lowercased() || bare == "localhost" || bare == "127.0.0.1" || bare == "::1" { return true }
+        let wildcard = ["0.0.0.0", "::", ""].contains(configuration.host)
+        return wildcard && IPv4Literal.isLiteral(bare)
+    }
+
+    /// The listen address as clients can name it (`localhost` for a wildcard listen address).
+    static func listenAddress(_ configuration: ServerConfiguration) -> String {
+        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "localhost"
+            : configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        return "\(host):\(configuration.port)"
     }
 
     init(scheme: String, host: String, domainApp: String? = nil, defaultHost: String? = nil) {
@@ -66,4 +91,13 @@ struct PublicAddress: Sendable {
     var service: String { host }
     var tokenRealm: String { "\(scheme)://\(host)/v2/token" }
     var requestAddress: RequestAddress { RequestAddress(host: host, domainApp: domainApp, defaultHost: defaultHost) }
+}
+
+enum IPv4Literal {
+    /// `a.b.c.d` or an IPv6 literal.
+    static func isLiteral(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 }) { return true }
+        return text.contains(":") && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+    }
 }

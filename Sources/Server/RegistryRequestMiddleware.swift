@@ -1,4 +1,5 @@
 import Access
+import Charts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -40,7 +41,9 @@ struct RegistryRequestMiddleware: RouterMiddleware {
             "remote": "\(context.remoteAddress?.ipAddress ?? "-")",
             "reason": "\(facts.reason ?? "-")",
         ])
-        if facts.action != "ping" {
+        if facts.action != "ping", status >= 400, !facts.proved, facts.customerID == nil {
+            await c.pulls.addStrangerRefusal(status: status)
+        } else if facts.action != "ping" {
             await c.pulls.add(PullRecord(customerID: facts.customerID, appSlug: facts.appSlug, repository: facts.repository,
                                          reference: facts.reference, action: facts.action, status: status, bytes: bytes,
                                          reason: facts.reason))
@@ -58,7 +61,7 @@ struct RegistryRequestMiddleware: RouterMiddleware {
         case let throttled as ThrottledLogin:
             refused("too many failed logins", metric: "rate_limited")
             return .registryError(RegistryError(.tooManyRequests, "too many failed logins; retry later"),
-                                  headers: [.retryAfter: String(Int(throttled.retryAfter.rounded(.up)))])
+                                  headers: [.retryAfter: throttled.seconds])
         case let error as RegistryError:
             refused(error.message)
             return .registryError(error)
@@ -88,6 +91,11 @@ struct RegistryRequestMiddleware: RouterMiddleware {
                 refused(message, metric: "denied")
                 return .registryError(RegistryError(.denied, message))
             }
+        case let error as ChartError:
+            // A vendor's chart that cannot be delivered (released before its values were checked):
+            // the vendor's problem, said as such, not an internal error.
+            refused("chart cannot be delivered: \(error)")
+            return .registryError(RegistryError(.unavailable, "the vendor's chart cannot be delivered: \(error)", status: 502))
         case let unavailable as StorageUnavailable:
             c.logger.warning("storage unavailable", metadata: ["error": "\(unavailable)", "path": "\(request.uri.path)"])
             refused(unavailable.description)
@@ -116,18 +124,45 @@ struct RegistryRequestMiddleware: RouterMiddleware {
 struct LoginThrottling {
     let c: Components
 
-    /// Counts a failed login; throws once either key is over the limit.
-    func recordFailure(_ request: Request, context: PortcullisContext) async throws {
+    /// The keys a login counts against: the source address, and the account or credential tried.
+    func keys(_ request: Request, context: PortcullisContext, account: String? = nil) -> [String] {
         var keys = ["address:" + (context.remoteAddress?.ipAddress ?? "unknown")]
-        if let header = request.headers[.authorization] {
+        if let account {
+            keys.append("account:" + SecretBox.lookupHash(account))
+        } else if let header = request.headers[.authorization] {
             let secret = BasicCredentials.parse(authorization: header)?.password ?? header
             keys.append("credential:" + SecretBox.lookupHash(secret))
         }
-        if let retryAfter = await c.throttle.recordFailure(keys: keys) { throw ThrottledLogin(retryAfter: retryAfter) }
+        return keys
+    }
+
+    /// Throws when the address or account is already over the limit: asked before the password
+    /// is checked, so a guess past the limit costs nothing and is refused even when right.
+    func checkAllowed(_ request: Request, context: PortcullisContext, account: String? = nil) async throws {
+        if let retryAfter = await c.throttle.retryAfter(keys: keys(request, context: context, account: account)) {
+            throw ThrottledLogin(retryAfter: retryAfter)
+        }
+    }
+
+    /// Counts a failed login; throws once either key is over the limit.
+    func recordFailure(_ request: Request, context: PortcullisContext, account: String? = nil) async throws {
+        if let retryAfter = await c.throttle.recordFailure(keys: keys(request, context: context, account: account)) {
+            throw ThrottledLogin(retryAfter: retryAfter)
+        }
     }
 }
 
-/// Too many failed logins from this address or with this credential.
-struct ThrottledLogin: Error {
+/// Too many failed logins from this address or with this credential: wherever it surfaces, a
+/// 429 that says when to try again (never a 500).
+struct ThrottledLogin: HTTPResponseError {
     var retryAfter: TimeInterval
+
+    var status: HTTPResponse.Status { .tooManyRequests }
+
+    var seconds: String { String(Int(max(1, retryAfter.rounded(.up)))) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: .tooManyRequests, headers: [.retryAfter: seconds, .contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: "too many failed logins; try again in \(seconds) s\n")))
+    }
 }

@@ -7,7 +7,12 @@ import Storage
 
 /// Every header set the distribution API answers with, built in one place.
 enum RegistryResponses {
-    static func manifest(_ content: ManifestContent, head: Bool) -> Response {
+    /// A manifest goes out only with a manifest media type: anything else stored (by a version
+    /// before upstream answers were checked) is not served, since a browser would render it.
+    static func manifest(_ content: ManifestContent, head: Bool) throws -> Response {
+        guard ManifestMediaType.all.contains(content.record.mediaType) else {
+            throw RegistryError(.manifestUnknown, "the stored manifest has no manifest media type; it is not served")
+        }
         var headers: HTTPFields = [
             .contentType: content.record.mediaType,
             .contentLength: String(content.record.size),
@@ -68,12 +73,19 @@ enum RegistryResponses {
         Response(status: .accepted, headers: [.contentLength: "0"])
     }
 
-    /// A sorted page of tags with the `Link` to the next page.
-    static func tags(_ all: [String], request: Request, name: RepositoryName) throws -> Response {
+    /// `n` and `last` of a tag list request; a page size that is no count is refused.
+    static func tagPageRequest(_ request: Request) throws -> (n: Int?, last: String?) {
         let query = request.uri.queryParameters
-        let n = query["n"].flatMap { Int($0) }
-        if let n, n < 0 { throw RegistryError(.unsupported, "n must not be negative") }
-        let page = TagPage(all: all, n: n, last: query["last"].map(String.init))
+        let last = query["last"].map(String.init)
+        guard let text = query["n"] else { return (nil, last) }
+        guard let count = Int(text), count >= 0 else { throw RegistryError(.paginationNumberInvalid, "n must be a count of tags (0 or more)") }
+        return (count, last)
+    }
+
+    /// A sorted page of tags with the `Link` to the next page.
+    static func tags(_ all: [String], page request: (n: Int?, last: String?), name: RepositoryName) -> Response {
+        let n = request.n
+        let page = TagPage(all: all, n: n, last: request.last)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let link = page.link(name: name.description, n: n) { headers[.link] = link }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.json(name: name.description))))

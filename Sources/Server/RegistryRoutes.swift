@@ -95,7 +95,7 @@ struct RegistryRoutes: Sendable {
         let head = request.method == .head
         switch (path, request.method) {
         case (.manifest(_, let reference), .get), (.manifest(_, let reference), .head):
-            return RegistryResponses.manifest(try await reader.manifest(reference, wantBody: !head), head: head)
+            return try RegistryResponses.manifest(try await reader.manifest(reference, wantBody: !head), head: head)
 
         case (.manifest(_, let reference), .put):
             let limit = c.configuration.manifestLimit
@@ -160,7 +160,9 @@ struct RegistryRoutes: Sendable {
             return Response(status: .noContent)
 
         case (.tags, .get):
-            return try RegistryResponses.tags(try await reader.tags(), request: request, name: name)
+            // The page size is checked before any repository (or its upstream) is asked.
+            let page = try RegistryResponses.tagPageRequest(request)
+            return RegistryResponses.tags(try await reader.tags(), page: page, name: name)
 
         case (.referrers(_, let digest), .get):
             let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
@@ -211,6 +213,7 @@ struct RegistryRoutes: Sendable {
                 $0.appSlug = license.appSlug
             }
         }
+        if caller.principal != .anonymous { context.outcome.update { $0.proved = true } }
         if caller.principal == .anonymous { try AnonymousAccess(c: c).admit(context) }
         return caller
     }

@@ -37,6 +37,9 @@ public final class RequestOutcome: Sendable {
         public var challengeScopes: [RepositoryScope] = []
         /// Where the request arrived (a custom domain's challenge names that domain).
         var address: PublicAddress?
+        /// True once the caller proved who it is (a license, a vendor token): only then is a
+        /// refusal worth a record of its own.
+        public var proved = false
     }
 
     private let facts = Mutex(Facts())

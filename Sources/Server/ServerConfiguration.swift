@@ -24,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var loginFailureLimit = 10
     /// Requests per minute per source address for anonymous pulls of public repositories.
     public var anonymousRateLimit = 300
+    /// Whether upstreams, token services and webhooks may be on private addresses (on-premises
+    /// registries). Link-local and metadata addresses are refused regardless.
+    public var allowPrivateUpstreams = false
+    /// When set, `/metrics` answers only requests bearing it.
+    public var metricsToken: String?
     /// Refused requests of one customer within an hour that make a `pull.refused` webhook event.
     public var refusedPullThreshold = 20
     /// How often licenses are checked for `license.expiring` events, in seconds.

@@ -27,10 +27,17 @@ public struct DataDirectory: Sendable {
     public var apiURLPath: String { root + "/api-url" }
 
     /// Creates the directories; `blobs: false` when blobs live elsewhere (an object store).
+    /// The directory and what is in it are the server's alone (the database holds password
+    /// hashes and customer emails): directories 0700, files 0600, whatever made them before.
     public func prepare(blobs: Bool = true) throws {
         let fm = FileManager.default
         for dir in [root, spoolPath] + (blobs ? [blobsPath] : []) {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            chmod(dir, 0o700)
+        }
+        for file in [databasePath, databasePath + "-wal", databasePath + "-shm", secretKeyPath, signingKeyPath, adminTokenPath, apiURLPath]
+        where fm.fileExists(atPath: file) {
+            chmod(file, 0o600)
         }
     }
 

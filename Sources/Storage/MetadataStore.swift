@@ -45,6 +45,8 @@ public protocol BlobVisibilityIndex: Sendable {
 public protocol PullLog: Sendable {
     /// Keeps the records and adds them to the per-day counts.
     func record(_ pulls: [PullRecord]) async throws
+    /// Adds to the per-day counts without raw records (refusals of callers who proved nothing).
+    func addDayCounts(_ counts: [PullDayCount]) async throws
     func pulls(customerID: String, limit: Int) async throws -> [PullRecord]
     /// Per-day counts from `since` on, of one customer or (nil) of all traffic; they outlive raw records.
     func pullCounts(customerID: String?, since: Date) async throws -> [PullDayCount]

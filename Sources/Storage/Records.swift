@@ -48,11 +48,14 @@ public struct RegistryRecord: Sendable, Equatable {
     public var anonymousPull: Bool
     /// Empty means every app of the vendor may use it.
     public var appIDs: [String]
+    /// Hosts of token services the vendor approved for this registry besides its own host.
+    public var tokenRealms: [String]
     public var createdAt: Date
 
     public init(id: String = UUID().uuidString.lowercased(), name: String, provider: String, endpoint: String, host: String,
                 username: String?, sealedSecret: String?, authType: String, region: String? = nil, allowedRepositories: [String] = [],
-                anonymousPull: Bool = false, appIDs: [String], createdAt: Date = Date()) {
+                anonymousPull: Bool = false, appIDs: [String], tokenRealms: [String] = [], createdAt: Date = Date()) {
+        self.tokenRealms = tokenRealms
         self.id = id
         self.name = name
         self.provider = provider

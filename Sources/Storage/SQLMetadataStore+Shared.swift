@@ -41,16 +41,24 @@ extension SQLMetadataStore {
         var out: [String: (count: Int, oldest: Date)] = [:]
         for key in keys {
             try await db.raw("INSERT INTO login_failures (login_key, at) VALUES (\(bind: key), \(bind: at.millis))").run()
+        }
+        out = try await loginFailures(keys: keys, since: since)
+        // Old failures say nothing any more; drop them now and then rather than on every call.
+        if Int.random(in: 0..<200) == 0 {
+            try await db.raw("DELETE FROM login_failures WHERE at < \(bind: since.millis)").run()
+        }
+        return out
+    }
+
+    public func loginFailures(keys: [String], since: Date) async throws -> [String: (count: Int, oldest: Date)] {
+        var out: [String: (count: Int, oldest: Date)] = [:]
+        for key in keys {
             let row = try await db.raw("""
                 SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE login_key = \(bind: key) AND at > \(bind: since.millis)
                 """).first()
             let n = try row?.decode(column: "n", as: Int.self) ?? 0
-            let oldest = try row?.decode(column: "oldest", as: Int64?.self).map(Date.init(millis:)) ?? at
+            let oldest = try row?.decode(column: "oldest", as: Int64?.self).map(Date.init(millis:)) ?? Date()
             out[key] = (n, oldest)
-        }
-        // Old failures say nothing any more; drop them now and then rather than on every call.
-        if Int.random(in: 0..<200) == 0 {
-            try await db.raw("DELETE FROM login_failures WHERE at < \(bind: since.millis)").run()
         }
         return out
     }

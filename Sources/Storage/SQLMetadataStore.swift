@@ -64,11 +64,12 @@ public final class SQLMetadataStore: MetadataStore {
         do {
             try await db.raw("""
                 INSERT INTO registries (id, name, provider, endpoint, host, username, sealed_secret, auth_type, region,
-                                        allowed_repositories, anonymous_pull, created_at)
+                                        allowed_repositories, anonymous_pull, token_realms, created_at)
                 VALUES (\(bind: r.id), \(bind: r.name), \(bind: r.provider), \(bind: r.endpoint), \(bind: r.host),
                         \(bind: r.username), \(bind: r.sealedSecret), \(bind: r.authType), \(bind: r.region),
                         \(bind: r.allowedRepositories.isEmpty ? nil : r.allowedRepositories.joined(separator: "\n")),
-                        \(bind: Int64(r.anonymousPull ? 1 : 0)), \(bind: r.createdAt.millis))
+                        \(bind: Int64(r.anonymousPull ? 1 : 0)), \(bind: r.tokenRealms.isEmpty ? nil : r.tokenRealms.joined(separator: "\n")),
+                        \(bind: r.createdAt.millis))
                 """).run()
         } catch where Self.isUniqueViolation(error) {
             throw StoreError.conflict("registry \(r.name) already exists")
@@ -122,6 +123,7 @@ public final class SQLMetadataStore: MetadataStore {
                            .map { $0.split(separator: "\n").map(String.init) } ?? [],
                        anonymousPull: try row.decode(column: "anonymous_pull", as: Int64.self) != 0,
                        appIDs: [],
+                       tokenRealms: try row.decode(column: "token_realms", as: String?.self).map { $0.split(separator: "\n").map(String.init) } ?? [],
                        createdAt: Date(millis: try row.decode(column: "created_at", as: Int64.self)))
     }
 
@@ -269,7 +271,11 @@ public final class SQLMetadataStore: MetadataStore {
                 ON CONFLICT (id) DO NOTHING
                 """).run()
         }
-        for chunk in PullDayCount.counting(pulls).chunked(Self.rowsPerStatement) {
+        try await addDayCounts(PullDayCount.counting(pulls))
+    }
+
+    public func addDayCounts(_ counts: [PullDayCount]) async throws {
+        for chunk in counts.chunked(Self.rowsPerStatement) {
             let rows: [SQLQueryString] = chunk.map { c in
                 """
                 (\(bind: c.day.millis / 86_400_000), \(bind: c.customerID ?? ""), \(bind: c.appSlug ?? ""), \(bind: c.repository),

@@ -167,6 +167,10 @@ enum SchemaMigrations {
             // Air-gap bundles already built: the bundle's identity → its blob.
             "CREATE TABLE bundles (bundle_key TEXT PRIMARY KEY, digest TEXT NOT NULL, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
         ],
+        [
+            // Token services the vendor approved for a registry besides its own host (one per line).
+            "ALTER TABLE registries ADD COLUMN token_realms TEXT",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

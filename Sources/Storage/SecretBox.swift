@@ -32,6 +32,13 @@ public struct SecretBox: Sendable {
         return text
     }
 
+    /// A MAC of `message` under a key derived from the server key for `purpose`: a value only
+    /// this server (and its replicas) can make, to bind a form token to a cookie.
+    public func authenticate(_ message: String, purpose: String) -> String {
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(purpose.utf8), outputByteCount: 32)
+        return HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: derived).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// A stable, non-reversible lookup key for a secret (license IDs, API tokens).
     public static func lookupHash(_ secret: String) -> String {
         SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -35,6 +35,8 @@ public protocol FillLeaseStore: Sendable {
 public protocol LoginFailureStore: Sendable {
     /// Records a failure for each key and returns, per key, the failures since `since`.
     func recordLoginFailure(keys: [String], at: Date, since: Date) async throws -> [String: (count: Int, oldest: Date)]
+    /// Per key, the failures since `since`, recording nothing.
+    func loginFailures(keys: [String], since: Date) async throws -> [String: (count: Int, oldest: Date)]
 }
 
 /// A chunked upload whose chunks may reach different replicas: its size and parts live in

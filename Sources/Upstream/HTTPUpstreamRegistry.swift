@@ -16,7 +16,17 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
     /// The production chain. Token requests (to a realm, to ECR) go through redirects but not
     /// through auth or metrics.
     public init(http: HTTPClient, responseTimeout: TimeAmount, tokens: UpstreamTokenCache = UpstreamTokenCache(), logger: Logger) {
-        let wire = RedirectFollowingTransport(wrapping: TracingTransport(wrapping: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger)))
+        self.init(wire: HTTPClientTransport(http: http, timeout: responseTimeout, logger: logger), tokens: tokens)
+    }
+
+    /// The server's chain: every connection (registry, redirect target, token service) checked
+    /// against the address policy first.
+    public init(connections: OutboundConnections, responseTimeout: TimeAmount, tokens: UpstreamTokenCache = UpstreamTokenCache(), logger: Logger) {
+        self.init(wire: HTTPClientTransport(connections: connections, timeout: responseTimeout, logger: logger), tokens: tokens)
+    }
+
+    private init(wire bottom: HTTPClientTransport, tokens: UpstreamTokenCache) {
+        let wire = RedirectFollowingTransport(wrapping: TracingTransport(wrapping: bottom))
         let auth = ChallengeAuthTransport(wrapping: wire, exchange: BearerTokenExchange(transport: wire), tokens: tokens)
         self.init(transport: MetricsTransport(wrapping: auth))
     }

@@ -12,6 +12,12 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     case serverError(Int)
     case unexpectedStatus(Int)
     case invalidResponse(String)
+    /// The upstream named a host Portcullis does not connect to (a private or metadata address),
+    /// or one that does not resolve; nothing was sent there.
+    case refusedDestination(host: String, reason: String)
+    /// The upstream asked for a login at a token service not approved for this registry, or a
+    /// redirect target asked for credentials; none were sent.
+    case unapprovedLogin(host: String)
 
     /// True when a cached answer should be served instead (the upstream is down or overloaded,
     /// not saying that the content is gone).
@@ -31,6 +37,8 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
         case .serverError(let s): "upstream error \(s)"
         case .unexpectedStatus(let s): "unexpected upstream status \(s)"
         case .invalidResponse(let why): "invalid upstream response: \(why)"
+        case .refusedDestination(let host, let reason): "upstream pointed to \(host), which is not connected to: \(reason)"
+        case .unapprovedLogin(let host): "upstream asked for a login at \(host), which is not approved for this registry"
         }
     }
 

@@ -9,12 +9,30 @@ public struct UpstreamTarget: Sendable {
     /// `https://host[:port]` without a trailing slash.
     public var baseURL: String
     public var login: UpstreamLogin
+    /// Hosts whose token services may be asked for a login besides the registry's own host:
+    /// the provider's known token host (`auth.docker.io`) and any the vendor approved.
+    public var tokenRealmHosts: Set<String>
 
-    public init(id: String, name: String, baseURL: String, login: UpstreamLogin) {
+    public init(id: String, name: String, baseURL: String, login: UpstreamLogin, tokenRealmHosts: Set<String> = []) {
         self.id = id
         self.name = name
         self.baseURL = baseURL
         self.login = login
+        self.tokenRealmHosts = Set(tokenRealmHosts.map { $0.lowercased() })
+    }
+
+    /// Whether a token service at `realm` may be asked for a login for this registry: on the
+    /// registry's own host, or on a host approved for it. Anything else would hand the vendor's
+    /// credentials (or a token for them) to whoever the registry's answer names.
+    public func approvesRealm(_ realm: String) -> Bool {
+        guard let realm = Origin(realm), let endpoint = Origin(baseURL) else { return false }
+        if realm.host == endpoint.host { return true }
+        return tokenRealmHosts.contains(realm.host) || tokenRealmHosts.contains(realm.authority)
+    }
+
+    /// Token services registries of a kind use on a host of their own.
+    public static func knownTokenHosts(forRegistryHost host: String) -> Set<String> {
+        DockerHub.isDockerHub(host: host) ? ["auth.docker.io"] : []
     }
 }
 

@@ -30,6 +30,10 @@ struct RegistryCommand: AsyncParsableCommand {
         @Option(name: .customLong("allow"), help: "Upstream repositories customers may pull, e.g. 'org/*' or 'org/**' (repeatable; default: all).")
         var allow: [String] = []
         @Option(name: .customLong("app"), help: "Limit to this app (repeatable; default: all apps).") var apps: [String] = []
+        @Option(name: .customLong("token-realm"), help: ArgumentHelp(
+            "A host whose token service the registry may send logins to, besides its own host and the provider's known one (repeatable).",
+            valueName: "host"))
+        var tokenRealms: [String] = []
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -45,7 +49,8 @@ struct RegistryCommand: AsyncParsableCommand {
         func run() async throws {
             var request = CreateRegistryRequest(provider: kind, endpoint: endpoint, name: name, username: accessKeyId ?? username,
                                                 region: region, anonymous: anonymous ? true : nil, allow: allow,
-                                                anonymousPull: anonymousPull ? true : nil, apps: apps)
+                                                anonymousPull: anonymousPull ? true : nil, apps: apps,
+                                                tokenRealms: tokenRealms.isEmpty ? nil : tokenRealms)
             if passwordStdin || tokenStdin || secretAccessKeyStdin {
                 let data = FileHandle.standardInput.readDataToEndOfFile()
                 guard let secret = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !secret.isEmpty else {

@@ -35,6 +35,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How often licenses are checked for license.expiring webhook events (default 10m).") var expiryScanInterval: String?
     @Option(help: "Anonymous requests per source address per minute, for repositories the vendor made public (0 refuses them all; default 300).")
     var anonymousRateLimit: String?
+    @Flag(help: "Let upstreams, the redirects and token services they name, and webhooks be on private addresses (on-premises registries); link-local and metadata addresses are refused regardless.")
+    var allowPrivateUpstreams = false
+    @Option(help: "File holding a token /metrics requires as a Bearer token (or PORTCULLIS_METRICS_TOKEN inline; default: open).")
+    var metricsTokenFile: String?
     @Option(help: "How long in-flight requests may finish after SIGTERM (default 30s).") var shutdownGrace: String?
     @Option(help: "PostgreSQL for metadata, postgres://USER:PASS@HOST:PORT/DB (default SQLite in the data directory).") var database: String?
     @Option(help: "File holding the --database URL.") var databaseFile: String?
@@ -66,7 +70,7 @@ struct Serve: AsyncParsableCommand {
             "cacheCheckInterval": cacheCheckInterval, "pullRetention": pullRetention, "shutdownGrace": shutdownGrace,
             "database": database, "databaseFile": databaseFile, "blobStore": blobStore, "blobRedirect": blobRedirect,
             "secretKeyFile": secretKeyFile, "adminTokenFile": adminTokenFile, "otelEndpoint": otelEndpoint, "logLevel": logLevel,
-            "logFormat": logFormat,
+            "logFormat": logFormat, "allowPrivateUpstreams": allowPrivateUpstreams ? "true" : nil, "metricsTokenFile": metricsTokenFile,
         ]
         return all.compactMapValues { $0 }
     }
@@ -179,6 +183,9 @@ struct Serve: AsyncParsableCommand {
         config.expiryScanInterval = duration("expiryScanInterval")!
         config.loginFailureLimit = integer("loginFailureLimit")!
         config.anonymousRateLimit = integer("anonymousRateLimit")!
+        config.allowPrivateUpstreams = value("allowPrivateUpstreams")?.value == "true"
+        config.metricsToken = value("metricsTokenFile").flatMap { SettingValue.secret(fromFile: $0.value) }
+            ?? env["PORTCULLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         config.refusedPullThreshold = integer("refusedPullThreshold")!
         guard config.refusedPullThreshold >= 1 else { throw fail("refusedPullThreshold", "must be at least 1") }
         if let size = value("cacheMaxSize") {

@@ -10,12 +10,14 @@ import Upstream
 @testable import Server
 
 /// Runs `body` against an in-process server with a fresh data directory.
-func withServer(_ body: @Sendable (any TestClientProtocol, _ adminToken: String) async throws -> Void) async throws {
+func withServer(allowPrivateUpstreams: Bool = true, _ body: @Sendable (any TestClientProtocol, _ adminToken: String) async throws -> Void) async throws {
     let dir = NSTemporaryDirectory() + "server-" + UUID().uuidString
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var config = ServerConfiguration()
     config.dataDirectory = dir
     config.publicURL = "http://registry.test"
+    // The tests register registries on 127.0.0.1, as an on-premises vendor would with the opt-in.
+    config.allowPrivateUpstreams = allowPrivateUpstreams
     let data = DataDirectory(root: dir)
     try data.prepare()
     let logger = Logger(label: "test")
@@ -23,6 +25,7 @@ func withServer(_ body: @Sendable (any TestClientProtocol, _ adminToken: String)
     let http = HTTPClientTransport.makeHTTPClient()
     let secrets = ServerSecrets(secretKey: try data.secretKey(), adminToken: try data.adminToken())
     let components = try await PortcullisServer.makeComponents(config, secrets: secrets, storage: storage, http: http, logger: logger)
+    defer { Task { await components.outbound.shutdown() } }
     let fills = Task { try await components.fills.run() }
     let token = try data.adminToken()
     let app = try PortcullisServer.makeApplication(components, adminToken: token)
@@ -91,6 +94,31 @@ func basic(_ password: String) -> String {
                     #expect(response.status == .badRequest, "\(path)")
                     #expect(errorCode(response.body) == "NAME_INVALID" || errorCode(response.body) == "DIGEST_INVALID", "\(path)")
                 }
+            }
+        }
+    }
+}
+
+@Suite struct AddressPolicyAtConfigurationTests {
+    /// Without the opt-in, a registry or webhook on a private address is refused when it is added,
+    /// with what to do about it; a metadata address is refused either way.
+    @Test func privateAndMetadataDestinationsAreRefusedWhenAdded() async throws {
+        try await withServer(allowPrivateUpstreams: false) { client, token in
+            let auth: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+            for (path, body) in [("/api/v1/registries", #"{"provider":"other","endpoint":"http://127.0.0.1:9","name":"up","anonymous":true}"#),
+                                 ("/api/v1/webhooks", #"{"url":"http://10.0.0.1/hook","events":["customer.created"]}"#)] {
+                try await client.execute(uri: path, method: .post, headers: auth, body: ByteBuffer(string: body)) {
+                    #expect($0.status == .badRequest)
+                    #expect(String(buffer: $0.body).contains("--allow-private-upstreams"), "\(String(buffer: $0.body))")
+                }
+            }
+        }
+        try await withServer(allowPrivateUpstreams: true) { client, token in
+            let auth: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+            try await client.execute(uri: "/api/v1/registries", method: .post, headers: auth,
+                                     body: ByteBuffer(string: #"{"provider":"other","endpoint":"http://169.254.169.254","name":"md","anonymous":true}"#)) {
+                #expect($0.status == .badRequest)
+                #expect(String(buffer: $0.body).contains("metadata"))
             }
         }
     }

@@ -61,8 +61,11 @@ func response(_ status: Int, _ headers: [(String, String)] = [], _ body: String 
 }
 
 let vendorCredentials = BasicCredentials(username: "vendor-robot", password: "s3cret")
-let target = UpstreamTarget(id: "reg-1", name: "vendor", baseURL: "https://reg.example", login: .basic(vendorCredentials))
-let anonymousTarget = UpstreamTarget(id: "reg-2", name: "anon", baseURL: "https://reg.example", login: .anonymous)
+// Their token service is on a host of its own, approved for them as a vendor approves one (`--token-realm`).
+let target = UpstreamTarget(id: "reg-1", name: "vendor", baseURL: "https://reg.example", login: .basic(vendorCredentials),
+                            tokenRealmHosts: ["auth.example"])
+let anonymousTarget = UpstreamTarget(id: "reg-2", name: "anon", baseURL: "https://reg.example", login: .anonymous,
+                                     tokenRealmHosts: ["auth.example"])
 let pullScope = "repository:org/app:pull"
 
 func get(_ url: String, authorization: String? = nil, on target: UpstreamTarget = target, scope: String = pullScope) -> UpstreamRequest {

@@ -33,7 +33,7 @@ class Replica:
         data = workdir / f"replica-{index}"
         data.mkdir(parents=True, exist_ok=True)
         self.proc = ManagedProcess([str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data),
-                                    "--login-failure-limit", "0", *store.args()], workdir / f"replica-{index}.log",
+                                    "--login-failure-limit", "0", "--allow-private-upstreams", *store.args()], workdir / f"replica-{index}.log",
                                    env={**store.env(), "PORTCULLIS_ADMIN_TOKEN": store.admin_token})
         wait_until(lambda: self._healthy(), timeout=60, message=lambda: f"replica {index} did not start:\n{self.proc.log_tail()}")
 

@@ -65,7 +65,7 @@ class PortcullisServer:
 
     def __init__(self, workdir: Path, binary: Optional[Path] = None, extra_args: Sequence[str] = (),
                  store: Optional["SharedStore"] = None, env: Optional[Dict[str, str]] = None,
-                 tls: Optional[Tuple[Path, Path, Path]] = None):
+                 tls: Optional[Tuple[Path, Path, Path]] = None, allow_private_upstreams: bool = True):
         self.binary = Path(binary or portcullis_bin())
         self.store = store
         self.env = {**(store.env() if store else {}), **(env or {})}
@@ -81,6 +81,10 @@ class PortcullisServer:
         self.ca_cert: Optional[Path] = tls[2] if tls else None
         self.url = f"{'https' if tls else 'http'}://{self.host}"
         self.extra_args = list(extra_args) + (["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else [])
+        # The suite's upstreams, token services and webhook receivers all listen on 127.0.0.1:
+        # private addresses Portcullis reaches only when told to (tests of the policy say False).
+        if allow_private_upstreams:
+            self.extra_args.append("--allow-private-upstreams")
         self.proc: Optional[ManagedProcess] = None
         self._token: Optional[str] = None
         # Every secret handed to this server, so tests can grep logs for leaks.

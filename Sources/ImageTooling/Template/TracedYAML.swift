@@ -1,4 +1,5 @@
 import Yams
+import YAMLSafety
 
 /// YAML in and out of templates with origins kept: `include "pod" . | fromYaml | toYaml` hands
 /// on the characters of every scalar from where they were written, so an image that travels
@@ -15,7 +16,9 @@ enum TracedYAML {
         let source = text.string
         let node: Node?
         do {
-            node = try Yams.compose(yaml: source)
+            node = try YAMLBudget.compose(source)
+        } catch let error as YAMLBudget.Exceeded {
+            return .unknown("fromYaml: \(error.description)")
         } catch {
             if let why = text.unknownReason { return .unknown(why.reason) }
             return failure("error converting YAML to JSON: \(error)", array: array)

@@ -7,10 +7,12 @@ extension AdminRoutes {
     func registerRegistries(on api: RouterGroup<PortcullisContext>) {
         api.post("/registries") { request, context in
             let body = try await decode(CreateRegistryRequest.self, request, context)
-            let record = try await control.addRegistry(RegistryDraft(
+            var draft = RegistryDraft(
                 provider: body.provider, endpoint: body.endpoint, name: body.name, username: body.username, secret: body.secret,
                 authType: body.authType, region: body.region, anonymous: body.anonymous ?? false, allow: body.allow ?? [],
-                anonymousPull: body.anonymousPull ?? false, apps: body.apps ?? []))
+                anonymousPull: body.anonymousPull ?? false, apps: body.apps ?? [])
+            draft.tokenRealms = body.tokenRealms ?? []
+            let record = try await control.addRegistry(draft)
             return try json(try await registryBody(record), status: .created)
         }
         api.get("/registries") { _, _ in
@@ -46,6 +48,6 @@ extension AdminRoutes {
     private func registryBody(_ r: RegistryRecord) async throws -> RegistryBody {
         RegistryBody(name: r.name, provider: r.provider, endpoint: r.endpoint, username: r.username, authType: r.authType,
                      region: r.region, allow: r.allowedRepositories, anonymousPull: r.anonymousPull, apps: try await control.appSlugs(of: r),
-                     createdAt: r.createdAt)
+                     tokenRealms: r.tokenRealms.isEmpty ? nil : r.tokenRealms, createdAt: r.createdAt)
     }
 }

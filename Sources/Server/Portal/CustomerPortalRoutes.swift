@@ -4,7 +4,7 @@ import Hummingbird
 import Licensing
 import Storage
 
-/// The customer portal at `/` (on the registry host and on custom domains): sign in with the
+/// The customer portal at `/account` (on the registry host and on custom domains): sign in with the
 /// license ID and see how to install the app from this host. Only the signed-in customer's
 /// own app and channel are shown; a license that stops being valid ends the session.
 struct CustomerPortalRoutes: Sendable {
@@ -12,46 +12,55 @@ struct CustomerPortalRoutes: Sendable {
     var control: ControlPlane { kit.c.control }
 
     func register(on router: Router<PortcullisContext>) {
-        router.get("/") { request, _ in
+        // The registry host's root leads to the portal, whose pages (and cookies) live under /account.
+        router.get("/") { _, _ in kit.redirect("/account") }
+        router.get("/account") { request, _ in
             guard let session = try await kit.session(request, .customer), case .customer(let view) = session.identity else {
                 return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"])
             }
             return try await install(view, csrf: session.csrf, request: request)
         }
-        router.get("/login") { _, _ in kit.redirect("/") }
-        router.post("/login") { request, context in
+        router.get("/account/login") { _, _ in kit.redirect("/account") }
+        router.post("/account/login") { request, context in
             let fields = try await kit.form(request)
             let values: [String: Any] = ["title": "Sign in", "heading": "Install with your license"]
-            guard PortalKit.sameToken(fields["csrf"], request.cookies[PortalKit.Audience.customer.csrfCookie]?.value) else {
+            guard kit.isGenuineLogin(fields, request, .customer) else {
                 return kit.loginForm(.customer, values: values, error: "The form expired; sign in again.", status: .forbidden)
             }
             let license = (fields["license"] ?? "").trimmingCharacters(in: .whitespaces)
-            guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID),
-                  view.standing.refusal == nil else {
-                try await LoginThrottling(c: kit.c).recordFailure(request, context: context)
-                return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
+            let throttling = LoginThrottling(c: kit.c)
+            do {
+                try await throttling.checkAllowed(request, context: context, account: "license:" + license)
+                guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID),
+                      view.standing.refusal == nil else {
+                    try await throttling.recordFailure(request, context: context, account: "license:" + license)
+                    return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
+                }
+                let session = try await control.startSession(for: .customer(id: customerID))
+                var response = kit.redirect("/account")
+                response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, session.cookie, path: "/account", maxAge: 12 * 3600))
+                return response
+            } catch let throttled as ThrottledLogin {
+                return kit.loginForm(.customer, values: values, error: "Too many failed sign-ins; try again in \(throttled.seconds) seconds.",
+                                     status: .tooManyRequests, retryAfter: throttled.seconds)
             }
-            let session = try await control.startSession(for: .customer(id: customerID))
-            var response = kit.redirect("/")
-            response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, session.cookie, path: "/", maxAge: 12 * 3600))
-            return response
         }
-        router.post("/logout") { request, _ in
+        router.post("/account/logout") { request, _ in
             if let session = try await kit.session(request, .customer) {
                 let fields = try await kit.form(request)
                 guard PortalKit.sameToken(fields["csrf"], session.csrf) else {
-                    return kit.render("audit", ["title": "Refused", "home": "/", "error": "the form's security token is missing or wrong"],
+                    return kit.render("audit", ["title": "Refused", "home": "/account", "error": "the form's security token is missing or wrong"],
                                       status: .forbidden)
                 }
                 try await control.endSession(cookie: session.cookie)
             }
-            var response = kit.redirect("/")
-            response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, "", path: "/", maxAge: 0))
+            var response = kit.redirect("/account")
+            response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, "", path: "/account", maxAge: 0))
             return response
         }
-        router.get("/pull-secret.json") { request, _ in
+        router.get("/account/pull-secret.json") { request, _ in
             guard let session = try await kit.session(request, .customer), case .customer(let view) = session.identity else {
-                return kit.redirect("/")
+                return kit.redirect("/account")
             }
             let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
             let secret = try await control.pullSecret(customerID: view.customer.id, host: address.host)
@@ -70,7 +79,7 @@ struct CustomerPortalRoutes: Sendable {
         }
         let releases = try await Self.installableCharts(view, control: control)
         return kit.render("install", [
-            "title": "Install \(view.app.slug)", "home": "/", "logout": "/logout", "csrf": csrf,
+            "title": "Install \(view.app.slug)", "home": "/account", "logout": "/account/logout", "csrf": csrf,
             "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
             "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
             "images": try await Self.imagePrefixes(view, host: address.host, control: control),

@@ -15,8 +15,9 @@ struct PortalKit: Sendable {
         case vendor = "pc_portal"
         case customer = "pc_customer"
 
-        var path: String { self == .vendor ? "/portal" : "/" }
-        var loginPath: String { self == .vendor ? "/portal/login" : "/login" }
+        /// Each portal's cookies go only with requests for its own pages (never with `/v2`).
+        var path: String { self == .vendor ? "/portal" : "/account" }
+        var loginPath: String { self == .vendor ? "/portal/login" : "/account/login" }
         var csrfCookie: String { rawValue + "_csrf" }
     }
 
@@ -26,7 +27,8 @@ struct PortalKit: Sendable {
         // Pages are per user: never cached, never framed.
         response.headers[.cacheControl] = "no-store"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        response.headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'"
+        // Scripts only from the portal's own files: no inline script runs, whatever a page shows.
+        response.headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'"
         return response
     }
 
@@ -48,17 +50,27 @@ struct PortalKit: Sendable {
         }
     }
 
-    /// A login form's token, also set as a cookie: the post must carry both (double submit).
-    func loginForm(_ audience: Audience, values: [String: Any], error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        let token = ControlPlane.newToken()
+    /// A login form. Its token is a MAC, under the server's key, of a random value set as a
+    /// cookie: the post must carry a token that matches the cookie it comes with, which a page
+    /// that can set cookies (a sibling host, a plain-HTTP origin) still cannot make.
+    func loginForm(_ audience: Audience, values: [String: Any], error: String? = nil, status: HTTPResponse.Status = .ok,
+                   retryAfter: String? = nil) -> Response {
+        let nonce = ControlPlane.newToken()
         var all = values
-        all["csrf"] = token
+        all["csrf"] = c.control.loginFormToken(for: nonce)
         all["action"] = audience.loginPath
         all["home"] = audience.path
         if let error { all["error"] = error }
         var response = render("login", all, status: status)
-        response.setCookie(cookie(audience.csrfCookie, token, path: audience.path, maxAge: 3600))
+        response.setCookie(cookie(audience.csrfCookie, nonce, path: audience.path, maxAge: 3600))
+        if let retryAfter { response.headers[.retryAfter] = retryAfter }
         return response
+    }
+
+    /// Whether a login post carries the token of the form this browser was given.
+    func isGenuineLogin(_ fields: [String: String], _ request: Request, _ audience: Audience) -> Bool {
+        guard let nonce = request.cookies[audience.csrfCookie]?.value, !nonce.isEmpty else { return false }
+        return Self.sameToken(fields["csrf"], c.control.loginFormToken(for: nonce))
     }
 
     /// The fields of a URL-encoded form post.

@@ -29,11 +29,7 @@ enum PortalTemplates {
             """,
         "foot": """
             </main>
-            <script>
-            for (const b of document.querySelectorAll("button[data-copy]")) {
-              b.addEventListener("click", () => navigator.clipboard.writeText(document.getElementById(b.dataset.copy).textContent));
-            }
-            </script>
+            <script src="/portal/static/portal.js"></script>
             </body></html>
             """,
         "login": """
@@ -94,7 +90,7 @@ enum PortalTemplates {
             <h2>License ID</h2><p><code id="license">{{licenseID}}</code> <button type="button" data-copy="license">Copy</button></p>
             <h2>Pull secret</h2><pre id="pullsecret">{{pullSecret}}</pre><button type="button" data-copy="pullsecret">Copy</button>
             <h2>What the customer sees</h2>
-            <p>At <a href="/">the customer portal</a>, signed in with the license ID:</p>
+            <p>At <a href="/account">the customer portal</a>, signed in with the license ID:</p>
             <pre>helm registry login {{host}} --username {{email}} --password &lt;license ID&gt;
             {{#releases}}helm install {{chart}} oci://{{host}}/{{path}} --version {{version}}
             {{/releases}}</pre>
@@ -233,11 +229,19 @@ enum PortalTemplates {
             <h2>Images</h2>
             <p>Images come through the proxy; your cluster pulls them with this pull secret:</p>
             <ul>{{#images}}<li><code>{{.}}</code></li>{{/images}}</ul>
-            <p><a href="/pull-secret.json" download="pull-secret.json">Download the pull secret</a></p>
+            <p><a href="/account/pull-secret.json" download="pull-secret.json">Download the pull secret</a></p>
             <pre>kubectl create secret generic {{app}}-pull --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=pull-secret.json</pre>
             {{> foot}}
             """,
     ]
+
+    /// The portal's only script, served as a file so no inline script is allowed (CSP `script-src 'self'`).
+    static let script = """
+        for (const b of document.querySelectorAll("button[data-copy]")) {
+          b.addEventListener("click", () => navigator.clipboard.writeText(document.getElementById(b.dataset.copy).textContent));
+        }
+
+        """
 
     static let stylesheet = """
         :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7f9; }

@@ -15,6 +15,10 @@ struct VendorPortalRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
                      body: .init(byteBuffer: .init(string: PortalTemplates.stylesheet)))
         }
+        router.get("/portal/static/portal.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"],
+                     body: .init(byteBuffer: .init(string: PortalTemplates.script)))
+        }
         router.get("/portal/login") { _, _ in kit.loginForm(.vendor, values: ["title": "Sign in", "heading": "Vendor portal", "email": true]) }
         router.post("/portal/login") { request, context in try await login(request, context) }
         router.post("/portal/logout") { request, _ in
@@ -127,13 +131,26 @@ struct VendorPortalRoutes: Sendable {
     private func login(_ request: Request, _ context: PortcullisContext) async throws -> Response {
         let fields = try await kit.form(request)
         let values: [String: Any] = ["title": "Sign in", "heading": "Vendor portal", "email": true]
-        guard PortalKit.sameToken(fields["csrf"], request.cookies[PortalKit.Audience.vendor.csrfCookie]?.value) else {
+        guard kit.isGenuineLogin(fields, request, .vendor) else {
             return kit.loginForm(.vendor, values: values, error: "The form expired; sign in again.", status: .forbidden)
         }
-        guard let user = try await control.verifyUser(email: fields["email"] ?? "", password: fields["password"] ?? "") else {
-            try await LoginThrottling(c: kit.c).recordFailure(request, context: context)
-            return kit.loginForm(.vendor, values: values, error: "Wrong email or password.", status: .unauthorized)
+        let email = (fields["email"] ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let throttling = LoginThrottling(c: kit.c)
+        do {
+            // Before the password is hashed: past the limit a guess costs nothing and fails even when right.
+            try await throttling.checkAllowed(request, context: context, account: "user:" + email)
+            guard let user = try await control.verifyUser(email: email, password: fields["password"] ?? "") else {
+                try await throttling.recordFailure(request, context: context, account: "user:" + email)
+                return kit.loginForm(.vendor, values: values, error: "Wrong email or password.", status: .unauthorized)
+            }
+            return try await signedIn(user)
+        } catch let throttled as ThrottledLogin {
+            return kit.loginForm(.vendor, values: values, error: "Too many failed sign-ins; try again in \(throttled.seconds) seconds.",
+                                 status: .tooManyRequests, retryAfter: throttled.seconds)
         }
+    }
+
+    private func signedIn(_ user: UserRecord) async throws -> Response {
         let session = try await control.startSession(for: .user(id: user.id))
         try await control.audit("user:\(user.email)", "sign in", "portal")
         var response = kit.redirect("/portal")

@@ -32,6 +32,10 @@ public struct ChallengeAuthTransport: UpstreamTransport {
         guard first.status == 401 else { return first }
         let header = first.header("WWW-Authenticate")
         await first.body.drain()
+        // A redirect target that asks for credentials is not the registry: it gets none.
+        if let elsewhere = first.redirectedTo {
+            throw UpstreamError.unapprovedLogin(host: Origin(elsewhere)?.authority ?? elsewhere)
+        }
         // Forget only the value this request was refused with. A request sent without one has
         // nothing to forget, and must not discard a token another request fetched meanwhile:
         // that would cost the burst a second token request.
@@ -42,6 +46,9 @@ public struct ChallengeAuthTransport: UpstreamTransport {
         guard let header, let challenge = AuthChallenge.parse(header) else { throw UpstreamError.authenticationFailed }
         let authorization: String
         if challenge.isBearer {
+            if let realm = challenge.parameters["realm"], !request.target.approvesRealm(realm) {
+                throw UpstreamError.unapprovedLogin(host: Origin(realm)?.authority ?? realm)
+            }
             let exchange = self.exchange, logins = self.logins
             let target = request.target, scope = request.scope
             authorization = try await tokens.authorization(registry: registry, scope: scope) {
@@ -56,6 +63,12 @@ public struct ChallengeAuthTransport: UpstreamTransport {
             throw UpstreamError.authenticationFailed
         }
         request.headers.replaceOrAdd(name: "Authorization", value: authorization)
-        return try await next.send(request)
+        let second = try await next.send(request)
+        // Authenticated, the registry redirected to a host that asks for credentials of its own: it gets none.
+        if second.status == 401, let elsewhere = second.redirectedTo {
+            await second.body.drain()
+            throw UpstreamError.unapprovedLogin(host: Origin(elsewhere)?.authority ?? elsewhere)
+        }
+        return second
     }
 }

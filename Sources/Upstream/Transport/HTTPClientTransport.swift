@@ -5,28 +5,55 @@ import NIOHTTP1
 
 /// The bottom of the chain: sends one request with AsyncHTTPClient. No redirects, no retries.
 public struct HTTPClientTransport: UpstreamTransport {
-    let http: HTTPClient
+    /// One client for every host (the vendor's own CLI), or connections checked against the
+    /// address policy (the server, where upstreams choose the hosts).
+    enum Clients: Sendable {
+        case shared(HTTPClient)
+        case guarded(OutboundConnections)
+    }
+
+    let clients: Clients
     /// How long to wait for the response head.
     let timeout: TimeAmount
     let logger: Logger
 
     public init(http: HTTPClient, timeout: TimeAmount, logger: Logger) {
-        self.http = http
+        clients = .shared(http)
         self.timeout = timeout
         self.logger = logger
     }
 
-    /// An HTTP client configured for upstream use: no automatic redirects, bounded waits.
-    public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(10), readTimeout: TimeAmount = .seconds(60)) -> HTTPClient {
+    public init(connections: OutboundConnections, timeout: TimeAmount, logger: Logger) {
+        clients = .guarded(connections)
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// The configuration for upstream use: no automatic redirects, bounded waits.
+    public static func configuration(connectTimeout: TimeAmount = .seconds(10), readTimeout: TimeAmount = .seconds(60)) -> HTTPClient.Configuration {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
         config.timeout = .init(connect: connectTimeout, read: readTimeout)
         config.decompression = .disabled
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        return config
+    }
+
+    public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(10), readTimeout: TimeAmount = .seconds(60)) -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration(connectTimeout: connectTimeout, readTimeout: readTimeout))
     }
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let http: HTTPClient
+        switch clients {
+        case .shared(let client):
+            http = client
+        case .guarded(let connections):
+            do { http = try await connections.client(for: request.url, isEndpoint: request.isToEndpoint) } catch {
+                logger.warning("refused an upstream destination", metadata: ["host": "\(error.host)", "reason": "\(error.reason)"])
+                throw UpstreamError.refusedDestination(host: error.host, reason: error.reason)
+            }
+        }
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = request.method
         outgoing.headers = request.headers

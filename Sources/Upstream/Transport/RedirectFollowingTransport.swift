@@ -18,8 +18,10 @@ public struct RedirectFollowingTransport: UpstreamTransport {
         var current = request
         let origin = Self.origin(of: request.url)
         for _ in 0...maxRedirects {
-            let response = try await next.send(current)
+            var response = try await next.send(current)
             guard Self.redirectStatuses.contains(response.status), let location = response.header("Location") else {
+                // Who answered matters: a 401 from a redirect target is not the registry's challenge.
+                if current.url != request.url { response.redirectedTo = current.url }
                 return response
             }
             await response.body.drain()

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -12,6 +13,9 @@ public struct UpstreamRequest: Sendable {
     public var scope: String
     /// A small request body (a token request's form or JSON); registry reads have none.
     public var body: ByteBuffer?
+
+    /// True when the request goes to the registry's own registered endpoint (scheme, host and port).
+    public var isToEndpoint: Bool { Origin(url) != nil && Origin(url) == Origin(target.baseURL) }
 
     public init(method: HTTPMethod, url: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil, target: UpstreamTarget, scope: String) {
         self.method = method
@@ -28,11 +32,14 @@ public struct UpstreamResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: UpstreamBody
+    /// Where the answer came from, when a redirect led away from the URL asked for.
+    public var redirectedTo: String?
 
-    public init(status: Int, headers: HTTPHeaders = [:], body: UpstreamBody = .empty) {
+    public init(status: Int, headers: HTTPHeaders = [:], body: UpstreamBody = .empty, redirectedTo: String? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.redirectedTo = redirectedTo
     }
 
     public func header(_ name: String) -> String? { headers.first(name: name) }
@@ -98,4 +105,22 @@ struct BufferSequence: AsyncSequence, Sendable {
 /// redirects, authentication, metrics) is its own transport wrapping the next.
 public protocol UpstreamTransport: Sendable {
     func send(_ request: UpstreamRequest) async throws -> UpstreamResponse
+}
+
+/// Scheme, host and effective port of a URL: what decides where credentials may go.
+public struct Origin: Hashable, Sendable, CustomStringConvertible {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+
+    public init?(_ url: String) {
+        guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), let host = u.host?.lowercased(), !host.isEmpty else { return nil }
+        self.scheme = scheme
+        self.host = host
+        port = u.port ?? (scheme == "https" ? 443 : 80)
+    }
+
+    /// `host[:port]`, the port only when it is not the scheme's own.
+    public var authority: String { port == (scheme == "https" ? 443 : 80) ? host : "\(host):\(port)" }
+    public var description: String { "\(scheme)://\(host):\(port)" }
 }
