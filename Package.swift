@@ -62,6 +62,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // AWS Signature Version 4, for every AWS call: S3 blobs and ECR upstream tokens.
         .target(name: "SigV4", dependencies: [

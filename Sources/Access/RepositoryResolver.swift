@@ -5,6 +5,7 @@ import OCI
 import Proxy
 import RegistryCore
 import Storage
+import Synchronization
 
 /// What a registry request needs: actions on a repository, and for a cross-repository
 /// mount, pull on the source too. Routes derive it from the method and path before they
@@ -71,10 +72,16 @@ public struct RepositoryResolver: Sendable {
     let publicRepositories: any PublicRepositoryStore
     let licenseFields: LicenseFieldSigner
     let manifestLimit: Int
+    /// How long what is injected for a customer is reused before it is read again.
+    let recipientLifetime: TimeInterval
+    let recipients: RecipientMemo
 
     public init(apps: any AppStore, customers: any CustomerStore, secrets: SecretBox, directory: UpstreamDirectory, proxy: ProxyCache,
                 hosted: HostedRegistry, catalog: ReleaseCatalog, delivery: ChartDelivery, domains: DomainDirectory,
-                publicRepositories: any PublicRepositoryStore, licenseFields: LicenseFieldSigner, manifestLimit: Int) {
+                publicRepositories: any PublicRepositoryStore, licenseFields: LicenseFieldSigner, manifestLimit: Int,
+                recipientLifetime: TimeInterval = 5, recipients: RecipientMemo = RecipientMemo()) {
+        self.recipientLifetime = recipientLifetime
+        self.recipients = recipients
         self.apps = apps
         self.customers = customers
         self.secrets = secrets
@@ -114,8 +121,16 @@ public struct RepositoryResolver: Sendable {
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
             let kind = RepositoryKind.chart(channelName: chart.channel.name, channelSlug: chart.channel.slug)
             try decide(caller, request, kind: kind, now: now)
-            let recipient = try await recipient(caller.principal, channel: chart.channel.name, app: app, address: address)
-            let reader = DeliveredChartRepository(name: name, chart: chart, recipient: recipient, delivery: delivery, manifestLimit: manifestLimit)
+            // Who: now. What is injected for them: only when a manifest is built for them.
+            let audience: ChartDelivery.Audience = switch caller.principal {
+            case .customer(let license): .customer(id: license.customerID)
+            case .vendor: .vendor
+            case .anonymous: throw AccessRefusal.unauthorized("authentication required")
+            }
+            let principal = caller.principal, channel = chart.channel.name, resolver = self
+            let reader = DeliveredChartRepository(name: name, chart: chart, audience: audience, recipient: {
+                try await resolver.recipient(principal, channel: channel, app: app, address: address)
+            }, delivery: delivery, manifestLimit: manifestLimit)
             resolved = ResolvedRepository(kind: kind, appSlug: appSlug, reader: reader, writer: nil)
         } else {
             let isPublic = caller.principal == .anonymous ? try await publicRepositories.isPublic(name.description) : false
@@ -171,8 +186,10 @@ public struct RepositoryResolver: Sendable {
         }
     }
 
-    /// Vendors get charts as released; customers get them with their license injected.
-    private func recipient(_ principal: Principal, channel: String, app: AppRecord, address: RequestAddress) async throws
+    /// Vendors get charts as released; customers get them with their license injected. What is
+    /// injected for a customer is worked out once per `recipientLifetime` (it reads the customer,
+    /// the app's domains and the license fields), so warm pulls read no database.
+    func recipient(_ principal: Principal, channel: String, app: AppRecord, address: RequestAddress) async throws
         -> ChartDelivery.Recipient {
         switch principal {
         case .anonymous:
@@ -180,13 +197,52 @@ public struct RepositoryResolver: Sendable {
         case .vendor:
             return .vendor
         case .customer(let license):
-            guard let record = try await customers.customer(id: license.customerID) else { throw AccessRefusal.unauthorized("invalid license") }
-            let licenseID = try secrets.open(record.sealedLicense)
-            // Every host the customer may pull from: this one, the app's custom domains, the default.
-            let hosts = [address.host] + (try await domains.names(ofApp: app.id)) + [address.defaultHost].compactMap { $0 }
-            return .customer(license, licenseID: licenseID,
-                             pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel,
-                             licenseFields: try await licenseFields.fields(for: license))
+            let key = "\(license.customerID)|\(channel)|\(address.host)|\(address.defaultHost ?? "")"
+            if let known = recipients.get(key, lifetime: recipientLifetime) { return known }
+            let made = try await makeRecipient(license, channel: channel, app: app, address: address)
+            recipients.put(key, made)
+            return made
+        }
+    }
+
+    private func makeRecipient(_ license: License, channel: String, app: AppRecord, address: RequestAddress) async throws
+        -> ChartDelivery.Recipient {
+        guard let record = try await customers.customer(id: license.customerID) else { throw AccessRefusal.unauthorized("invalid license") }
+        let licenseID = try secrets.open(record.sealedLicense)
+        // Every host the customer may pull from: this one, the app's custom domains, the default.
+        let hosts = [address.host] + (try await domains.names(ofApp: app.id)) + [address.defaultHost].compactMap { $0 }
+        return .customer(license, licenseID: licenseID,
+                         pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel,
+                         licenseFields: try await licenseFields.fields(for: license))
+    }
+}
+
+/// What is injected into customers' charts, worked out recently, by customer, channel and host.
+/// The control plane forgets a customer's when it changes what is injected for them (fields,
+/// channel, expiry), and everyone's when an app's domains or field definitions change; other
+/// replicas see such changes within the lifetime.
+public final class RecipientMemo: Sendable {
+    private let entries = Mutex<[String: (recipient: ChartDelivery.Recipient, at: Date)]>([:])
+
+    public init() {}
+
+    public func forget(customerID: String) {
+        entries.withLock { entries in entries = entries.filter { !$0.key.hasPrefix(customerID + "|") } }
+    }
+
+    public func forgetAll() { entries.withLock { $0.removeAll() } }
+
+    func get(_ key: String, lifetime: TimeInterval, now: Date = Date()) -> ChartDelivery.Recipient? {
+        entries.withLock { entries in
+            guard let hit = entries[key], now.timeIntervalSince(hit.at) < lifetime else { return nil }
+            return hit.recipient
+        }
+    }
+
+    func put(_ key: String, _ recipient: ChartDelivery.Recipient, now: Date = Date()) {
+        entries.withLock { entries in
+            if entries.count > 50_000 { entries.removeAll() }
+            entries[key] = (recipient, now)
         }
     }
 }

@@ -105,6 +105,7 @@ extension ControlPlane {
         c.updatedAt = Date()
         try await store.updateCustomer(c)
         await gate.invalidate(customerID: c.id)
+        recipients?.forget(customerID: c.id)
         logger.info("customer updated", metadata: ["customer": "\(c.id)", "archived": "\(c.archived)"])
         if c.archived != view.customer.archived {
             webhooks?.emit(c.archived ? .customerArchived : .customerUnarchived, Self.eventData(c, app: view.app))

@@ -12,6 +12,7 @@ extension ControlPlane {
                                   sealedKey: try keyPEM.map { try secrets.seal($0) })
         try await normalized { try await store.createDomain(record) }
         await domains.invalidate()
+        recipients?.forgetAll()
         logger.info("domain added", metadata: ["domain": "\(name)", "app": "\(app.slug)", "certificate": "\(certificatePEM != nil)"])
         return record
     }
@@ -36,6 +37,7 @@ extension ControlPlane {
         }
         _ = try await store.deleteDomain(name: name)
         await domains.invalidate()
+        recipients?.forgetAll()
         logger.info("domain removed", metadata: ["domain": "\(name)"])
     }
 

@@ -18,6 +18,7 @@ extension ControlPlane {
         }
         if field.title.isEmpty { field.title = field.name }
         try await normalized { try await store.createLicenseField(appID: app.id, field) }
+        recipients?.forgetAll()
         return field
     }
 
@@ -26,6 +27,7 @@ extension ControlPlane {
     }
 
     public func removeLicenseField(app slug: String, name: String) async throws {
+        recipients?.forgetAll()
         guard try await store.deleteLicenseField(appID: try await app(slug: slug).id, name: name) else {
             throw ControlPlaneError.notFound("license field \(name) not found")
         }
@@ -52,6 +54,7 @@ extension ControlPlane {
         let view = try await customer(id: customerID)
         let canonical = try await validateFields(app: view.app.slug, values)
         try await store.setFieldValues(customerID: view.customer.id, canonical)
+        recipients?.forget(customerID: view.customer.id)
     }
 
     public func customerFields(customerID: String) async throws -> [String: String] {

@@ -40,11 +40,14 @@ public struct ControlPlane: Sendable {
     let logger: Logger
     /// Checks the hosts of registry endpoints and webhook URLs against the address policy.
     let outbound: OutboundConnections?
+    /// What the resolver remembers of customers' injected values, forgotten when they change.
+    let recipients: RecipientMemo?
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
-                catalog: ReleaseCatalog, domains: DomainDirectory, outbound: OutboundConnections? = nil, pulls: PullRecorder,
-                webhooks: WebhookDispatcher? = nil, licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
+                catalog: ReleaseCatalog, domains: DomainDirectory, outbound: OutboundConnections? = nil, recipients: RecipientMemo? = nil,
+                pulls: PullRecorder, webhooks: WebhookDispatcher? = nil, licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
         self.outbound = outbound
+        self.recipients = recipients
         self.store = store
         self.secrets = secrets
         self.gate = gate

@@ -1,56 +1,143 @@
 import Charts
+import struct Crypto.SHA256
 import Foundation
 import Licensing
 import NIOCore
 import OCI
 import Storage
+import Synchronization
 
-/// Builds the Helm OCI artifact a recipient pulls. Customers get the chart with
+/// Delivers the Helm OCI artifact a recipient pulls. Customers get the chart with
 /// `global.replicated` injected into `values.yaml`; vendors get the archive as released.
-/// Archives are rebuilt deterministically, so a customer's digests are stable across pulls.
+///
+/// A recipient's artifact is built once per recipe — the chart, the repository it is pulled
+/// through, and the values injected — and kept: the recipe's key names the built manifest in
+/// the shared store, so a pull is a lookup (in memory when warm, one row otherwise), on every
+/// replica. It is built again only when what is injected changes (license fields, channel,
+/// hosts, expiry), which makes a new key. Builds are deterministic, so the same recipe always
+/// gives the same digests.
 public struct ChartDelivery: Sendable {
     public static let configMediaType = "application/vnd.cncf.helm.config.v1+json"
     public static let layerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+    /// Who a delivered artifact is visible to: known from the caller alone, without building anything.
+    public enum Audience: Sendable, Hashable {
+        case vendor
+        case customer(id: String)
+
+        func visibility(_ repository: String) -> BlobVisibility {
+            switch self {
+            case .vendor: .chart(.vendor, repository: repository)
+            case .customer(let id): .chart(.customer(id: id), repository: repository)
+            }
+        }
+    }
 
     public enum Recipient: Sendable {
         case vendor
         /// `pullSecret` is the base64 dockerconfigjson for this customer and host.
         case customer(License, licenseID: String, pullSecret: String, channelName: String, licenseFields: [SignedLicenseField])
 
-        /// Where this recipient's artifacts are visible through `repository`.
-        func visibility(_ repository: String) -> BlobVisibility {
+        public var audience: Audience {
             switch self {
-            case .vendor: .chart(.vendor, repository: repository)
-            case .customer(let license, _, _, _, _): .chart(.customer(id: license.customerID), repository: repository)
+            case .vendor: .vendor
+            case .customer(let license, _, _, _, _): .customer(id: license.customerID)
             }
+        }
+
+        /// What is injected for this recipient; nil when the chart goes out as released.
+        var injected: [(String, ValuesInjection.Value)]? {
+            switch self {
+            case .vendor: nil
+            case .customer(let license, let licenseID, let pullSecret, let channelName, let fields):
+                ChartDelivery.replicatedValues(license: license, licenseID: licenseID, pullSecret: pullSecret, channelName: channelName,
+                                               licenseFields: fields)
+            }
+        }
+
+        /// The recipe's key: the chart, the repository, and every injected value, hashed. Equal
+        /// keys build equal bytes; any change to what is injected makes another key.
+        func recipeKey(chart: Digest, repository: String) -> String {
+            var text = "chart-delivery/v1\n\(chart)\n\(repository)\n"
+            switch self {
+            case .vendor: text += "vendor"
+            case .customer(let license, _, _, _, _): text += "customer \(license.customerID)\n" + ChartDelivery.canonical(.map(injected ?? []))
+            }
+            return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
     }
 
     let blobs: any BlobStore
     let index: any ProxyIndex
     let visibility: any BlobVisibilityIndex
+    let built: (any DeliveredChartStore)?
+    let memory: DeliveredChartMemory
+    let leases: (any FillLeaseStore)?
 
-    public init(blobs: any BlobStore, index: any ProxyIndex, visibility: any BlobVisibilityIndex) {
+    /// `built` keeps recipes → manifests in the shared store; `leases` (replicas) lets the first
+    /// replica to need a recipe build it while the others wait for its result.
+    public init(blobs: any BlobStore, index: any ProxyIndex, visibility: any BlobVisibilityIndex, built: (any DeliveredChartStore)? = nil,
+                leases: (any FillLeaseStore)? = nil) {
         self.blobs = blobs
         self.index = index
         self.visibility = visibility
+        self.built = built
+        self.leases = leases
+        memory = DeliveredChartMemory()
     }
 
-    /// Builds (or rebuilds identically) the recipient's manifest for a chart and links its parts.
+    /// The recipient's manifest for a chart, built at most once per recipe.
     public func artifact(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient) async throws -> (ManifestRecord, ByteBuffer) {
+        let key = recipient.recipeKey(chart: chart.digest, repository: repository)
+        if let hit = await memory.artifact(key) { return hit }
+        return try await memory.once(key) {
+            if let kept = try await kept(key) { return kept }
+            return try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, key: key) }
+        } remember: { record, bytes in
+            await memory.remember(key, record, bytes, visible: [record.digest], in: recipient.audience.visibility(repository))
+        }
+    }
+
+    /// A recipe built before (by this replica or another): its manifest, when its bytes are still there.
+    private func kept(_ key: String) async throws -> (ManifestRecord, ByteBuffer)? {
+        guard let built, let (digest, _) = try await built.deliveredChart(key: key),
+              let record = try await index.manifest(digest), let bytes = try await blobs.readAll(digest, limit: 1 << 20) else { return nil }
+        return (record, bytes)
+    }
+
+    /// Across replicas the first to need a recipe builds it under a lease; the others wait for the
+    /// result and read it. A lease nobody can grant (the database away) is no reason not to build.
+    private func buildOnce(_ key: String, _ build: () async throws -> (ManifestRecord, ByteBuffer)) async throws -> (ManifestRecord, ByteBuffer) {
+        guard let leases else { return try await build() }
+        let lease = Digest.of(Array("chart-delivery:\(key)".utf8))
+        let holder = DeliveredChartMemory.holder
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let now = Date()
+            if (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(30), now: now)) ?? true {
+                defer { Task { try? await leases.releaseFillLease(lease, holder: holder) } }
+                if let kept = try await kept(key) { return kept }
+                return try await build()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            if let kept = try await kept(key) { return kept }
+        }
+        return try await build()
+    }
+
+    /// Builds the recipient's artifact, stores its blobs, links them for the recipient, and
+    /// records the recipe.
+    private func build(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, key: String) async throws -> (ManifestRecord, ByteBuffer) {
         guard let original = try await blobs.readAll(chart.digest, limit: ChartPackage.maxArchiveSize) else {
             throw RegistryError(.manifestUnknown, "chart archive missing from storage")
         }
         let originalBytes = Array(original.readableBytesView)
         let package = try ChartPackage.parse(archive: originalBytes)
         let layer: [UInt8]
-        switch recipient {
-        case .vendor:
+        if let injected = recipient.injected {
+            layer = try package.replacingValues(try ValuesInjection.inject(into: package.values, replicated: injected)).archive()
+        } else {
             layer = originalBytes
-        case .customer(let license, let licenseID, let pullSecret, let channelName, let fields):
-            let values = try ValuesInjection.inject(into: package.values, replicated: Self.replicatedValues(
-                license: license, licenseID: licenseID, pullSecret: pullSecret, channelName: channelName, licenseFields: fields))
-            layer = try package.replacingValues(values).archive()
         }
         let config = package.configJSON
         let configDigest = Digest.of(config), layerDigest = Digest.of(layer)
@@ -68,15 +155,21 @@ public struct ChartDelivery: Sendable {
         try await blobs.put(manifestBytes, as: manifestDigest)
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
         try await index.putManifest(record)
+        let place = recipient.audience.visibility(repository)
         for digest in [configDigest, layerDigest, manifestDigest] {
-            try await visibility.makeVisible(digest, in: recipient.visibility(repository))
+            try await visibility.makeVisible(digest, in: place)
         }
+        // Recorded last: a recipe is only ever found with all its parts in place.
+        try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size)
+        await memory.remember(key, record, manifestBytes, visible: [configDigest, layerDigest, manifestDigest], in: place)
         return (record, manifestBytes)
     }
 
-    /// Whether `digest` was delivered to this recipient through this repository.
-    public func isDelivered(_ digest: Digest, repository: String, to recipient: Recipient) async throws -> Bool {
-        try await visibility.isVisible(digest, in: recipient.visibility(repository))
+    /// Whether `digest` was delivered to this audience through this repository.
+    public func isDelivered(_ digest: Digest, repository: String, to audience: Audience) async throws -> Bool {
+        let place = audience.visibility(repository)
+        if await memory.isVisible(digest, in: place) { return true }
+        return try await visibility.isVisible(digest, in: place)
     }
 
     /// The `global.replicated` keys charts rely on; the names are a compatibility contract.
@@ -108,5 +201,72 @@ public struct ChartDelivery: Sendable {
         ]
         if d.hidden { pairs.append(("isHidden", .boolean(true))) }
         return .map(pairs)
+    }
+
+    /// Injected values as one unambiguous text (order kept: it is the order they are written in).
+    static func canonical(_ value: ValuesInjection.Value) -> String {
+        switch value {
+        case .string(let s): JSONString.quote(s)
+        case .integer(let i): String(i)
+        case .boolean(let b): b ? "true" : "false"
+        case .map(let pairs): "{" + pairs.map { JSONString.quote($0.0) + ":" + canonical($0.1) }.joined(separator: ",") + "}"
+        }
+    }
+}
+
+/// What this process remembers of delivered charts: recipes it built or read (their manifests,
+/// a few hundred bytes each), which digests it knows are visible where, and the builds under
+/// way, so concurrent first pulls of one recipe share one build.
+final class DeliveredChartMemory: Sendable {
+    static let holder = "chart-delivery-" + UUID().uuidString.lowercased()
+    private static let maxRecipes = 20_000
+
+    private struct State {
+        var artifacts: [String: (record: ManifestRecord, bytes: ByteBuffer)] = [:]
+        var order: [String] = []
+        var visible: Set<String> = []
+        var running: [String: Task<(ManifestRecord, ByteBuffer), any Error>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func artifact(_ key: String) async -> (ManifestRecord, ByteBuffer)? {
+        state.withLock { $0.artifacts[key] }
+    }
+
+    func isVisible(_ digest: Digest, in place: BlobVisibility) async -> Bool {
+        state.withLock { $0.visible.contains("\(place)|\(digest)") }
+    }
+
+    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer, visible digests: [Digest], in place: BlobVisibility) async {
+        state.withLock { state in
+            if state.artifacts[key] == nil { state.order.append(key) }
+            state.artifacts[key] = (record, bytes)
+            for digest in digests { state.visible.insert("\(place)|\(digest)") }
+            // Past the cap the oldest half goes; a forgotten recipe is read back from the store.
+            if state.order.count > Self.maxRecipes {
+                let dropped = state.order.prefix(Self.maxRecipes / 2)
+                for key in dropped { state.artifacts[key] = nil }
+                state.order.removeFirst(dropped.count)
+            }
+            if state.visible.count > Self.maxRecipes * 4 { state.visible.removeAll() }
+        }
+    }
+
+    /// Runs `work` once for `key` however many callers ask while it runs.
+    func once(_ key: String, _ work: @escaping @Sendable () async throws -> (ManifestRecord, ByteBuffer),
+              remember: @escaping @Sendable (ManifestRecord, ByteBuffer) async -> Void) async throws -> (ManifestRecord, ByteBuffer) {
+        let task = state.withLock { state -> Task<(ManifestRecord, ByteBuffer), any Error> in
+            if let running = state.running[key] { return running }
+            let task = Task {
+                let result = try await work()
+                await remember(result.0, result.1)
+                return result
+            }
+            state.running[key] = task
+            return task
+        }
+        defer { state.withLock { if $0.running[key] == task { $0.running[key] = nil } } }
+        return try await task.value
     }
 }

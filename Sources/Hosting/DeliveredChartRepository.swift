@@ -5,17 +5,22 @@ import Storage
 
 /// A chart repository (`<app>/<channel>/<chart>`, or `<app>/<chart>` for Stable) as one
 /// recipient sees it: tags are the chart versions promoted to that channel, and each
-/// manifest is built for the recipient (customers get their license injected).
+/// manifest is built for the recipient (customers get their license injected). Who the
+/// recipient is, is known at once; what is injected for them is only worked out for a
+/// manifest by tag, and blob and digest reads never build anything.
 public struct DeliveredChartRepository: RepositoryReader {
     public let name: RepositoryName
     public let chart: ChartRepository
-    let recipient: ChartDelivery.Recipient
+    let audience: ChartDelivery.Audience
+    let recipient: @Sendable () async throws -> ChartDelivery.Recipient
     let delivery: ChartDelivery
     let manifestLimit: Int
 
-    public init(name: RepositoryName, chart: ChartRepository, recipient: ChartDelivery.Recipient, delivery: ChartDelivery, manifestLimit: Int) {
+    public init(name: RepositoryName, chart: ChartRepository, audience: ChartDelivery.Audience,
+                recipient: @escaping @Sendable () async throws -> ChartDelivery.Recipient, delivery: ChartDelivery, manifestLimit: Int) {
         self.name = name
         self.chart = chart
+        self.audience = audience
         self.recipient = recipient
         self.delivery = delivery
         self.manifestLimit = manifestLimit
@@ -27,10 +32,10 @@ public struct DeliveredChartRepository: RepositoryReader {
             guard let release = chart.versions[version] else {
                 throw RegistryError(.manifestUnknown, "chart version \(version) is not on this channel")
             }
-            let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: recipient)
+            let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: try await recipient())
             return ManifestContent(record: record, bytes: wantBody ? bytes : nil)
         case .digest(let digest):
-            guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+            guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
                   let record = try await delivery.index.manifest(digest),
                   let stored = try await delivery.blobs.readAll(digest, limit: manifestLimit) else {
                 throw RegistryError(.manifestUnknown, "manifest unknown to registry")
@@ -40,7 +45,7 @@ public struct DeliveredChartRepository: RepositoryReader {
     }
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
-        guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+        guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
               let reader = try await delivery.blobs.open(digest) else {
             throw RegistryError(.blobUnknown, "blob unknown to registry")
         }
@@ -48,7 +53,7 @@ public struct DeliveredChartRepository: RepositoryReader {
     }
 
     public func blobSize(_ digest: Digest) async throws -> Int64 {
-        guard try await delivery.isDelivered(digest, repository: name.description, to: recipient),
+        guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
               let size = try await delivery.blobs.size(of: digest) else {
             throw RegistryError(.blobUnknown, "blob unknown to registry")
         }

@@ -3,6 +3,7 @@ import Foundation
 import Licensing
 import OCI
 import Storage
+import Synchronization
 
 /// A release as `release ls` shows it.
 public struct ReleaseSummary: Sendable {
@@ -33,10 +34,14 @@ public struct ReleaseCatalog: Sendable {
 
     let store: any ReleaseStore
     let blobs: any BlobStore
+    /// What every chart pull reads (an app's channels, charts and promotions), kept this long;
+    /// this process's own changes are seen at once.
+    let snapshots: CatalogSnapshots
 
-    public init(store: any ReleaseStore, blobs: any BlobStore) {
+    public init(store: any ReleaseStore, blobs: any BlobStore, refreshInterval: TimeInterval = 0) {
         self.store = store
         self.blobs = blobs
+        snapshots = CatalogSnapshots(refreshInterval: refreshInterval)
     }
 
     // MARK: Channels
@@ -59,6 +64,7 @@ public struct ReleaseCatalog: Sendable {
         }
         let channel = ChannelRecord(appID: appID, name: trimmed, slug: slug)
         try await store.createChannel(channel)
+        snapshots.invalidate(appID)
         return channel
     }
 
@@ -103,6 +109,7 @@ public struct ReleaseCatalog: Sendable {
         if let target {
             try await store.promote(PromotionRecord(channelID: target.id, releaseID: release.id, version: version, notes: notes))
         }
+        snapshots.invalidate(appID)
         return sequence
     }
 
@@ -113,6 +120,7 @@ public struct ReleaseCatalog: Sendable {
             throw StoreError.notFound("release \(sequence) not found")
         }
         try await store.promote(PromotionRecord(channelID: channel.id, releaseID: release.id, version: version, notes: notes))
+        snapshots.invalidate(appID)
     }
 
     public func summaries(appID: String) async throws -> [ReleaseSummary] {
@@ -161,26 +169,60 @@ public struct ReleaseCatalog: Sendable {
     /// Resolves `<app>/<channel>/<chart>` or `<app>/<chart>` (Stable) to a chart repository,
     /// or nil when the name is an ordinary hosted repository.
     public func chartRepository(appID: String, path: [String]) async throws -> ChartRepository? {
+        guard path.count == 1 || path.count == 2 else { return nil }
+        let snapshot = try await snapshots.snapshot(appID) {
+            CatalogSnapshot(channels: try await store.channels(appID: appID), charts: try await store.releaseCharts(appID: appID),
+                            promotions: try await store.promotions(appID: appID))
+        }
+        return snapshot.chartRepository(appID: appID, path: path)
+    }
+}
+
+/// One app's channels, release charts and promotions as read at one moment.
+struct CatalogSnapshot: Sendable {
+    var channels: [ChannelRecord]
+    var charts: [ReleaseChartRecord]
+    var promotions: [PromotionRecord]
+
+    func chartRepository(appID: String, path: [String]) -> ChartRepository? {
         let channel: ChannelRecord?
         let chart: String
         switch path.count {
         case 1:
-            channel = try await self.channel(appID: appID, named: Self.stable)
+            let stable = ReleaseCatalog.stable.lowercased()
+            channel = channels.first { $0.name.lowercased() == stable || $0.slug == stable }
             chart = path[0]
         case 2:
-            channel = try await store.channels(appID: appID).first { $0.slug == path[0] }
+            channel = channels.first { $0.slug == path[0] }
             chart = path[1]
         default:
             return nil
         }
-        guard let channel else { return nil }
-        let known = try await store.releaseCharts(appID: appID)
-        guard known.contains(where: { $0.name == chart }) else { return nil }
+        guard let channel, charts.contains(where: { $0.name == chart }) else { return nil }
         var versions: [String: ReleaseChartRecord] = [:]
-        let byRelease = Dictionary(grouping: known.filter { $0.name == chart }, by: \.releaseID)
-        for p in try await store.promotions(appID: appID) where p.channelID == channel.id {
+        let byRelease = Dictionary(grouping: charts.filter { $0.name == chart }, by: \.releaseID)
+        for p in promotions where p.channelID == channel.id {
             for c in byRelease[p.releaseID, default: []] { versions[c.version] = c }
         }
         return ChartRepository(appID: appID, channel: channel, chart: chart, versions: versions)
     }
+}
+
+/// Catalog snapshots per app, read again after `refreshInterval` (0: every time).
+final class CatalogSnapshots: Sendable {
+    let refreshInterval: TimeInterval
+    private let entries = Mutex<[String: (snapshot: CatalogSnapshot, at: Date)]>([:])
+
+    init(refreshInterval: TimeInterval) { self.refreshInterval = refreshInterval }
+
+    func snapshot(_ appID: String, load: () async throws -> CatalogSnapshot) async throws -> CatalogSnapshot {
+        if refreshInterval > 0, let hit = entries.withLock({ $0[appID] }), Date().timeIntervalSince(hit.at) < refreshInterval {
+            return hit.snapshot
+        }
+        let fresh = try await load()
+        if refreshInterval > 0 { entries.withLock { $0[appID] = (fresh, Date()) } }
+        return fresh
+    }
+
+    func invalidate(_ appID: String) { entries.withLock { $0[appID] = nil } }
 }

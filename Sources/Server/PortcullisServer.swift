@@ -123,7 +123,8 @@ public enum PortcullisServer {
                                    limit: try configuration.cacheLimit?.bytes(directory: storage.localBlobDirectory),
                                    interval: .milliseconds(Int64(configuration.cacheCheckInterval * 1000)), logger: logger)
         let directory = UpstreamDirectory(store: store, secrets: sealer, refreshInterval: storage.isShared ? cacheTTL : 10)
-        let catalog = ReleaseCatalog(store: store, blobs: blobs)
+        let catalog = ReleaseCatalog(store: store, blobs: blobs, refreshInterval: cacheTTL)
+        let recipients = RecipientMemo()
         let uploads: (any BlobUploads)? = storage.isShared
             ? storage.uploadParts.map { SharedUploadSessions(sessions: store, parts: $0, store: blobs) } : nil
         let domains = DomainDirectory(store: store, refreshInterval: storage.isShared ? cacheTTL : 10)
@@ -131,11 +132,13 @@ public enum PortcullisServer {
         let resolver = RepositoryResolver(
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
-            catalog: catalog, delivery: ChartDelivery(blobs: blobs, index: store, visibility: store), domains: domains,
-            publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit)
+            catalog: catalog,
+            delivery: ChartDelivery(blobs: blobs, index: store, visibility: store, built: store, leases: storage.isShared ? store : nil),
+            domains: domains, publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit,
+            recipientLifetime: cacheTTL, recipients: recipients)
         let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(connections: outbound), logger: logger)
         let control = ControlPlane(store: store, secrets: sealer, gate: gate, directory: directory, upstream: upstream, catalog: catalog,
-                                   domains: domains, outbound: outbound,
+                                   domains: domains, outbound: outbound, recipients: recipients,
                                    pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
                                                        retention: configuration.pullRetention,
                                                        logger: logger),

@@ -70,3 +70,10 @@ public protocol BundleStore: Sendable {
     func bundle(key: String) async throws -> (digest: Digest, size: Int64)?
     func putBundle(key: String, digest: Digest, size: Int64) async throws
 }
+
+/// Charts already built for a recipient: the key of what was injected (and into which chart and
+/// repository) to the manifest it made, so a pull is a lookup, on every replica.
+public protocol DeliveredChartStore: Sendable {
+    func deliveredChart(key: String) async throws -> (digest: Digest, size: Int64)?
+    func putDeliveredChart(key: String, digest: Digest, size: Int64) async throws
+}

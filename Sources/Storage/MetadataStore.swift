@@ -57,4 +57,4 @@ public protocol PullLog: Sendable {
 /// Everything the server keeps in its database.
 public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & BlobVisibilityIndex & PullLog & DomainStore & PublicRepositoryStore & PortalStore & WebhookStore & LicenseFieldStore
     & VendorTokenStore & ReleaseStore & HostedRepositoryStore & SigningKeyStore & FillLeaseStore & LoginFailureStore
-    & UploadSessionStore & CacheEntryStore & HostedCollectionStore & BundleStore
+    & UploadSessionStore & CacheEntryStore & HostedCollectionStore & BundleStore & DeliveredChartStore

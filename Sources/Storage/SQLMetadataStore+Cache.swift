@@ -85,6 +85,22 @@ extension SQLMetadataStore {
             """).run()
     }
 
+    // MARK: Delivered charts
+
+    public func deliveredChart(key: String) async throws -> (digest: Digest, size: Int64)? {
+        guard let row = try await db.raw("SELECT digest, size FROM delivered_charts WHERE delivery_key = \(bind: key)").first(),
+              let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
+        return (digest, try row.decode(column: "size", as: Int64.self))
+    }
+
+    public func putDeliveredChart(key: String, digest: Digest, size: Int64) async throws {
+        try await db.raw("""
+            INSERT INTO delivered_charts (delivery_key, digest, size, created_at) VALUES (\(bind: key), \(bind: digest.description),
+                \(bind: size), \(bind: Date().millis))
+            ON CONFLICT (delivery_key) DO NOTHING
+            """).run()
+    }
+
     // MARK: Garbage collection of vendor repositories
 
     public func hostedLinks() async throws -> [HostedLink] {

@@ -11,7 +11,7 @@ public final class SQLMetadataStore: MetadataStore {
     private let onClose: @Sendable () async throws -> Void
 
     public init(database: any SQLDatabase, onClose: @escaping @Sendable () async throws -> Void = {}) {
-        self.db = database
+        self.db = CountingSQLDatabase(base: database)
         self.onClose = onClose
     }
 

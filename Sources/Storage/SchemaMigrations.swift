@@ -170,6 +170,8 @@ enum SchemaMigrations {
         [
             // Token services the vendor approved for a registry besides its own host (one per line).
             "ALTER TABLE registries ADD COLUMN token_realms TEXT",
+            // Charts built for a recipient: what was injected (a hash) → the manifest it made.
+            "CREATE TABLE delivered_charts (delivery_key TEXT PRIMARY KEY, digest TEXT NOT NULL, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
         ],
     ]
 

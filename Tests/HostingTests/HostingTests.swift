@@ -270,8 +270,8 @@ struct Chunks: AsyncSequence, Sendable {
 
         let manifest = try ManifestSummary(parsing: bytes.readableBytesView, contentType: nil)
         let layer = try #require(manifest.layers.first)
-        #expect(try await delivery.isDelivered(layer.digest, repository: "acme/beta/web", to: customer("1")))
-        #expect(try await delivery.isDelivered(layer.digest, repository: "acme/beta/web", to: customer("2")) == false)
+        #expect(try await delivery.isDelivered(layer.digest, repository: "acme/beta/web", to: customer("1").audience))
+        #expect(try await delivery.isDelivered(layer.digest, repository: "acme/beta/web", to: customer("2").audience) == false)
         let layerBytes = try #require(try await env.blobs.readAll(layer.digest, limit: 1 << 20))
         let values = try #require(try ChartPackage.parse(archive: Array(layerBytes.readableBytesView)).values)
         #expect(values.contains("# keep me"))
@@ -286,6 +286,43 @@ struct Chunks: AsyncSequence, Sendable {
         let vendorLayer = try #require(try ManifestSummary(parsing: vendorBytes.readableBytesView, contentType: nil).layers.first)
         #expect(vendorLayer.digest == digest, "vendors get the archive exactly as released")
         #expect(vendor.digest != a1.digest)
+        try await env.close()
+    }
+
+    /// A recipe is built once and then found: by this process in memory, by another (a restart, a
+    /// replica) in the store, with the same digests; a change to what is injected builds anew.
+    @Test func aRecipeIsBuiltOnceAndThenLookedUp() async throws {
+        let env = try await Env.make()
+        let archive = try chartArchive(values: "replicas: 1\n")
+        let digest = Digest.of(archive)
+        try await env.blobs.put(ByteBuffer(bytes: archive), as: digest)
+        let chart = ReleaseChartRecord(releaseID: "r", name: "web", version: "0.5.0", digest: digest, size: Int64(archive.count))
+        func customer(email: String) -> ChartDelivery.Recipient {
+            .customer(License(customerID: "c1", appID: "a", appSlug: "acme", customerName: "C", customerEmail: email, channel: "Beta",
+                              type: .trial, expiresAt: nil, archived: false, helmInstall: true),
+                      licenseID: "lic-1", pullSecret: "secret-1", channelName: "Beta", licenseFields: [])
+        }
+        let first = ChartDelivery(blobs: env.blobs, index: env.store, visibility: env.store, built: env.store)
+        async let x = first.artifact(chart, repository: "acme/beta/web", for: customer(email: "a@x"))
+        async let y = first.artifact(chart, repository: "acme/beta/web", for: customer(email: "a@x"))
+        let (built, same) = try await (x, y)
+        #expect(built.0.digest == same.0.digest)
+        let key = customer(email: "a@x").recipeKey(chart: digest, repository: "acme/beta/web")
+        #expect(try await env.store.deliveredChart(key: key)?.digest == built.0.digest, "the recipe is kept in the store")
+
+        // Another process finds it in the store: the archive it was built from is not even read.
+        try await env.blobs.delete(digest)
+        let second = ChartDelivery(blobs: env.blobs, index: env.store, visibility: env.store, built: env.store)
+        let (found, bytes) = try await second.artifact(chart, repository: "acme/beta/web", for: customer(email: "a@x"))
+        #expect(found.digest == built.0.digest && bytes == built.1)
+
+        // What is injected changed: a new recipe, built from the chart (which now must be there).
+        await #expect(throws: RegistryError.self) {
+            try await second.artifact(chart, repository: "acme/beta/web", for: customer(email: "b@x"))
+        }
+        try await env.blobs.put(ByteBuffer(bytes: archive), as: digest)
+        let (changed, _) = try await second.artifact(chart, repository: "acme/beta/web", for: customer(email: "b@x"))
+        #expect(changed.digest != built.0.digest)
         try await env.close()
     }
 }

@@ -35,6 +35,7 @@ from .common import (
     wait_quiet,
     warn,
 )
+from .charts import charts_for_bench, db_statements
 from .imagecache import Image, get_image
 from .scaleout import phase_scale
 from .services import (
@@ -47,7 +48,7 @@ from .services import (
     skopeo_copy_check,
 )
 
-PHASES = ["cold", "verify", "warm", "manifest", "soak", "conc", "4g", "scale"]
+PHASES = ["cold", "verify", "warm", "manifest", "charts", "soak", "conc", "4g", "scale"]
 SMALL_REPO = "bench/small"
 BIG_REPO = "bench/big"
 HUGE_REPO = "bench/huge"
@@ -295,6 +296,49 @@ class Bench:
                     log(f"manifest {kind:6s} c{conns:<3d} run {i + 1}/{self.a.runs} {k:12s} {w['rps']:9.0f} req/s "
                         f"p50 {w['p50_us'] / 1000:7.2f}ms p99 {w['p99_us'] / 1000:7.2f}ms errors {w['errors']}")
 
+    # ------------------------------------------------------- 3b: chart manifests
+    def phase_charts(self) -> None:
+        """A customer's chart manifest by tag beside a vendor-hosted image manifest, same run, same
+        client and connection count: charts are built once per customer and then looked up, so
+        the two should be close, whatever the chart's size. Also what a warm chart pull costs the
+        database."""
+        p = self.pc
+        self._ensure_running(p)
+        charts = charts_for_bench(self.work / "charts")
+        setup = p.prepare_charts(self.small, self.up, charts)
+        conns = max(self.a.wrk_conns)
+        urls = {"hosted": f"{p.url}/v2/{setup['hosted']}/manifests/v1",
+                "small": f"{p.url}/v2/{setup['charts']['small']}/manifests/1.0.0",
+                "big": f"{p.url}/v2/{setup['charts']['big']}/manifests/1.0.0"}
+        headers = {"Accept": MANIFEST_ACCEPT, "Authorization": "Bearer " + setup["token"]}
+        for name in ("small", "big"):  # the first pull of each builds the customer's chart
+            t = time.monotonic()
+            r = requests.get(urls[name], headers=headers, timeout=300)
+            if r.status_code != 200:
+                raise RuntimeError(f"chart {name}: {r.status_code} {r.text[:300]}")
+            self.res.add(f"chart_{name}_first_ms", p.name, (time.monotonic() - t) * 1000)
+        r = requests.get(urls["hosted"], headers=headers, timeout=30)
+        if r.status_code != 200:
+            raise RuntimeError(f"hosted manifest: {r.status_code} {r.text[:300]}")
+        # Statements per warm pull, read off /metrics around sequential pulls (the batched pull
+        # records are written in multi-row statements and are in this count).
+        before = db_statements(p.url)
+        n = 300
+        for _ in range(n):
+            requests.get(urls["small"], headers=headers, timeout=30).raise_for_status()
+        time.sleep(1.0)  # the pull records' next flush
+        self.res.add("chart_db_per_pull", p.name, (db_statements(p.url) - before) / n)
+        for i in range(self.a.runs):
+            for name in rotate(["hosted", "small", "big"], i):
+                w = wrk(urls[name], headers, threads=2, conns=conns, duration=self.a.wrk_duration)
+                if name == "hosted":
+                    for fid in ("chart_small_rps", "chart_big_rps"):
+                        self.res.add(fid, "hosted", w["rps"])
+                else:
+                    self.res.add(f"chart_{name}_rps", p.name, w["rps"])
+                    self.res.add(f"chart_{name}_errors", p.name, w["errors"])
+                log(f"charts run {i + 1}/{self.a.runs} {name:7s} {w['rps']:9.0f} req/s errors {w['errors']}")
+
     # --------------------------------------------------------- 4: concurrency
     def phase_conc(self) -> None:
         blob = self.big.largest_layer()
@@ -434,6 +478,8 @@ class Bench:
             self.phase_verify()
         if "warm" in phases:
             self.phase_warm()
+        if "charts" in phases:
+            self.phase_charts()
         if "manifest" in phases:
             self.phase_manifest()
         if "soak" in phases and a.soak > 0:

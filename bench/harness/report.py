@@ -10,7 +10,8 @@ from typing import Dict, List, Optional
 from .common import REPO_ROOT, summarize
 
 TARGETS = ["portcullis", "distribution"]
-LIMIT_NAMES = {"direct": "direct upstream", "nginx": "nginx sendfile", "ceiling": "bare Hummingbird route"}
+LIMIT_NAMES = {"direct": "direct upstream", "nginx": "nginx sendfile", "ceiling": "bare Hummingbird route",
+               "hosted": "a vendor-hosted image manifest, same run"}
 
 
 class Results:
@@ -56,6 +57,15 @@ def figures(a) -> List[tuple]:
                 (fid + "_up_per_req", "  upstream requests per client request", "", "lower", None),
                 (fid + "_tok_per_req", "  upstream tokens fetched per client request", "", "lower", None),
             ]
+    f += [
+        ("chart_small_rps", "Customer chart manifest by tag, small chart", "req/s", "higher", "hosted"),
+        ("chart_big_rps", "  the same, a chart with 10 MB of values", "req/s", "higher", "hosted"),
+        ("chart_small_errors", "  errors, small chart", "", "lower", None),
+        ("chart_big_errors", "  errors, 10 MB chart", "", "lower", None),
+        ("chart_small_first_ms", "  first pull of the small chart (built for the customer)", "ms", "lower", None),
+        ("chart_big_first_ms", "  first pull of the 10 MB chart (built for the customer)", "ms", "lower", None),
+        ("chart_db_per_pull", "  database statements per warm chart pull (batched pull records included)", "", "lower", None),
+    ]
     for n in a.conc:
         fid = f"conc{n}"
         f += [

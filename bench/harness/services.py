@@ -322,6 +322,27 @@ class Portcullis(Proxy):
     def repo(self, upstream_repo: str) -> str:
         return f"proxy/{self.APP}/{self.REG}/{upstream_repo}"
 
+    def prepare_charts(self, image: "Image", upstream: "Upstream", charts: Dict[str, Path]) -> dict:
+        """The vendor's side of the `charts` phase: the small image pushed into the vendor
+        registry (`bench/hosted/small`), the charts released and promoted to Stable; and a
+        customer token that may pull all three."""
+        vendor = json.loads(self.cli("token", "create", "--name", f"bench-{self.generation}", "--scope", "push", "-o", "json"))
+        hosted = f"{self.APP}/hosted/small"
+        run([SKOPEO_BIN, "--insecure-policy", "copy", "--preserve-digests", "--quiet",
+             "--dest-creds", f"vendor:{vendor['token']}", "--dest-tls-verify=false",
+             image.oci_ref(), f"docker://127.0.0.1:{self.port}/{hosted}:v1"], check=True, timeout=600)
+        args = ["release", "create", "--app", self.APP, "--version", f"1.0.{self.generation}", "--promote", "Stable"]
+        for path in charts.values():
+            args += ["--chart", str(path)]
+        self.cli(*args)
+        names = {key: f"{self.APP}/{path.name.rsplit('-', 1)[0]}" for key, path in charts.items()}
+        scopes = [f"repository:{repo}:pull" for repo in [hosted, *names.values()]]
+        r = requests.get(f"{self.url}/v2/token", params=[("service", f"127.0.0.1:{self.port}")] + [("scope", sc) for sc in scopes],
+                         auth=("bench", self.license_id), timeout=30)
+        r.raise_for_status()
+        body = r.json()
+        return {"hosted": hosted, "charts": names, "token": body.get("token") or body["access_token"]}
+
     def token(self, upstream_repo: str) -> str:
         """A registry token as a real client gets it (Basic with the license ID at /v2/token)."""
         cached = self._tokens.get(upstream_repo)
