@@ -120,8 +120,12 @@ public enum AccessRules {
     /// On an app's custom domain only that app's repositories exist: the rest are unknown
     /// names, as if the domain were a registry of its own.
     public static func onDomain(of domainApp: String?, _ name: RepositoryName) -> AccessDecision {
+        onDomain(of: domainApp, app: appSlug(of: name))
+    }
+
+    public static func onDomain(of domainApp: String?, app: String?) -> AccessDecision {
         guard let domainApp else { return .allow }
-        return appSlug(of: name) == domainApp ? .allow : .nameUnknown
+        return app == domainApp ? .allow : .nameUnknown
     }
 
     /// A node mirror's request (containerd's `?ns=`): the name is the upstream's own, so the
@@ -155,13 +159,55 @@ public enum AccessRules {
         case .chart(let channelName, let channelSlug):
             guard action == .pull else { return .unsupported("charts are published with `portcullis release create`, not pushed") }
             guard case .customer(let license) = caller.principal else { return .allow }
-            guard license.helmInstall else { return .denied("license does not include Helm installs") }
-            let wanted = license.channel.lowercased()
-            guard wanted == channelName.lowercased() || wanted == channelSlug else {
-                return .denied("license is for the \(license.channel) channel")
-            }
-            return .allow
+            return chart(license, channelName: channelName, channelSlug: channelSlug)
         }
+    }
+
+    /// A customer's charts: with the Helm entitlement, those of the license's channel only.
+    /// The registry and the customer portal's install page both ask this.
+    public static func chart(_ license: License, channelName: String, channelSlug: String) -> AccessDecision {
+        guard license.helmInstall else { return .denied("license does not include Helm installs") }
+        let wanted = license.channel.lowercased()
+        guard wanted == channelName.lowercased() || wanted == channelSlug else {
+            return .denied("license is for the \(license.channel) channel")
+        }
+        return .allow
+    }
+
+    /// Whether an app may use a registered upstream registry at all (`appIDs` empty: every app).
+    public static func mayUse(registryOf appIDs: [String], app appID: String) -> Bool {
+        appIDs.isEmpty || appIDs.contains(appID)
+    }
+
+    /// A proxied repository: the registry registered for the app, and the repository (as the
+    /// upstream names it) inside the vendor's allowlist when there is one. Anything else is an
+    /// unknown name, and is decided before any upstream request: Portcullis is no open proxy.
+    public static func upstream(registryOf appIDs: [String], allowlist: [String], app appID: String, repository: String) -> AccessDecision {
+        guard mayUse(registryOf: appIDs, app: appID) else { return .nameUnknown }
+        guard allowlist.isEmpty || allowlist.contains(where: { (try? RepositoryPattern(parsing: $0))?.matches(repository) ?? false }) else {
+            return .nameUnknown
+        }
+        return .allow
+    }
+
+    // MARK: Beyond the registry API: bundles and the customer portal
+
+    /// An air-gap bundle (`GET /bundles/<app>/<sequence>`): a license of that app in good standing.
+    public static func bundle(_ principal: Principal, app: String, now: Date) -> AccessDecision {
+        let login = login(principal, now: now)
+        guard login == .allow else { return login }
+        guard case .customer(let license) = principal, license.appSlug == app else {
+            return .denied("a bundle is downloaded with a license of its app")
+        }
+        return .allow
+    }
+
+    /// The customer portal (`/account`), at sign-in and on every page after: a license in good
+    /// standing, and on an app's custom domain only that app's licenses.
+    public static func account(_ license: License, domainApp: String?, now: Date) -> AccessDecision {
+        if let refusal = license.standing(at: now).refusal { return .unauthorized(refusal) }
+        if let domainApp, domainApp != license.appSlug { return .denied("this license is for another app's registry") }
+        return .allow
     }
 
     /// The actions of a requested token scope a principal may have (the token endpoint grants

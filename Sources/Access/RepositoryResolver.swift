@@ -115,7 +115,7 @@ public struct RepositoryResolver: Sendable {
         let resolved: ResolvedRepository
         if AccessRules.isProxied(name) {
             // Naming no registry never reaches an upstream, whoever asks.
-            let upstream = try await directory.resolve(name, appID: app.id)
+            let upstream = try await self.upstream(try await directory.candidates(name), app: app)
             try decide(caller, request, kind: .proxied, isPublic: upstream.registry.anonymousPull, now: now)
             resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
@@ -146,7 +146,7 @@ public struct RepositoryResolver: Sendable {
     public func isPublic(_ name: RepositoryName) async throws -> Bool {
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else { return false }
         if AccessRules.isProxied(name) {
-            return (try? await directory.resolve(name, appID: app.id))?.registry.anonymousPull ?? false
+            return (try? await upstream(try await directory.candidates(name), app: app))?.registry.anonymousPull ?? false
         }
         if try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) != nil { return false }
         return try await publicRepositories.isPublic(name.description)
@@ -157,17 +157,26 @@ public struct RepositoryResolver: Sendable {
     public func resolveMirrored(_ request: AccessRequest, namespace: String, caller: Caller, address: RequestAddress, now: Date = Date())
         async throws -> ResolvedRepository {
         for action in request.actions { try enforce(AccessRules.mirror(caller, action, now: now)) }
-        if case .customer(let license) = caller.principal, let domainApp = address.domainApp, domainApp != license.appSlug {
-            throw RegistryError(.nameUnknown, "repository name not known to registry")
-        }
+        if case .customer(let license) = caller.principal { try enforce(AccessRules.onDomain(of: address.domainApp, app: license.appSlug)) }
         let hostCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
         guard case .customer(let license) = caller.principal, !namespace.isEmpty, namespace.count <= 255,
               namespace.lowercased().allSatisfy({ hostCharacters.contains($0) }),
               let app = try await apps.app(slug: license.appSlug) else {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
         }
-        let upstream = try await directory.resolveMirrored(host: namespace, repository: request.name.description, appID: app.id)
+        let upstream = try await self.upstream(try await directory.mirroredCandidates(host: namespace, repository: request.name.description),
+                                               app: app)
         return ResolvedRepository(kind: .proxied, appSlug: app.slug, reader: proxy.repository(upstream), writer: nil)
+    }
+
+    /// The first of the registries a proxy path can mean that the app may use for this repository.
+    private func upstream(_ candidates: UpstreamCandidates?, app: AppRecord) throws -> ResolvedUpstream {
+        for (registry, repository) in candidates?.registries ?? [] {
+            let decision = AccessRules.upstream(registryOf: registry.appIDs, allowlist: registry.allowedRepositories, app: app.id,
+                                                repository: repository)
+            if decision == .allow { return try directory.resolved(registry, repository: repository) }
+        }
+        throw RegistryError(.nameUnknown, "repository name not known to registry")
     }
 
     private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, isPublic: Bool = false, now: Date) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Access
 import Hosting
 import Licensing
 import OCI
@@ -55,7 +56,8 @@ public struct CustomerView: Sendable {
     public var app: AppRecord
     public var licenseID: String
 
-    public var standing: LicenseStanding { customer.license(appSlug: app.slug).standing(at: Date()) }
+    public var license: License { customer.license(appSlug: app.slug) }
+    public var standing: LicenseStanding { license.standing(at: Date()) }
 }
 
 extension ControlPlane {
@@ -132,7 +134,7 @@ extension ControlPlane {
     public func mirrorConfig(customerID: String, upstreams: [String], mirrorURL: String, caPath: String? = nil) async throws
         -> [MirrorHostsFile] {
         let view = try await customer(id: customerID)
-        let available = try await store.registries().filter { $0.isAvailable(toApp: view.app.id) }
+        let available = try await store.registries().filter { AccessRules.mayUse(registryOf: $0.appIDs, app: view.app.id) }
         for name in upstreams where !available.contains(where: { $0.name == name }) {
             throw ControlPlaneError.invalid("registry \(name.debugDescription) is not one the customer's app \(view.app.slug) may use")
         }

@@ -110,7 +110,7 @@ extension ControlPlane {
         let (repository, reference) = try Self.splitImage(image)
         let normalized = registry.host == DockerHub.canonicalHost ? DockerHub.repository(repository) : repository
         do {
-            let target = try await directory.target(for: registry)
+            let target = try directory.target(for: registry)
             let head = try await upstream.manifestHead(target, repository: normalized, reference: reference)
             return (.ok, "found \(normalized):\(reference)" + (head.digest.map { " (\($0))" } ?? ""))
         } catch let error as UpstreamError {

@@ -1,5 +1,6 @@
 import NIOPosix
 import Crypto
+import Access
 import Foundation
 import HummingbirdBcrypt
 import Storage
@@ -96,7 +97,7 @@ extension ControlPlane {
             guard let user = try await store.user(id: id) else { return nil }
             return (.user(user), session.csrfToken)
         case .customer(let id):
-            guard let view = try? await customer(id: id), view.standing.refusal == nil else { return nil }
+            guard let view = try? await customer(id: id), AccessRules.account(view.license, domainApp: nil, now: now) == .allow else { return nil }
             return (.customer(view), session.csrfToken)
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import Licensing
 import NIOCore
 import OCI
+import RegistryCore
 import Storage
 import Synchronization
 
@@ -94,7 +95,9 @@ public struct ChartDelivery: Sendable {
             if let kept = try await kept(key) { return kept }
             return try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, key: key) }
         } remember: { record, bytes in
-            await memory.remember(key, record, bytes, visible: [record.digest], in: recipient.audience.visibility(repository))
+            await memory.remember(key, record, bytes)
+            // Read back from the store: its manifest is visible there (it was made so before the recipe was recorded).
+            await memory.remember(visible: [record.digest], in: recipient.audience.visibility(repository))
         }
     }
 
@@ -155,21 +158,24 @@ public struct ChartDelivery: Sendable {
         try await blobs.put(manifestBytes, as: manifestDigest)
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
         try await index.putManifest(record)
-        let place = recipient.audience.visibility(repository)
+        let delivered = delivered(to: recipient.audience, repository: repository)
         for digest in [configDigest, layerDigest, manifestDigest] {
-            try await visibility.makeVisible(digest, in: place)
+            try await delivered.admit(digest)
         }
         // Recorded last: a recipe is only ever found with all its parts in place.
         try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size)
-        await memory.remember(key, record, manifestBytes, visible: [configDigest, layerDigest, manifestDigest], in: place)
         return (record, manifestBytes)
+    }
+
+    /// The blobs delivered to this audience through this repository: what this process built
+    /// or read is known from memory, the rest from the shared index.
+    public func delivered(to audience: Audience, repository: String) -> PlacedBlobs {
+        PlacedBlobs(store: blobs, visibility: RememberedVisibility(index: visibility, memory: memory), place: audience.visibility(repository))
     }
 
     /// Whether `digest` was delivered to this audience through this repository.
     public func isDelivered(_ digest: Digest, repository: String, to audience: Audience) async throws -> Bool {
-        let place = audience.visibility(repository)
-        if await memory.isVisible(digest, in: place) { return true }
-        return try await visibility.isVisible(digest, in: place)
+        try await delivered(to: audience, repository: repository).contains(digest)
     }
 
     /// The `global.replicated` keys charts rely on; the names are a compatibility contract.
@@ -238,19 +244,28 @@ final class DeliveredChartMemory: Sendable {
         state.withLock { $0.visible.contains("\(place)|\(digest)") }
     }
 
-    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer, visible digests: [Digest], in place: BlobVisibility) async {
+    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer) async {
         state.withLock { state in
             if state.artifacts[key] == nil { state.order.append(key) }
             state.artifacts[key] = (record, bytes)
-            for digest in digests { state.visible.insert("\(place)|\(digest)") }
             // Past the cap the oldest half goes; a forgotten recipe is read back from the store.
             if state.order.count > Self.maxRecipes {
                 let dropped = state.order.prefix(Self.maxRecipes / 2)
                 for key in dropped { state.artifacts[key] = nil }
                 state.order.removeFirst(dropped.count)
             }
-            if state.visible.count > Self.maxRecipes * 4 { state.visible.removeAll() }
         }
+    }
+
+    func remember(visible digests: [Digest], in place: BlobVisibility) async {
+        state.withLock { state in
+            if state.visible.count > Self.maxRecipes * 4 { state.visible.removeAll() }
+            for digest in digests { state.visible.insert("\(place)|\(digest)") }
+        }
+    }
+
+    func forget(visible digest: Digest, in place: BlobVisibility) async {
+        _ = state.withLock { $0.visible.remove("\(place)|\(digest)") }
     }
 
     /// Runs `work` once for `key` however many callers ask while it runs.
@@ -268,5 +283,35 @@ final class DeliveredChartMemory: Sendable {
         }
         defer { state.withLock { if $0.running[key] == task { $0.running[key] = nil } } }
         return try await task.value
+    }
+}
+
+/// The shared visibility index with what this process already knows in front: delivered
+/// charts' blobs are asked for on every pull, and once seen they stay visible.
+struct RememberedVisibility: BlobVisibilityIndex {
+    let index: any BlobVisibilityIndex
+    let memory: DeliveredChartMemory
+
+    func isVisible(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
+        if await memory.isVisible(digest, in: place) { return true }
+        let visible = try await index.isVisible(digest, in: place)
+        if visible { await memory.remember(visible: [digest], in: place) }
+        return visible
+    }
+
+    func makeVisible(_ digest: Digest, in place: BlobVisibility) async throws {
+        try await index.makeVisible(digest, in: place)
+        await memory.remember(visible: [digest], in: place)
+    }
+
+    func renewVisible(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
+        let visible = try await index.renewVisible(digest, in: place)
+        if visible { await memory.remember(visible: [digest], in: place) }
+        return visible
+    }
+
+    func hide(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
+        await memory.forget(visible: digest, in: place)
+        return try await index.hide(digest, in: place)
     }
 }

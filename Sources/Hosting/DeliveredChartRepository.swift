@@ -16,6 +16,9 @@ public struct DeliveredChartRepository: RepositoryReader {
     let delivery: ChartDelivery
     let manifestLimit: Int
 
+    /// What has been delivered to this audience through this repository.
+    private var delivered: PlacedBlobs { delivery.delivered(to: audience, repository: name.description) }
+
     public init(name: RepositoryName, chart: ChartRepository, audience: ChartDelivery.Audience,
                 recipient: @escaping @Sendable () async throws -> ChartDelivery.Recipient, delivery: ChartDelivery, manifestLimit: Int) {
         self.name = name
@@ -35,9 +38,8 @@ public struct DeliveredChartRepository: RepositoryReader {
             let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: try await recipient())
             return ManifestContent(record: record, bytes: wantBody ? bytes : nil)
         case .digest(let digest):
-            guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
-                  let record = try await delivery.index.manifest(digest),
-                  let stored = try await delivery.blobs.readAll(digest, limit: manifestLimit) else {
+            guard let stored = try await delivered.readAll(digest, limit: manifestLimit),
+                  let record = try await delivery.index.manifest(digest) else {
                 throw RegistryError(.manifestUnknown, "manifest unknown to registry")
             }
             return ManifestContent(record: record, bytes: wantBody ? stored : nil)
@@ -45,19 +47,11 @@ public struct DeliveredChartRepository: RepositoryReader {
     }
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
-        guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
-              let reader = try await delivery.blobs.open(digest) else {
-            throw RegistryError(.blobUnknown, "blob unknown to registry")
-        }
-        return .complete(reader)
+        try await delivered.content(digest)
     }
 
     public func blobSize(_ digest: Digest) async throws -> Int64 {
-        guard try await delivery.isDelivered(digest, repository: name.description, to: audience),
-              let size = try await delivery.blobs.size(of: digest) else {
-            throw RegistryError(.blobUnknown, "blob unknown to registry")
-        }
-        return size
+        try await delivered.requireSize(of: digest)
     }
 
     public func tags() async throws -> [String] {

@@ -38,6 +38,7 @@ public struct HostedRepository: RepositoryWriter {
 
     private var key: String { name.description }
     private var here: BlobVisibility { .hosted(repository: key) }
+    private var local: PlacedBlobs { PlacedBlobs(store: registry.blobs, visibility: registry.visibility, place: here) }
 
     // MARK: Reading
 
@@ -62,17 +63,11 @@ public struct HostedRepository: RepositoryWriter {
     }
 
     public func blob(_ digest: Digest) async throws -> BlobContent {
-        guard try await registry.visibility.isVisible(digest, in: here), let reader = try await registry.blobs.open(digest) else {
-            throw RegistryError(.blobUnknown, "blob unknown to registry")
-        }
-        return .complete(reader)
+        try await local.content(digest)
     }
 
     public func blobSize(_ digest: Digest) async throws -> Int64 {
-        guard try await registry.visibility.isVisible(digest, in: here), let size = try await registry.blobs.size(of: digest) else {
-            throw RegistryError(.blobUnknown, "blob unknown to registry")
-        }
-        return size
+        try await local.requireSize(of: digest)
     }
 
     public func tags() async throws -> [String] {
@@ -101,7 +96,7 @@ public struct HostedRepository: RepositoryWriter {
     public func finishUpload<Body: AsyncSequence & Sendable>(_ session: String, start: Int64?, lastChunk: Body, digest: Digest) async throws
     where Body.Element == ByteBuffer {
         _ = try await registry.uploads.finish(session, repository: key, start: start, lastChunk: lastChunk, digest: digest)
-        try await registry.visibility.makeVisible(digest, in: here)
+        try await local.admit(digest)
     }
 
     public func cancelUpload(_ session: String) async throws -> Bool {
@@ -112,9 +107,8 @@ public struct HostedRepository: RepositoryWriter {
     /// across the app boundary. Without a source there is nothing to mount from.
     public func mount(_ digest: Digest, from source: RepositoryName?) async throws -> Bool {
         guard let source, source.components.first == name.components.first,
-              try await registry.visibility.isVisible(digest, in: .hosted(repository: source.description)),
-              try await registry.blobs.size(of: digest) != nil else { return false }
-        try await registry.visibility.makeVisible(digest, in: here)
+              try await registry.repository(source).local.size(of: digest) != nil else { return false }
+        try await local.admit(digest)
         return true
     }
 
@@ -157,7 +151,7 @@ public struct HostedRepository: RepositoryWriter {
         }
         try await registry.repositories.putRepositoryManifest(key, record, referrer: referrer)
         // Registries also serve a manifest's bytes as a blob of its repository.
-        try await registry.visibility.makeVisible(digest, in: here)
+        try await local.admit(digest)
         if case .tag(let tag) = reference {
             try await registry.repositories.putRepositoryTag(key, tag, digest)
         }

@@ -62,8 +62,9 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
 }
 
 public enum JSONString {
-    /// Quotes a string as a JSON string literal.
-    public static func quote(_ s: String) -> String {
+    /// Quotes a string as a JSON string literal; `htmlSafe` also escapes `<`, `>`, `&` and the
+    /// line and paragraph separators, as Go's encoder does by default.
+    public static func quote(_ s: String, htmlSafe: Bool = false) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -72,7 +73,7 @@ public enum JSONString {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || (htmlSafe && ["<", ">", "&", "\u{2028}", "\u{2029}"].contains(scalar)):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -18,7 +18,7 @@ public struct TagPage: Equatable, Sendable {
 
     /// `{"name":…,"tags":[…]}`
     public func json(name: String) -> String {
-        #"{"name":\#(JSONString.quote(name)),"tags":[\#(tags.map(JSONString.quote).joined(separator: ","))]}"#
+        #"{"name":\#(JSONString.quote(name)),"tags":[\#(tags.map { JSONString.quote($0) }.joined(separator: ","))]}"#
     }
 
     /// The RFC 5988 `Link` header for the next page, if any.

@@ -20,10 +20,7 @@ public actor BlobCache {
     public nonisolated let store: any BlobStore
     private let fills: FillService
     private let leases: (any FillLeases)?
-    /// Fills under way here, with the place (upstream repository) each was started for.
-    private var inFlight: [Digest: (fill: BlobFill, place: String)] = [:]
-    /// Waits for another replica's fill, shared by every request here for that digest.
-    private var remoteWaits: [Digest: Task<Void, any Error>] = [:]
+    private var table: FillTable<BlobFill, CheckedContinuation<Void, Never>>
     private let logger: Logger
 
     public init(store: any BlobStore, fills: FillService, leases: (any FillLeases)? = nil, logger: Logger) {
@@ -31,6 +28,7 @@ public actor BlobCache {
         self.fills = fills
         self.leases = leases
         self.logger = logger
+        table = FillTable(pollInterval: leases?.pollInterval ?? .milliseconds(250))
     }
 
     /// The stored blob, the fill already under way, or a new fill started with `fetch`.
@@ -42,20 +40,42 @@ public actor BlobCache {
     public func content(_ digest: Digest, for place: String = "", confirm: @escaping @Sendable () async throws -> Void = {},
                         fetch: @escaping @Sendable () async throws -> UpstreamBlob,
                         completed: @escaping @Sendable (Int64) async -> Void) async throws -> BlobContent {
-        if let joined = try await existing(digest, for: place, confirm: confirm) { return joined }
-        if let leases {
-            // Another replica may be fetching it: wait until it is published or the lease is ours.
-            try await waitForRemoteFill(digest, leases: leases)
-            if let joined = try await existing(digest, for: place, confirm: confirm) {
-                // Published meanwhile: the lease is not needed. (Joining a fill under way here
-                // keeps it: that fill is this replica's and holds the same lease.)
-                if case .complete = joined { await leases.release(digest) }
-                return joined
+        // Without replicas to share with, this replica may always fetch.
+        var holdsLease = leases == nil
+        while true {
+            if let running = table.joinable(digest, for: place) {
+                if running.confirm { try await confirm() }
+                return .arriving(running.fill.reader)
+            }
+            if let reader = try await store.open(digest) {
+                // Published (here, or by the replica whose lease we waited on): the lease is not needed.
+                if holdsLease, let leases { await leases.release(digest) }
+                try await confirm()
+                return .complete(reader)
+            }
+            // Decided and acted on with no suspension in between: see `FillTable`.
+            switch table.next(digest, for: place, holdsLease: holdsLease) {
+            case .join(let fill, let mustConfirm):
+                if mustConfirm { try await confirm() }
+                return .arriving(fill.reader)
+            case .start:
+                return try start(digest, for: place, fetch: fetch, completed: completed)
+            case .claimLease:
+                try await leadLeaseWait(digest)
+                holdsLease = true
+            case .wait:
+                await withCheckedContinuation { waiter in
+                    if let notQueued = table.enqueue(digest, waiter) { notQueued.resume() }
+                }
             }
         }
+    }
+
+    private func start(_ digest: Digest, for place: String, fetch: @escaping @Sendable () async throws -> UpstreamBlob,
+                       completed: @escaping @Sendable (Int64) async -> Void) throws -> BlobContent {
         let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
-        inFlight[digest] = (fill, place)
-        Gauge(label: "portcullis_fills_in_flight").record(inFlight.count)
+        for waiter in table.started(digest, place: place, fill: fill) { waiter.resume() }
+        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
         let store = self.store, logger = self.logger, leases = self.leases
         // The fill runs on the fill service's task; its spans still belong to the request's trace.
         let trace = InstrumentationContext.current
@@ -72,49 +92,45 @@ public actor BlobCache {
         if !accepted {
             fill.abandon(.shuttingDown, store: store)
             finished(digest)
-            await leases?.release(digest)
+            Task { await leases?.release(digest) }
         }
         return .arriving(fill.reader)
     }
 
-    /// A fill under way here or the stored blob, confirmed for `place`; nil when neither.
-    private func existing(_ digest: Digest, for place: String, confirm: @Sendable () async throws -> Void) async throws -> BlobContent? {
-        if let running = inFlight[digest] {
-            if running.place != place { try await confirm() }
-            return .arriving(running.fill.reader)
-        }
-        if let reader = try await store.open(digest) {
-            try await confirm()
-            return .complete(reader)
-        }
-        // A fill may have started here while `open` was suspended.
-        if let running = inFlight[digest] {
-            if running.place != place { try await confirm() }
-            return .arriving(running.fill.reader)
-        }
-        return nil
-    }
-
-    /// Returns once this replica holds the digest's lease (the other holder published, gave
-    /// up or died). Every request here waiting for the digest shares one wait.
-    private func waitForRemoteFill(_ digest: Digest, leases: any FillLeases) async throws {
-        if let wait = remoteWaits[digest] { return try await wait.value }
-        let wait = Task {
-            while try await !leases.claim(digest) {
-                try await Task.sleep(for: leases.pollInterval)
+    /// Polls for the digest's lease until this replica holds it (the other holder published,
+    /// gave up or died), for every request here that waits on it.
+    private func leadLeaseWait(_ digest: Digest) async throws {
+        guard let leases else { return }
+        while true {
+            let claimed: Bool
+            do {
+                claimed = try await leases.claim(digest)
+            } catch {
+                for waiter in table.leaderLeft(digest) { waiter.resume() }
+                throw error
+            }
+            switch table.leaseAnswered(digest, claimed: claimed) {
+            case .acquired(let waiters):
+                for waiter in waiters { waiter.resume() }
+                return
+            case .poll(let interval):
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    // This request's client went away; another waiting request leads from here.
+                    for waiter in table.leaderLeft(digest) { waiter.resume() }
+                    throw error
+                }
             }
         }
-        remoteWaits[digest] = wait
-        defer { remoteWaits[digest] = nil }
-        try await wait.value
     }
 
-    public var fillsInFlight: Int { inFlight.count }
+    public var fillsInFlight: Int { table.fillCount }
 
-    public func isFilling(_ digest: Digest) -> Bool { inFlight[digest] != nil }
+    public func isFilling(_ digest: Digest) -> Bool { table.isFilling(digest) }
 
     private func finished(_ digest: Digest) {
-        inFlight[digest] = nil
-        Gauge(label: "portcullis_fills_in_flight").record(inFlight.count)
+        table.finished(digest)
+        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
     }
 }

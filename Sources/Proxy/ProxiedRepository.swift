@@ -46,11 +46,16 @@ public struct ProxyCache: Sendable {
 /// content-addressed and kept; tags are trusted for the policy's TTL, then revalidated,
 /// and served stale while the upstream fails. Upstream failures become the registry
 /// errors a client should see.
+///
+/// Blobs are pulled through: what is known to belong to this upstream repository is read
+/// from the local store as any repository reads it (`PlacedBlobs`); the rest comes from the
+/// upstream, one fetch however many ask (`BlobCache`), and belongs here once fetched.
 public struct ProxiedRepository: RepositoryReader {
     public let upstream: ResolvedUpstream
     let cache: ProxyCache
 
     private var here: BlobVisibility { .upstream(registryID: upstream.registry.id, repository: upstream.repository) }
+    private var local: PlacedBlobs { PlacedBlobs(store: cache.blobs.store, visibility: cache.visibility, place: here) }
     private var target: UpstreamTarget { upstream.target }
     private var repository: String { upstream.repository }
 
@@ -75,7 +80,7 @@ public struct ProxiedRepository: RepositoryReader {
     private func manifest(digest: Digest, wantBody: Bool) async throws -> ManifestContent {
         if let record = try await cache.index.manifest(digest), try await isManifestHere(digest),
            let served = try await load(record, wantBody: wantBody, stale: false) {
-            try await cache.visibility.makeVisible(digest, in: here)
+            try await local.admit(digest)
             count("portcullis_cache_hits_total")
             return served
         }
@@ -164,7 +169,7 @@ public struct ProxiedRepository: RepositoryReader {
             try await entries.recordCached(digest, size: record.size, references: references, at: now)
         }
         try await cache.index.putManifest(record)
-        try await cache.visibility.makeVisible(digest, in: here)
+        try await local.admit(digest)
         if let tag {
             try await cache.index.putTag(registryID: upstream.registry.id, repository: repository, tag: tag, CachedTag(digest: digest, checkedAt: now))
         }
@@ -173,7 +178,7 @@ public struct ProxiedRepository: RepositoryReader {
 
     /// Whether a cached manifest belongs to this upstream repository, asking upstream when unsure.
     private func isManifestHere(_ digest: Digest) async throws -> Bool {
-        if try await cache.visibility.isVisible(digest, in: here) { return true }
+        if try await local.contains(digest) { return true }
         return (try? await cache.upstream.manifestHead(target, repository: repository, reference: digest.description)) != nil
     }
 
@@ -195,22 +200,26 @@ public struct ProxiedRepository: RepositoryReader {
 
     private func lookUp(_ digest: Digest) async throws -> BlobContent {
         await cache.usage.claim(digest)
+        if let reader = try await local.open(digest) {
+            count("portcullis_cache_hits_total")
+            return .complete(reader)
+        }
         return try await mappingUpstreamErrors(notFound: .blobUnknown) {
-            let upstreamRegistry = cache.upstream, visibility = cache.visibility, entries = cache.entries
-            let target = self.target, repository = self.repository, here = self.here, name = upstream.registry.name
+            let upstreamRegistry = cache.upstream, entries = cache.entries, local = self.local
+            let target = self.target, repository = self.repository, name = upstream.registry.name
             let content = try await cache.blobs.content(digest, for: "\(here)", confirm: {
                 // Cached or arriving for another repository: confirm this one has it before serving.
-                guard try await !visibility.isVisible(digest, in: here) else { return }
+                guard try await !local.contains(digest) else { return }
                 guard try await upstreamRegistry.blobSize(target, repository: repository, digest: digest) != nil else {
                     throw RegistryError(.blobUnknown, "blob unknown to registry")
                 }
-                try await visibility.makeVisible(digest, in: here)
+                try await local.admit(digest)
             }, fetch: {
                 try await upstreamRegistry.blob(target, repository: repository, digest: digest)
             }, completed: { length in
                 Counter(label: "portcullis_cache_fill_bytes_total", dimensions: [("upstream", name)]).increment(by: Int64(length))
                 try? await entries?.recordCached(digest, size: length, references: [], at: Date())
-                try? await visibility.makeVisible(digest, in: here)
+                try? await local.admit(digest)
             })
             switch content {
             case .complete: count("portcullis_cache_hits_total")
@@ -221,13 +230,13 @@ public struct ProxiedRepository: RepositoryReader {
     }
 
     public func blobSize(_ digest: Digest) async throws -> Int64 {
-        try await mappingUpstreamErrors(notFound: .blobUnknown) {
-            if let size = try await cache.blobs.store.size(of: digest), try await cache.visibility.isVisible(digest, in: here) { return size }
+        if let size = try await local.size(of: digest) { return size }
+        return try await mappingUpstreamErrors(notFound: .blobUnknown) {
             guard let size = try await cache.upstream.blobSize(target, repository: repository, digest: digest) else {
                 throw RegistryError(.blobUnknown, "blob unknown to registry")
             }
             if let stored = try await cache.blobs.store.size(of: digest) {
-                try await cache.visibility.makeVisible(digest, in: here)
+                try await local.admit(digest)
                 return stored
             }
             return size

@@ -17,9 +17,18 @@ public struct ResolvedUpstream: Sendable {
     }
 }
 
-/// Maps `proxy/<app>/<upstream>/<repo>` to a registered upstream, or refuses. This is the
-/// guard that keeps Portcullis from being an open proxy: a name that does not resolve to a
-/// registry registered for that app never causes an outbound request.
+/// The registries a proxy path can mean, and how to reach them.
+public struct UpstreamCandidates: Sendable {
+    /// The registry as the path named it.
+    public var requested: ProxyName.Upstream
+    /// Each registry it can mean, with the repository as that upstream names it (Docker Hub's
+    /// official images under `library/`).
+    public var registries: [(registry: RegistryRecord, repository: String)]
+}
+
+/// Maps `proxy/<app>/<upstream>/<repo>` to the registered upstreams it can mean. Only a
+/// registry found here, and allowed by `AccessRules.upstream` for the caller's app, is ever
+/// asked for anything: a name that resolves to no such registry causes no outbound request.
 public actor UpstreamDirectory {
     private let store: any RegistryStore
     private let secrets: SecretBox
@@ -45,49 +54,46 @@ public actor UpstreamDirectory {
         return fresh
     }
 
-    public func resolve(_ name: RepositoryName, appID: String) async throws -> ResolvedUpstream {
-        let names = Set(try await registries().map(\.name))
-        guard let proxy = ProxyName.parse(name, isRegistryName: { names.contains($0) }) else {
-            throw RegistryError(.nameUnknown, "repository name not known to registry")
-        }
-        return try await resolve(proxy, appID: appID)
+    /// The registries a proxy path can mean: the one it names, or for a node mirror's host every
+    /// registry with that host; with the repository as each upstream names it. Which of them the
+    /// caller's app may use is not decided here (`AccessRules.upstream` decides); nil when the
+    /// path names no registry at all.
+    public func candidates(_ name: RepositoryName) async throws -> UpstreamCandidates? {
+        let all = try await registries()
+        let names = Set(all.map(\.name))
+        guard let proxy = ProxyName.parse(name, isRegistryName: { names.contains($0) }) else { return nil }
+        return candidates(proxy, among: all)
     }
 
-    /// A node mirror's request: the upstream by the host containerd names in `?ns=`.
-    public func resolveMirrored(host: String, repository: String, appID: String) async throws -> ResolvedUpstream {
+    /// A node mirror's request: the registries with the host containerd names in `?ns=`.
+    public func mirroredCandidates(host: String, repository: String) async throws -> UpstreamCandidates {
         let canonical = canonicalRegistryHost(host)
         let repository = canonical == DockerHub.canonicalHost ? DockerHub.repository(repository) : repository
-        return try await resolve(ProxyName(app: "", upstream: .host(canonical), repository: repository), appID: appID)
+        return candidates(ProxyName(app: "", upstream: .host(canonical), repository: repository), among: try await registries())
     }
 
-    private func resolve(_ proxy: ProxyName, appID: String) async throws -> ResolvedUpstream {
-        let all = try await registries()
-        let registry: RegistryRecord?
-        switch proxy.upstream {
-        case .named(let slug): registry = all.first { $0.name == slug }
-        case .host(let host): registry = all.first { $0.host == host && $0.isAvailable(toApp: appID) }
+    private func candidates(_ proxy: ProxyName, among all: [RegistryRecord]) -> UpstreamCandidates {
+        let matching = switch proxy.upstream {
+        case .named(let slug): all.filter { $0.name == slug }
+        case .host(let host): all.filter { $0.host == host }
         }
-        guard let registry, registry.isAvailable(toApp: appID) else {
-            throw RegistryError(.nameUnknown, "repository name not known to registry")
-        }
-        let repository = registry.host == DockerHub.canonicalHost ? DockerHub.repository(proxy.repository) : proxy.repository
-        // Outside the vendor's allowlist is the same answer as an unknown name, and costs no upstream request.
-        guard Self.allows(registry, repository) else { throw RegistryError(.nameUnknown, "repository name not known to registry") }
-        return ResolvedUpstream(registry: registry, target: try target(for: registry), repository: repository)
+        return UpstreamCandidates(requested: proxy.upstream, registries: matching.map {
+            ($0, $0.host == DockerHub.canonicalHost ? DockerHub.repository(proxy.repository) : proxy.repository)
+        })
     }
 
-    static func allows(_ registry: RegistryRecord, _ repository: String) -> Bool {
-        registry.allowedRepositories.isEmpty
-            || registry.allowedRepositories.contains { (try? RepositoryPattern(parsing: $0))?.matches(repository) ?? false }
+    /// The upstream to fetch from, once a candidate has been allowed.
+    public nonisolated func resolved(_ registry: RegistryRecord, repository: String) throws -> ResolvedUpstream {
+        ResolvedUpstream(registry: registry, target: try target(for: registry), repository: repository)
     }
 
-    public func target(for registry: RegistryRecord) throws -> UpstreamTarget {
+    public nonisolated func target(for registry: RegistryRecord) throws -> UpstreamTarget {
         let host = Origin(registry.endpoint)?.host ?? registry.host
         return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry),
                               tokenRealmHosts: UpstreamTarget.knownTokenHosts(forRegistryHost: host).union(registry.tokenRealms))
     }
 
-    private func login(for registry: RegistryRecord) throws -> UpstreamLogin {
+    private nonisolated func login(for registry: RegistryRecord) throws -> UpstreamLogin {
         guard let sealed = registry.sealedSecret else { return .anonymous }
         let secret = try secrets.open(sealed)
         if let region = registry.region, registry.authType == RegistryAuthType.accessKey {

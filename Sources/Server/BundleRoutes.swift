@@ -28,9 +28,13 @@ struct BundleRoutes {
                     try await LoginThrottling(c: c).recordFailure(request, context: context)
                     return Self.refusal(.unauthorized, refusal.message, challenge: true)
                 }
-                guard case .customer(let license) = principal, license.appSlug == (try context.parameters.require("app")) else {
-                    return Self.refusal(.forbidden, "a bundle is downloaded with a license of its app")
+                switch AccessRules.bundle(principal, app: try context.parameters.require("app"), now: Date()) {
+                case .allow: break
+                case .unauthorized(let message): return Self.refusal(.unauthorized, message, challenge: true)
+                case .denied(let message), .unsupported(let message): return Self.refusal(.forbidden, message)
+                case .nameUnknown: return Self.refusal(.notFound, "no such app")
                 }
+                guard case .customer(let license) = principal else { return Self.refusal(.forbidden, "a bundle is downloaded with a license") }
                 let view = try await c.control.customer(id: license.customerID)
                 return try await respond(request, app: view.app, sequence: try context.parameters.require("sequence"), customer: view.customer)
             } catch let error as HTTPError {

@@ -70,8 +70,6 @@ public struct RegistryRecord: Sendable, Equatable {
         self.appIDs = appIDs
         self.createdAt = createdAt
     }
-
-    public func isAvailable(toApp appID: String) -> Bool { appIDs.isEmpty || appIDs.contains(appID) }
 }
 
 public struct CustomerRecord: Sendable, Equatable {

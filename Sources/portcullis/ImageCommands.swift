@@ -10,6 +10,17 @@ struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "images", abstract: "Find and rewrite image references.",
                                                     subcommands: [List.self, Rewrite.self, PostRender.self])
 
+    /// `--upstream host=name` pairs: registry host (canonical) → registry name.
+    static func upstreamNames(_ pairs: [String]) throws -> [String: String] {
+        var names: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
+            names[canonicalRegistryHost(parts[0])] = parts[1]
+        }
+        return names
+    }
+
     static func load(_ paths: [String]) throws -> [SourceFile] {
         var files: [SourceFile] = []
         for path in paths {
@@ -70,13 +81,7 @@ struct ImagesCommand: AsyncParsableCommand {
             guard let host else {
                 throw ValidationError("--proxy-host is required (or set PORTCULLIS_PROXY_HOST) unless the app has a custom domain")
             }
-            var names: [String: String] = [:]
-            for pair in upstreams {
-                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
-                names[canonicalRegistryHost(parts[0])] = parts[1]
-            }
-            return ProxyTarget(host: host, app: app, upstreamNames: names)
+            return ProxyTarget(host: host, app: app, upstreamNames: try ImagesCommand.upstreamNames(upstreams))
         }
 
         func run() async throws {
@@ -205,12 +210,7 @@ struct PostRender: AsyncParsableCommand {
         guard let host = proxyHost ?? environment["PORTCULLIS_PROXY_HOST"], !host.isEmpty else {
             throw ValidationError("no proxy host: pass --proxy-host or set PORTCULLIS_PROXY_HOST")
         }
-        var names: [String: String] = [:]
-        for pair in upstreams {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--upstream takes host=name") }
-            names[canonicalRegistryHost(parts[0])] = parts[1]
-        }
+        let names = try ImagesCommand.upstreamNames(upstreams)
         let input = FileHandle.standardInput.readDataToEndOfFile()
         guard let text = String(data: input, encoding: .utf8) else { throw CLIError("the manifests on standard input are not UTF-8 text") }
         let target = ProxyTarget(host: host, app: app, upstreamNames: names)

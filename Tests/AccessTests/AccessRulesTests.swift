@@ -321,3 +321,56 @@ import Upstream
         #expect(AccessRules.grantable(scope, to: c.principal, now: Self.now) == c.granted)
     }
 }
+
+/// The decisions made outside the registry API (bundles, the customer portal, upstream
+/// registries) come from the same file, and agree with the registry's.
+@Suite struct AccessRulesBeyondRegistryTests {
+    static let now = AccessRulesDecisionTests.now
+    typealias Who = AccessRulesDecisionTests.Who
+
+    @Test(arguments: Who.allCases)
+    func bundlesOnlyForAValidLicenseOfTheirApp(_ who: Who) {
+        let decision = AccessRules.bundle(who.principal, app: "acme", now: Self.now)
+        switch who {
+        case .acmeStable, .acmeNoHelm, .acmeBeta: #expect(decision == .allow)
+        case .acmeExpired, .acmeArchived: #expect(decision == .unauthorized(who == .acmeExpired ? "license has expired" : "license is no longer active"))
+        case .globex, .admin, .readOnlyToken, .pushToken: #expect(decision == .denied("a bundle is downloaded with a license of its app"))
+        }
+        #expect(AccessRules.bundle(.anonymous, app: "acme", now: Self.now) != .allow)
+    }
+
+    @Test(arguments: Who.allCases)
+    func theAccountPortalWantsStandingAndTheDomainsApp(_ who: Who) throws {
+        guard case .customer(let license) = who.principal else { return }
+        let standing = license.standing(at: Self.now)
+        #expect((AccessRules.account(license, domainApp: nil, now: Self.now) == .allow) == standing.isActive)
+        if standing.isActive {
+            #expect(AccessRules.account(license, domainApp: license.appSlug, now: Self.now) == .allow)
+            #expect(AccessRules.account(license, domainApp: license.appSlug == "acme" ? "globex" : "acme", now: Self.now)
+                    == .denied("this license is for another app's registry"))
+        }
+    }
+
+    /// The install page lists charts exactly when the registry would serve them.
+    @Test(arguments: Who.allCases)
+    func installableChartsAgreeWithTheRegistry(_ who: Who) throws {
+        guard case .customer(let license) = who.principal, license.standing(at: Self.now).isActive else { return }
+        let name = try RepositoryName(parsing: "\(license.appSlug)/stable/app")
+        let registry = AccessRules.decide(Caller(principal: who.principal, tokenAccess: nil), .pull, on: name,
+                                          kind: .chart(channelName: "Stable", channelSlug: "stable"), now: Self.now)
+        let portal = AccessRules.chart(license, channelName: "Stable", channelSlug: "stable")
+        #expect(registry == portal)
+        #expect((portal == .allow) == (license.helmInstall && license.channel == "Stable"))
+    }
+
+    @Test func upstreamsAreTheAppsAndInsideTheAllowlist() {
+        #expect(AccessRules.upstream(registryOf: [], allowlist: [], app: "a", repository: "x/y") == .allow)
+        #expect(AccessRules.upstream(registryOf: ["a"], allowlist: [], app: "a", repository: "x/y") == .allow)
+        #expect(AccessRules.upstream(registryOf: ["b"], allowlist: [], app: "a", repository: "x/y") == .nameUnknown)
+        #expect(AccessRules.upstream(registryOf: [], allowlist: ["acme/*"], app: "a", repository: "acme/api") == .allow)
+        #expect(AccessRules.upstream(registryOf: [], allowlist: ["acme/*"], app: "a", repository: "other/api") == .nameUnknown)
+        // A pattern that does not parse allows nothing rather than everything.
+        #expect(AccessRules.upstream(registryOf: [], allowlist: ["[bad"], app: "a", repository: "[bad") == .nameUnknown)
+        #expect(AccessRules.mayUse(registryOf: ["b", "a"], app: "a") && !AccessRules.mayUse(registryOf: ["b"], app: "a"))
+    }
+}

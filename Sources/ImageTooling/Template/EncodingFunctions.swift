@@ -1,6 +1,7 @@
 import Charts
 import Crypto
 import Foundation
+import enum OCI.JSONString
 
 /// Helm's YAML and JSON functions, sprig's encodings, hashes and semver. YAML and JSON round
 /// trips keep the origins of the strings in them.
@@ -87,22 +88,7 @@ enum EncodingFunctions {
         }
     }
 
-    static func jsonString(_ s: String, htmlSafe: Bool) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<" where htmlSafe, ">" where htmlSafe, "&" where htmlSafe: out += String(format: "\\u%04x", c.value)
-            default:
-                if c.value < 0x20 || c.value == 0x2028 || c.value == 0x2029 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String, htmlSafe: Bool) -> String { JSONString.quote(s, htmlSafe: htmlSafe) }
 
     static func prettyJSON(_ value: TemplateValue, indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent + 1), close = String(repeating: "  ", count: indent)

@@ -1,3 +1,4 @@
+import Access
 import ControlPlane
 import Foundation
 import Hummingbird
@@ -32,7 +33,7 @@ struct CustomerPortalRoutes: Sendable {
             do {
                 try await throttling.checkAllowed(request, context: context, account: "license:" + license)
                 guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID),
-                      view.standing.refusal == nil else {
+                      AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow else {
                     try await throttling.recordFailure(request, context: context, account: "license:" + license)
                     return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
                 }
@@ -73,7 +74,7 @@ struct CustomerPortalRoutes: Sendable {
     private func install(_ view: CustomerView, csrf: String, request: Request) async throws -> Response {
         let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
         // A customer on another app's domain is not shown this app's instructions there.
-        if let domainApp = address.domainApp, domainApp != view.app.slug {
+        if case .denied = AccessRules.account(view.license, domainApp: address.domainApp, now: Date()) {
             return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"],
                                  error: "This license is for another app's registry.", status: .forbidden)
         }
@@ -89,9 +90,10 @@ struct CustomerPortalRoutes: Sendable {
     /// The charts on the customer's channel (the latest promotion), as the install page lists
     /// them; none without the Helm entitlement.
     static func installableCharts(_ view: CustomerView, control: ControlPlane) async throws -> [[String: Any]] {
-        guard view.customer.helmInstall else { return [] }
         let channel = view.customer.channel
         let channelSlug = try await control.channels(appSlug: view.app.slug).first { $0.name == channel }?.slug ?? channel.lowercased()
+        // What the registry would refuse is not offered.
+        guard AccessRules.chart(view.license, channelName: channel, channelSlug: channelSlug) == .allow else { return [] }
         let latest = try await control.releases(appSlug: view.app.slug).filter { $0.activeChannels.contains(channel) }
         return latest.flatMap(\.charts).enumerated().map { index, chart in
             ["index": index, "chart": chart.name, "version": chart.version, "path": "\(view.app.slug)/\(channelSlug)/\(chart.name)"]
@@ -100,6 +102,6 @@ struct CustomerPortalRoutes: Sendable {
 
     /// Where the app's images come from through the proxy: one prefix per registry it may use.
     static func imagePrefixes(_ view: CustomerView, host: String, control: ControlPlane) async throws -> [String] {
-        try await control.registries().filter { $0.isAvailable(toApp: view.app.id) }.map { "\(host)/proxy/\(view.app.slug)/\($0.name)/…" }
+        try await control.registries().filter { AccessRules.mayUse(registryOf: $0.appIDs, app: view.app.id) }.map { "\(host)/proxy/\(view.app.slug)/\($0.name)/…" }
     }
 }
