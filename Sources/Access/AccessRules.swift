@@ -46,6 +46,10 @@ public enum AccessRefusal: Error, Equatable, Sendable {
         case .unauthorized(let m), .denied(let m): m
         }
     }
+
+    public var isUnauthorized: Bool {
+        if case .unauthorized = self { true } else { false }
+    }
 }
 
 /// What kind of repository a name turned out to be.

@@ -115,7 +115,8 @@ public struct RepositoryResolver: Sendable {
         let resolved: ResolvedRepository
         if AccessRules.isProxied(name) {
             // Naming no registry never reaches an upstream, whoever asks.
-            let upstream = try await self.upstream(try await directory.candidates(name), app: app)
+            let candidates = try await directory.candidates(name)
+            let upstream = try self.upstream(candidates, app: app)
             try decide(caller, request, kind: .proxied, isPublic: upstream.registry.anonymousPull, now: now)
             resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
@@ -146,7 +147,8 @@ public struct RepositoryResolver: Sendable {
     public func isPublic(_ name: RepositoryName) async throws -> Bool {
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else { return false }
         if AccessRules.isProxied(name) {
-            return (try? await upstream(try await directory.candidates(name), app: app))?.registry.anonymousPull ?? false
+            let candidates = try await directory.candidates(name)
+            return (try? upstream(candidates, app: app))?.registry.anonymousPull ?? false
         }
         if try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) != nil { return false }
         return try await publicRepositories.isPublic(name.description)
@@ -164,8 +166,8 @@ public struct RepositoryResolver: Sendable {
               let app = try await apps.app(slug: license.appSlug) else {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
         }
-        let upstream = try await self.upstream(try await directory.mirroredCandidates(host: namespace, repository: request.name.description),
-                                               app: app)
+        let candidates = try await directory.mirroredCandidates(host: namespace, repository: request.name.description)
+        let upstream = try self.upstream(candidates, app: app)
         return ResolvedRepository(kind: .proxied, appSlug: app.slug, reader: proxy.repository(upstream), writer: nil)
     }
 

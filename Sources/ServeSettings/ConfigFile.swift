@@ -101,6 +101,7 @@ public enum ConfigFile {
         case .duration: "a duration such as 250ms, 90s, 5m, 720h or 30d"
         case .size: "a size such as 50GiB, 500MB or 80%"
         case .secretFile: "the path of a file holding the secret"
+        case .choice(let words): "one of " + words.joined(separator: ", ")
         }
     }
 
@@ -170,6 +171,8 @@ public enum SettingValue {
             guard let n = Int(value), n >= 0 else { throw fail("expected a whole number, got \(value.debugDescription)") }
         case .boolean:
             guard value == "true" || value == "false" else { throw fail("expected true or false, got \(value.debugDescription)") }
+        case .choice(let words):
+            guard words.contains(value) else { throw fail("expected \(ConfigFile.describe(option.kind)), got \(value.debugDescription)") }
         case .duration:
             guard duration(value) != nil else { throw fail("expected \(ConfigFile.describe(.duration)), got \(value.debugDescription)") }
         case .size:

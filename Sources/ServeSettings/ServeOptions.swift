@@ -3,8 +3,10 @@
 /// one source of the flags' mapping, `config example`, `config check`, and the README's
 /// configuration table (a test compares them).
 public struct ServeOption: Sendable, Equatable {
-    public enum Kind: String, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         case string, integer, boolean
+        /// One of the words listed.
+        case choice([String])
         /// `250ms`, `90s`, `5m`, `720h`, `30d` or plain seconds.
         case duration
         /// `50GiB`, `500MB`, a byte count, or `80%`.
@@ -92,12 +94,108 @@ public enum ServeOptions {
               "file holding the bootstrap admin token, 24+ characters (PORTCULLIS_ADMIN_TOKEN gives it inline); set it on every replica (default: the data directory's admin-token)"),
         .init("otelEndpoint", "--otel-endpoint", env: "OTEL_EXPORTER_OTLP_ENDPOINT", example: "http://otel-collector:4318",
               "OTLP/HTTP endpoint to export traces to (the base URL: spans go to /v1/traces); OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_SERVICE_NAME to rename the service; off when unset"),
-        .init("logLevel", "--log-level", env: "PORTCULLIS_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning or error"),
-        .init("logFormat", "--log-format", env: "PORTCULLIS_LOG_FORMAT", default: "text",
+        .init("logLevel", "--log-level", env: "PORTCULLIS_LOG_LEVEL", default: "info",
+              .choice(["trace", "debug", "info", "notice", "warning", "error"]), "trace, debug, info, notice, warning or error"),
+        .init("logFormat", "--log-format", env: "PORTCULLIS_LOG_FORMAT", default: "text", .choice(["text", "json"]),
               "text, or json: one object per line on standard error with ts, level, label, msg, source and the event's own fields (for requests: method, repository, reference, status, bytes, ms, remote, reason)"),
     ]
 
     public static func option(key: String) -> ServeOption? { all.first { $0.key == key } }
+
+    /// `--config`, the one flag that is not a setting: it names the file the settings come from.
+    public static let configFlag = "--config"
+
+    /// The command line of `portcullis serve`, read by the catalogue: `--flag VALUE` or
+    /// `--flag=VALUE`, a boolean setting as a bare `--flag` (or `--flag=false`). Returns the
+    /// flags given keyed as the catalogue keys them, and `--config`'s path.
+    public static func parseFlags(_ arguments: [String]) throws(SettingsError) -> (flags: [String: String], configPath: String?) {
+        var flags: [String: String] = [:]
+        var configPath: String?
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--") else {
+                throw SettingsError("unexpected argument \(argument.debugDescription): serve takes only flags (`portcullis serve --help` lists them)")
+            }
+            let name: String, inline: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                inline = String(argument[argument.index(after: equals)...])
+            } else {
+                name = argument
+                inline = nil
+            }
+            func value() throws(SettingsError) -> String {
+                if let inline { return inline }
+                guard index < arguments.count, !arguments[index].hasPrefix("--") else { throw SettingsError("\(name) needs a value") }
+                index += 1
+                return arguments[index - 1]
+            }
+            if name == configFlag {
+                configPath = try value()
+                continue
+            }
+            guard let option = all.first(where: { $0.flag == name }) else {
+                let near = all.map(\.flag).min { editDistance($0, name) < editDistance($1, name) }.flatMap { editDistance($0, name) <= 2 ? $0 : nil }
+                throw SettingsError("unknown flag \(name)" + (near.map { "; did you mean \($0)?" } ?? "") + " (`portcullis serve --help` lists them)")
+            }
+            guard flags[option.key] == nil else { throw SettingsError("\(name) is given twice") }
+            flags[option.key] = option.kind == .boolean ? (inline ?? "true") : try value()
+        }
+        return (flags, configPath)
+    }
+
+    /// The flags as `serve --help` lists them, wrapped to `width` columns.
+    public static func flagHelp(width: Int = 100) -> String {
+        var out = "FLAGS (each also a config file key and an environment variable):\n"
+        let flags = [(configFlag + " <file>", "YAML configuration file (env PORTCULLIS_CONFIG); `portcullis config example` prints one")]
+            + all.map { option in
+                let argument = switch option.kind {
+                case .boolean: ""
+                case .integer: " <n>"
+                case .duration: " <duration>"
+                case .size: " <size>"
+                case .secretFile: " <file>"
+                case .choice(let words): " <" + words.joined(separator: "|") + ">"
+                case .string: " <value>"
+                }
+                return (option.flag + argument, option.help + (option.defaultValue.map { " (default \($0))" } ?? ""))
+            }
+        for (flag, help) in flags {
+            out += "  \(flag)\n"
+            out += wrap(help, indent: 6, width: width) + "\n"
+        }
+        return out
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    static func wrap(_ text: String, indent: Int, width: Int) -> String {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, indent + line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.map { String(repeating: " ", count: indent) + $0 }.joined(separator: "\n")
+    }
 }
 
 extension ServeOptions {

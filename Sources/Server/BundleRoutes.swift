@@ -19,26 +19,28 @@ struct BundleRoutes {
         router.get("/bundles/:app/:sequence") { request, context in
             do {
                 guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
-                    return Self.refusal(.unauthorized, "credentials required: username anything, password the license ID", challenge: true)
+                    throw TokenRefusal(message: "credentials required: username anything, password the license ID")
                 }
                 let principal: Principal
                 do {
                     principal = try await c.gate.authenticate(basic: basic)
                 } catch let refusal as AccessRefusal {
                     try await LoginThrottling(c: c).recordFailure(request, context: context)
-                    return Self.refusal(.unauthorized, refusal.message, challenge: true)
+                    throw TokenRefusal(message: refusal.message)
                 }
                 switch AccessRules.bundle(principal, app: try context.parameters.require("app"), now: Date()) {
                 case .allow: break
-                case .unauthorized(let message): return Self.refusal(.unauthorized, message, challenge: true)
-                case .denied(let message), .unsupported(let message): return Self.refusal(.forbidden, message)
-                case .nameUnknown: return Self.refusal(.notFound, "no such app")
+                case .unauthorized(let message): throw TokenRefusal(message: message)
+                case .denied(let message), .unsupported(let message): throw AccessRefusal.denied(message)
+                case .nameUnknown: throw HTTPError(.notFound, message: "no such app")
                 }
-                guard case .customer(let license) = principal else { return Self.refusal(.forbidden, "a bundle is downloaded with a license") }
+                guard case .customer(let license) = principal else { throw AccessRefusal.denied("a bundle is downloaded with a license") }
                 let view = try await c.control.customer(id: license.customerID)
                 return try await respond(request, app: view.app, sequence: try context.parameters.require("sequence"), customer: view.customer)
-            } catch let error as HTTPError {
-                return .apiError(error.status, error.body ?? "bundle refused")
+            } catch {
+                let answer = ClientFacingError(error)
+                if answer.isInternal { c.logger.error("bundle request failed", metadata: ["error": "\(error)"]) }
+                return answer.apiResponse
             }
         }
     }
@@ -60,15 +62,8 @@ struct BundleRoutes {
         do {
             built = try await c.bundles.bundle(BundleRequest(app: app, sequence: sequence, customer: customer, platforms: platforms,
                                                              address: address.requestAddress, publicHost: address.host, ownHosts: own))
-        } catch let error as CatalogError {
-            throw HTTPError(.notFound, message: error.description)
-        } catch let error as BundleError {
-            throw HTTPError(.unprocessableContent, message: error.description)
         } catch let refusal as AccessRefusal {
-            switch refusal {
-            case .unauthorized(let m): throw HTTPError(.unauthorized, message: "bundle refused: \(m)")
-            case .denied(let m): throw HTTPError(.forbidden, message: "bundle refused: \(m)")
-            }
+            throw HTTPError(refusal.isUnauthorized ? .unauthorized : .forbidden, message: "bundle refused: \(refusal.message)")
         } catch let error as RegistryError {
             // An image the charts name could not be had (not upstream, or its registry failing): the
             // bundle cannot be made as asked, which is what 422 says; the message says which image.
@@ -80,12 +75,6 @@ struct BundleRoutes {
         response.headers[.contentType] = "application/x-tar"
         response.headers[.contentDisposition] = "attachment; filename=\"\(app.slug)-\(sequence)-bundle.tar\""
         response.headers[.acceptRanges] = "bytes"
-        return response
-    }
-
-    static func refusal(_ status: HTTPResponse.Status, _ message: String, challenge: Bool = false) -> Response {
-        var response = Response.apiError(status, message)
-        if challenge { response.headers[.wwwAuthenticate] = #"Basic realm="portcullis""# }
         return response
     }
 }

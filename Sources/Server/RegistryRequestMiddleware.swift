@@ -53,62 +53,27 @@ struct RegistryRequestMiddleware: RouterMiddleware {
 
     /// The answer for a failed request; records why in the outcome.
     private func render(_ error: any Error, request: Request, outcome: RequestOutcome) async -> Response {
-        func refused(_ reason: String, metric: String? = nil) {
-            outcome.update { $0.reason = reason }
-            if let metric { Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", metric)]).increment() }
-        }
-        switch error {
-        case let throttled as ThrottledLogin:
-            refused("too many failed logins", metric: "rate_limited")
-            return .registryError(RegistryError(.tooManyRequests, "too many failed logins; retry later"),
-                                  headers: [.retryAfter: throttled.seconds])
-        case let error as RegistryError:
-            refused(error.message)
-            return .registryError(error)
-        case let failure as ProxyFailure:
-            refused(failure.upstream.description)
-            if failure.upstream == .authenticationFailed {
-                // The vendor's stored credentials were refused: tell the vendor, once an hour per registry.
-                let parts = outcome.current.repository.split(separator: "/")
-                let registry = parts.count > 2 ? String(parts[2]) : outcome.current.repository
-                c.control.webhooks?.emit(.upstreamAuthFailed, ["registry": registry, "app": outcome.current.appSlug ?? ""],
-                                         oncePer: 3600, key: "upstream.auth_failed:" + registry)
-            }
-            return .registryError(failure.registry)
-        case let refusal as TokenRefusal:
-            refused(refusal.message, metric: "unauthorized")
-            return .registryError(RegistryError(.unauthorized, refusal.message), headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
-        case let refusal as AccessRefusal:
-            switch refusal {
-            case .unauthorized(let message):
-                refused(message, metric: "unauthorized")
-                let address = outcome.current.address ?? PublicAddress(configuration: c.configuration, request: request)
-                let scopes = outcome.current.challengeScopes
-                let challenge = AuthChallenge.bearer(realm: address.tokenRealm, service: address.service,
-                                                     scope: scopes.isEmpty ? nil : scopes.map(\.description).joined(separator: " "))
-                return .registryError(RegistryError(.unauthorized, message), headers: [.wwwAuthenticate: challenge])
-            case .denied(let message):
-                refused(message, metric: "denied")
-                return .registryError(RegistryError(.denied, message))
-            }
-        case let error as ChartError:
-            // A vendor's chart that cannot be delivered (released before its values were checked):
-            // the vendor's problem, said as such, not an internal error.
-            refused("chart cannot be delivered: \(error)")
-            return .registryError(RegistryError(.unavailable, "the vendor's chart cannot be delivered: \(error)", status: 502))
-        case let unavailable as StorageUnavailable:
-            c.logger.warning("storage unavailable", metadata: ["error": "\(unavailable)", "path": "\(request.uri.path)"])
-            refused(unavailable.description)
-            return .registryError(RegistryError(.unavailable, "\(unavailable.store) unavailable; retry shortly", status: 503),
-                                  headers: [.retryAfter: "1"])
-        case is CancellationError:
-            refused("client went away")
-            return .registryError(RegistryError(.unavailable, "request cancelled", status: 503))
-        default:
+        let answer = ClientFacingError(error)
+        outcome.update { $0.reason = answer.reason }
+        if let metric = answer.deniedMetric { Counter(label: "portcullis_denied_requests_total", dimensions: [("reason", metric)]).increment() }
+        if answer.isInternal {
             c.logger.error("registry request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            refused("internal error")
-            return .registryError(RegistryError(.unavailable, "internal error", status: 500))
+        } else if let unavailable = error as? StorageUnavailable {
+            c.logger.warning("storage unavailable", metadata: ["error": "\(unavailable)", "path": "\(request.uri.path)"])
         }
+        if let failure = error as? ProxyFailure, failure.upstream == .authenticationFailed {
+            // The vendor's stored credentials were refused: tell the vendor, once an hour per registry.
+            let parts = outcome.current.repository.split(separator: "/")
+            let registry = parts.count > 2 ? String(parts[2]) : outcome.current.repository
+            c.control.webhooks?.emit(.upstreamAuthFailed, ["registry": registry, "app": outcome.current.appSlug ?? ""],
+                                     oncePer: 3600, key: "upstream.auth_failed:" + registry)
+        }
+        return answer.registryResponse(bearerChallenge: {
+            let address = outcome.current.address ?? PublicAddress(configuration: c.configuration, request: request)
+            let scopes = outcome.current.challengeScopes
+            return AuthChallenge.bearer(realm: address.tokenRealm, service: address.service,
+                                        scope: scopes.isEmpty ? nil : scopes.map(\.description).joined(separator: " "))
+        }())
     }
 
     static func routeLabel(_ action: String) -> String {

@@ -12,68 +12,15 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the Portcullis server.",
         discussion: """
-            Every setting is also a key of the --config file and an environment variable (see `portcullis config \
-            example`); a flag wins over the environment, which wins over the file, which wins over the default.
-            """)
+            Every setting is a flag, a key of the --config file and an environment
+            variable (`portcullis config options` lists them); a flag wins over the
+            environment, which wins over the file, which wins over the default.
 
-    @Option(help: "YAML configuration file (env PORTCULLIS_CONFIG); `portcullis config example` prints one.") var config: String?
-    @Option(help: "Address to listen on (host:port; default 127.0.0.1:8080).") var listen: String?
-    @Option(help: "Data directory (default ./portcullis-data).") var dataDir: String?
-    @Option(help: "Scheme and host clients use, e.g. https://registry.example.com (default: each request's Host).") var publicURL: String?
-    @Option(help: "PEM certificate chain for native HTTPS.") var tlsCert: String?
-    @Option(help: "PEM private key for native HTTPS.") var tlsKey: String?
-    @Flag(help: "Offer HTTP/2 over TLS as well as HTTP/1.1 (ALPN). Measured slower for blobs here: see bench/RESULTS.md.")
-    var http2 = false
-    @Option(help: "Registry token lifetime, e.g. 5m. Revoked licenses stop at once; tokens never outlive this.") var tokenTTL: String?
-    @Option(help: "How long a proxied tag is served from cache before re-checking upstream (default 60s).") var tagTTL: String?
-    @Option(help: "How long past its TTL a cached tag may be served while the upstream fails (default 24h).") var staleLimit: String?
-    @Option(help: "How long to wait for an upstream's response (default 30s).") var upstreamTimeout: String?
-    @Option(help: "Failed logins per source address or credential within a minute before 429 (0 disables; default 10).")
-    var loginFailureLimit: String?
-    @Option(help: "Refused requests of one customer within an hour that send a pull.refused webhook event (default 20).")
-    var refusedPullThreshold: String?
-    @Option(help: "How often licenses are checked for license.expiring webhook events (default 10m).") var expiryScanInterval: String?
-    @Option(help: "Anonymous requests per source address per minute, for repositories the vendor made public (0 refuses them all; default 300).")
-    var anonymousRateLimit: String?
-    @Flag(help: "Let upstreams, the redirects and token services they name, and webhooks be on private addresses (on-premises registries); link-local and metadata addresses are refused regardless.")
-    var allowPrivateUpstreams = false
-    @Option(help: "File holding a token /metrics requires as a Bearer token (or PORTCULLIS_METRICS_TOKEN inline; default: open).")
-    var metricsTokenFile: String?
-    @Option(help: "How long in-flight requests may finish after SIGTERM (default 30s).") var shutdownGrace: String?
-    @Option(help: "PostgreSQL for metadata, postgres://USER:PASS@HOST:PORT/DB (default SQLite in the data directory).") var database: String?
-    @Option(help: "File holding the --database URL.") var databaseFile: String?
-    @Option(help: "S3 or S3-compatible blob store, s3://BUCKET[/PREFIX] (AWS_* variables for credentials, region, endpoint).")
-    var blobStore: String?
-    @Option(help: "Answer blob GETs with a redirect to a presigned object-store URL valid this long, e.g. 5m (needs an s3:// blob store).")
-    var blobRedirect: String?
-    @Option(help: "Largest size of the proxy cache, e.g. 50GiB or 80% (of the blob directory's disk); least recently pulled content is evicted past it. Default: unbounded.")
-    var cacheMaxSize: String?
-    @Option(help: "How often the cache's size is checked and pull times are written (default 30s).") var cacheCheckInterval: String?
-    @Option(help: "How long raw pull records are kept, e.g. 90d (daily summaries are kept for good). Default: for good.")
-    var pullRetention: String?
-    @Option(help: "File holding the secret key (or PORTCULLIS_SECRET_KEY inline; default the data directory's secret.key).")
-    var secretKeyFile: String?
-    @Option(help: "File holding the bootstrap admin token (or PORTCULLIS_ADMIN_TOKEN inline).") var adminTokenFile: String?
-    @Option(help: "OTLP/HTTP endpoint to export traces to, e.g. http://otel-collector:4318 (also OTEL_EXPORTER_OTLP_ENDPOINT); off when unset.")
-    var otelEndpoint: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error (default info).") var logLevel: String?
-    @Option(help: "Log format: text, or json (one object per line with ts, level, label, msg, source and the metadata's keys).")
-    var logFormat: String?
+            """ + "\n" + ServeOptions.flagHelp(width: 76))
 
-    /// The flags given, keyed as `ServeOptions` keys them.
-    var givenFlags: [String: String] {
-        let all: [String: String?] = [
-            "listen": listen, "dataDir": dataDir, "publicURL": publicURL, "tlsCert": tlsCert, "tlsKey": tlsKey,
-            "http2": http2 ? "true" : nil, "tokenTTL": tokenTTL, "tagTTL": tagTTL, "staleLimit": staleLimit,
-            "upstreamTimeout": upstreamTimeout, "loginFailureLimit": loginFailureLimit, "anonymousRateLimit": anonymousRateLimit,
-            "refusedPullThreshold": refusedPullThreshold, "expiryScanInterval": expiryScanInterval, "cacheMaxSize": cacheMaxSize,
-            "cacheCheckInterval": cacheCheckInterval, "pullRetention": pullRetention, "shutdownGrace": shutdownGrace,
-            "database": database, "databaseFile": databaseFile, "blobStore": blobStore, "blobRedirect": blobRedirect,
-            "secretKeyFile": secretKeyFile, "adminTokenFile": adminTokenFile, "otelEndpoint": otelEndpoint, "logLevel": logLevel,
-            "logFormat": logFormat, "allowPrivateUpstreams": allowPrivateUpstreams ? "true" : nil, "metricsTokenFile": metricsTokenFile,
-        ]
-        return all.compactMapValues { $0 }
-    }
+    /// The flags, read by the settings catalogue (`ServeOptions`), where each is declared once
+    /// with its file key, variable, default and help.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var arguments: [String] = []
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -82,17 +29,14 @@ struct Serve: AsyncParsableCommand {
         let level: Logger.Level
         let json: Bool
         do {
-            let path = self.config ?? env["PORTCULLIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            let given = try ServeOptions.parseFlags(arguments)
+            let path = given.configPath ?? env["PORTCULLIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
             let file = try path.map { path throws(SettingsError) in try ConfigFile.load(path: path) } ?? [:]
-            settings = try ResolvedSettings(flags: givenFlags, environment: env, file: file)
+            settings = try ResolvedSettings(flags: given.flags, environment: env, file: file)
             config = try Self.serverConfiguration(settings, environment: env)
-            guard let parsed = Logger.Level(rawValue: settings["logLevel"]!.value) else {
-                throw SettingsError("\(settings["logLevel"]!.source): logLevel: unknown level \(settings["logLevel"]!.value)")
-            }
-            level = parsed
-            let format = settings["logFormat"]!
-            guard format.value == "text" || format.value == "json" else { throw SettingsError("\(format.source): logFormat: text or json") }
-            json = format.value == "json"
+            // Both are choices the catalogue has already checked.
+            level = Logger.Level(rawValue: settings["logLevel"]!.value) ?? .info
+            json = settings["logFormat"]!.value == "json"
         } catch {
             // Said plainly, before any port is bound: where, and what is wrong.
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))

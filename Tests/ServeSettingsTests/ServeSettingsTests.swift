@@ -89,3 +89,61 @@ import Testing
         #expect(SettingValue.duration(text) == seconds)
     }
 }
+
+/// `serve`'s command line is read by the catalogue: every setting has exactly one flag, and
+/// what the flags say is validated as the file and the environment are.
+@Suite struct ServeFlagTests {
+    @Test func everySettingIsAFlagInBothSpellings() throws {
+        for option in ServeOptions.all {
+            let value = option.kind == .boolean ? "true" : "v"
+            let spaced = try ServeOptions.parseFlags(option.kind == .boolean ? [option.flag] : [option.flag, value])
+            let joined = try ServeOptions.parseFlags(["\(option.flag)=\(value)"])
+            #expect(spaced.flags == [option.key: value])
+            #expect(joined.flags == [option.key: value])
+        }
+        #expect(Set(ServeOptions.all.map(\.flag)).count == ServeOptions.all.count)
+    }
+
+    @Test func configAndBooleans() throws {
+        let parsed = try ServeOptions.parseFlags(["--config", "p.yaml", "--http2", "--allow-private-upstreams=false", "--listen=127.0.0.1:0"])
+        #expect(parsed.configPath == "p.yaml")
+        #expect(parsed.flags == ["http2": "true", "allowPrivateUpstreams": "false", "listen": "127.0.0.1:0"])
+    }
+
+    @Test func mistakesAreSaidPlainly() {
+        #expect(throws: SettingsError("unknown flag --lisen; did you mean --listen? (`portcullis serve --help` lists them)")) {
+            try ServeOptions.parseFlags(["--lisen", "x"])
+        }
+        #expect(throws: SettingsError("--listen needs a value")) { try ServeOptions.parseFlags(["--listen"]) }
+        #expect(throws: SettingsError("--listen needs a value")) { try ServeOptions.parseFlags(["--listen", "--http2"]) }
+        #expect(throws: SettingsError("--listen is given twice")) { try ServeOptions.parseFlags(["--listen", "a:1", "--listen=b:2"]) }
+        #expect(throws: SettingsError("unexpected argument \"stray\": serve takes only flags (`portcullis serve --help` lists them)")) {
+            try ServeOptions.parseFlags(["stray"])
+        }
+    }
+
+    /// `config check` and `serve` refuse the same values: a choice outside its words is refused by both.
+    @Test func choicesAreCheckedWhereverTheyComeFrom() throws {
+        #expect(throws: SettingsError("--log-level: logLevel: expected one of trace, debug, info, notice, warning, error, got \"verbose\"")) {
+            try ResolvedSettings(flags: ["logLevel": "verbose"], environment: [:], file: [:])
+        }
+        #expect(throws: SettingsError("$PORTCULLIS_LOG_FORMAT: logFormat: expected one of text, json, got \"xml\"")) {
+            try ResolvedSettings(flags: [:], environment: ["PORTCULLIS_LOG_FORMAT": "xml"], file: [:])
+        }
+        #expect(throws: SettingsError("c.yaml:1: logFormat: expected one of text, json, got \"xml\"")) {
+            try ConfigFile.parse("logFormat: xml\n", path: "c.yaml")
+        }
+    }
+
+    @Test func helpListsEveryFlagWithinItsWidth() {
+        let help = ServeOptions.flagHelp(width: 76)
+        for option in ServeOptions.all { #expect(help.contains("  \(option.flag)")) }
+        #expect(help.split(separator: "\n").allSatisfy { $0.count <= 76 })
+    }
+
+    @Test func nearMisses() {
+        #expect(ServeOptions.editDistance("--lisen", "--listen") == 1)
+        #expect(ServeOptions.editDistance("", "abc") == 3)
+        #expect(ServeOptions.editDistance("abc", "") == 3)
+    }
+}

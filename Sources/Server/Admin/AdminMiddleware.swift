@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import OCI
 import PortcullisAPI
@@ -39,25 +40,15 @@ struct AdminAuditMiddleware: RouterMiddleware {
 /// Turns what went wrong into `{"error": "…"}` with the status that says whose fault it is.
 struct AdminErrorMiddleware: RouterMiddleware {
     typealias Context = PortcullisContext
+    let logger: Logger
 
     func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as ControlPlaneError {
-            switch error {
-            case .invalid(let m): return .apiError(.badRequest, m)
-            case .notFound(let m): return .apiError(.notFound, m)
-            case .conflict(let m): return .apiError(.conflict, m)
-            }
-        } catch let error as AdminError {
-            switch error {
-            case .badRequest(let m): return .apiError(.badRequest, m)
-            case .tooLarge: return .apiError(.contentTooLarge, "request body too large")
-            }
-        } catch let error as HTTPError {
-            return .apiError(error.status, error.body ?? "request failed")
-        } catch let error as StorageUnavailable {
-            return .apiError(.serviceUnavailable, "\(error.store) unavailable; retry shortly")
+        } catch {
+            let answer = ClientFacingError(error)
+            if answer.isInternal { logger.error("admin request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"]) }
+            return answer.apiResponse
         }
     }
 }

@@ -19,7 +19,7 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<PortcullisContext>) {
         let api = router.group("/api/v1")
             .add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
-            .add(middleware: AdminErrorMiddleware())
+            .add(middleware: AdminErrorMiddleware(logger: c.logger))
             .add(middleware: AdminAuditMiddleware(control: c.control))
         registerApps(on: api)
         registerRegistries(on: api)
