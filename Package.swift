@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Backends", "TestSupport",
+            "Server", "Backends", "TestSupport", "PortcullisAPI",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

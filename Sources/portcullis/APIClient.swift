@@ -57,9 +57,24 @@ struct APIClient {
         }
     }
 
-    /// Sends a request and decodes the answer; API errors become their message.
-    func send<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil, as: Answer.Type) async throws -> Answer {
-        let bytes = try await exchange(method, path, body: body)
+    /// Calls an endpoint that takes no body, its path parameters filled in order.
+    func call<Answer>(_ endpoint: Endpoint<Nothing, Answer>, _ values: String..., query: [(String, String?)] = []) async throws -> Answer {
+        try await answer(endpoint, try await exchange(endpoint.method, endpoint.path(filling: values, query: query), body: nil))
+    }
+
+    /// Calls an endpoint with a JSON body.
+    func call<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, _ values: String..., query: [(String, String?)] = [],
+                            body: Body) async throws -> Answer {
+        try await answer(endpoint, try await exchange(endpoint.method, endpoint.path(filling: values, query: query), body: body))
+    }
+
+    /// Calls an endpoint that answers a document, not JSON.
+    func call(_ endpoint: Endpoint<Nothing, Document>, _ values: String...) async throws -> Document {
+        Document(text: String(buffer: try await exchange(endpoint.method, endpoint.path(filling: values), body: nil)))
+    }
+
+    private func answer<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, _ bytes: ByteBuffer) async throws -> Answer {
+        if let nothing = Nothing() as? Answer { return nothing }
         do {
             return try APICoding.decoder.decode(Answer.self, from: Data(bytes.readableBytesView))
         } catch {
@@ -67,19 +82,9 @@ struct APIClient {
         }
     }
 
-    /// Sends a request and returns the answer's text (a document, not JSON).
-    func text(_ method: HTTPMethod, _ path: String) async throws -> String {
-        String(buffer: try await exchange(method, path, body: nil))
-    }
-
-    /// Sends a request whose answer has no body worth reading.
-    func send(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil) async throws {
-        _ = try await exchange(method, path, body: body)
-    }
-
-    private func exchange(_ method: HTTPMethod, _ path: String, body: (any Encodable)?) async throws -> ByteBuffer {
-        var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
-        request.method = method
+    private func exchange(_ method: APIMethod, _ path: String, body: (any Encodable)?) async throws -> ByteBuffer {
+        var request = HTTPClientRequest(url: baseURL + API.prefix + path)
+        request.method = HTTPMethod(rawValue: method.rawValue)
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -133,11 +138,4 @@ extension APIClient {
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ message: String) { description = message }
-}
-
-/// A path segment or query value, percent-encoded (RFC 3986 unreserved characters kept).
-func encoded(_ text: String) -> String {
-    var unreserved = CharacterSet.alphanumerics
-    unreserved.insert(charactersIn: "-._~")
-    return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
 }

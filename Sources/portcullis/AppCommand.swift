@@ -13,7 +13,7 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let app = try await APIClient(client).send(.POST, "/apps", body: CreateAppRequest(slug: slug, name: name), as: AppBody.self)
+            let app = try await APIClient(client).call(API.createApp, body: CreateAppRequest(slug: slug, name: name))
             Output.print(app, format: output.output)
         }
     }
@@ -24,7 +24,7 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/apps", as: [AppBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.apps), format: output.output)
         }
     }
 
@@ -35,7 +35,7 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            print(try await APIClient(client).send(.GET, "/apps/\(encoded(app))/public-key", as: PublicKeyBody.self).pem, terminator: "")
+            print(try await APIClient(client).call(API.appPublicKey, app).pem, terminator: "")
         }
     }
 }

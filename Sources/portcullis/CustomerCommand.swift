@@ -41,7 +41,7 @@ struct CustomerCommand: AsyncParsableCommand {
             var request = CreateCustomerRequest(app: app, name: name, email: email, channel: channel, type: type,
                                                 expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn), helmInstall: helmInstall)
             request.fields = try CustomerCommand.fieldValues(fields)
-            Output.print(try await APIClient(client).send(.POST, "/customers", body: request, as: CustomerBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.createCustomer, body: request), format: output.output)
         }
     }
 
@@ -52,8 +52,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let path = app.map { "/customers?app=\(encoded($0))" } ?? "/customers"
-            Output.print(try await APIClient(client).send(.GET, path, as: [CustomerBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.customers, query: [("app", app)]), format: output.output)
         }
     }
 
@@ -64,7 +63,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.POST, "/customers/\(encoded(id))/archive", as: CustomerBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.archiveCustomer, id), format: output.output)
         }
     }
 
@@ -75,7 +74,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.POST, "/customers/\(encoded(id))/unarchive", as: CustomerBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.unarchiveCustomer, id), format: output.output)
         }
     }
 
@@ -100,7 +99,7 @@ struct CustomerCommand: AsyncParsableCommand {
                                                 clearExpiry: noExpiry ? true : nil, helmInstall: helmInstall)
             request.fields = try CustomerCommand.fieldValues(fields)
             guard !request.isEmpty || request.fields != nil else { throw ValidationError("nothing to update") }
-            Output.print(try await APIClient(client).send(.PATCH, "/customers/\(encoded(id))", body: request, as: CustomerBody.self),
+            Output.print(try await APIClient(client).call(API.updateCustomer, id, body: request),
                          format: output.output)
         }
     }
@@ -126,7 +125,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let document = try await APIClient(client).text(.GET, "/customers/\(encoded(id))/license")
+            let document = try await APIClient(client).call(API.license, id).text
             if let file {
                 // Written whole or not at all.
                 try Data(document.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
@@ -145,7 +144,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let secret = try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pull-secret", as: PullSecretBody.self)
+            let secret = try await APIClient(client).call(API.pullSecret, id)
             print(base64 ? secret.base64 : secret.dockerconfigjson)
         }
     }
@@ -169,11 +168,8 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            var query = upstreams.map { "upstream=\(encoded($0))" }
-            if let server { query.append("server=\(encoded(server))") }
-            if let ca { query.append("ca=\(encoded(ca))") }
-            let path = "/customers/\(encoded(id))/mirror-config" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-            let files = try await APIClient(client).send(.GET, path, as: [MirrorHostsBody].self)
+            let query: [(String, String?)] = upstreams.map { ("upstream", $0) } + [("server", server), ("ca", ca)]
+            let files = try await APIClient(client).call(API.mirrorConfig, id, query: query)
             if files.isEmpty { throw CLIError("the customer's app has no registries to mirror") }
             for file in files {
                 if let dir {
@@ -206,8 +202,11 @@ struct CustomerCommand: AsyncParsableCommand {
             if summary {
                 var days = self.days
                 if let since { days = max(1, Int((try Duration.parse(since, option: "--since") / 86_400).rounded(.up))) }
-                let path = id.map { "/customers/\(encoded($0))/pulls/summary" } ?? "/pulls/summary"
-                let body = try await APIClient(client).send(.GET, "\(path)?days=\(days)", as: PullSummaryBody.self)
+                let query = [("days", String(days) as String?)]
+                let api = try APIClient(client)
+                let body = if let id { try await api.call(API.customerPullSummary, id, query: query) } else {
+                    try await api.call(API.pullSummary, query: query)
+                }
                 if output.output == .json { Output.json(body); return }
                 Output.print(body.days, format: .table)
                 print()
@@ -227,7 +226,7 @@ struct CustomerCommand: AsyncParsableCommand {
                 return
             }
             guard let id else { throw ValidationError("give a customer ID (or --summary for all traffic)") }
-            Output.print(try await APIClient(client).send(.GET, "/customers/\(encoded(id))/pulls?limit=\(limit)", as: [PullBody].self),
+            Output.print(try await APIClient(client).call(API.customerPulls, id, query: [("limit", String(limit))]),
                          format: output.output)
         }
     }

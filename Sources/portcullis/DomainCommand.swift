@@ -32,7 +32,7 @@ struct DomainCommand: AsyncParsableCommand {
                 return text
             }
             let request = CreateDomainRequest(name: name, app: app, certificate: try read(cert), key: try read(key))
-            Output.print(try await APIClient(client).send(.POST, "/domains", body: request, as: DomainBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.addDomain, body: request), format: output.output)
         }
     }
 
@@ -42,7 +42,7 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/domains", as: [DomainBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.domains), format: output.output)
         }
     }
 
@@ -53,7 +53,7 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/domains/\(encoded(name))" + (force ? "?force=true" : ""))
+            _ = try await APIClient(client).call(API.removeDomain, name, query: [("force", force ? "true" : nil)])
             print("removed \(name)")
         }
     }

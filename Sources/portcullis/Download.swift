@@ -36,7 +36,7 @@ extension APIClient {
         if !fm.fileExists(atPath: partial) || start == 0 { fm.createFile(atPath: partial, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: partial) else { throw CLIError("cannot write \(partial)") }
         defer { try? handle.close() }
-        var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)
+        var request = HTTPClientRequest(url: baseURL + API.prefix + path)
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         if start > 0 { request.headers.add(name: "Range", value: "bytes=\(start)-") }
         let client = makeHTTPClient()

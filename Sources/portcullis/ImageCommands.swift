@@ -46,7 +46,7 @@ struct ImagesCommand: AsyncParsableCommand {
         /// The app's first custom domain, when the API can be reached and the app has one.
         func appDomain(_ app: String) async throws -> String? {
             guard let api = try? APIClient(client) else { return nil }
-            return try await api.send(.GET, "/domains", as: [DomainBody].self).first { $0.app == app }?.name
+            return try await api.call(API.domains).first { $0.app == app }?.name
         }
 
         static let configuration = CommandConfiguration(

@@ -21,7 +21,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/signing-keys", as: [SigningKeyBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.signingKeys), format: output.output)
         }
     }
 
@@ -32,7 +32,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.POST, "/signing-keys", as: SigningKeyBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.rotateSigningKey), format: output.output)
         }
     }
 }

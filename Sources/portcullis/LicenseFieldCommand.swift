@@ -24,7 +24,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
 
         func run() async throws {
             let body = LicenseFieldBody(name: name, title: title, description: description, type: type, default: `default`, hidden: hidden)
-            Output.print(try await APIClient(client).send(.POST, "/apps/\(encoded(app))/license-fields", body: body, as: LicenseFieldBody.self),
+            Output.print(try await APIClient(client).call(API.createLicenseField, app, body: body),
                          format: output.output)
         }
     }
@@ -36,7 +36,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/apps/\(encoded(app))/license-fields", as: [LicenseFieldBody].self),
+            Output.print(try await APIClient(client).call(API.licenseFields, app),
                          format: output.output)
         }
     }
@@ -48,7 +48,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/apps/\(encoded(app))/license-fields/\(encoded(name))")
+            _ = try await APIClient(client).call(API.removeLicenseField, app, name)
             print("removed \(name)")
         }
     }

@@ -18,8 +18,7 @@ struct GarbageCollectCommand: AsyncParsableCommand {
 
     func run() async throws {
         let graceSeconds = try Duration.parse(grace, option: "--grace")
-        let body = try await APIClient(client).send(.POST, "/gc", body: GarbageCollectionRequest(dryRun: dryRun, graceSeconds: Int(graceSeconds)),
-                                                    as: GarbageCollectionBody.self)
+        let body = try await APIClient(client).call(API.collectGarbage, body: GarbageCollectionRequest(dryRun: dryRun, graceSeconds: Int(graceSeconds)))
         if output.output == .json { return Output.json(body) }
         let verb = body.dryRun ? "would remove" : "removed"
         for claim in body.unreferenced { print("\(verb) \(claim.repository)@\(claim.digest)") }
@@ -41,7 +40,7 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let body = try await APIClient(client).send(.GET, "/cache", as: CacheStatusBody.self)
+            let body = try await APIClient(client).call(API.cache)
             if output.output == .json { return Output.json(body) }
             print("cache: \(body.bytes) bytes; limit: \(body.limitBytes.map { "\($0) bytes" } ?? "none (unbounded)")")
         }

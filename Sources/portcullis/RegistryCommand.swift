@@ -59,7 +59,7 @@ struct RegistryCommand: AsyncParsableCommand {
                 request.secret = secret
                 request.authType = tokenStdin ? "token" : nil
             }
-            Output.print(try await APIClient(client).send(.POST, "/registries", body: request, as: RegistryBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.addRegistry, body: request), format: output.output)
         }
     }
 
@@ -69,7 +69,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/registries", as: [RegistryBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.registries), format: output.output)
         }
     }
 
@@ -79,7 +79,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/registries/\(encoded(name))")
+            _ = try await APIClient(client).call(API.removeRegistry, name)
             print("removed \(name)")
         }
     }
@@ -92,8 +92,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let result = try await APIClient(client).send(.POST, "/registries/\(encoded(name))/test", body: TestRegistryRequest(image: image),
-                                                          as: TestRegistryResult.self)
+            let result = try await APIClient(client).call(API.testRegistry, name, body: TestRegistryRequest(image: image))
             if output.output == .json { Output.json(result) } else { print("\(result.result): \(result.message)") }
             if result.result != "ok" { throw ExitCode(1) }
         }

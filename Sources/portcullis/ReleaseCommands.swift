@@ -12,10 +12,6 @@ struct AppOption: ParsableArguments {
         }
         return slug
     }
-
-    func path(_ rest: String) throws -> String {
-        "/apps/\(encoded(try slug()))\(rest)"
-    }
 }
 
 struct ChannelCommand: AsyncParsableCommand {
@@ -28,7 +24,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, try app.path("/channels"), as: [ChannelBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.channels, try app.slug()), format: output.output)
         }
     }
 
@@ -40,8 +36,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let channel = try await APIClient(client).send(.POST, try app.path("/channels"), body: CreateChannelRequest(name: name),
-                                                           as: ChannelBody.self)
+            let channel = try await APIClient(client).call(API.createChannel, try app.slug(), body: CreateChannelRequest(name: name))
             Output.print(channel, format: output.output)
         }
     }
@@ -77,7 +72,7 @@ struct ReleaseCommand: AsyncParsableCommand {
             }
             let request = CreateReleaseRequest(version: version, charts: encoded, promote: promote, releaseNotes: releaseNotes,
                                                lint: lint ? true : nil, proxyHost: proxyHost, acceptUnknown: acceptUnknown.isEmpty ? nil : acceptUnknown)
-            let release = try await APIClient(client).send(.POST, try app.path("/releases"), body: request, as: ReleaseBody.self)
+            let release = try await APIClient(client).call(API.createRelease, try app.slug(), body: request)
             print("SEQUENCE: \(release.sequence)")
         }
     }
@@ -92,8 +87,8 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.POST, try app.path("/releases/\(sequence)/promote"),
-                                             body: PromoteRequest(channel: channel, version: version, releaseNotes: releaseNotes))
+            _ = try await APIClient(client).call(API.promote, try app.slug(), String(sequence),
+                                                 body: PromoteRequest(channel: channel, version: version, releaseNotes: releaseNotes))
             print("Channel \(channel) successfully set to release \(sequence)")
         }
     }
@@ -105,7 +100,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, try app.path("/releases"), as: [ReleaseBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.releases, try app.slug()), format: output.output)
         }
     }
 
@@ -125,9 +120,9 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            var query = "?customer=\(encoded(customer))"
-            for platform in platforms { query += "&platform=\(encoded(platform))" }
-            let result = try await APIClient(client).download(try app.path("/releases/\(sequence)/bundle") + query, to: output)
+            let query = [("customer", customer as String?)] + platforms.map { ("platform", $0) }
+            let path = API.bundle.path(try app.slug(), String(sequence), query: query)
+            let result = try await APIClient(client).download(path, to: output)
             if let resumedAt = result.resumedAt { print("resumed at byte \(resumedAt)") }
             print("wrote \(output) (\(result.bytes) bytes\(result.digest.map { ", \($0)" } ?? ""))")
         }

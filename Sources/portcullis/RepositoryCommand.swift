@@ -13,7 +13,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            _ = try await APIClient(client).send(.POST, "/public-repositories", body: PublicRepositoryBody(name: name), as: PublicRepositoryBody.self)
+            _ = try await APIClient(client).call(API.makeRepositoryPublic, body: PublicRepositoryBody(name: name))
             print("\(name) is public")
         }
     }
@@ -24,7 +24,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/public-repositories?name=\(encoded(name))")
+            _ = try await APIClient(client).call(API.makeRepositoryPrivate, query: [("name", name)])
             print("\(name) needs a license")
         }
     }
@@ -35,7 +35,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/public-repositories", as: [PublicRepositoryBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.publicRepositories), format: output.output)
         }
     }
 }

@@ -13,7 +13,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let token = try await APIClient(client).send(.POST, "/tokens", body: CreateTokenRequest(name: name, scope: scope), as: TokenBody.self)
+            let token = try await APIClient(client).call(API.createToken, body: CreateTokenRequest(name: name, scope: scope))
             Output.print(CreatedToken(body: token), format: output.output)
         }
     }
@@ -24,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/tokens", as: [TokenBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.tokens), format: output.output)
         }
     }
 
@@ -34,7 +34,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/tokens/\(encoded(id))")
+            _ = try await APIClient(client).call(API.removeToken, id)
             print("removed \(id)")
         }
     }

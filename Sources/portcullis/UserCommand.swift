@@ -21,7 +21,7 @@ struct UserCommand: AsyncParsableCommand {
                 throw ValidationError("no password on standard input")
             }
             let body = CreateUserRequest(email: email, password: password, role: role)
-            Output.print(try await APIClient(client).send(.POST, "/users", body: body, as: UserBody.self), format: output.output)
+            Output.print(try await APIClient(client).call(API.createUser, body: body), format: output.output)
         }
     }
 
@@ -31,7 +31,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/users", as: [UserBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.users), format: output.output)
         }
     }
 
@@ -41,7 +41,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/users/\(encoded(user))")
+            _ = try await APIClient(client).call(API.removeUser, user)
             print("removed \(user)")
         }
     }
@@ -53,7 +53,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/audit?limit=\(limit)", as: [AuditBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.audit, query: [("limit", String(limit))]), format: output.output)
         }
     }
 }

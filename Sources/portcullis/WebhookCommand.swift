@@ -20,8 +20,7 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let body = try await APIClient(client).send(.POST, "/webhooks", body: CreateWebhookRequest(url: url, events: events),
-                                                        as: WebhookBody.self)
+            let body = try await APIClient(client).call(API.addWebhook, body: CreateWebhookRequest(url: url, events: events))
             if output.output == .json { Output.json(body) } else {
                 Output.print(body, format: .table)
                 print("\nSigning secret (shown once): \(body.secret ?? "")")
@@ -35,7 +34,7 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/webhooks", as: [WebhookBody].self), format: output.output)
+            Output.print(try await APIClient(client).call(API.webhooks), format: output.output)
         }
     }
 
@@ -45,7 +44,7 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.DELETE, "/webhooks/\(encoded(id))")
+            _ = try await APIClient(client).call(API.removeWebhook, id)
             print("removed \(id)")
         }
     }
@@ -57,7 +56,7 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).send(.GET, "/webhooks/\(encoded(id))/deliveries", as: [WebhookDeliveryBody].self),
+            Output.print(try await APIClient(client).call(API.webhookDeliveries, id),
                          format: output.output)
         }
     }
@@ -68,7 +67,7 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(client).send(.POST, "/webhooks/\(encoded(id))/test")
+            _ = try await APIClient(client).call(API.testWebhook, id)
             print("queued a webhook.test event; see `portcullis webhook deliveries \(id)`")
         }
     }

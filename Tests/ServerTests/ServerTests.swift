@@ -7,6 +7,7 @@ import Backends
 import Storage
 import Testing
 import Upstream
+import PortcullisAPI
 @testable import Server
 
 /// Runs `body` against an in-process server with a fresh data directory.
@@ -186,6 +187,23 @@ func basic(_ password: String) -> String {
             // Proxied repositories are read-only.
             try await client.execute(uri: "/v2/proxy/acme/up/x/blobs/uploads/", method: .post, headers: [.authorization: basic(license)]) {
                 #expect($0.status == .forbidden || $0.status == .methodNotAllowed)
+            }
+        }
+    }
+}
+
+@Suite struct EndpointTableTests {
+    /// Every endpoint of the table shared with the CLI is routed: behind the admin token it
+    /// answers 401 without one, where a path the table does not have answers 404.
+    @Test func everyEndpointOfTheTableIsRouted() async throws {
+        try await withServer { client, _ in
+            try await client.execute(uri: "/api/v1/no-such-endpoint", method: .get) { #expect($0.status == .notFound) }
+            for endpoint in API.all {
+                let path = endpoint.path.split(separator: "/", omittingEmptySubsequences: false)
+                    .map { $0.hasPrefix(":") ? "x" : String($0) }.joined(separator: "/")
+                try await client.execute(uri: API.prefix + path, method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) {
+                    #expect($0.status == .unauthorized, "\(endpoint.method.rawValue) \(endpoint.path) is not routed")
+                }
             }
         }
     }

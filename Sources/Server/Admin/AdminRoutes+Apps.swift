@@ -5,12 +5,11 @@ import Storage
 
 extension AdminRoutes {
     func registerApps(on api: RouterGroup<PortcullisContext>) {
-        api.post("/apps") { request, context in
-            let body = try await decode(CreateAppRequest.self, request, context)
-            return try json(AppBody(try await control.createApp(slug: body.slug, name: body.name)), status: .created)
+        route(API.createApp, on: api) { call in
+            AppBody(try await control.createApp(slug: call.body.slug, name: call.body.name))
         }
-        api.get("/apps") { _, _ in
-            try json(try await control.apps().map(AppBody.init))
+        route(API.apps, on: api) { _ in
+            try await control.apps().map(AppBody.init)
         }
     }
 }

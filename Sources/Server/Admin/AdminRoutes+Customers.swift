@@ -7,63 +7,60 @@ import Storage
 
 extension AdminRoutes {
     func registerCustomers(on api: RouterGroup<PortcullisContext>) {
-        api.post("/customers") { request, context in
-            let body = try await decode(CreateCustomerRequest.self, request, context)
+        route(API.createCustomer, on: api) { call in
+            let body = call.body
             let fields = try await control.validateFields(app: body.app, body.fields ?? [:])
             let view = try await control.createCustomer(CustomerDraft(
                 app: body.app, name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
                 helmInstall: body.helmInstall))
             if !fields.isEmpty { try await control.setCustomerFields(customerID: view.customer.id, fields) }
-            return try json(CustomerBody(view), status: .created)
+            return CustomerBody(view)
         }
-        api.get("/customers") { request, _ in
-            let app = request.uri.queryParameters["app"].map(String.init)
-            return try json(try await control.customers(appSlug: app).map(CustomerBody.init))
+        route(API.customers, on: api) { call in
+            try await control.customers(appSlug: call.query("app")).map(CustomerBody.init)
         }
-        api.get("/customers/:id") { _, context in
-            try json(CustomerBody(try await control.customer(id: try context.parameters.require("id"))))
+        route(API.customer, on: api) { call in
+            CustomerBody(try await control.customer(id: try call.parameter("id")))
         }
-        api.patch("/customers/:id") { request, context in
-            let body = try await decode(UpdateCustomerRequest.self, request, context)
+        route(API.updateCustomer, on: api) { call in
+            let body = call.body
             let patch = CustomerPatch(name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
                                       clearExpiry: body.clearExpiry == true, archived: body.archived, helmInstall: body.helmInstall)
-            let id = try context.parameters.require("id")
+            let id = try call.parameter("id")
             if let fields = body.fields { try await control.setCustomerFields(customerID: id, fields) }
-            return try json(CustomerBody(try await control.updateCustomer(id: id, patch)))
+            return CustomerBody(try await control.updateCustomer(id: id, patch))
         }
-        api.post("/customers/:id/archive") { _, context in
-            try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), CustomerPatch(archived: true))))
+        route(API.archiveCustomer, on: api) { call in
+            CustomerBody(try await control.updateCustomer(id: try call.parameter("id"), CustomerPatch(archived: true)))
         }
-        api.post("/customers/:id/unarchive") { _, context in
-            try json(CustomerBody(try await control.updateCustomer(id: try context.parameters.require("id"), CustomerPatch(archived: false))))
+        route(API.unarchiveCustomer, on: api) { call in
+            CustomerBody(try await control.updateCustomer(id: try call.parameter("id"), CustomerPatch(archived: false)))
         }
-        api.get("/customers/:id/pull-secret") { request, context in
-            let host = publicHost(request)
-            let secret = try await control.pullSecret(customerID: try context.parameters.require("id"), host: host)
-            return try json(PullSecretBody(host: host, dockerconfigjson: secret.json, base64: secret.base64))
+        route(API.pullSecret, on: api) { call in
+            let host = publicHost(call.request)
+            let secret = try await control.pullSecret(customerID: try call.parameter("id"), host: host)
+            return PullSecretBody(host: host, dockerconfigjson: secret.json, base64: secret.base64)
         }
-        api.get("/customers/:id/mirror-config") { request, context in
-            let address = PublicAddress(configuration: c.configuration, request: request)
-            let upstreams = request.uri.queryParameters.getAll("upstream").map { String($0) }
-            let server = request.uri.queryParameters["server"].map(String.init) ?? "\(address.scheme)://\(address.host)"
-            let files = try await control.mirrorConfig(customerID: try context.parameters.require("id"), upstreams: upstreams,
-                                                       mirrorURL: server, caPath: request.uri.queryParameters["ca"].map { String($0) })
-            return try json(files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) })
+        route(API.mirrorConfig, on: api) { call in
+            let address = PublicAddress(configuration: c.configuration, request: call.request)
+            let server = call.query("server") ?? "\(address.scheme)://\(address.host)"
+            let files = try await control.mirrorConfig(customerID: try call.parameter("id"), upstreams: call.queryAll("upstream"),
+                                                       mirrorURL: server, caPath: call.query("ca"))
+            return files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) }
         }
-        api.get("/customers/:id/pulls/summary") { request, context in
-            let days = summaryDays(request)
-            let counts = try await control.pullCounts(customerID: try context.parameters.require("id"), days: days)
-            return try json(PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: false))
+        route(API.customerPullSummary, on: api) { call in
+            let days = summaryDays(call)
+            let counts = try await control.pullCounts(customerID: try call.parameter("id"), days: days)
+            return PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: false)
         }
-        api.get("/pulls/summary") { request, _ in
-            let days = summaryDays(request)
+        route(API.pullSummary, on: api) { call in
+            let days = summaryDays(call)
             let counts = try await control.pullCounts(customerID: nil, days: days)
-            return try json(PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: true))
+            return PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: true)
         }
-        api.get("/customers/:id/pulls") { request, context in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
-            let records = try await control.pulls(customerID: try context.parameters.require("id"), limit: limit)
-            return try json(records.map(PullBody.init))
+        route(API.customerPulls, on: api) { call in
+            let limit = call.query("limit").flatMap { Int($0) } ?? 100
+            return try await control.pulls(customerID: try call.parameter("id"), limit: limit).map(PullBody.init)
         }
     }
 }
@@ -85,8 +82,8 @@ extension PullBody {
 }
 
 /// `?days=N`, 1 to 366, 14 when not given.
-private func summaryDays(_ request: Request) -> Int {
-    min(max(request.uri.queryParameters["days"].flatMap { Int($0) } ?? 14, 1), 366)
+private func summaryDays(_ call: APICall<Nothing>) -> Int {
+    min(max(call.query("days").flatMap { Int($0) } ?? 14, 1), 366)
 }
 
 extension PullSummaryBody.Count {

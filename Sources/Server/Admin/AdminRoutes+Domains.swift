@@ -5,22 +5,22 @@ import Storage
 
 extension AdminRoutes {
     func registerDomains(on api: RouterGroup<PortcullisContext>) {
-        api.post("/domains") { request, context in
-            let body = try await decode(CreateDomainRequest.self, request, context)
+        route(API.addDomain, on: api) { call in
+            let body = call.body
             if body.certificate != nil || body.key != nil {
                 try checkCertificate(body)
             }
             let record = try await control.addDomain(body.name, app: body.app, certificatePEM: body.certificate, keyPEM: body.key)
             await DomainCertificates(c: c).refresh()
-            return try json(domainBody(record), status: .created)
+            return domainBody(record)
         }
-        api.get("/domains") { _, _ in
-            try json(try await control.domainList().map(domainBody))
+        route(API.domains, on: api) { _ in
+            try await control.domainList().map(domainBody)
         }
-        api.delete("/domains/:name") { request, context in
-            try await control.removeDomain(try context.parameters.require("name"), force: request.uri.queryParameters["force"] == "true")
+        route(API.removeDomain, on: api) { call in
+            try await control.removeDomain(try call.parameter("name"), force: call.query("force") == "true")
             await DomainCertificates(c: c).refresh()
-            return Response(status: .noContent)
+            return Nothing()
         }
     }
 

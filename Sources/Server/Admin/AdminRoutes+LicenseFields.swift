@@ -5,29 +5,29 @@ import PortcullisAPI
 
 extension AdminRoutes {
     func registerLicenseFields(on api: RouterGroup<PortcullisContext>) {
-        api.post("/apps/:app/license-fields") { request, context in
-            let body = try await decode(LicenseFieldBody.self, request, context)
+        route(API.createLicenseField, on: api) { call in
+            let body = call.body
             guard let type = LicenseFieldType(rawValue: body.type.lowercased()) else {
                 throw AdminError.badRequest("type is integer, string, boolean or text")
             }
-            let field = try await control.createLicenseField(app: try context.parameters.require("app"), LicenseFieldDefinition(
+            let field = try await control.createLicenseField(app: try call.parameter("app"), LicenseFieldDefinition(
                 name: body.name, title: body.title ?? body.name, description: body.description ?? "", type: type,
                 defaultValue: body.default, hidden: body.hidden ?? false))
-            return try json(LicenseFieldBody(field), status: .created)
+            return LicenseFieldBody(field)
         }
-        api.get("/apps/:app/license-fields") { _, context in
-            try json(try await control.licenseFieldList(app: try context.parameters.require("app")).map(LicenseFieldBody.init))
+        route(API.licenseFields, on: api) { call in
+            try await control.licenseFieldList(app: try call.parameter("app")).map(LicenseFieldBody.init)
         }
-        api.delete("/apps/:app/license-fields/:name") { _, context in
-            try await control.removeLicenseField(app: try context.parameters.require("app"), name: try context.parameters.require("name"))
-            return Response(status: .noContent)
+        route(API.removeLicenseField, on: api) { call in
+            try await control.removeLicenseField(app: try call.parameter("app"), name: try call.parameter("name"))
+            return Nothing()
         }
-        api.get("/customers/:id/license") { _, context in
-            let document = try await control.licenseDocument(customerID: try context.parameters.require("id"))
+        respond(API.license, on: api) { call in
+            let document = try await control.licenseDocument(customerID: try call.parameter("id"))
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(string: document)))
         }
-        api.get("/apps/:app/public-key") { _, context in
-            try json(PublicKeyBody(pem: try await control.appPublicKey(app: try context.parameters.require("app"))))
+        route(API.appPublicKey, on: api) { call in
+            PublicKeyBody(pem: try await control.appPublicKey(app: try call.parameter("app")))
         }
     }
 }

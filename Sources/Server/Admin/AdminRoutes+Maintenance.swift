@@ -4,28 +4,28 @@ import PortcullisAPI
 
 extension AdminRoutes {
     func registerMaintenance(on api: RouterGroup<PortcullisContext>) {
-        api.post("/gc") { request, context in
-            let body = try await decode(GarbageCollectionRequest.self, request, context)
+        route(API.collectGarbage, on: api) { call in
+            let body = call.body
             let grace = body.graceSeconds ?? 3600
             guard grace >= 0 else { throw HTTPError(.badRequest, message: "graceSeconds must not be negative") }
             let report = try await collector.collect(grace: Double(grace), dryRun: body.dryRun)
-            return try json(GarbageCollectionBody(report))
+            return GarbageCollectionBody(report)
         }
-        // An air-gap bundle of a release for one customer; `?platform=os/arch` (repeatable) narrows images.
-        api.get("/apps/:app/releases/:sequence/bundle") { request, context in
-            guard let customerID = request.uri.queryParameters["customer"].map(String.init) else {
+        // `?platform=os/arch` (repeatable) narrows images.
+        respond(API.bundle, on: api) { call in
+            guard let customerID = call.query("customer") else {
                 throw AdminError.badRequest("say which customer the bundle is for: ?customer=ID")
             }
             let view = try await control.customer(id: customerID)
-            guard view.app.slug == (try context.parameters.require("app")) else {
+            guard view.app.slug == (try call.parameter("app")) else {
                 throw AdminError.badRequest("customer \(customerID) is a customer of \(view.app.slug)")
             }
-            return try await BundleRoutes(c: c).respond(request, app: view.app, sequence: try context.parameters.require("sequence"),
+            return try await BundleRoutes(c: c).respond(call.request, app: view.app, sequence: try call.parameter("sequence"),
                                                         customer: view.customer)
         }
-        api.get("/cache") { _, _ in
+        route(API.cache, on: api) { _ in
             let status = try await evictor.status()
-            return try json(CacheStatusBody(bytes: status.bytes, limitBytes: status.limit))
+            return CacheStatusBody(bytes: status.bytes, limitBytes: status.limit)
         }
     }
 }

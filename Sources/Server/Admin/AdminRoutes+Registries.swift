@@ -5,43 +5,40 @@ import Storage
 
 extension AdminRoutes {
     func registerRegistries(on api: RouterGroup<PortcullisContext>) {
-        api.post("/registries") { request, context in
-            let body = try await decode(CreateRegistryRequest.self, request, context)
+        route(API.addRegistry, on: api) { call in
+            let body = call.body
             var draft = RegistryDraft(
                 provider: body.provider, endpoint: body.endpoint, name: body.name, username: body.username, secret: body.secret,
                 authType: body.authType, region: body.region, anonymous: body.anonymous ?? false, allow: body.allow ?? [],
                 anonymousPull: body.anonymousPull ?? false, apps: body.apps ?? [])
             draft.tokenRealms = body.tokenRealms ?? []
             let record = try await control.addRegistry(draft)
-            return try json(try await registryBody(record), status: .created)
+            return try await registryBody(record)
         }
-        api.get("/registries") { _, _ in
+        route(API.registries, on: api) { _ in
             var out: [RegistryBody] = []
             for record in try await control.registries() { out.append(try await registryBody(record)) }
-            return try json(out)
+            return out
         }
-        api.delete("/registries/:name") { _, context in
-            try await control.removeRegistry(name: try context.parameters.require("name"))
-            return Response(status: .noContent)
+        route(API.removeRegistry, on: api) { call in
+            try await control.removeRegistry(name: try call.parameter("name"))
+            return Nothing()
         }
-        api.get("/public-repositories") { _, _ in
-            try json(try await control.publicRepositories().map(PublicRepositoryBody.init))
+        route(API.publicRepositories, on: api) { _ in
+            try await control.publicRepositories().map(PublicRepositoryBody.init)
         }
-        api.post("/public-repositories") { request, context in
-            let body = try await decode(PublicRepositoryBody.self, request, context)
-            try await control.setRepositoryPublic(body.name, true)
-            return try json(body, status: .created)
+        route(API.makeRepositoryPublic, on: api) { call in
+            try await control.setRepositoryPublic(call.body.name, true)
+            return call.body
         }
-        api.delete("/public-repositories") { request, _ in
-            guard let name = request.uri.queryParameters["name"] else { throw AdminError.badRequest("missing query parameter name") }
-            try await control.setRepositoryPublic(String(name), false)
-            return Response(status: .noContent)
+        route(API.makeRepositoryPrivate, on: api) { call in
+            guard let name = call.query("name") else { throw AdminError.badRequest("missing query parameter name") }
+            try await control.setRepositoryPublic(name, false)
+            return Nothing()
         }
-        api.post("/registries/:name/test") { request, context in
-            let name = try context.parameters.require("name")
-            let body = try await decode(TestRegistryRequest.self, request, context)
-            let (outcome, message) = try await control.testRegistry(name: name, image: body.image)
-            return try json(TestRegistryResult(result: outcome.rawValue, message: message))
+        route(API.testRegistry, on: api) { call in
+            let (outcome, message) = try await control.testRegistry(name: try call.parameter("name"), image: call.body.image)
+            return TestRegistryResult(result: outcome.rawValue, message: message)
         }
     }
 

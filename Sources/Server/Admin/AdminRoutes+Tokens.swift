@@ -5,25 +5,24 @@ import Storage
 
 extension AdminRoutes {
     func registerTokens(on api: RouterGroup<PortcullisContext>) {
-        api.post("/tokens") { request, context in
-            let body = try await decode(CreateTokenRequest.self, request, context)
-            let (record, secret) = try await control.createToken(name: body.name, scope: body.scope)
-            return try json(TokenBody(record, token: secret), status: .created)
+        route(API.createToken, on: api) { call in
+            let (record, secret) = try await control.createToken(name: call.body.name, scope: call.body.scope)
+            return TokenBody(record, token: secret)
         }
-        api.get("/tokens") { _, _ in
-            try json(try await control.tokens().map { TokenBody($0, token: nil) })
+        route(API.tokens, on: api) { _ in
+            try await control.tokens().map { TokenBody($0, token: nil) }
         }
-        api.delete("/tokens/:id") { _, context in
-            try await control.removeToken(id: try context.parameters.require("id"))
-            return Response(status: .noContent)
+        route(API.removeToken, on: api) { call in
+            try await control.removeToken(id: try call.parameter("id"))
+            return Nothing()
         }
-        api.get("/signing-keys") { _, _ in
+        route(API.signingKeys, on: api) { _ in
             let keys = try await control.signingKeys()
-            return try json(keys.enumerated().map { SigningKeyBody(keyID: $1.keyID, createdAt: $1.createdAt, signing: $0 == 0) })
+            return keys.enumerated().map { SigningKeyBody(keyID: $1.keyID, createdAt: $1.createdAt, signing: $0 == 0) }
         }
-        api.post("/signing-keys") { _, _ in
+        route(API.rotateSigningKey, on: api) { _ in
             let key = try await control.rotateSigningKey(tokens: c.tokens)
-            return try json(SigningKeyBody(keyID: key.keyID, createdAt: key.createdAt, signing: true), status: .created)
+            return SigningKeyBody(keyID: key.keyID, createdAt: key.createdAt, signing: true)
         }
     }
 }

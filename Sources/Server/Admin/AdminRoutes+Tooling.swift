@@ -6,17 +6,17 @@ import PortcullisAPI
 
 extension AdminRoutes {
     func registerTooling(on api: RouterGroup<PortcullisContext>) {
-        api.post("/apps/:app/lint") { request, context in
-            let app = try await control.app(slug: try context.parameters.require("app"))
-            let body = try await decode(LintRequest.self, request, context, limit: 32 << 20)
+        route(API.lint, on: api) { call in
+            let app = try await control.app(slug: try call.parameter("app"))
+            let body = call.body
             guard let archive = Base64.decode(body.chart) else { throw AdminError.badRequest("chart is not base64") }
-            let findings = try control.lint(archive, name: body.name ?? "chart.tgz", app: app.slug, proxyHost: body.proxyHost ?? publicHost(request))
-            return try json(LintResult(findings: findings.map(LintFindingBody.init)))
+            let findings = try control.lint(archive, name: body.name ?? "chart.tgz", app: app.slug, proxyHost: body.proxyHost ?? publicHost(call.request))
+            return LintResult(findings: findings.map(LintFindingBody.init))
         }
-        api.post("/images/find") { request, context in
-            let body = try await decode(FindImagesRequest.self, request, context, limit: 8 << 20)
+        route(API.findImages, on: api) { call in
+            let body = call.body
             let found = try control.findImages(yaml: body.yaml, values: body.kind == "values", name: body.name ?? "input.yaml")
-            return try json(found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) })
+            return found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) }
         }
     }
 }

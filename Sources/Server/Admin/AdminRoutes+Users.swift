@@ -6,27 +6,27 @@ import Storage
 
 extension AdminRoutes {
     func registerUsers(on api: RouterGroup<PortcullisContext>) {
-        api.post("/users") { request, context in
-            let body = try await decode(CreateUserRequest.self, request, context)
+        route(API.createUser, on: api) { call in
+            let body = call.body
             guard let role = UserRecord.Role(rawValue: body.role ?? "admin") else {
                 throw AdminError.badRequest("role is admin or read-only")
             }
             let user = try await control.createUser(email: body.email, password: body.password, role: role, actor: "api:admin")
-            return try json(UserBody(user), status: .created)
+            return UserBody(user)
         }
-        api.get("/users") { _, _ in
-            try json(try await control.users().map(UserBody.init))
+        route(API.users, on: api) { _ in
+            try await control.users().map(UserBody.init)
         }
-        api.delete("/users/:id") { _, context in
-            let id = try context.parameters.require("id")
+        route(API.removeUser, on: api) { call in
+            let id = try call.parameter("id")
             try await control.removeUser(id: id.removingPercentEncoding ?? id, actor: "api:admin")
-            return Response(status: .noContent)
+            return Nothing()
         }
-        api.get("/audit") { request, _ in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 200
-            return try json(try await control.auditEvents(limit: limit).map {
+        route(API.audit, on: api) { call in
+            let limit = call.query("limit").flatMap { Int($0) } ?? 200
+            return try await control.auditEvents(limit: limit).map {
                 AuditBody(at: $0.at, actor: $0.actor, action: $0.action, subject: $0.subject)
-            })
+            }
         }
     }
 }

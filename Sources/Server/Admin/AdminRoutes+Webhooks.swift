@@ -5,27 +5,26 @@ import Storage
 
 extension AdminRoutes {
     func registerWebhooks(on api: RouterGroup<PortcullisContext>) {
-        api.post("/webhooks") { request, context in
-            let body = try await decode(CreateWebhookRequest.self, request, context)
-            let created = try await control.addWebhook(url: body.url, events: body.events)
-            return try json(WebhookBody(created.record, secret: created.secret), status: .created)
+        route(API.addWebhook, on: api) { call in
+            let created = try await control.addWebhook(url: call.body.url, events: call.body.events)
+            return WebhookBody(created.record, secret: created.secret)
         }
-        api.get("/webhooks") { _, _ in
-            try json(try await control.webhookList().map { WebhookBody($0, secret: nil) })
+        route(API.webhooks, on: api) { _ in
+            try await control.webhookList().map { WebhookBody($0, secret: nil) }
         }
-        api.delete("/webhooks/:id") { _, context in
-            try await control.removeWebhook(id: try context.parameters.require("id"))
-            return Response(status: .noContent)
+        route(API.removeWebhook, on: api) { call in
+            try await control.removeWebhook(id: try call.parameter("id"))
+            return Nothing()
         }
-        api.get("/webhooks/:id/deliveries") { request, context in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
-            return try json(try await control.webhookDeliveries(id: try context.parameters.require("id"), limit: limit).map {
+        route(API.webhookDeliveries, on: api) { call in
+            let limit = call.query("limit").flatMap { Int($0) } ?? 100
+            return try await control.webhookDeliveries(id: try call.parameter("id"), limit: limit).map {
                 WebhookDeliveryBody(eventId: $0.eventID, event: $0.event, attempt: $0.attempt, status: $0.status, error: $0.error, at: $0.at)
-            })
+            }
         }
-        api.post("/webhooks/:id/test") { _, context in
-            try await control.testWebhook(id: try context.parameters.require("id"))
-            return Response(status: .accepted)
+        route(API.testWebhook, on: api) { call in
+            try await control.testWebhook(id: try call.parameter("id"))
+            return Nothing()
         }
     }
 }

@@ -17,7 +17,7 @@ struct AdminRoutes: Sendable {
     var evictor: CacheEvictor { c.evictor }
 
     func register(on router: Router<PortcullisContext>) {
-        let api = router.group("/api/v1")
+        let api = router.group(RouterPath(API.prefix))
             .add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
             .add(middleware: AdminErrorMiddleware(logger: c.logger))
             .add(middleware: AdminAuditMiddleware(control: c.control))
@@ -34,23 +34,32 @@ struct AdminRoutes: Sendable {
         registerMaintenance(on: api)
     }
 
+    /// Registers an endpoint of the table: the body is decoded to the endpoint's request type
+    /// (none for `Nothing`), the answer encoded with the endpoint's status (no body for `Nothing`).
+    func route<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, on api: RouterGroup<PortcullisContext>,
+                             _ handle: @escaping @Sendable (APICall<Body>) async throws -> Answer) {
+        let status = HTTPResponse.Status(code: endpoint.status)
+        respond(endpoint, on: api) { call in
+            if Answer.self == Nothing.self { _ = try await handle(call); return Response(status: status) }
+            return try json(try await handle(call), status: status)
+        }
+    }
+
+    /// Registers an endpoint whose answer is not JSON (a document, a stream).
+    func respond<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, on api: RouterGroup<PortcullisContext>,
+                               _ handle: @escaping @Sendable (APICall<Body>) async throws -> Response) {
+        api.on(RouterPath(endpoint.path), method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) { request, context in
+            let body: Body
+            if let nothing = Nothing() as? Body { body = nothing } else {
+                body = try await decode(Body.self, request, context, limit: endpoint.bodyLimit)
+            }
+            return try await handle(APICall(request: request, context: context, body: body))
+        }
+    }
+
     /// Decodes a JSON body, with errors that name the field at fault.
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PortcullisContext, limit: Int? = nil) async throws -> T {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
-        } catch {
-            throw AdminError.tooLarge
-        }
-        do {
-            return try APICoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw AdminError.badRequest("missing field \(key.stringValue)")
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
-            throw AdminError.badRequest("invalid value for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
-        } catch {
-            throw AdminError.badRequest("request body must be a JSON object")
-        }
+        try await JSONBody.decode(type, request, context, limit: limit)
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -67,4 +76,47 @@ struct AdminRoutes: Sendable {
 enum AdminError: Error {
     case badRequest(String)
     case tooLarge
+}
+
+/// One request to an endpoint of the table, its body decoded.
+struct APICall<Body: Sendable>: Sendable {
+    let request: Request
+    let context: PortcullisContext
+    let body: Body
+
+    /// A path parameter the endpoint's path names.
+    func parameter(_ name: String) throws -> String {
+        try context.parameters.require(name)
+    }
+
+    /// A query parameter, nil when absent.
+    func query(_ name: String) -> String? {
+        request.uri.queryParameters[name[...]].map(String.init)
+    }
+
+    /// Every value of a repeated query parameter.
+    func queryAll(_ name: String) -> [String] {
+        request.uri.queryParameters.getAll(name).map { String($0) }
+    }
+}
+
+/// A request's JSON body, decoded with errors that name the field at fault.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PortcullisContext, limit: Int? = nil) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
+        } catch {
+            throw AdminError.tooLarge
+        }
+        do {
+            return try APICoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw AdminError.badRequest("missing field \(key.stringValue)")
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            throw AdminError.badRequest("invalid value for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw AdminError.badRequest("request body must be a JSON object")
+        }
+    }
 }
