@@ -144,7 +144,7 @@ let package = Package(
         .target(name: "PortcullisAPI"),
         // Vendor operations: apps, registries, customers, tokens, channels and releases.
         .target(name: "ControlPlane", dependencies: [
-            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "ImageTooling",
+            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "ImageTooling", "Charts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -181,9 +181,21 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The in-cluster SDK (`portcullis sdk serve`): license, updates and instance reports for the app it ships with.
+        .target(name: "InClusterSDK", dependencies: [
+            "Licensing", "PortcullisAPI", "YAMLSafety",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "portcullis", dependencies: [
             "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy", "Charts",
-            "ServeSettings",
+            "ServeSettings", "InClusterSDK",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "OTel", package: "swift-otel"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,6 +215,8 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"]),
         .testTarget(name: "LicensingTests", dependencies: ["Licensing"]),
         .testTarget(name: "PortcullisAPITests", dependencies: ["PortcullisAPI"]),
+        .testTarget(name: "InClusterSDKTests", dependencies: ["InClusterSDK", "Licensing", "PortcullisAPI",
+                                                             .product(name: "CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts", "YAMLSafety"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "ServeSettingsTests", dependencies: ["ServeSettings"]),
@@ -212,7 +226,7 @@ let package = Package(
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "SigV4"]),
         .testTarget(name: "AccessTests", dependencies: ["Access", "Hosting", "Proxy", "Storage", "Upstream", "Charts"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream", "Storage"]),
-        .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage"]),
+        .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Backends", "TestSupport", "PortcullisAPI",

@@ -124,8 +124,13 @@ def test_secrets_stay_out_of_api_errors_and_the_log(hardened_factory, upstream):
                headers={"Content-Type": "application/json"}), "malformed JSON")
     check(_api(srv, "POST", "/registries", admin, data=json.dumps(dict(base, secret=12345)).replace("12345", f'["{secret_pw}"]'),
                headers={"Content-Type": "application/json"}), "secret of the wrong type")
-    # A registry with a wrong password, tested: "auth failed" without the password.
-    bad = srv.add_registry(upstream.url, upstream.username, secret_pw, apps=[tenant.app])
+    # A registry with a wrong password is refused at add (verified first), without the password.
+    refused = _api(srv, "POST", "/registries", admin, json=dict(base, endpoint=upstream.url, username=upstream.username,
+                                                                 secret=secret_pw, name="x5", apps=[tenant.app]))
+    assert refused.status_code in (400, 422) and "refused these credentials" in refused.text, refused.text[:300]
+    check(refused, "registry add with a wrong password")
+    # Kept anyway (--no-verify), then tested: "auth failed" without the password.
+    bad = srv.add_registry(upstream.url, upstream.username, secret_pw, apps=[tenant.app], verify=False)
     r = _api(srv, "POST", f"/registries/{bad}/test", admin, json={"image": f"{catalog.THREE_REPO}:{catalog.TAG}"})
     assert r.status_code == 200 and r.json().get("result") == "auth failed", r.text[:300]
     check(r, "registry test with a wrong password")

@@ -53,7 +53,7 @@ def hostile_setup(hardened_factory, counting_listener):
     srv = hardened_factory(*guard_args())
     app = srv.create_app()["slug"]
     # The only upstream this app may use is the counting listener: any outbound request counts.
-    reg = srv.add_registry(f"http://127.0.0.1:{counting_listener.port}", "someone", f"pw-{uuid.uuid4().hex}", apps=[app])
+    reg = srv.add_registry(f"http://127.0.0.1:{counting_listener.port}", "someone", f"pw-{uuid.uuid4().hex}", apps=[app], verify=False)  # a listener, not a registry: only requests with hostile names are counted
     cust = srv.create_customer(app)
     token = create_token(srv)["token"]
     sibling = srv.workdir / "sibling"

@@ -36,7 +36,7 @@ def two_apps(hardened_factory, upstream, counting_listener, tmp_path):
     cust_a = srv.create_customer(a)
     cust_b = srv.create_customer(b, channel="Stable")
     reg_b = srv.add_registry(upstream.url, upstream.username, upstream.password, apps=[b])
-    counted_b = srv.add_registry(f"http://127.0.0.1:{counting_listener.port}", "u", f"pw-{secrets.token_hex(8)}", apps=[b])
+    counted_b = srv.add_registry(f"http://127.0.0.1:{counting_listener.port}", "u", f"pw-{secrets.token_hex(8)}", apps=[b], verify=False)  # a listener, not a registry: only pulls are counted
 
     # A vendor repository in B.
     image = make_three_layer_image(tmp_path / "vendor-image", tag="1.0.0", seed="hardening-isolation")

@@ -47,7 +47,7 @@ def test_no_secret_in_any_hardening_log(hardened_factory, upstream, tmp_path):
     requests.get(f"{srv.url}/api/v1/apps", headers={"Authorization": f"Bearer {vendor['token']}"}, timeout=10)
     requests.post(f"{srv.url}/api/v1/registries", headers={"Authorization": f"Bearer {srv.admin_token}"},
                   json={"provider": "bogus", "secret": upstream.password, "name": "x"}, timeout=10)
-    bad = srv.add_registry(upstream.url, upstream.username, "wrong-" + upstream.password, apps=[tenant.app])
+    bad = srv.add_registry(upstream.url, upstream.username, "wrong-" + upstream.password, apps=[tenant.app], verify=False)
     srv.cli("registry", "test", bad, "--image", f"{catalog.THREE_REPO}:{catalog.TAG}")
     get_manifest(srv.session(tenant.license_id), srv.url, f"proxy/{tenant.app}/{bad}/{catalog.THREE_REPO}", catalog.TAG)
     srv.cli_ok("customer", "pull-secret", tenant.customer_id, "--base64")

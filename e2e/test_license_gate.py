@@ -226,7 +226,7 @@ def test_registry_test_command(portcullis, upstream):
     res = portcullis.cli("registry", "test", good, "--image", "e2e/does-not-exist:v1")
     assert res.code != 0 and "not found" in (res.out + res.err).lower(), res.describe()
 
-    bad = portcullis.add_registry(upstream.url, upstream.username, unique("wrong-pw"), apps=[app])
+    bad = portcullis.add_registry(upstream.url, upstream.username, unique("wrong-pw"), apps=[app], verify=False)
     res = portcullis.cli("registry", "test", bad, "--image", f"{catalog.THREE_REPO}:{catalog.TAG}")
     assert res.code != 0 and "auth failed" in (res.out + res.err).lower(), res.describe()
 

@@ -167,7 +167,12 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     page = browser.find_element(By.TAG_NAME, "main").text
     assert f"helm registry login {server.host}" in page
     install = browser.find_element(By.ID, "install-0").text
-    assert install == f"helm install slackernews oci://{server.host}/{app}/stable/slackernews --version 1.0.0", install
+    # Plain HTTP here: Helm needs --plain-http, and the page says so.
+    assert install == f"helm install slackernews oci://{server.host}/{app}/stable/slackernews --version 1.0.0 --plain-http", install
+    assert browser.find_element(By.ID, "login").text.startswith(f"helm registry login {server.host} --plain-http ")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Install The Shop", "the customer sees the app's name"
+    assert "kubectl create secret generic" in browser.find_element(By.ID, "secret").text
+    assert browser.find_elements(By.CSS_SELECTOR, "button[data-copy='secret']"), "the kubectl line has a Copy button"
     assert license_id not in browser.page_source, "the license ID is not printed on the page"
     assert f"{server.host}/proxy/{app}/vendor-upstream/" in page
     shot(browser, "08-customer-install")
@@ -273,3 +278,90 @@ def test_a_customer_session_opens_no_vendor_page_and_no_one_elses_data(server, u
     assert bad.status_code == 403, "a self-made double-submitted token is refused"
     assert requests.post(server.url + "/account/login", data={"license": other.license_id}, allow_redirects=False,
                          timeout=30).status_code == 403
+
+
+def test_a_refused_form_shows_why_next_to_the_field_and_keeps_what_was_typed(server, browser, tmp_path):
+    """Issue 27: refusals land on the form that caused them; pages say what to do when empty; the
+    customer page reads as a table; an expired customer shows a banner and no install lines."""
+    from selenium.webdriver.common.by import By
+
+    app = "forms-" + os.urandom(3).hex()
+    server.create_app(app, name="Form Works")
+    browser.delete_all_cookies()
+    browser.get(server.url + "/portal/login")
+    # A failed sign-in keeps the email.
+    fill(browser, {"email": ADMIN_EMAIL, "password": "not it"}, "Sign in")
+    assert browser.find_element(By.ID, "email").get_attribute("value") == ADMIN_EMAIL
+    assert "Wrong email or password" in browser.find_element(By.CLASS_NAME, "error").text
+    fill(browser, {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, "Sign in")
+
+    # A channel that does not exist: the customers page again, the refusal under the channel field.
+    browser.get(server.url + "/portal/customers")
+    fill(browser, {"app": app, "name": "Initech", "email": "ops@initech.test", "channel": "Nightly", "days": "30"}, "Create customer")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Customers", "the form's own page, not another"
+    error = browser.find_element(By.ID, "newCustomer-channel-error").text
+    assert "Nightly" in error or "channel" in error.lower(), error
+    assert browser.find_element(By.ID, "name").get_attribute("value") == "Initech", "what was typed is kept"
+    assert browser.find_element(By.ID, "email").get_attribute("value") == "ops@initech.test"
+    assert browser.find_element(By.ID, "channel").get_attribute("value") == "Nightly"
+    assert browser.find_element(By.ID, "days").get_attribute("value") == "30"
+    assert "Initech" not in server.cli_ok("customer", "ls", "--app", app).out, "nothing was created"
+    shot(browser, "10-vendor-form-error")
+
+    # Fixed and sent again; then the same name again is refused under the name, unless allowed.
+    fill(browser, {"channel": "Beta"}, "Create customer")
+    customer_id = browser.current_url.rstrip("/").rsplit("/", 1)[-1]
+    browser.get(server.url + "/portal/customers")
+    fill(browser, {"app": app, "name": "Initech"}, "Create customer")
+    assert "--allow-duplicate" in browser.find_element(By.ID, "newCustomer-name-error").text or \
+        customer_id in browser.find_element(By.ID, "newCustomer-name-error").text
+
+    # The customer page: details as a table, the license type a dropdown, the chart explained.
+    browser.get(f"{server.url}/portal/customers/{customer_id}")
+    details = browser.find_element(By.CSS_SELECTOR, "table.details").text
+    assert "Channel Beta" in details and "License type" in details, details
+    assert browser.find_element(By.ID, "etype").tag_name == "select"
+    chart = browser.find_element(By.TAG_NAME, "svg").get_attribute("innerHTML")
+    assert "bytes pulled a day" in chart and "requests refused" in chart, "the chart has axis labels and a legend"
+    assert browser.find_elements(By.ID, "pullsecret"), "an active customer's page shows the pull secret"
+    shot(browser, "11-vendor-customer-details")
+
+    # An edit the control plane refuses stays on the edit form.
+    fill(browser, {"echannel": "Nowhere"}, "Save")
+    assert "Nowhere" in browser.find_element(By.ID, "editCustomer-channel-error").text or \
+        "channel" in browser.find_element(By.ID, "editCustomer-channel-error").text.lower()
+    assert browser.find_element(By.ID, "echannel").get_attribute("value") == "Nowhere"
+
+    # Expired: a banner, no pull secret and no install lines.
+    server.cli_ok("customer", "update", customer_id, "--expires-at", "2020-01-01T00:00:00Z")
+    browser.get(f"{server.url}/portal/customers/{customer_id}")
+    assert "expired" in browser.find_element(By.CLASS_NAME, "banner").text
+    assert not browser.find_elements(By.ID, "pullsecret") and "helm install" not in browser.page_source
+    shot(browser, "12-vendor-customer-expired")
+
+    # A chart that is not a chart: the releases page again, the refusal under the file field.
+    bogus = tmp_path / "bogus.tgz"
+    bogus.write_bytes(b"not a gzip archive at all")
+    browser.get(f"{server.url}/portal/releases?app={app}")
+    assert "No releases yet" in browser.find_element(By.TAG_NAME, "main").text
+    browser.find_element(By.ID, "chart").send_keys(str(bogus))
+    fill(browser, {"nversion": "9.9.9", "nnotes": "kept"}, "Create release")
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Releases of {app}"
+    refusal = browser.find_elements(By.ID, "newRelease-chart-error") or browser.find_elements(By.ID, "newRelease-form-error")
+    assert refusal and refusal[0].text, "the upload's refusal is on the release form"
+    assert browser.find_element(By.ID, "nversion").get_attribute("value") == "9.9.9"
+    shot(browser, "13-vendor-release-error")
+
+    # An unknown customer: a page that says so and leads back, not an empty audit log.
+    browser.get(f"{server.url}/portal/customers/no-such-customer")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    assert browser.find_element(By.LINK_TEXT, "Back to Customers")
+
+    # Each change is in the audit log once.
+    browser.get(server.url + "/portal/audit")
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    created = [r for r in rows if "customer create" in r and customer_id in r]
+    assert len(created) == 1, created
+    # `user create` (admin API, from the fixture) is one line with the user's email, not two.
+    assert len([r for r in rows if "user create" in r and ADMIN_EMAIL in r]) == 1, rows
+    assert not [r for r in rows if "POST /api/v1/users" in r], rows

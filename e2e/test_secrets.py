@@ -46,7 +46,11 @@ def test_registry_listing_and_server_log_do_not_leak(portcullis_factory, upstrea
     srv.cli_ok("customer", "unarchive", tenant.customer_id)
     srv.cli("registry", "test", tenant.registry, "--image", f"{catalog.THREE_REPO}:{catalog.TAG}")
     srv.cli_ok("customer", "pull-secret", tenant.customer_id, "--base64")
-    bad_pw_reg = srv.add_registry(upstream.url, upstream.username, "another-secret-pw-1f9c2e", apps=[tenant.app])
+    # Refused at add (tried first), then kept anyway: both paths go through the log.
+    refused = srv.cli("registry", "add", "other", "--endpoint", upstream.url, "--name", "refused-reg", "--username", upstream.username,
+                      "--password-stdin", input="another-secret-pw-1f9c2e\n")
+    assert refused.code != 0 and "another-secret-pw-1f9c2e" not in refused.out + refused.err
+    bad_pw_reg = srv.add_registry(upstream.url, upstream.username, "another-secret-pw-1f9c2e", apps=[tenant.app], verify=False)
     srv.cli("registry", "test", bad_pw_reg, "--image", f"{catalog.THREE_REPO}:{catalog.TAG}")
 
     passwords = {upstream.password, "another-secret-pw-1f9c2e"}

@@ -148,8 +148,11 @@ def test_ecr_with_a_wrong_secret_says_auth_failed_and_leaks_nothing(server, moto
     app, license_id = _customer(server)
     wrong = "wrong-" + secrets.token_hex(16)
     server.secrets.append(wrong)
+    refused = server.cli("registry", "add", "ecr", "--endpoint", ecr_upstream.url, "--region", "us-east-1", "--access-key-id",
+                         moto.access_key, "--secret-access-key-stdin", "--app", app, "--name", "r" + secrets.token_hex(4), input=wrong + "\n")
+    assert refused.code != 0 and "refused these credentials" in refused.err, refused.describe()
     reg = _add(server, "ecr", "--endpoint", ecr_upstream.url, "--region", "us-east-1", "--access-key-id", moto.access_key,
-               "--secret-access-key-stdin", "--app", app, input=wrong + "\n")
+               "--secret-access-key-stdin", "--app", app, "--no-verify", input=wrong + "\n")
     test = server.cli("registry", "test", reg, "--image", f"{catalog.THREE_REPO}:{catalog.TAG}")
     assert test.code == 1 and test.out.startswith("auth failed"), test.describe()
 
@@ -157,7 +160,7 @@ def test_ecr_with_a_wrong_secret_says_auth_failed_and_leaks_nothing(server, moto
     assert r.status_code == 502 and error_codes(r) == ["UNAVAILABLE"], (r.status_code, r.text)
     assert "credentials" in r.json()["errors"][0]["message"]
     assert _metric(server, "portcullis_upstream_auth_failures_total", reg) >= 1
-    for text in (r.text, test.out, test.err, server.log_text()):
+    for text in (r.text, test.out, test.err, refused.out, refused.err, server.log_text()):
         assert wrong not in text and moto.secret_key not in text
 
 
@@ -185,8 +188,12 @@ def test_each_provider_logs_in_at_the_token_realm_the_way_it_expects(server, tok
                                                                    kind, login, secret_flag, account, secret):
     app, license_id = _customer(server)
     server.secrets.append(secret)
-    seen = len(token_service.requests())
+    before_add = len(token_service.requests())
     reg = _add(server, kind, "--endpoint", token_upstream.url, *login, secret_flag, "--app", app, input=secret + "\n")
+    # `registry add` tried the login once, the provider's way.
+    tried = token_service.requests()[before_add:]
+    assert len(tried) == 1 and tried[0].account == account and tried[0].status == 200, tried
+    seen = len(token_service.requests())
     _pull_ok(server, app, reg, license_id, PRIVATE_REPO, images.three, tmp_path)
     asked = token_service.requests()[seen:]
     assert asked and all(r.account == account and r.status == 200 for r in asked), asked
@@ -200,8 +207,11 @@ def test_a_wrong_token_at_the_realm_is_auth_failed(server, token_upstream):
     app, license_id = _customer(server)
     wrong = "ghp_" + secrets.token_hex(18)
     server.secrets.append(wrong)
+    refused = server.cli("registry", "add", "ghcr", "--endpoint", token_upstream.url, "--username", "vendor-bot", "--token-stdin",
+                         "--app", app, "--name", "r" + secrets.token_hex(4), input=wrong + "\n")
+    assert refused.code != 0 and "refused these credentials" in refused.err and wrong not in refused.describe(), refused.describe()
     reg = _add(server, "ghcr", "--endpoint", token_upstream.url, "--username", "vendor-bot", "--token-stdin", "--app", app,
-               input=wrong + "\n")
+               "--no-verify", input=wrong + "\n")
     test = server.cli("registry", "test", reg, "--image", f"{PRIVATE_REPO}:{catalog.TAG}")
     assert test.code == 1 and test.out.startswith("auth failed"), test.describe()
     r = get_manifest(server.session(license_id), server.url, f"proxy/{app}/{reg}/{PRIVATE_REPO}", catalog.TAG)

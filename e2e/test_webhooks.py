@@ -125,7 +125,7 @@ def test_refused_pulls_above_the_threshold_and_refused_upstream_credentials(serv
     assert len([e for e in receiver.events("pull.refused") if e["data"]["customerID"] == tenant.customer_id]) == 1
 
     app = server.create_app()["slug"]
-    wrong = server.add_registry(upstream.url, upstream.username, "wrong-" + upstream.password, apps=[app])
+    wrong = server.add_registry(upstream.url, upstream.username, "wrong-" + upstream.password, apps=[app], verify=False)
     customer = server.create_customer(app)
     for _ in range(2):
         r = get_manifest(server.session(customer["licenseId"]), server.url, f"proxy/{app}/{wrong}/{catalog.THREE_REPO}", catalog.TAG)

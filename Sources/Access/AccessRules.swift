@@ -60,6 +60,9 @@ public enum RepositoryKind: Equatable, Sendable {
     case hosted
     /// `<app>/<channel>/<chart>` or `<app>/<chart>`: a released chart on one channel.
     case chart(channelName: String, channelSlug: String)
+    /// `library/<repo>`: Portcullis's own namespace, pulled by anyone. Built in (the SDK
+    /// subchart, read-only), or pushed by the vendor (the SDK's image).
+    case library(builtIn: Bool)
 }
 
 public enum AccessDecision: Equatable, Sendable {
@@ -88,6 +91,13 @@ public enum AccessRules {
         name.components.first == Substring(ProxyName.prefix)
     }
 
+    /// Portcullis's own namespace (its slug is reserved, so no app can have it).
+    public static let library = "library"
+
+    public static func isLibrary(_ name: RepositoryName) -> Bool {
+        name.components.count >= 2 && name.components.first == Substring(library)
+    }
+
     /// Whether a principal may use the registry at all: log in, ping, get tokens.
     public static func login(_ principal: Principal, now: Date) -> AccessDecision {
         if case .customer(let license) = principal, let refusal = license.standing(at: now).refusal {
@@ -111,7 +121,7 @@ public enum AccessRules {
             if action != .pull && !canPush { return .denied("token is read-only") }
         case .customer(let license):
             // Refused outright: a new token could never help, so no challenge invites a retry.
-            guard app == license.appSlug else { return .denied("license does not grant access to this repository") }
+            guard app == license.appSlug || app == library else { return .denied("license does not grant access to this repository") }
             guard action == .pull else { return .denied("licenses can only pull") }
         }
         if let granted = caller.tokenAccess, !covers(granted, action, name) {
@@ -124,7 +134,9 @@ public enum AccessRules {
     /// On an app's custom domain only that app's repositories exist: the rest are unknown
     /// names, as if the domain were a registry of its own.
     public static func onDomain(of domainApp: String?, _ name: RepositoryName) -> AccessDecision {
-        onDomain(of: domainApp, app: appSlug(of: name))
+        // The library is every app's: vendors' charts name it on their own domains.
+        if isLibrary(name) { return .allow }
+        return onDomain(of: domainApp, app: appSlug(of: name))
     }
 
     public static func onDomain(of domainApp: String?, app: String?) -> AccessDecision {
@@ -153,6 +165,7 @@ public enum AccessRules {
         guard let kind else { return .nameUnknown }
         if caller.principal == .anonymous {
             if case .chart = kind { return .unauthorized("authentication required") }
+            if case .library = kind { return action == .pull ? .allow : .unauthorized("authentication required") }
             return isPublic && action == .pull ? .allow : .unauthorized("authentication required")
         }
         switch kind {
@@ -164,6 +177,9 @@ public enum AccessRules {
             guard action == .pull else { return .unsupported("charts are published with `portcullis release create`, not pushed") }
             guard case .customer(let license) = caller.principal else { return .allow }
             return chart(license, channelName: channelName, channelSlug: channelSlug)
+        case .library(let builtIn):
+            if action == .pull { return .allow }
+            return builtIn ? .unsupported("this repository is built into Portcullis and read-only") : .allow
         }
     }
 
@@ -204,6 +220,19 @@ public enum AccessRules {
             return .denied("a bundle is downloaded with a license of its app")
         }
         return .allow
+    }
+
+    /// The in-cluster SDK (`/sdk/v1`): a license reads its own license and its channel's
+    /// releases whatever its standing (so the SDK can tell the application it expired), and
+    /// reports instances only for its own app.
+    public static func sdk(_ principal: Principal, reportingFor app: String? = nil) -> AccessDecision {
+        switch principal {
+        case .anonymous: return .unauthorized("the SDK authenticates with a license ID")
+        case .vendor: return .denied("the SDK authenticates with a customer's license, not a vendor credential")
+        case .customer(let license):
+            if let app, app != license.appSlug { return .denied("this license is for another app; it cannot report for \(app)") }
+            return .allow
+        }
     }
 
     /// The customer portal (`/account`), at sign-in and on every page after: a license in good

@@ -38,8 +38,11 @@ public struct RequestAddress: Sendable, Equatable {
     public var domainApp: String?
     /// The configured public host, when there is one (it stays valid beside custom domains).
     public var defaultHost: String?
+    /// `http` or `https`, as clients reach us.
+    public var scheme: String
 
-    public init(host: String, domainApp: String? = nil, defaultHost: String? = nil) {
+    public init(host: String, domainApp: String? = nil, defaultHost: String? = nil, scheme: String = "https") {
+        self.scheme = scheme
         self.host = host
         self.domainApp = domainApp
         self.defaultHost = defaultHost
@@ -109,6 +112,16 @@ public struct RepositoryResolver: Sendable {
         for action in request.actions { try enforce(AccessRules.preflight(caller, action, on: name, now: now)) }
         try enforce(AccessRules.onDomain(of: address.domainApp, name))
         if let source = request.mountSource { try enforce(AccessRules.preflight(caller, .pull, on: source, now: now)) }
+        if AccessRules.isLibrary(name) {
+            if name.description == SDKChart.repository, let artifact = SDKChart.artifact {
+                try decide(caller, request, kind: .library(builtIn: true), now: now)
+                return ResolvedRepository(kind: .library(builtIn: true), appSlug: AccessRules.library, reader: BuiltInRepository(artifact),
+                                          writer: nil)
+            }
+            try decide(caller, request, kind: .library(builtIn: false), now: now)
+            let repository = hosted.repository(name)
+            return ResolvedRepository(kind: .library(builtIn: false), appSlug: AccessRules.library, reader: repository, writer: repository)
+        }
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else {
             throw RegistryError(.nameUnknown, "repository name not known to registry")
         }
@@ -116,7 +129,7 @@ public struct RepositoryResolver: Sendable {
         if AccessRules.isProxied(name) {
             // Naming no registry never reaches an upstream, whoever asks.
             let candidates = try await directory.candidates(name)
-            let upstream = try self.upstream(candidates, app: app)
+            let upstream = try self.upstream(candidates, app: app, named: name.components.dropFirst(2).first.map(String.init))
             try decide(caller, request, kind: .proxied, isPublic: upstream.registry.anonymousPull, now: now)
             resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
         } else if let chart = try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) {
@@ -137,14 +150,26 @@ public struct RepositoryResolver: Sendable {
             let isPublic = caller.principal == .anonymous ? try await publicRepositories.isPublic(name.description) : false
             try decide(caller, request, kind: .hosted, isPublic: isPublic, now: now)
             let repository = hosted.repository(name)
-            resolved = ResolvedRepository(kind: .hosted, appSlug: appSlug, reader: repository, writer: repository)
+            let reader: any RepositoryReader = try await proxyPathMeant(by: name, app: app).map {
+                HintedRepository(repository, hint: "images of upstream registries are pulled as \($0)")
+            } ?? repository
+            resolved = ResolvedRepository(kind: .hosted, appSlug: appSlug, reader: reader, writer: repository)
         }
         return resolved
+    }
+
+    /// `proxy/<name>`, when `name` reads as a proxy path without its prefix: its second part is a
+    /// registry the app may use (`acme/vendor-reg/org/api` for `proxy/acme/vendor-reg/org/api`).
+    private func proxyPathMeant(by name: RepositoryName, app: AppRecord) async throws -> String? {
+        guard name.components.count >= 3, let proxied = try? RepositoryName(parsing: "\(ProxyName.prefix)/\(name)"),
+              (try? upstream(try await directory.candidates(proxied), app: app)) != nil else { return nil }
+        return proxied.description
     }
 
     /// Whether the vendor lets anyone pull `name` (a registry or a vendor repository marked
     /// for anonymous pulls); used to grant anonymous tokens.
     public func isPublic(_ name: RepositoryName) async throws -> Bool {
+        if AccessRules.isLibrary(name) { return true }
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else { return false }
         if AccessRules.isProxied(name) {
             let candidates = try await directory.candidates(name)
@@ -172,13 +197,23 @@ public struct RepositoryResolver: Sendable {
     }
 
     /// The first of the registries a proxy path can mean that the app may use for this repository.
-    private func upstream(_ candidates: UpstreamCandidates?, app: AppRecord) throws -> ResolvedUpstream {
+    /// `named`: the registry the path names, said in the refusal (the same words whether it exists
+    /// for another app or not at all, so nothing is learnt about other apps).
+    private func upstream(_ candidates: UpstreamCandidates?, app: AppRecord, named: String? = nil) throws -> ResolvedUpstream {
+        var usable = false
         for (registry, repository) in candidates?.registries ?? [] {
+            guard AccessRules.mayUse(registryOf: registry.appIDs, app: app.id) else { continue }
+            usable = true
             let decision = AccessRules.upstream(registryOf: registry.appIDs, allowlist: registry.allowedRepositories, app: app.id,
                                                 repository: repository)
             if decision == .allow { return try directory.resolved(registry, repository: repository) }
         }
-        throw RegistryError(.nameUnknown, "repository name not known to registry")
+        guard let named else { throw RegistryError(.nameUnknown, "repository name not known to registry") }
+        if usable {
+            throw RegistryError(.nameUnknown, "\(named) does not serve this repository to \(app.slug) (it is not among the repositories allowed)")
+        }
+        throw RegistryError(.nameUnknown, "no upstream registry named \(named.debugDescription) is registered for \(app.slug); "
+                                          + "proxy paths are proxy/\(app.slug)/<registry>/<repository>")
     }
 
     private func decide(_ caller: Caller, _ request: AccessRequest, kind: RepositoryKind, isPublic: Bool = false, now: Date) throws {
@@ -222,9 +257,13 @@ public struct RepositoryResolver: Sendable {
         let licenseID = try secrets.open(record.sealedLicense)
         // Every host the customer may pull from: this one, the app's custom domains, the default.
         let hosts = [address.host] + (try await domains.names(ofApp: app.id)) + [address.defaultHost].compactMap { $0 }
+        let sdk = ChartDelivery.SDKFacts(
+            licenseDocument: try await licenseFields.document(for: license, licenseType: license.type.rawValue, channel: channel),
+            publicKeyPEM: try await licenseFields.publicKeyPEM(appID: app.id), appName: app.name,
+            endpoint: "\(address.scheme)://\(address.host)", host: address.host)
         return .customer(license, licenseID: licenseID,
                          pullSecret: PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: licenseID), channelName: channel,
-                         licenseFields: try await licenseFields.fields(for: license))
+                         licenseFields: try await licenseFields.fields(for: license), sdk: sdk)
     }
 }
 

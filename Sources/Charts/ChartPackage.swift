@@ -58,6 +58,40 @@ public struct ChartPackage: Sendable {
 
     public var valuesPath: String { name + "/values.yaml" }
 
+    /// The key of this chart's values that a subchart named `subchart` reads, when the chart
+    /// carries it under `charts/` (a directory or an archive, under any directory name): the
+    /// `alias` its dependency entry gives it (Chart.yaml, or requirements.yaml for v1 charts),
+    /// else its name. Nil when the chart does not carry it.
+    public func valuesKey(ofSubchart subchart: String) -> String? {
+        let prefix = name + "/charts/"
+        let carried = entries.contains { entry in
+            guard entry.kind == .file, entry.path.hasPrefix(prefix) else { return false }
+            let rest = entry.path.dropFirst(prefix.count).split(separator: "/")
+            if rest.count == 2, rest[1] == "Chart.yaml" {
+                return Self.chartName(yaml: entry.contents) == subchart
+            }
+            if rest.count == 1, rest[0].hasSuffix(".tgz") || rest[0].hasSuffix(".tar.gz") {
+                return (try? ChartPackage.parse(archive: entry.contents))?.name == subchart
+            }
+            return false
+        }
+        guard carried else { return nil }
+        for file in [name + "/Chart.yaml", name + "/requirements.yaml"] {
+            guard let entry = entries.first(where: { $0.path == file && $0.kind == .file }),
+                  let metadata = (try? SafeYAML.load(String(decoding: entry.contents, as: UTF8.self))) as? [String: Any],
+                  let dependencies = metadata["dependencies"] as? [[String: Any]] else { continue }
+            if let dependency = dependencies.first(where: { $0["name"] as? String == subchart }),
+               let alias = dependency["alias"] as? String, !alias.isEmpty {
+                return alias
+            }
+        }
+        return subchart
+    }
+
+    private static func chartName(yaml: [UInt8]) -> String? {
+        ((try? SafeYAML.load(String(decoding: yaml, as: UTF8.self))) as? [String: Any])?["name"] as? String
+    }
+
     public var values: String? {
         entries.first { $0.path == valuesPath && $0.kind == .file }.map { String(decoding: $0.contents, as: UTF8.self) }
     }

@@ -15,6 +15,7 @@ public enum ValuesInjection {
         case integer(Int)
         case boolean(Bool)
         case map([(String, Value)])
+        case list([Value])
 
         public static func == (a: Value, b: Value) -> Bool {
             switch (a, b) {
@@ -22,6 +23,7 @@ public enum ValuesInjection {
             case (.integer(let x), .integer(let y)): x == y
             case (.boolean(let x), .boolean(let y)): x == y
             case (.map(let x), .map(let y)): x.map(\.0) == y.map(\.0) && zip(x, y).allSatisfy { $0.1 == $1.1 }
+            case (.list(let x), .list(let y)): x == y
             default: false
             }
         }
@@ -32,6 +34,18 @@ public enum ValuesInjection {
             case .integer(let i): i
             case .boolean(let b): b
             case .map(let pairs): Dictionary(pairs.map { ($0.0, $0.1.foundation) }, uniquingKeysWith: { $1 })
+            case .list(let items): items.map(\.foundation)
+            }
+        }
+
+        /// As JSON, which is also a YAML flow node: keys in the order given.
+        public var json: String {
+            switch self {
+            case .string(let s): JSONString.quote(s)
+            case .integer(let i): String(i)
+            case .boolean(let b): b ? "true" : "false"
+            case .map(let pairs): "{" + pairs.map { JSONString.quote($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
+            case .list(let items): "[" + items.map(\.json).joined(separator: ",") + "]"
             }
         }
 
@@ -41,6 +55,7 @@ public enum ValuesInjection {
             case .string(let s): JSONString.quote(s)
             case .integer(let i): String(i)
             case .boolean(let b): b ? "true" : "false"
+            case .list: json
             case .map: nil
             }
         }
@@ -57,7 +72,7 @@ public enum ValuesInjection {
         let pad = String(repeating: " ", count: indent)
         for (key, value) in pairs {
             switch value {
-            case .string, .integer, .boolean: lines.append("\(pad)\(key): \(value.scalar ?? "")")
+            case .string, .integer, .boolean, .list: lines.append("\(pad)\(key): \(value.scalar ?? "")")
             case .map(let inner) where inner.isEmpty:
                 lines.append("\(pad)\(key): {}")
             case .map(let inner):
@@ -118,7 +133,42 @@ public enum ValuesInjection {
             case .integer(let i): injected[key] as? Int == i
             case .boolean(let b): injected[key] as? Bool == b
             case .map: injected[key] is [String: Any]
+            case .list(let items): (injected[key] as? [Any])?.count == items.count
             }
+        }
+    }
+
+    /// Puts `pairs` under the top-level `key` of a chart's values (a subchart's values, as a
+    /// parent gives them). A new block is appended as text; when the key is already there the
+    /// values are merged structurally (ours win, the rest kept; comments are lost then).
+    public static func inject(into values: String?, topLevel key: String, _ pairs: [(String, Value)]) throws(ChartError) -> String {
+        let original = values ?? ""
+        var root: [String: Any] = [:]
+        if !original.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let loaded: Any?
+            do { loaded = try SafeYAML.load(original) } catch { throw ChartError("values.yaml: \(error)") }
+            if let loaded {
+                guard let mapping = loaded as? [String: Any] else { throw ChartError("values.yaml is not a mapping") }
+                root = mapping
+            }
+        }
+        if root[key] == nil, !original.contains("\t"), !original.contains("\r") {
+            var text = original
+            if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+            let block = [JSONString.quote(key) + ":"] + render(pairs, indent: 2)
+            text += (text.isEmpty ? "" : "\n") + block.joined(separator: "\n") + "\n"
+            if let reread = (try? SafeYAML.load(text)) as? [String: Any], let section = reread[key] as? [String: Any],
+               pairs.allSatisfy({ section[$0.0] != nil }) {
+                return text
+            }
+        }
+        var section = root[key] as? [String: Any] ?? [:]
+        for (name, value) in pairs { section[name] = value.foundation }
+        root[key] = section
+        do {
+            return try Yams.dump(object: jsonCompatible(root), sortKeys: true)
+        } catch {
+            throw ChartError("could not write values.yaml")
         }
     }
 

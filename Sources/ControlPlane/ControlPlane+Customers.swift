@@ -14,6 +14,8 @@ public struct CustomerDraft: Sendable {
     public var type: String?
     public var expiresAt: Date?
     public var helmInstall: Bool?
+    /// Create it even when the app has a customer of that name.
+    public var allowDuplicate = false
 
     public init(app: String, name: String, email: String?, channel: String?, type: String?, expiresAt: Date?, helmInstall: Bool?) {
         self.app = app
@@ -66,6 +68,12 @@ extension ControlPlane {
         guard !draft.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ControlPlaneError.invalid("customer name is required") }
         let type = try licenseType(draft.type ?? "dev")
         let channel = try await channelName(draft.channel ?? ReleaseCatalog.stable, appID: app.id)
+        if !draft.allowDuplicate, let twin = try await store.customers(appID: app.id).first(where: {
+            $0.name.caseInsensitiveCompare(draft.name.trimmingCharacters(in: .whitespaces)) == .orderedSame
+        }) {
+            throw ControlPlaneError.conflict("\(app.slug) already has a customer named \(twin.name.debugDescription) (\(twin.id)); "
+                                             + "to issue a second license under that name, pass --allow-duplicate")
+        }
         let licenseID = LicenseID.generate()
         let customer = CustomerRecord(
             appID: app.id, name: draft.name, email: draft.email, channel: channel, type: type,
@@ -162,7 +170,9 @@ extension ControlPlane {
 
     func channelName(_ name: String, appID: String) async throws -> String {
         guard let channel = try await catalog.channel(appID: appID, named: name) else {
-            throw ControlPlaneError.invalid("unknown channel \(name.debugDescription)")
+            let known = try await store.channels(appID: appID).map(\.name)
+            throw ControlPlaneError.invalid("unknown channel \(name.debugDescription): the app's channels are \(known.joined(separator: ", ")) "
+                                            + "(`portcullis channel create` adds one)")
         }
         return channel.name
     }

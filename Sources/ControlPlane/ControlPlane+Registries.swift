@@ -43,7 +43,9 @@ public struct RegistryDraft: Sendable {
 }
 
 extension ControlPlane {
-    public func addRegistry(_ draft: RegistryDraft) async throws -> RegistryRecord {
+    /// Registers a registry; with `verify`, its credentials are tried first and refused when
+    /// the registry refuses them. The warning says when they could not be tried.
+    public func addRegistry(_ draft: RegistryDraft, verify: Bool = true) async throws -> (record: RegistryRecord, warning: String?) {
         let provider = try RegistryProvider.parse(draft.provider)
         let endpoint = try provider.endpoint(given: draft.endpoint)
         let name = draft.name ?? Slug.derive(from: provider == .dockerhub ? "dockerhub" : endpoint.authority)
@@ -56,14 +58,69 @@ extension ControlPlane {
         for slug in draft.apps { appIDs.append(try await app(slug: slug).id) }
         let realms = try draft.tokenRealms.map(Self.realmHost)
         try await checkDestination(endpoint.baseURL, what: "registry endpoint")
+        if try await store.registry(name: name) != nil { throw ControlPlaneError.conflict("registry \(name) already exists") }
         let record = RegistryRecord(
             name: name, provider: provider.rawValue, endpoint: endpoint.baseURL, host: endpoint.canonicalHost,
             username: login.username, sealedSecret: try login.secret.map { try secrets.seal($0) }, authType: login.authType,
             region: login.region, allowedRepositories: draft.allow, anonymousPull: draft.anonymousPull, appIDs: appIDs, tokenRealms: realms)
+        let warning = verify ? try await verifyLogin(record) : nil
         try await normalized { try await store.createRegistry(record) }
         await directory.invalidate()
         logger.info("registry added", metadata: ["registry": "\(name)", "endpoint": "\(endpoint.baseURL)", "auth": "\(login.authType)"])
-        return record
+        return (record, warning)
+    }
+
+    /// Replaces a registry's credentials (rotation), tried first unless `verify` is false.
+    public func updateRegistryLogin(name: String, username: String?, secret: String, authType: String?, verify: Bool = true) async throws
+        -> (record: RegistryRecord, warning: String?) {
+        guard var record = try await store.registry(name: name) else { throw ControlPlaneError.notFound("registry \(name) not found") }
+        let provider = try RegistryProvider.parse(record.provider)
+        let endpoint = try provider.endpoint(given: record.endpoint)
+        let draft = RegistryDraft(provider: record.provider, endpoint: record.endpoint, name: name, username: username ?? record.username,
+                                  secret: secret, authType: authType, region: record.region, apps: [])
+        let login = try provider.login(draft, endpoint: endpoint)
+        record.username = login.username
+        record.sealedSecret = try login.secret.map { try secrets.seal($0) }
+        record.authType = login.authType
+        // What the old credentials got is not used again, neither by the check nor by pulls.
+        await upstream.forgetLogins(registry: record.id)
+        let warning = verify ? try await verifyLogin(record) : nil
+        guard try await store.updateRegistryLogin(name: name, username: record.username, sealedSecret: record.sealedSecret,
+                                                  authType: record.authType) else {
+            throw ControlPlaneError.notFound("registry \(name) not found")
+        }
+        await directory.invalidate()
+        await upstream.forgetLogins(registry: record.id)
+        logger.info("registry credentials replaced", metadata: ["registry": "\(name)", "auth": "\(login.authType)"])
+        return (record, warning)
+    }
+
+    /// Tries a registry's credentials before they are kept: refused when the registry refuses
+    /// them; a warning (kept anyway) when it cannot be reached to tell.
+    private func verifyLogin(_ record: RegistryRecord) async throws -> String? {
+        guard record.sealedSecret != nil else { return nil }
+        // As the registry itself: what the check logs in to (an ECR password) serves the first pulls.
+        let target = try directory.target(for: record)
+        do {
+            try await upstream.ping(target, repository: "portcullis/login-check")
+            return nil
+        } catch let error as UpstreamError {
+            switch error {
+            case .authenticationFailed:
+                throw ControlPlaneError.invalid("\(record.endpoint) refused these credentials; check them, or keep them anyway with --no-verify")
+            case .unapprovedLogin(let host):
+                throw ControlPlaneError.invalid("\(record.endpoint) sends logins to \(host), which is not approved for it: "
+                                                + "approve it with --token-realm \(host), or keep the registry anyway with --no-verify")
+            case .notFound: return nil
+            default: return "the credentials could not be tried: \(Self.plain(error)); `registry test` tries them again"
+            }
+        }
+    }
+
+    /// An upstream failure as a vendor reads it: a host that does not resolve said so.
+    static func plain(_ error: UpstreamError) -> String {
+        if case .unreachable(let why) = error, why.hasSuffix("does not resolve") { return why + " (check the endpoint)" }
+        return error.description
     }
 
     /// Lets anyone pull a vendor repository (`<app>/<repo>`) without a license, or stops it.
@@ -117,7 +174,7 @@ extension ControlPlane {
             switch error {
             case .authenticationFailed: return (.authFailed, "the registry refused the stored credentials")
             case .notFound: return (.notFound, "\(normalized):\(reference) not found upstream")
-            default: return (.unreachable, error.description)
+            default: return (.unreachable, Self.plain(error))
             }
         }
     }

@@ -1,3 +1,4 @@
+import Charts
 import Hosting
 import ImageTooling
 import Storage
@@ -28,6 +29,17 @@ extension ControlPlane {
                 throw ControlPlaneError.invalid("chart lint failed:\n" + errors.map(\.description).joined(separator: "\n"))
             }
         }
+        // Said, not refused: re-releasing a chart version is sometimes meant (a fix to the chart's
+        // files), but a tag then means whichever release was promoted last.
+        var warnings: [String] = []
+        let earlier = try await catalog.summaries(appID: app.id)
+        for archive in archives {
+            guard let chart = try? ChartPackage.parse(archive: archive) else { continue }
+            if let previous = earlier.first(where: { $0.charts.contains { $0.name == chart.name && $0.version == chart.version } }) {
+                warnings.append("chart \(chart.name) \(chart.version) was already released in release \(previous.release.sequence); "
+                                + "customers get whichever of the two was promoted to their channel last (bump the chart's version to tell them apart)")
+            }
+        }
         let sequence = try await normalized {
             try await catalog.createRelease(appID: app.id, archives: archives, version: version, notes: notes, promoteTo: promoteTo)
         }
@@ -35,7 +47,9 @@ extension ControlPlane {
         if let promoteTo {
             webhooks?.emit(.releasePromoted, ["app": app.slug, "sequence": String(sequence), "channel": promoteTo, "version": version])
         }
-        return try await release(appID: app.id, sequence: sequence)
+        var summary = try await release(appID: app.id, sequence: sequence)
+        summary.warnings = warnings
+        return summary
     }
 
     public func releases(appSlug: String) async throws -> [ReleaseSummary] {

@@ -14,6 +14,12 @@ public enum WebhookEvent: String, CaseIterable, Sendable {
     case releasePromoted = "release.promoted"
     case pullRefused = "pull.refused"
     case upstreamAuthFailed = "upstream.auth_failed"
+    /// An instance's first check-in.
+    case instanceCreated = "instance.created"
+    /// An instance that has not checked in for `--instance-inactive-after`.
+    case instanceInactive = "instance.inactive"
+    /// An instance running a release older than its channel's latest.
+    case instanceVersionBehind = "instance.version_behind"
     /// Sent by `webhook test`, whatever the webhook subscribes to.
     case test = "webhook.test"
 }
@@ -149,18 +155,22 @@ public final class WebhookDispatcher: Service, Sendable {
 
 /// Emits `license.expiring` once for each of 30, 7 and 1 days before a license runs out (the
 /// smallest threshold reached; larger ones are then not sent late), checked periodically.
+/// Also emits `instance.inactive` for instances silent for `inactiveAfter`.
 public struct ExpiryNotices: Service {
     let control: ControlPlane
     let interval: Duration
+    let inactiveAfter: TimeInterval?
 
-    public init(control: ControlPlane, interval: Duration) {
+    public init(control: ControlPlane, interval: Duration, inactiveAfter: TimeInterval? = nil) {
         self.control = control
         self.interval = interval
+        self.inactiveAfter = inactiveAfter
     }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
             try? await control.sendExpiryNotices()
+            if let inactiveAfter { try? await control.sendInactiveNotices(inactiveAfter: inactiveAfter) }
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
         }
     }

@@ -34,15 +34,38 @@ public struct ChartDelivery: Sendable {
         }
     }
 
+    /// The subchart whose values a customer's pull fills in for the in-cluster SDK.
+    public static let sdkSubchart = "portcullis-sdk"
+
+    /// What a customer's chart tells the in-cluster SDK beside `global.replicated`.
+    public struct SDKFacts: Sendable {
+        /// The signed license document, as `customer download-license` writes it.
+        public var licenseDocument: String
+        public var publicKeyPEM: String
+        public var appName: String
+        /// `scheme://host` as the customer reached Portcullis: where the SDK reports.
+        public var endpoint: String
+        public var host: String
+
+        public init(licenseDocument: String, publicKeyPEM: String, appName: String, endpoint: String, host: String) {
+            self.licenseDocument = licenseDocument
+            self.publicKeyPEM = publicKeyPEM
+            self.appName = appName
+            self.endpoint = endpoint
+            self.host = host
+        }
+    }
+
     public enum Recipient: Sendable {
         case vendor
         /// `pullSecret` is the base64 dockerconfigjson for this customer and host.
-        case customer(License, licenseID: String, pullSecret: String, channelName: String, licenseFields: [SignedLicenseField])
+        case customer(License, licenseID: String, pullSecret: String, channelName: String, licenseFields: [SignedLicenseField],
+                      sdk: SDKFacts? = nil)
 
         public var audience: Audience {
             switch self {
             case .vendor: .vendor
-            case .customer(let license, _, _, _, _): .customer(id: license.customerID)
+            case .customer(let license, _, _, _, _, _): .customer(id: license.customerID)
             }
         }
 
@@ -50,19 +73,52 @@ public struct ChartDelivery: Sendable {
         var injected: [(String, ValuesInjection.Value)]? {
             switch self {
             case .vendor: nil
-            case .customer(let license, let licenseID, let pullSecret, let channelName, let fields):
+            case .customer(let license, let licenseID, let pullSecret, let channelName, let fields, _):
                 ChartDelivery.replicatedValues(license: license, licenseID: licenseID, pullSecret: pullSecret, channelName: channelName,
                                                licenseFields: fields)
             }
         }
 
+        /// What the SDK subchart gets, for a chart with it: the keys of the commercial SDK's values
+        /// where it has one (`replicatedAppEndpoint` beside our `portcullisEndpoint`).
+        func sdkValues(placement: ReleasePlacement?, repository: String) -> [(String, ValuesInjection.Value)]? {
+            guard case .customer(let license, _, _, let channelName, let fields, let sdk?) = self else { return nil }
+            var pairs: [(String, ValuesInjection.Value)] = [
+                ("license", .string(sdk.licenseDocument)),
+                ("licenseFields", .map(fields.map { ($0.definition.name, ChartDelivery.fieldObject($0)) })),
+                ("publicKey", .string(sdk.publicKeyPEM)),
+                ("appName", .string(sdk.appName)),
+                ("appSlug", .string(license.appSlug)),
+                ("channelName", .string(placement?.channelName ?? channelName)),
+            ]
+            if let placement {
+                pairs += [
+                    ("channelID", .string(placement.channelID)),
+                    ("channelSequence", .integer(placement.channelSequence)),
+                    ("releaseSequence", .integer(placement.releaseSequence)),
+                    ("versionLabel", .string(placement.versionLabel)),
+                    ("releaseCreatedAt", .string(ISO8601DateFormatter().string(from: placement.createdAt))),
+                    ("releaseNotes", .string(placement.releaseNotes)),
+                ]
+            }
+            pairs += [
+                ("parentChartURL", .string("oci://\(sdk.host)/\(repository)")),
+                ("imageRegistry", .string(sdk.host)),
+                ("portcullisEndpoint", .string(sdk.endpoint)),
+                ("replicatedAppEndpoint", .string(sdk.endpoint)),
+            ]
+            return pairs
+        }
+
         /// The recipe's key: the chart, the repository, and every injected value, hashed. Equal
         /// keys build equal bytes; any change to what is injected makes another key.
-        func recipeKey(chart: Digest, repository: String) -> String {
+        func recipeKey(chart: Digest, repository: String, placement: ReleasePlacement?) -> String {
             var text = "chart-delivery/v1\n\(chart)\n\(repository)\n"
             switch self {
             case .vendor: text += "vendor"
-            case .customer(let license, _, _, _, _): text += "customer \(license.customerID)\n" + ChartDelivery.canonical(.map(injected ?? []))
+            case .customer(let license, _, _, _, _, _):
+                text += "customer \(license.customerID)\n" + ValuesInjection.Value.map(injected ?? []).json
+                if let sdk = sdkValues(placement: placement, repository: repository) { text += "\nsdk " + ValuesInjection.Value.map(sdk).json }
             }
             return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
@@ -74,11 +130,14 @@ public struct ChartDelivery: Sendable {
     let built: (any DeliveredChartStore)?
     let memory: DeliveredChartMemory
     let leases: (any FillLeaseStore)?
+    let releaseImages: (@Sendable (ChartPackage) -> [String])?
 
     /// `built` keeps recipes → manifests in the shared store; `leases` (replicas) lets the first
-    /// replica to need a recipe build it while the others wait for its result.
+    /// replica to need a recipe build it while the others wait for its result. `releaseImages`
+    /// names a chart's images for the SDK subchart (`releaseImages`).
     public init(blobs: any BlobStore, index: any ProxyIndex, visibility: any BlobVisibilityIndex, built: (any DeliveredChartStore)? = nil,
-                leases: (any FillLeaseStore)? = nil) {
+                leases: (any FillLeaseStore)? = nil, releaseImages: (@Sendable (ChartPackage) -> [String])? = nil) {
+        self.releaseImages = releaseImages
         self.blobs = blobs
         self.index = index
         self.visibility = visibility
@@ -88,12 +147,13 @@ public struct ChartDelivery: Sendable {
     }
 
     /// The recipient's manifest for a chart, built at most once per recipe.
-    public func artifact(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient) async throws -> (ManifestRecord, ByteBuffer) {
-        let key = recipient.recipeKey(chart: chart.digest, repository: repository)
+    public func artifact(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, placement: ReleasePlacement? = nil) async throws
+        -> (ManifestRecord, ByteBuffer) {
+        let key = recipient.recipeKey(chart: chart.digest, repository: repository, placement: placement)
         if let hit = await memory.artifact(key) { return hit }
         return try await memory.once(key) {
             if let kept = try await kept(key) { return kept }
-            return try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, key: key) }
+            return try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, placement: placement, key: key) }
         } remember: { record, bytes in
             await memory.remember(key, record, bytes)
             // Read back from the store: its manifest is visible there (it was made so before the recipe was recorded).
@@ -130,7 +190,8 @@ public struct ChartDelivery: Sendable {
 
     /// Builds the recipient's artifact, stores its blobs, links them for the recipient, and
     /// records the recipe.
-    private func build(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, key: String) async throws -> (ManifestRecord, ByteBuffer) {
+    private func build(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, placement: ReleasePlacement?, key: String)
+        async throws -> (ManifestRecord, ByteBuffer) {
         guard let original = try await blobs.readAll(chart.digest, limit: ChartPackage.maxArchiveSize) else {
             throw RegistryError(.manifestUnknown, "chart archive missing from storage")
         }
@@ -138,7 +199,13 @@ public struct ChartDelivery: Sendable {
         let package = try ChartPackage.parse(archive: originalBytes)
         let layer: [UInt8]
         if let injected = recipient.injected {
-            layer = try package.replacingValues(try ValuesInjection.inject(into: package.values, replicated: injected)).archive()
+            var values = try ValuesInjection.inject(into: package.values, replicated: injected)
+            if let subchartKey = package.valuesKey(ofSubchart: Self.sdkSubchart),
+               var sdk = recipient.sdkValues(placement: placement, repository: repository) {
+                sdk.append(("releaseImages", .list((releaseImages?(package) ?? []).map { .string($0) })))
+                values = try ValuesInjection.inject(into: values, topLevel: subchartKey, sdk)
+            }
+            layer = try package.replacingValues(values).archive()
         } else {
             layer = originalBytes
         }
@@ -207,16 +274,6 @@ public struct ChartDelivery: Sendable {
         ]
         if d.hidden { pairs.append(("isHidden", .boolean(true))) }
         return .map(pairs)
-    }
-
-    /// Injected values as one unambiguous text (order kept: it is the order they are written in).
-    static func canonical(_ value: ValuesInjection.Value) -> String {
-        switch value {
-        case .string(let s): JSONString.quote(s)
-        case .integer(let i): String(i)
-        case .boolean(let b): b ? "true" : "false"
-        case .map(let pairs): "{" + pairs.map { JSONString.quote($0.0) + ":" + canonical($0.1) }.joined(separator: ",") + "}"
-        }
     }
 }
 

@@ -35,7 +35,8 @@ public struct DeliveredChartRepository: RepositoryReader {
             guard let release = chart.versions[version] else {
                 throw RegistryError(.manifestUnknown, "chart version \(version) is not on this channel")
             }
-            let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: try await recipient())
+            let (record, bytes) = try await delivery.artifact(release, repository: name.description, for: try await recipient(),
+                                                              placement: chart.placements[version])
             return ManifestContent(record: record, bytes: wantBody ? bytes : nil)
         case .digest(let digest):
             guard let stored = try await delivered.readAll(digest, limit: manifestLimit),

@@ -63,13 +63,23 @@ public final class LicenseFieldSigner: Sendable {
         return signed
     }
 
+    static let documentEntry = "portcullis-license-v1"
+
     /// The whole license as YAML, signed with the app's key (see `LicenseDocument.signedBytes`).
     public func document(for license: License, licenseType: String, channel: String) async throws -> String {
         let fields = try await fields(for: license)
         let spec: [(String, String)] = [("app", license.appSlug), ("channel", channel), ("customerID", license.customerID),
                                         ("customerName", license.customerName), ("licenseType", licenseType)]
         let bytes = LicenseDocument.signedBytes(spec: spec, fields: fields.map { ($0.definition.name, $0.value) })
-        let signature = try await privateKey(appID: license.appID).signature(for: SHA256.hash(data: bytes), padding: .PSS)
+        // Kept like a field's signature (under a name no field can have), so the same license is
+        // the same document, and the charts it is injected into keep their digests.
+        let signedDigest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        var signature = try await store.fieldSignature(customerID: license.customerID, name: Self.documentEntry, value: signedDigest)
+        if signature == nil {
+            let fresh = try await privateKey(appID: license.appID).signature(for: SHA256.hash(data: bytes), padding: .PSS)
+            signature = try await store.keepFieldSignature(customerID: license.customerID, name: Self.documentEntry, value: signedDigest,
+                                                           signature: fresh.rawRepresentation.base64EncodedString())
+        }
         func quoted(_ s: String) -> String { "\"" + s.unicodeScalars.map { c -> String in
             switch c {
             case "\"": return "\\\""
@@ -87,7 +97,7 @@ public final class LicenseFieldSigner: Sendable {
             lines.append("      valueType: \(field.definition.type.valueType)")
         }
         lines.append("signature:")
-        lines.append("  v1: \(quoted(signature.rawRepresentation.base64EncodedString()))")
+        lines.append("  v1: \(quoted(signature ?? ""))")
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -11,6 +11,8 @@ public struct ReleaseSummary: Sendable {
     public var charts: [ReleaseChartRecord]
     /// Names of the channels whose latest promotion is this release.
     public var activeChannels: [String]
+    /// What the vendor should know about how it was made (a chart version released before).
+    public var warnings: [String] = []
 }
 
 /// A chart repository: `<app>/<channel>/<chart>`, or `<app>/<chart>` for Stable.
@@ -20,6 +22,53 @@ public struct ChartRepository: Sendable, Equatable {
     public var chart: String
     /// Chart version → the chart in the release most recently promoted with that version.
     public var versions: [String: ReleaseChartRecord]
+    /// Chart version → the release and promotion it comes from on this channel.
+    public var placements: [String: ReleasePlacement] = [:]
+}
+
+/// Where a release stands on a channel: what the in-cluster SDK is told about the release it
+/// runs, and what it compares updates with.
+public struct ReleasePlacement: Sendable, Equatable {
+    public var releaseSequence: Int
+    /// The position of this promotion on the channel, from 0.
+    public var channelSequence: Int
+    /// The version the release was promoted with.
+    public var versionLabel: String
+    public var releaseNotes: String
+    public var createdAt: Date
+    public var channelID: String
+    public var channelName: String
+
+    public init(releaseSequence: Int, channelSequence: Int, versionLabel: String, releaseNotes: String, createdAt: Date, channelID: String,
+                channelName: String) {
+        self.releaseSequence = releaseSequence
+        self.channelSequence = channelSequence
+        self.versionLabel = versionLabel
+        self.releaseNotes = releaseNotes
+        self.createdAt = createdAt
+        self.channelID = channelID
+        self.channelName = channelName
+    }
+
+    /// A channel's promotions in order, as placements.
+    public static func onChannel(_ channel: ChannelRecord, promotions: [PromotionRecord], releases: [ReleaseRecord]) -> [ReleasePlacement] {
+        let byID = Dictionary(releases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return promotions.filter { $0.channelID == channel.id }.enumerated().compactMap { index, p in
+            guard let release = byID[p.releaseID] else { return nil }
+            return ReleasePlacement(releaseSequence: release.sequence, channelSequence: index, versionLabel: p.version,
+                                    releaseNotes: p.notes ?? release.notes ?? "", createdAt: release.createdAt, channelID: channel.id,
+                                    channelName: channel.name)
+        }
+    }
+
+    /// How many promotions on the channel came after the one of `releaseSequence` (or, when
+    /// that release was never promoted there, how many promotions are of newer releases).
+    public static func behind(_ placements: [ReleasePlacement], releaseSequence: Int) -> Int {
+        if let last = placements.lastIndex(where: { $0.releaseSequence == releaseSequence }) {
+            return placements.count - last - 1
+        }
+        return Set(placements.filter { $0.releaseSequence > releaseSequence }.map(\.releaseSequence)).count
+    }
 }
 
 public struct CatalogError: Error, Equatable, CustomStringConvertible {
@@ -172,9 +221,16 @@ public struct ReleaseCatalog: Sendable {
         guard path.count == 1 || path.count == 2 else { return nil }
         let snapshot = try await snapshots.snapshot(appID) {
             CatalogSnapshot(channels: try await store.channels(appID: appID), charts: try await store.releaseCharts(appID: appID),
-                            promotions: try await store.promotions(appID: appID))
+                            promotions: try await store.promotions(appID: appID), releases: try await store.releases(appID: appID))
         }
         return snapshot.chartRepository(appID: appID, path: path)
+    }
+
+    /// A channel's promotions in order, as placements (what the in-cluster SDK compares with).
+    public func placements(appID: String, channel name: String) async throws -> [ReleasePlacement] {
+        guard let channel = try await channel(appID: appID, named: name) else { return [] }
+        return ReleasePlacement.onChannel(channel, promotions: try await store.promotions(appID: appID),
+                                          releases: try await store.releases(appID: appID))
     }
 }
 
@@ -183,6 +239,7 @@ struct CatalogSnapshot: Sendable {
     var channels: [ChannelRecord]
     var charts: [ReleaseChartRecord]
     var promotions: [PromotionRecord]
+    var releases: [ReleaseRecord]
 
     func chartRepository(appID: String, path: [String]) -> ChartRepository? {
         let channel: ChannelRecord?
@@ -201,10 +258,16 @@ struct CatalogSnapshot: Sendable {
         guard let channel, charts.contains(where: { $0.name == chart }) else { return nil }
         var versions: [String: ReleaseChartRecord] = [:]
         let byRelease = Dictionary(grouping: charts.filter { $0.name == chart }, by: \.releaseID)
-        for p in promotions where p.channelID == channel.id {
-            for c in byRelease[p.releaseID, default: []] { versions[c.version] = c }
+        var placements: [String: ReleasePlacement] = [:]
+        let placed = Dictionary(ReleasePlacement.onChannel(channel, promotions: promotions, releases: releases).map { ($0.channelSequence, $0) },
+                                uniquingKeysWith: { a, _ in a })
+        for (index, p) in promotions.filter({ $0.channelID == channel.id }).enumerated() {
+            for c in byRelease[p.releaseID, default: []] {
+                versions[c.version] = c
+                placements[c.version] = placed[index]
+            }
         }
-        return ChartRepository(appID: appID, channel: channel, chart: chart, versions: versions)
+        return ChartRepository(appID: appID, channel: channel, chart: chart, versions: versions, placements: placements)
     }
 }
 

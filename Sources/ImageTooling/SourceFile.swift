@@ -133,6 +133,11 @@ public enum SourceLoader {
         do { package = try ChartPackage.parse(archive: bytes) } catch {
             throw ToolingError(file: path, line: nil, message: error.description)
         }
+        return try chartPackage(package, name: path)
+    }
+
+    /// The files of a chart already parsed; paths read `<name>!<entry>`.
+    public static func chartPackage(_ package: ChartPackage, name path: String) throws(ToolingError) -> [SourceFile] {
         let top = package.entries.first { $0.kind == .file }?.path.split(separator: "/").first.map(String.init) ?? package.name
         let entries = package.entries.compactMap { entry -> ChartEntry? in
             guard entry.kind == .file, entry.path.hasPrefix(top + "/") else { return nil }

@@ -44,6 +44,8 @@ public struct CreateCustomerRequest: Codable, Sendable {
     public var helmInstall: Bool?
     /// License field values by name (validated against the app's fields).
     public var fields: [String: String]?
+    /// Create it even when the app has a customer of that name (refused otherwise).
+    public var allowDuplicate: Bool?
 
     public init(app: String, name: String, email: String? = nil, channel: String? = nil, type: String? = nil, expiresAt: Date? = nil,
                 helmInstall: Bool? = nil) {

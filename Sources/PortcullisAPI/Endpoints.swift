@@ -97,6 +97,8 @@ public enum API {
     public static let addRegistry = Endpoint<CreateRegistryRequest, RegistryBody>(.POST, "/registries", status: 201,
                                                                                   "Register an upstream registry (credentials are stored, never returned)")
     public static let registries = Endpoint<Nothing, [RegistryBody]>(.GET, "/registries", "List upstream registries")
+    public static let updateRegistry = Endpoint<UpdateRegistryRequest, RegistryBody>(.PATCH, "/registries/:name",
+                                                                                     "Replace a registry's credentials (tried first)")
     public static let removeRegistry = Endpoint<Nothing, Nothing>(.DELETE, "/registries/:name", status: 204, "Remove an upstream registry")
     public static let testRegistry = Endpoint<TestRegistryRequest, TestRegistryResult>(.POST, "/registries/:name/test",
                                                                                        "Log in to an upstream and read an image's manifest")
@@ -124,6 +126,8 @@ public enum API {
                                                                                "A customer's pulls per day and repository (?days=)")
     public static let pullSummary = Endpoint<Nothing, PullSummaryBody>(.GET, "/pulls/summary", "Pulls per day, customer and repository (?days=)")
     public static let customerPulls = Endpoint<Nothing, [PullBody]>(.GET, "/customers/:id/pulls", "A customer's latest pulls (?limit=)")
+    public static let customerInstances = Endpoint<Nothing, [InstanceBody]>(.GET, "/customers/:id/instances",
+                                                                            "A customer's running instances, as their SDKs report them")
     public static let license = Endpoint<Nothing, Document>(.GET, "/customers/:id/license", "The customer's signed license document (YAML)")
 
     // License fields
@@ -182,11 +186,12 @@ public enum API {
     /// Every endpoint, in the order the README lists them.
     public static let all: [EndpointDescription] = [
         createApp.description, apps.description, appPublicKey.description,
-        addRegistry.description, registries.description, removeRegistry.description, testRegistry.description,
+        addRegistry.description, registries.description, updateRegistry.description, removeRegistry.description, testRegistry.description,
         publicRepositories.description, makeRepositoryPublic.description, makeRepositoryPrivate.description,
         createCustomer.description, customers.description, customer.description, updateCustomer.description,
         archiveCustomer.description, unarchiveCustomer.description, pullSecret.description, mirrorConfig.description,
-        customerPullSummary.description, pullSummary.description, customerPulls.description, license.description,
+        customerPullSummary.description, pullSummary.description, customerPulls.description, customerInstances.description,
+        license.description,
         createLicenseField.description, licenseFields.description, removeLicenseField.description,
         channels.description, createChannel.description, createRelease.description, releases.description, promote.description,
         bundle.description,

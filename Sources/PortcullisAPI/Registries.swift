@@ -18,6 +18,8 @@ public struct RegistryBody: Codable, Sendable, Equatable {
     /// Token service hosts approved besides the registry's own host.
     public var tokenRealms: [String]?
     public var createdAt: Date
+    /// Set when the credentials were kept without being tried (the registry could not be reached).
+    public var warning: String?
 
     public init(name: String, provider: String, endpoint: String, username: String?, authType: String, region: String? = nil,
                 allow: [String] = [], anonymousPull: Bool = false, apps: [String], tokenRealms: [String]? = nil, createdAt: Date) {
@@ -55,6 +57,8 @@ public struct CreateRegistryRequest: Codable, Sendable {
     public var apps: [String]?
     /// Hosts of token services the registry may send logins to besides its own host.
     public var tokenRealms: [String]?
+    /// False to keep the credentials without trying them first (default: tried, refused if refused).
+    public var verify: Bool?
 
     public init(provider: String, endpoint: String? = nil, name: String? = nil, username: String? = nil, secret: String? = nil,
                 authType: String? = nil, region: String? = nil, anonymous: Bool? = nil, allow: [String]? = nil, anonymousPull: Bool? = nil,
@@ -71,6 +75,23 @@ public struct CreateRegistryRequest: Codable, Sendable {
         self.allow = allow
         self.anonymousPull = anonymousPull
         self.apps = apps
+    }
+}
+
+/// `PATCH /registries/{name}`: new credentials for a registry (rotation).
+public struct UpdateRegistryRequest: Codable, Sendable {
+    /// The new username or (ECR) access key ID; the current one when absent.
+    public var username: String?
+    public var secret: String
+    /// `password` (default) or `token`.
+    public var authType: String?
+    public var verify: Bool?
+
+    public init(username: String?, secret: String, authType: String?, verify: Bool?) {
+        self.username = username
+        self.secret = secret
+        self.authType = authType
+        self.verify = verify
     }
 }
 

@@ -79,6 +79,8 @@ public struct ReleaseBody: Codable, Sendable, Equatable {
     public var editedAt: Date?
     public var activeChannels: [String]
     public var charts: [Chart]
+    /// Things the vendor should know about the release just made (a chart version released before).
+    public var warnings: [String]?
 
     public init(sequence: Int, version: String, releaseNotes: String?, createdAt: Date, editedAt: Date?, activeChannels: [String],
                 charts: [Chart]) {

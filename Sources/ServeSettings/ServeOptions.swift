@@ -72,6 +72,8 @@ public enum ServeOptions {
               "a customer's refused requests within an hour that send pull.refused"),
         .init("expiryScanInterval", "--expiry-scan-interval", env: "PORTCULLIS_EXPIRY_SCAN_INTERVAL", default: "10m", .duration,
               "how often licenses are checked for license.expiring"),
+        .init("instanceInactiveAfter", "--instance-inactive-after", env: "PORTCULLIS_INSTANCE_INACTIVE_AFTER", default: "24h", .duration,
+              "how long an instance's SDK may be silent before the instance counts as inactive (instance.inactive)"),
         .init("cacheMaxSize", "--cache-max-size", env: "PORTCULLIS_CACHE_MAX_SIZE", .size, example: "50GiB",
               "largest proxy cache, e.g. 50GiB or 80% of the blob directory's disk (default: unbounded)"),
         .init("cacheCheckInterval", "--cache-check-interval", env: "PORTCULLIS_CACHE_CHECK_INTERVAL", default: "30s", .duration,

@@ -10,6 +10,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
+import ImageTooling
 import Logging
 import Metrics
 import Prometheus
@@ -69,8 +70,8 @@ public enum PortcullisServer {
                            .init(service: app),
                            .init(service: ShutdownNotice(state: components.state))]
                     + (components.control.webhooks.map { [.init(service: $0)] } ?? [])
-                    + [.init(service: ExpiryNotices(control: components.control,
-                                                    interval: .milliseconds(Int64(configuration.expiryScanInterval * 1000))))]
+                    + [.init(service: ExpiryNotices(control: components.control, interval: noticeInterval(configuration),
+                                                    inactiveAfter: configuration.instanceInactiveAfter))]
                     + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger)),
                                                       .init(service: DomainCertificateRefresher(certificates: DomainCertificates(c: components),
                                                                                                 interval: .seconds(10)))] } ?? []),
@@ -90,6 +91,13 @@ public enum PortcullisServer {
 
     /// Assembles the domain over a storage backend. The fill service and pull recorder it
     /// returns must be run (as services) for fills and pull records to happen.
+    /// License expiry and instance silence are checked this often: the expiry scan interval,
+    /// or a quarter of the inactivity time when that is shorter (so it is noticed within it).
+    static func noticeInterval(_ configuration: ServerConfiguration) -> Duration {
+        let seconds = max(0.5, min(configuration.expiryScanInterval, configuration.instanceInactiveAfter / 4))
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
     public static func makeComponents(_ configuration: ServerConfiguration, secrets: ServerSecrets, storage: StorageBackend,
                                       http: HTTPClient, metrics: PrometheusCollectorRegistry = .init(), logger: Logger) async throws -> Components {
         let store = storage.metadata, blobs = storage.blobs
@@ -133,7 +141,8 @@ public enum PortcullisServer {
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog,
-            delivery: ChartDelivery(blobs: blobs, index: store, visibility: store, built: store, leases: storage.isShared ? store : nil),
+            delivery: ChartDelivery(blobs: blobs, index: store, visibility: store, built: store, leases: storage.isShared ? store : nil,
+                                    releaseImages: ReleaseImages.of),
             domains: domains, publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit,
             recipientLifetime: cacheTTL, recipients: recipients)
         let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(connections: outbound), logger: logger)
@@ -177,6 +186,7 @@ public enum PortcullisServer {
         OperationsEndpoints(c: c).register(on: router)
         RegistryRoutes(c: c).register(on: router)
         BundleRoutes(c: c).register(on: router)
+        SDKRoutes(c: c).register(on: router)
         AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
         let portal = PortalKit(c: c, library: try PortalTemplates.library())
         VendorPortalRoutes(kit: portal).register(on: router)

@@ -90,7 +90,7 @@ struct PublicAddress: Sendable {
     /// The token service name, which is also the audience of the tokens it issues.
     var service: String { host }
     var tokenRealm: String { "\(scheme)://\(host)/v2/token" }
-    var requestAddress: RequestAddress { RequestAddress(host: host, domainApp: domainApp, defaultHost: defaultHost) }
+    var requestAddress: RequestAddress { RequestAddress(host: host, domainApp: domainApp, defaultHost: defaultHost, scheme: scheme) }
 }
 
 enum IPv4Literal {

@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var refusedPullThreshold = 20
     /// How often licenses are checked for `license.expiring` events, in seconds.
     public var expiryScanInterval: TimeInterval = 600
+    /// An instance whose SDK has not checked in for this long is inactive.
+    public var instanceInactiveAfter: TimeInterval = 86_400
     /// How long in-flight requests may run after SIGTERM before they are cut.
     public var shutdownGrace: TimeInterval = 30
     /// Largest request header block accepted.

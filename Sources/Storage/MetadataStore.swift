@@ -13,6 +13,8 @@ public protocol RegistryStore: Sendable {
     func registries() async throws -> [RegistryRecord]
     func registry(name: String) async throws -> RegistryRecord?
     func deleteRegistry(name: String) async throws -> Bool
+    /// Replaces a registry's login (`registry update`); false when there is no such registry.
+    func updateRegistryLogin(name: String, username: String?, sealedSecret: String?, authType: String) async throws -> Bool
 }
 
 public protocol CustomerStore: Sendable {
@@ -57,4 +59,4 @@ public protocol PullLog: Sendable {
 /// Everything the server keeps in its database.
 public typealias MetadataStore = AppStore & RegistryStore & CustomerStore & ProxyIndex & BlobVisibilityIndex & PullLog & DomainStore & PublicRepositoryStore & PortalStore & WebhookStore & LicenseFieldStore
     & VendorTokenStore & ReleaseStore & HostedRepositoryStore & SigningKeyStore & FillLeaseStore & LoginFailureStore
-    & UploadSessionStore & CacheEntryStore & HostedCollectionStore & BundleStore & DeliveredChartStore
+    & UploadSessionStore & CacheEntryStore & HostedCollectionStore & BundleStore & DeliveredChartStore & InstanceStore

@@ -102,6 +102,15 @@ public final class SQLMetadataStore: MetadataStore {
         return r
     }
 
+    public func updateRegistryLogin(name: String, username: String?, sealedSecret: String?, authType: String) async throws -> Bool {
+        guard try await registry(name: name) != nil else { return false }
+        try await db.raw("""
+            UPDATE registries SET username = \(bind: username), sealed_secret = \(bind: sealedSecret), auth_type = \(bind: authType)
+            WHERE name = \(bind: name)
+            """).run()
+        return true
+    }
+
     public func deleteRegistry(name: String) async throws -> Bool {
         guard let r = try await registry(name: name) else { return false }
         try await db.raw("DELETE FROM registry_apps WHERE registry_id = \(bind: r.id)").run()

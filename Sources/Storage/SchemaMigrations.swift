@@ -173,6 +173,16 @@ enum SchemaMigrations {
             // Charts built for a recipient: what was injected (a hash) → the manifest it made.
             "CREATE TABLE delivered_charts (delivery_key TEXT PRIMARY KEY, digest TEXT NOT NULL, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
         ],
+        [
+            // Instances of vendors' applications, as their in-cluster SDKs report them.
+            """
+            CREATE TABLE instances (customer_id TEXT NOT NULL, instance_id TEXT NOT NULL, app_id TEXT NOT NULL, cluster_id TEXT,
+                first_seen BIGINT NOT NULL, last_checkin BIGINT NOT NULL, version_label TEXT, release_sequence BIGINT,
+                channel_sequence BIGINT, channel_id TEXT, app_status TEXT, k8s_version TEXT, k8s_distribution TEXT,
+                custom_metrics TEXT, tags TEXT, PRIMARY KEY (customer_id, instance_id))
+            """,
+            "CREATE INDEX instances_by_checkin ON instances (last_checkin)",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -8,9 +8,21 @@ import OCI
 /// The distribution API over HTTP, on a transport chain: metrics → challenge auth → redirects → AsyncHTTPClient.
 public struct HTTPUpstreamRegistry: UpstreamRegistry {
     let transport: any UpstreamTransport
+    /// The tokens and logins the chain keeps, when this registry built the chain.
+    let tokens: UpstreamTokenCache?
 
     public init(transport: any UpstreamTransport) {
         self.transport = transport
+        tokens = nil
+    }
+
+    private init(transport: any UpstreamTransport, tokens: UpstreamTokenCache) {
+        self.transport = transport
+        self.tokens = tokens
+    }
+
+    public func forgetLogins(registry id: String) async {
+        await tokens?.forgetAll(registry: id)
     }
 
     /// The production chain. Token requests (to a realm, to ECR) go through redirects but not
@@ -28,7 +40,7 @@ public struct HTTPUpstreamRegistry: UpstreamRegistry {
     private init(wire bottom: HTTPClientTransport, tokens: UpstreamTokenCache) {
         let wire = RedirectFollowingTransport(wrapping: TracingTransport(wrapping: bottom))
         let auth = ChallengeAuthTransport(wrapping: wire, exchange: BearerTokenExchange(transport: wire), tokens: tokens)
-        self.init(transport: MetricsTransport(wrapping: auth))
+        self.init(transport: MetricsTransport(wrapping: auth), tokens: tokens)
     }
 
     public func manifestHead(_ target: UpstreamTarget, repository: String, reference: String) async throws -> UpstreamManifestHead {

@@ -75,9 +75,13 @@ public protocol UpstreamRegistry: Sendable {
     func referrers(_ target: UpstreamTarget, repository: String, digest: Digest, artifactType: String?) async throws -> ByteBuffer?
     /// Checks that the endpoint answers as a registry and the credentials work.
     func ping(_ target: UpstreamTarget, repository: String) async throws
+    /// Drops every token and login kept for a registry (its credentials were replaced).
+    func forgetLogins(registry id: String) async
 }
 
 extension UpstreamRegistry {
+    public func forgetLogins(registry id: String) async {}
+
     /// Every tag of an upstream repository, following the upstream's own pagination.
     /// Sorting and paging for the client happen in Portcullis, since registries differ in
     /// whether they honour `n` and in the order they return.

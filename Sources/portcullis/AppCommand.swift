@@ -31,7 +31,7 @@ struct AppCommand: AsyncParsableCommand {
     struct PublicKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "public-key",
                                                         abstract: "Print the PEM key that verifies the app's license field signatures.")
-        @Argument var app: String
+        @Argument(help: "The app's slug.") var app: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {

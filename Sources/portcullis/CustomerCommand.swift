@@ -21,7 +21,7 @@ struct CustomerCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a customer and issue its license.")
-        @Option(help: "App slug.") var app: String
+        @OptionGroup var app: AppOption
         @Option(help: "Customer name.") var name: String
         @Option(help: "Customer email.") var email: String?
         @Option(help: "Release channel (default Stable).") var channel: String?
@@ -30,6 +30,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option(help: "License expiry, RFC 3339.") var expiresAt: String?
         @Flag(inversion: .prefixedNo, help: "Whether the license may install the vendor's Helm charts.") var helmInstall = true
         @Option(name: .customLong("field"), help: "A license field value, name=value (repeatable).") var fields: [String] = []
+        @Flag(help: "Create it even though the app has a customer of that name.") var allowDuplicate = false
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -38,27 +39,28 @@ struct CustomerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var request = CreateCustomerRequest(app: app, name: name, email: email, channel: channel, type: type,
+            var request = CreateCustomerRequest(app: try app.slug(), name: name, email: email, channel: channel, type: type,
                                                 expiresAt: try CustomerCommand.expiry(at: expiresAt, in: expiresIn), helmInstall: helmInstall)
             request.fields = try CustomerCommand.fieldValues(fields)
+            if allowDuplicate { request.allowDuplicate = true }
             Output.print(try await APIClient(client).call(API.createCustomer, body: request), format: output.output)
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List customers.")
-        @Option(help: "Only this app's customers.") var app: String?
+        @Option(help: "Only this app's customers (env PORTCULLIS_APP; default: every app).") var app: String?
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).call(API.customers, query: [("app", app)]), format: output.output)
+            Output.print(try await APIClient(client).call(API.customers, query: [("app", app ?? AppOption.fromEnvironment)]), format: output.output)
         }
     }
 
     struct Archive: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Archive a customer: its license stops working.")
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -69,7 +71,7 @@ struct CustomerCommand: AsyncParsableCommand {
 
     struct Unarchive: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restore an archived customer.")
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -80,14 +82,14 @@ struct CustomerCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a customer's license.")
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Option(help: "New expiry, RFC 3339.") var expiresAt: String?
         @Option(help: "New lifetime from now, e.g. 720h.") var expiresIn: String?
         @Flag(help: "Remove the expiry.") var noExpiry = false
-        @Option var name: String?
-        @Option var email: String?
-        @Option var channel: String?
-        @Option var type: String?
+        @Option(help: "New name.") var name: String?
+        @Option(help: "New email.") var email: String?
+        @Option(help: "New release channel (the channel's name).") var channel: String?
+        @Option(help: "New license type: dev, trial, paid or community.") var type: String?
         @Flag(inversion: .prefixedNo, help: "Grant or withdraw the Helm install entitlement.") var helmInstall: Bool?
         @Option(name: .customLong("field"), help: "A license field value, name=value (repeatable).") var fields: [String] = []
         @OptionGroup var client: ClientOptions
@@ -120,7 +122,7 @@ struct CustomerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "download-license",
             abstract: "Write the customer's license as a signed YAML document (verify with `app public-key`).")
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Option(help: "Write it to this file instead of standard output.") var file: String?
         @OptionGroup var client: ClientOptions
 
@@ -139,7 +141,7 @@ struct CustomerCommand: AsyncParsableCommand {
     struct PullSecretCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "pull-secret",
                                                         abstract: "Print the customer's Docker config for pulling through Portcullis.")
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Flag(help: "Print it base64-encoded, as charts receive global.replicated.dockerconfigjson.") var base64 = false
         @OptionGroup var client: ClientOptions
 
@@ -158,7 +160,7 @@ struct CustomerCommand: AsyncParsableCommand {
                 /etc/containerd/certs.d): pulls of the vendor's original image references then go through Portcullis,
                 with no chart rewrite and no imagePullSecrets. --dir writes the files instead.
                 """)
-        @Argument var id: String
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Option(name: .customLong("upstream"), help: "Only this registry (repeatable; default: every registry the app may use).")
         var upstreams: [String] = []
         @Option(help: "Portcullis as the nodes reach it, e.g. https://registry.example.com (default: the server's public URL).")
@@ -190,7 +192,7 @@ struct CustomerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List a customer's recent registry requests, or summarize requests per day and per image.",
             discussion: "Without a customer ID, --summary covers all traffic: per customer, and the vendor's own and anonymous pulls apart.")
-        @Argument var id: String?
+        @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String?
         @Option(help: "How many, newest first.") var limit = 100
         @Flag(help: "Per day and per image, and the reasons for refusals.") var summary = false
         @Option(help: "With --summary: how far back, e.g. 30d (at most 366d).") var since: String?

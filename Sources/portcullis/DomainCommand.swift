@@ -15,7 +15,7 @@ struct DomainCommand: AsyncParsableCommand {
                 for the domain (SNI); it must match its key, be valid now and name the domain.
                 """)
         @Argument(help: "Host name, e.g. registry.acme.example.") var name: String
-        @Option(help: "App slug.") var app: String
+        @OptionGroup var app: AppOption
         @Option(help: "PEM certificate chain for the domain.") var cert: String?
         @Option(help: "PEM private key of that certificate.") var key: String?
         @OptionGroup var client: ClientOptions
@@ -31,7 +31,7 @@ struct DomainCommand: AsyncParsableCommand {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
                 return text
             }
-            let request = CreateDomainRequest(name: name, app: app, certificate: try read(cert), key: try read(key))
+            let request = CreateDomainRequest(name: name, app: try app.slug(), certificate: try read(cert), key: try read(key))
             Output.print(try await APIClient(client).call(API.addDomain, body: request), format: output.output)
         }
     }
@@ -48,7 +48,7 @@ struct DomainCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a custom domain.")
-        @Argument var name: String
+        @Argument(help: "The domain, as `domain ls` lists it.") var name: String
         @Flag(help: "Remove it even though released charts still name it.") var force = false
         @OptionGroup var client: ClientOptions
 

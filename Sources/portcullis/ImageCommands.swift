@@ -53,7 +53,7 @@ struct ImagesCommand: AsyncParsableCommand {
             abstract: "Point image references at the proxy and add the pull secret.",
             discussion: "Files are edited in place (comments and layout kept) unless --kustomize is given; nothing is written when any input is invalid.")
         @Argument(help: "Chart directories, manifest directories or files.") var paths: [String]
-        @Option(help: "App slug (not with --registry).") var app: String?
+        @Option(help: "App slug (env PORTCULLIS_APP; not with --registry).") var app: String?
         @Option(help: "Point images at this registry instead, host[:port][/prefix], where `bundle push` put an air-gap bundle.")
         var registry: String?
         @Option(help: "Portcullis host clients pull from (env PORTCULLIS_PROXY_HOST; default: the app's custom domain).")
@@ -75,7 +75,9 @@ struct ImagesCommand: AsyncParsableCommand {
                 }
                 return .mirror(registry.hasSuffix("/") ? String(registry.dropLast()) : registry)
             }
-            guard let app else { throw ValidationError("--app is required (or --registry for an air-gapped registry)") }
+            guard let app = app ?? AppOption.fromEnvironment else {
+                throw ValidationError("no app: pass --app or set PORTCULLIS_APP (or --registry for an air-gapped registry)")
+            }
             var host = proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"]
             if host == nil { host = try await appDomain(app) }
             guard let host else {
@@ -155,7 +157,7 @@ struct ChartCommand: AsyncParsableCommand {
     struct Lint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check a chart is ready for the proxy; exit 1 on errors.")
         @Argument(help: "Chart directory or .tgz.") var chart: String
-        @Option(help: "App slug.") var app: String
+        @OptionGroup var app: AppOption
         @Option(help: "Portcullis host images must use (env PORTCULLIS_PROXY_HOST; any host when unset).") var proxyHost: String?
         @Flag(help: "Count every warning as an error.") var strict = false
         @Option(name: .customLong("accept-unknown"), help: ArgumentHelp(
@@ -166,6 +168,7 @@ struct ChartCommand: AsyncParsableCommand {
 
         func run() async throws {
             let findings: [LintFinding]
+            let app = try app.slug()
             do {
                 findings = try ChartLinter.lint(try SourceLoader.load(chart), app: app,
                                                 proxyHost: proxyHost ?? ProcessInfo.processInfo.environment["PORTCULLIS_PROXY_HOST"], strict: strict,
@@ -204,7 +207,7 @@ struct PostRender: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let app = app ?? environment["PORTCULLIS_APP"], !app.isEmpty else {
+        guard let app = app ?? AppOption.fromEnvironment else {
             throw ValidationError("no app: pass --app or set PORTCULLIS_APP")
         }
         guard let host = proxyHost ?? environment["PORTCULLIS_PROXY_HOST"], !host.isEmpty else {

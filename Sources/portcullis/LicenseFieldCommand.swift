@@ -12,7 +12,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Define a license field for an app.")
-        @Option(help: "App slug.") var app: String
+        @OptionGroup var app: AppOption
         @Option(help: "Field name: lowercase letters, digits and _.") var name: String
         @Option(help: "Title shown to people.") var title: String?
         @Option(help: "Description.") var description: String?
@@ -24,31 +24,31 @@ struct LicenseFieldCommand: AsyncParsableCommand {
 
         func run() async throws {
             let body = LicenseFieldBody(name: name, title: title, description: description, type: type, default: `default`, hidden: hidden)
-            Output.print(try await APIClient(client).call(API.createLicenseField, app, body: body),
+            Output.print(try await APIClient(client).call(API.createLicenseField, try app.slug(), body: body),
                          format: output.output)
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's license fields.")
-        @Option(help: "App slug.") var app: String
+        @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            Output.print(try await APIClient(client).call(API.licenseFields, app),
+            Output.print(try await APIClient(client).call(API.licenseFields, try app.slug()),
                          format: output.output)
         }
     }
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a license field.")
-        @Option(help: "App slug.") var app: String
-        @Argument var name: String
+        @OptionGroup var app: AppOption
+        @Argument(help: "The field's name, as `license-field ls` lists it.") var name: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            _ = try await APIClient(client).call(API.removeLicenseField, app, name)
+            _ = try await APIClient(client).call(API.removeLicenseField, try app.slug(), name)
             print("removed \(name)")
         }
     }

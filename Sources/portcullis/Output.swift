@@ -24,6 +24,11 @@ enum Output {
         }
     }
 
+    /// A warning on standard error, so it never mixes into output meant for other programs.
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    }
+
     static func json(_ value: some Encodable) {
         let encoder = APICoding.encoder
         encoder.outputFormatting.insert(.prettyPrinted)

@@ -4,7 +4,7 @@ import PortcullisAPI
 
 struct RegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "registry", abstract: "Manage upstream registries.",
-                                                    subcommands: [Add.self, List.self, Remove.self, Test.self])
+                                                    subcommands: [Add.self, List.self, Update.self, Remove.self, Test.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -29,11 +29,13 @@ struct RegistryCommand: AsyncParsableCommand {
         var anonymousPull = false
         @Option(name: .customLong("allow"), help: "Upstream repositories customers may pull, e.g. 'org/*' or 'org/**' (repeatable; default: all).")
         var allow: [String] = []
-        @Option(name: .customLong("app"), help: "Limit to this app (repeatable; default: all apps).") var apps: [String] = []
+        @Option(name: .customLong("app"), help: "Limit to this app (repeatable; default: every app, whatever PORTCULLIS_APP says).") var apps: [String] = []
         @Option(name: .customLong("token-realm"), help: ArgumentHelp(
             "A host whose token service the registry may send logins to, besides its own host and the provider's known one (repeatable).",
             valueName: "host"))
         var tokenRealms: [String] = []
+        @Flag(help: "Keep the credentials without trying them (by default a registry that refuses them is not added).")
+        var noVerify = false
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -59,7 +61,43 @@ struct RegistryCommand: AsyncParsableCommand {
                 request.secret = secret
                 request.authType = tokenStdin ? "token" : nil
             }
-            Output.print(try await APIClient(client).call(API.addRegistry, body: request), format: output.output)
+            if noVerify { request.verify = false }
+            let added = try await APIClient(client).call(API.addRegistry, body: request)
+            Output.print(added, format: output.output)
+            if let warning = added.warning { Output.warn("registry \(added.name) added, but \(warning)") }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a registry's credentials (rotation), tried before they are kept.",
+            discussion: "The new secret is read from standard input; the name, endpoint, apps and rules stay as they are.")
+        @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
+        @Option(help: "The new username (default: the current one).") var username: String?
+        @Option(help: "ECR: the new AWS access key ID.") var accessKeyId: String?
+        @Flag(help: "Read the new password (or JSON key) from standard input.") var passwordStdin = false
+        @Flag(help: "Read a new access token from standard input.") var tokenStdin = false
+        @Flag(help: "ECR: read the new AWS secret access key from standard input.") var secretAccessKeyStdin = false
+        @Flag(help: "Keep the credentials without trying them.") var noVerify = false
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            let sources = [passwordStdin, tokenStdin, secretAccessKeyStdin].filter { $0 }.count
+            if sources != 1 { throw ValidationError("give the new secret with one of --password-stdin, --token-stdin and --secret-access-key-stdin") }
+            if accessKeyId != nil && username != nil { throw ValidationError("use --access-key-id (ecr) or --username, not both") }
+        }
+
+        func run() async throws {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard let secret = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !secret.isEmpty else {
+                throw ValidationError("no secret on standard input")
+            }
+            let request = UpdateRegistryRequest(username: accessKeyId ?? username, secret: secret, authType: tokenStdin ? "token" : nil,
+                                                verify: noVerify ? false : nil)
+            let updated = try await APIClient(client).call(API.updateRegistry, name, body: request)
+            Output.print(updated, format: output.output)
+            if let warning = updated.warning { Output.warn("credentials of \(updated.name) replaced, but \(warning)") }
         }
     }
 
@@ -75,7 +113,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a registry.")
-        @Argument var name: String
+        @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
@@ -86,7 +124,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check that Portcullis can pull an image from a registry.")
-        @Argument var name: String
+        @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
         @Option(help: "Image on that registry, e.g. org/api:1.0.") var image: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions

@@ -6,8 +6,13 @@ import PortcullisAPI
 struct AppOption: ParsableArguments {
     @Option(help: "App slug (env PORTCULLIS_APP).") var app: String?
 
+    /// `PORTCULLIS_APP`, when set and not empty.
+    static var fromEnvironment: String? {
+        ProcessInfo.processInfo.environment["PORTCULLIS_APP"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func slug() throws -> String {
-        guard let slug = app ?? ProcessInfo.processInfo.environment["PORTCULLIS_APP"], !slug.isEmpty else {
+        guard let slug = app ?? Self.fromEnvironment, !slug.isEmpty else {
             throw ValidationError("no app: pass --app or set PORTCULLIS_APP")
         }
         return slug
@@ -74,6 +79,7 @@ struct ReleaseCommand: AsyncParsableCommand {
                                                lint: lint ? true : nil, proxyHost: proxyHost, acceptUnknown: acceptUnknown.isEmpty ? nil : acceptUnknown)
             let release = try await APIClient(client).call(API.createRelease, try app.slug(), body: request)
             print("SEQUENCE: \(release.sequence)")
+            for warning in release.warnings ?? [] { Output.warn(warning) }
         }
     }
 

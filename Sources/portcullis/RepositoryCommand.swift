@@ -9,7 +9,7 @@ struct RepositoryCommand: AsyncParsableCommand {
 
     struct Public: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Let anyone pull <app>/<repo> without a license.")
-        @Argument var name: String
+        @Argument(help: "A vendor repository, <app>/<repo>.") var name: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
@@ -20,7 +20,7 @@ struct RepositoryCommand: AsyncParsableCommand {
 
     struct Private: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Require a license to pull <app>/<repo> again.")
-        @Argument var name: String
+        @Argument(help: "A vendor repository, <app>/<repo>.") var name: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {

@@ -42,6 +42,11 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if let why = ListenProbe.refusal(host: config.host, port: config.port) {
+            let address = config.host.contains(":") ? "[\(config.host)]:\(config.port)" : "\(config.host):\(config.port)"
+            FileHandle.standardError.write(Data("portcullis: cannot listen on \(address): \(why); choose another address with --listen HOST:PORT\n".utf8))
+            throw ExitCode(2)
+        }
         var observability: [any Service] = []
         var traceIDs: Logger.MetadataProvider?
         if let endpoint = settings["otelEndpoint"] {
@@ -125,6 +130,7 @@ struct Serve: AsyncParsableCommand {
         config.upstreamTimeout = duration("upstreamTimeout")!
         config.shutdownGrace = duration("shutdownGrace")!
         config.expiryScanInterval = duration("expiryScanInterval")!
+        config.instanceInactiveAfter = duration("instanceInactiveAfter")!
         config.loginFailureLimit = integer("loginFailureLimit")!
         config.anonymousRateLimit = integer("anonymousRateLimit")!
         config.allowPrivateUpstreams = value("allowPrivateUpstreams")?.value == "true"

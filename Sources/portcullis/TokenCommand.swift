@@ -30,7 +30,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Revoke a token.")
-        @Argument var id: String
+        @Argument(help: "The token's ID, as `token ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {

@@ -40,7 +40,7 @@ struct WebhookCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a webhook.")
-        @Argument var id: String
+        @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
@@ -51,7 +51,7 @@ struct WebhookCommand: AsyncParsableCommand {
 
     struct Deliveries: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a webhook's delivery attempts, newest first.")
-        @Argument var id: String
+        @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -63,7 +63,7 @@ struct WebhookCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send a webhook.test event to one webhook.")
-        @Argument var id: String
+        @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 
         func run() async throws {

@@ -307,7 +307,7 @@ struct Chunks: AsyncSequence, Sendable {
         async let y = first.artifact(chart, repository: "acme/beta/web", for: customer(email: "a@x"))
         let (built, same) = try await (x, y)
         #expect(built.0.digest == same.0.digest)
-        let key = customer(email: "a@x").recipeKey(chart: digest, repository: "acme/beta/web")
+        let key = customer(email: "a@x").recipeKey(chart: digest, repository: "acme/beta/web", placement: nil)
         #expect(try await env.store.deliveredChart(key: key)?.digest == built.0.digest, "the recipe is kept in the store")
 
         // Another process finds it in the store: the archive it was built from is not even read.

@@ -185,10 +185,14 @@ class PortcullisServer:
         password: str,
         apps: Iterable[str] = (),
         slug: Optional[str] = None,
+        verify: bool = True,
     ) -> str:
+        """``registry add``; ``verify=False`` keeps credentials the registry would refuse (``--no-verify``)."""
         slug = slug or unique("reg")
         args = ["registry", "add", "other", "--endpoint", endpoint, "--name", slug,
                 "--username", username, "--password-stdin"]
+        if not verify:
+            args.append("--no-verify")
         for app in apps:
             args += ["--app", app]
         self.secrets.append(password)

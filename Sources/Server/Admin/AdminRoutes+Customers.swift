@@ -10,9 +10,10 @@ extension AdminRoutes {
         route(API.createCustomer, on: api) { call in
             let body = call.body
             let fields = try await control.validateFields(app: body.app, body.fields ?? [:])
-            let view = try await control.createCustomer(CustomerDraft(
-                app: body.app, name: body.name, email: body.email, channel: body.channel, type: body.type, expiresAt: body.expiresAt,
-                helmInstall: body.helmInstall))
+            var draft = CustomerDraft(app: body.app, name: body.name, email: body.email, channel: body.channel, type: body.type,
+                                      expiresAt: body.expiresAt, helmInstall: body.helmInstall)
+            draft.allowDuplicate = body.allowDuplicate ?? false
+            let view = try await control.createCustomer(draft)
             if !fields.isEmpty { try await control.setCustomerFields(customerID: view.customer.id, fields) }
             return CustomerBody(view)
         }
@@ -58,6 +59,10 @@ extension AdminRoutes {
             let counts = try await control.pullCounts(customerID: nil, days: days)
             return PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: true)
         }
+        route(API.customerInstances, on: api) { call in
+            try await control.instances(customerID: try call.parameter("id"), inactiveAfter: c.configuration.instanceInactiveAfter)
+                .map(InstanceBody.init)
+        }
         route(API.customerPulls, on: api) { call in
             let limit = call.query("limit").flatMap { Int($0) } ?? 100
             return try await control.pulls(customerID: try call.parameter("id"), limit: limit).map(PullBody.init)
@@ -90,5 +95,17 @@ extension PullSummaryBody.Count {
     init(_ c: PullDayCount) {
         self.init(day: c.day, customerID: c.customerID, repository: c.repository, reason: c.reason, requests: c.requests, refused: c.refused,
                   bytes: c.bytes, lastAt: c.lastAt)
+    }
+}
+
+extension InstanceBody {
+    init(_ view: InstanceView) {
+        let r = view.record
+        self.init(instanceID: r.instanceID, customerID: r.customerID, app: view.appSlug, clusterID: r.clusterID, firstSeenAt: r.firstSeenAt,
+                  lastCheckinAt: r.lastCheckinAt, versionLabel: r.versionLabel, releaseSequence: r.releaseSequence,
+                  channelSequence: r.channelSequence, versionsBehind: view.versionsBehind, appStatus: r.appStatus, k8sVersion: r.k8sVersion,
+                  k8sDistribution: r.k8sDistribution,
+                  customMetrics: r.customMetrics.compactMapValues { try? APICoding.decoder.decode(JSONScalar.self, from: Data($0.utf8)) },
+                  tags: r.tags, active: view.active)
     }
 }

@@ -12,13 +12,24 @@ extension AdminRoutes {
                 authType: body.authType, region: body.region, anonymous: body.anonymous ?? false, allow: body.allow ?? [],
                 anonymousPull: body.anonymousPull ?? false, apps: body.apps ?? [])
             draft.tokenRealms = body.tokenRealms ?? []
-            let record = try await control.addRegistry(draft)
-            return try await registryBody(record)
+            let (record, warning) = try await control.addRegistry(draft, verify: body.verify ?? true)
+            var answer = try await registryBody(record)
+            answer.warning = warning
+            return answer
         }
         route(API.registries, on: api) { _ in
             var out: [RegistryBody] = []
             for record in try await control.registries() { out.append(try await registryBody(record)) }
             return out
+        }
+        route(API.updateRegistry, on: api) { call in
+            let body = call.body
+            let (record, warning) = try await control.updateRegistryLogin(name: try call.parameter("name"), username: body.username,
+                                                                          secret: body.secret, authType: body.authType,
+                                                                          verify: body.verify ?? true)
+            var answer = try await registryBody(record)
+            answer.warning = warning
+            return answer
         }
         route(API.removeRegistry, on: api) { call in
             try await control.removeRegistry(name: try call.parameter("name"))

@@ -54,5 +54,6 @@ extension ReleaseBody {
         self.init(sequence: s.release.sequence, version: s.release.version, releaseNotes: s.release.notes, createdAt: s.release.createdAt,
                   editedAt: s.release.editedAt, activeChannels: s.activeChannels,
                   charts: s.charts.map { Chart(name: $0.name, version: $0.version, digest: $0.digest.description) })
+        warnings = s.warnings.isEmpty ? nil : s.warnings
     }
 }

@@ -32,10 +32,12 @@ struct CustomerPortalRoutes: Sendable {
             let throttling = LoginThrottling(c: kit.c)
             do {
                 try await throttling.checkAllowed(request, context: context, account: "license:" + license)
-                guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID),
-                      AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow else {
+                guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID) else {
                     try await throttling.recordFailure(request, context: context, account: "license:" + license)
                     return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
+                }
+                guard AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow else {
+                    return kit.loginForm(.customer, values: values, error: Self.refusal(view), status: .unauthorized)
                 }
                 let session = try await control.startSession(for: .customer(id: customerID))
                 var response = kit.redirect("/account")
@@ -80,11 +82,20 @@ struct CustomerPortalRoutes: Sendable {
         }
         let releases = try await Self.installableCharts(view, control: control)
         return kit.render("install", [
-            "title": "Install \(view.app.slug)", "home": "/account", "logout": "/account/logout", "csrf": csrf,
+            "title": "Install \(view.app.name)", "appName": view.app.name, "plainHTTP": address.scheme == "http",
+            "home": "/account", "logout": "/account/logout", "csrf": csrf,
             "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
             "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
             "images": try await Self.imagePrefixes(view, host: address.host, control: control),
         ])
+    }
+
+    /// Why a license that exists cannot sign in, and whom to ask.
+    static func refusal(_ view: CustomerView) -> String {
+        if view.customer.archived {
+            return "This license is no longer active. Ask \(view.app.name) for a new one."
+        }
+        return "This license expired on \(PortalKit.day(view.customer.expiresAt)). Ask \(view.app.name) to renew it."
     }
 
     /// The charts on the customer's channel (the latest promotion), as the install page lists

@@ -1,4 +1,5 @@
 import ControlPlane
+import Licensing
 import Foundation
 import Hummingbird
 import PortcullisAPI
@@ -40,13 +41,18 @@ struct VendorPortalRoutes: Sendable {
             let events = try await control.auditEvents().map {
                 ["at": PortalKit.day($0.at), "actor": $0.actor, "action": $0.action, "subject": $0.subject]
             }
-            return kit.render("audit", base(user, "Audit log").merging(["events": events]) { $1 })
+            return kit.render("audit", base(user, "Audit log").merging(["events": events, "hasEvents": !events.isEmpty]) { $1 })
         }
-        change(router, "/portal/customers") { fields, session in
-            let expires = fields["days"].flatMap(Int.init).map { Date().addingTimeInterval(TimeInterval($0) * 86_400) }
-            let view = try await control.createCustomer(CustomerDraft(
+        change(router, "/portal/customers", form: .newCustomer, redisplay: { session, refusal, _ in
+            try await customers(session, refusal: refusal)
+        }) { fields, session in
+            let days = try Self.days(fields["days"])
+            var draft = CustomerDraft(
                 app: fields["app"] ?? "", name: fields["name"] ?? "", email: fields["email"].flatMap { $0.isEmpty ? nil : $0 },
-                channel: fields["channel"].flatMap { $0.isEmpty ? nil : $0 }, type: fields["type"], expiresAt: expires, helmInstall: nil))
+                channel: fields["channel"].flatMap { $0.isEmpty ? nil : $0 }, type: fields["type"],
+                expiresAt: days.map { Date().addingTimeInterval(TimeInterval($0) * 86_400) }, helmInstall: nil)
+            draft.allowDuplicate = fields["allowDuplicate"] == "on"
+            let view = try await control.createCustomer(draft)
             try await control.audit(session.identity.actor, "customer create", "\(view.customer.name) (\(view.customer.id))")
             return kit.redirect("/portal/customers/\(view.customer.id)")
         }
@@ -58,7 +64,9 @@ struct VendorPortalRoutes: Sendable {
                 return kit.redirect("/portal/customers/\(id)")
             }
         }
-        change(router, "/portal/registries") { fields, session in
+        change(router, "/portal/registries", form: .addRegistry, redisplay: { session, refusal, _ in
+            try await registries(session, refusal: refusal)
+        }) { fields, session in
             let secret = fields["secret"].flatMap { $0.isEmpty ? nil : $0 }
             let kind = fields["kind"] ?? "other"
             let draft = RegistryDraft(provider: kind, endpoint: fields["endpoint"].flatMap { $0.isEmpty ? nil : $0 },
@@ -66,8 +74,9 @@ struct VendorPortalRoutes: Sendable {
                                       username: fields["username"].flatMap { $0.isEmpty ? nil : $0 }, secret: secret, authType: nil,
                                       region: fields["region"].flatMap { $0.isEmpty ? nil : $0 }, anonymous: secret == nil && kind != "ecr",
                                       apps: fields["app"].map { [$0] } ?? [])
-            let record = try await control.addRegistry(draft)
+            let (record, warning) = try await control.addRegistry(draft)
             try await control.audit(session.identity.actor, "registry add", record.name)
+            if let warning { return try await self.registries(session, notice: "Added \(record.name), but \(warning).") }
             return kit.redirect("/portal/registries")
         }
         change(router, "/portal/registries/:name/remove") { fields, session in
@@ -75,7 +84,9 @@ struct VendorPortalRoutes: Sendable {
             try await control.audit(session.identity.actor, "registry remove", fields[":name"] ?? "")
             return kit.redirect("/portal/registries")
         }
-        change(router, "/portal/releases/promote") { fields, session in
+        change(router, "/portal/releases/promote", form: .promote, redisplay: { session, refusal, _ in
+            try await releases(refusal.typed["app"], session, refusal: refusal)
+        }) { fields, session in
             let app = fields["app"] ?? ""
             guard let sequence = fields["sequence"].flatMap(Int.init) else { throw ControlPlaneError.invalid("sequence must be a number") }
             _ = try await control.promote(appSlug: app, sequence: sequence, channel: fields["channel"] ?? "", version: fields["version"] ?? "",
@@ -96,15 +107,27 @@ struct VendorPortalRoutes: Sendable {
             do {
                 return try await body(PortcullisContextAndRequest(request: request, parameters: context.parameters), (session.identity, session.csrf))
             } catch let error as ControlPlaneError {
-                return kit.render("audit", base((session.identity, session.csrf), "Not found").merging(["error": error.description]) { $1 },
-                                  status: .notFound)
+                return problem((session.identity, session.csrf), error, path: request.uri.path)
             }
         }
     }
 
+    /// A page that could not be shown (an unknown customer ID, say): why, and the way back.
+    func problem(_ session: Session, _ error: ControlPlaneError, path: String) -> Response {
+        let section = path.split(separator: "/").dropFirst().first.map(String.init) ?? ""
+        let back = ["customers": "Customers", "registries": "Registries", "releases": "Releases", "tokens": "Tokens", "domains": "Domains"]
+        var values = base(session, "Not found").merging(["heading": "Not found", "error": error.description]) { $1 }
+        if let label = back[section] { values["back"] = ["href": "/portal/\(section)", "label": label] }
+        let status: HTTPResponse.Status = if case .notFound = error { .notFound } else { .badRequest }
+        return kit.render("problem", values, status: status)
+    }
+
     /// A change: signed in, not read-only, with the session's CSRF token. `body` gets the form
-    /// fields (route parameters as `:name`) and answers with a page or a redirect.
-    func change(_ router: Router<PortcullisContext>, _ path: RouterPath,
+    /// fields (route parameters as `:name`) and answers with a page or a redirect. When the
+    /// control plane refuses it, `redisplay` shows the page of `form` again with the refusal
+    /// next to the field it is about and what was typed kept; without one, a page says why.
+    func change(_ router: Router<PortcullisContext>, _ path: RouterPath, form: PortalForm? = nil,
+                redisplay: (@Sendable (Session, FormRefusal, PortcullisContextAndRequest) async throws -> Response)? = nil,
                 _ body: @escaping @Sendable ([String: String], Session) async throws -> Response) {
         router.post(path) { request, context in
             guard let session = try await kit.session(request, .vendor) else { return kit.redirect("/portal/login") }
@@ -118,14 +141,23 @@ struct VendorPortalRoutes: Sendable {
             do {
                 return try await PortalUploads.$current.withValue(multipart) { try await body(fields, (session.identity, session.csrf)) }
             } catch let error as ControlPlaneError {
-                return kit.render("audit", base((session.identity, session.csrf), "Not done").merging(["error": error.description]) { $1 },
-                                  status: .badRequest)
+                guard let form, let redisplay else { return problem((session.identity, session.csrf), error, path: request.uri.path) }
+                let page = PortcullisContextAndRequest(request: request, parameters: context.parameters)
+                do {
+                    var response = try await redisplay((session.identity, session.csrf), form.refusal(error.description, typed: fields), page)
+                    response.status = .unprocessableContent
+                    return response
+                } catch let gone as ControlPlaneError {
+                    // The page itself is gone (the customer being edited was removed meanwhile).
+                    return problem((session.identity, session.csrf), gone, path: request.uri.path)
+                }
             }
         }
     }
 
     func refused(_ message: String) -> Response {
-        kit.render("audit", ["title": "Refused", "home": "/portal", "error": message], status: .forbidden)
+        kit.render("problem", ["title": "Refused", "heading": "Refused", "home": "/portal", "error": message,
+                               "back": ["href": "/portal", "label": "Overview"]], status: .forbidden)
     }
 
     private func login(_ request: Request, _ context: PortcullisContext) async throws -> Response {
@@ -141,11 +173,13 @@ struct VendorPortalRoutes: Sendable {
             try await throttling.checkAllowed(request, context: context, account: "user:" + email)
             guard let user = try await control.verifyUser(email: email, password: fields["password"] ?? "") else {
                 try await throttling.recordFailure(request, context: context, account: "user:" + email)
-                return kit.loginForm(.vendor, values: values, error: "Wrong email or password.", status: .unauthorized)
+                return kit.loginForm(.vendor, values: values.merging(["typedEmail": email]) { $1 }, error: "Wrong email or password.",
+                                     status: .unauthorized)
             }
             return try await signedIn(user)
         } catch let throttled as ThrottledLogin {
-            return kit.loginForm(.vendor, values: values, error: "Too many failed sign-ins; try again in \(throttled.seconds) seconds.",
+            return kit.loginForm(.vendor, values: values.merging(["typedEmail": email]) { $1 },
+                                 error: "Too many failed sign-ins; try again in \(throttled.seconds) seconds.",
                                  status: .tooManyRequests, retryAfter: throttled.seconds)
         }
     }
@@ -167,26 +201,33 @@ struct VendorPortalRoutes: Sendable {
         return values
     }
 
-    private func overview(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+    func overview(_ session: Session, refusal: FormRefusal? = nil) async throws -> Response {
         let apps = try await control.apps().map { ["slug": $0.slug, "name": $0.name] }
         let soon = Date().addingTimeInterval(30 * 86_400)
         let expiring = try await control.customers(appSlug: nil).filter {
             guard let expires = $0.customer.expiresAt, !$0.customer.archived else { return false }
             return expires > Date() && expires < soon
         }.map { ["id": $0.customer.id, "name": $0.customer.name, "app": $0.app.slug, "expires": PortalKit.day($0.customer.expiresAt)] }
-        return kit.render("overview", base(session, "Overview").merging(["apps": apps, "expiring": expiring, "hasExpiring": !expiring.isEmpty]) { $1 })
+        return kit.render("overview", base(session, "Overview").merging(["apps": apps, "hasApps": !apps.isEmpty, "expiring": expiring,
+                                                                         "hasExpiring": !expiring.isEmpty])
+            { $1 }.merging(refusal.values(for: .newApp)) { $1 })
     }
 
-    private func customers(_ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+    func customers(_ session: Session, refusal: FormRefusal? = nil) async throws -> Response {
         let rows = try await control.customers(appSlug: nil).map(Self.customerRow)
-        let apps = try await control.apps().map { ["slug": $0.slug] }
-        return kit.render("customers", base(session, "Customers").merging(["customers": rows, "apps": apps]) { $1 })
+        let typedApp = refusal?.typed["app"]
+        let apps = try await control.apps().map { ["slug": $0.slug, "selected": $0.slug == typedApp] }
+        return kit.render("customers", base(session, "Customers").merging([
+            "customers": rows, "hasCustomers": !rows.isEmpty, "apps": apps,
+            "types": FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? "paid"),
+        ]) { $1 }.merging(refusal.values(for: .newCustomer)) { $1 })
     }
 
-    private func customer(_ id: String, _ session: (identity: PortalIdentity, csrf: String), host context: PortcullisContextAndRequest) async throws
+    func customer(_ id: String, _ session: Session, host context: PortcullisContextAndRequest, refusal: FormRefusal? = nil) async throws
         -> Response {
         let view = try await control.customer(id: id)
-        let host = PublicAddress(configuration: kit.c.configuration, request: context.request).host
+        let address = PublicAddress(configuration: kit.c.configuration, request: context.request)
+        let host = address.host
         let secret = try await control.pullSecret(customerID: id, host: host)
         let pulls = try await control.pulls(customerID: id, limit: 50)
         var values = base(session, view.customer.name).merging(Self.customerRow(view)) { $1 }
@@ -194,8 +235,17 @@ struct VendorPortalRoutes: Sendable {
         values["email"] = view.customer.email ?? ""
         values["helm"] = view.customer.helmInstall
         values["host"] = host
+        values["plainHTTP"] = address.scheme == "http"
         values["releases"] = try await CustomerPortalRoutes.installableCharts(view, control: control)
         values["pullSecret"] = secret.json
+        values["types"] = FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? view.customer.type.rawValue)
+        switch view.standing {
+        case .active: values["installable"] = true
+        case .expired: values["banner"] = "This license expired on \(PortalKit.day(view.customer.expiresAt)): its pulls are refused. "
+            + "Extend it below to let the customer pull again."
+        case .archived: values["banner"] = "This customer is archived: its license pulls nothing. Unarchive it to let it pull again."
+        }
+        values.merge(refusal.values(for: .editCustomer)) { $1 }
         values["toggle"] = view.customer.archived ? "unarchive" : "archive"
         values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
         let counts = try await control.pullCounts(customerID: view.customer.id, days: 14)
@@ -206,10 +256,32 @@ struct VendorPortalRoutes: Sendable {
         }
         values["refusals"] = summary.refusals.map { ["reason": $0.reason, "count": String($0.count)] }
         values["hasRefusals"] = !summary.refusals.isEmpty
+        values["hasImages"] = !summary.images.isEmpty
+        values["hasPulls"] = !pulls.isEmpty
+        let instances = try await control.instances(customerID: id, inactiveAfter: kit.c.configuration.instanceInactiveAfter)
+        values["hasInstances"] = !instances.isEmpty
+        values["instances"] = instances.map { instance -> [String: Any] in
+            let r = instance.record
+            return ["id": r.instanceID, "version": r.versionLabel ?? "—", "behind": instance.versionsBehind.map(String.init) ?? "—",
+                    "status": r.appStatus ?? "—", "k8s": [r.k8sDistribution, r.k8sVersion].compactMap { $0 }.joined(separator: " "),
+                    "lastCheckin": PortalKit.day(r.lastCheckinAt), "active": instance.active ? "yes" : "no"]
+        }
         values["pulls"] = pulls.prefix(50).map {
             ["at": PortalKit.day($0.at), "action": $0.action, "repository": $0.repository, "status": String($0.status), "reason": $0.reason ?? ""]
         }
         return kit.render("customer", values)
+    }
+
+    static let licenseTypes = LicenseType.allCases.map(\.rawValue)
+
+    /// A form's "expires in days": empty for none, else a whole number of days from now.
+    static func days(_ text: String?) throws -> Int? {
+        let trimmed = (text ?? "").trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return nil }
+        guard let days = Int(trimmed), days >= 0, days <= 36_500 else {
+            throw ControlPlaneError.invalid("expires in days must be a whole number of days (0 to 36500), not \(trimmed.debugDescription)")
+        }
+        return days
     }
 
     static func customerRow(_ view: CustomerView) -> [String: Any] {
@@ -217,22 +289,24 @@ struct VendorPortalRoutes: Sendable {
                 "type": view.customer.type.rawValue, "status": view.standing.label, "expires": PortalKit.day(view.customer.expiresAt)]
     }
 
-    func registries(_ session: Session, notice: String? = nil) async throws -> Response {
+    func registries(_ session: Session, notice: String? = nil, refusal: FormRefusal? = nil) async throws -> Response {
         var rows: [[String: Any]] = []
         for r in try await control.registries() {
             let apps = try await control.appSlugs(of: r)
             rows.append(["name": r.name, "provider": r.provider, "endpoint": r.endpoint, "authType": r.authType,
                          "apps": apps.isEmpty ? "all" : apps.joined(separator: ", ")])
         }
-        let apps = try await control.apps().map { ["slug": $0.slug] }
+        let typedApp = refusal?.typed["app"]
+        let apps = try await control.apps().map { ["slug": $0.slug, "selected": $0.slug == typedApp] }
         var values = base(session, "Registries").merging([
-            "registries": rows, "apps": apps, "kinds": RegistryProvider.allCases.map(\.rawValue),
-        ]) { $1 }
+            "registries": rows, "hasRegistries": !rows.isEmpty, "apps": apps,
+            "kinds": FormRefusal.options(RegistryProvider.allCases.map(\.rawValue), selected: refusal?.typed["kind"] ?? "other"),
+        ]) { $1 }.merging(refusal.values(for: .addRegistry)) { $1 }
         if let notice { values["notice"] = notice }
         return kit.render("registries", values)
     }
 
-    private func releases(_ app: String?, _ session: (identity: PortalIdentity, csrf: String)) async throws -> Response {
+    func releases(_ app: String?, _ session: Session, notice: String? = nil, refusal: FormRefusal? = nil) async throws -> Response {
         let apps = try await control.apps()
         guard let slug = app ?? apps.first?.slug else { return kit.render("releases", base(session, "Releases").merging(["app": "—"]) { $1 }) }
         let summaries = try await control.releases(appSlug: slug)
@@ -241,10 +315,14 @@ struct VendorPortalRoutes: Sendable {
              "notes": $0.release.notes ?? "", "channels": $0.activeChannels.joined(separator: ", ")]
         }
         let channels = try await control.channels(appSlug: slug).map(\.name)
-        return kit.render("releases", base(session, "Releases").merging([
-            "app": slug, "releases": rows, "channels": channels,
+        var values = base(session, "Releases").merging([
+            "app": slug, "releases": rows, "hasReleases": !rows.isEmpty,
+            "promoteTo": FormRefusal.options([""] + channels, selected: refusal?.form == PortalForm.newRelease.name ? refusal?.typed["promote"] : nil),
+            "channels": FormRefusal.options(channels, selected: refusal?.form == PortalForm.promote.name ? refusal?.typed["channel"] : nil),
             "apps": apps.map { ["slug": $0.slug, "selected": $0.slug == slug] },
-        ]) { $1 })
+        ]) { $1 }.merging(refusal.values(for: .newRelease)) { $1 }.merging(refusal.values(for: .promote)) { $1 }
+        if let notice { values["notice"] = notice }
+        return kit.render("releases", values)
     }
 }
 

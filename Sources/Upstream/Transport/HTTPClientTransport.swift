@@ -49,7 +49,9 @@ public struct HTTPClientTransport: UpstreamTransport {
         case .shared(let client):
             http = client
         case .guarded(let connections):
-            do { http = try await connections.client(for: request.url, isEndpoint: request.isToEndpoint) } catch {
+            do { http = try await connections.client(for: request.url, isEndpoint: request.isToEndpoint) } catch where error.unresolved {
+                throw UpstreamError.unreachable("\(error.host) does not resolve")
+            } catch {
                 logger.warning("refused an upstream destination", metadata: ["host": "\(error.host)", "reason": "\(error.reason)"])
                 throw UpstreamError.refusedDestination(host: error.host, reason: error.reason)
             }

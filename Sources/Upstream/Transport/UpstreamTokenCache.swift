@@ -57,6 +57,12 @@ public actor UpstreamTokenCache {
         entries[key(registry, scope)] = Entry(authorization: authorization, expires: now.addingTimeInterval(lifetime - margin))
     }
 
+    /// Every entry of a registry, whatever its scope (its credentials changed).
+    public func forgetAll(registry: String) {
+        let prefix = registry + "\n"
+        entries = entries.filter { !$0.key.hasPrefix(prefix) }
+    }
+
     public func forget(registry: String, scope: String) {
         entries[key(registry, scope)] = nil
     }

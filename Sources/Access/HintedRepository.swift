@@ -1,0 +1,44 @@
+import OCI
+import RegistryCore
+
+/// A repository whose "not found" answers also say what the caller probably meant, for a name
+/// that reads like a mistake (a proxy path without its `proxy/` prefix). Everything else passes
+/// through unchanged.
+struct HintedRepository: RepositoryReader {
+    let base: any RepositoryReader
+    let hint: String
+
+    init(_ base: any RepositoryReader, hint: String) {
+        self.base = base
+        self.hint = hint
+    }
+
+    func manifest(_ reference: ManifestReference, wantBody: Bool) async throws -> ManifestContent {
+        try await hinted { try await base.manifest(reference, wantBody: wantBody) }
+    }
+
+    func blob(_ digest: Digest) async throws -> BlobContent {
+        try await hinted { try await base.blob(digest) }
+    }
+
+    func blobSize(_ digest: Digest) async throws -> Int64 {
+        try await hinted { try await base.blobSize(digest) }
+    }
+
+    func tags() async throws -> [String] {
+        try await hinted { try await base.tags() }
+    }
+
+    func referrers(_ digest: Digest, artifactType: String?) async throws -> ReferrersIndex {
+        try await base.referrers(digest, artifactType: artifactType)
+    }
+
+    private func hinted<T>(_ read: () async throws -> T) async throws -> T {
+        do {
+            return try await read()
+        } catch var error as RegistryError where [.manifestUnknown, .nameUnknown, .blobUnknown].contains(error.code) {
+            error.message += "; \(hint)"
+            throw error
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import PortcullisAPI
+
+/// Where the license the SDK answers with came from.
+public enum LicenseSource: String, Codable, Sendable {
+    /// Fetched from Portcullis for this answer.
+    case portcullis
+    /// The last copy Portcullis gave, kept in the state directory (Portcullis unreachable now).
+    case cache
+    /// The document injected into the chart when it was pulled (air-gapped, or never fetched).
+    case injected
+}
+
+/// `GET /api/v1/license/info`.
+public struct LicenseInfoBody: Codable, Sendable, Equatable {
+    public var licenseID: String
+    public var appSlug: String
+    public var appName: String
+    public var customerID: String
+    public var customerName: String
+    public var customerEmail: String?
+    public var channelID: String
+    public var channelName: String
+    public var licenseType: String
+    public var expiresAt: Date?
+    /// `active`, `expired` or `archived`.
+    public var status: String
+    public var isExpired: Bool
+    public var source: LicenseSource
+}
+
+/// What the SDK says about the license, worked out from what it has: the document injected at
+/// install (checked once at start), and the latest answer from Portcullis, if any. Fields whose
+/// signatures do not verify are never answered as the license's; an answer from Portcullis for
+/// another license is ignored; a license past its expiry is expired whatever a copy says.
+public struct LicenseStatement: Sendable, Equatable {
+    public var info: LicenseInfoBody
+    /// Fields whose signatures verify.
+    public var fields: [String: LicenseFieldValueBody]
+    /// Fields present whose signatures do not.
+    public var tampered: Set<String>
+
+    public static func compose(_ configuration: SDKConfiguration, injected: VerifiedLicense, verifier: LicenseVerifier,
+                               latest: (body: SDKLicenseBody, source: LicenseSource)?, now: Date) -> LicenseStatement {
+        var info: LicenseInfoBody
+        var fields: [String: LicenseFieldValueBody]
+        if let (body, source) = latest, let fetched = try? verifier.document(body.document),
+           fetched.customerID == injected.customerID, fetched.appSlug == injected.appSlug {
+            let expired = body.status == "expired" || body.expiresAt.map { $0 <= now } == true
+            let status = body.status == "archived" ? "archived" : expired ? "expired" : body.status
+            info = LicenseInfoBody(licenseID: configuration.licenseID, appSlug: body.appSlug, appName: body.appName,
+                                   customerID: body.customerID, customerName: body.customerName, customerEmail: body.customerEmail,
+                                   channelID: body.channelID ?? configuration.channelID, channelName: body.channelName,
+                                   licenseType: body.licenseType, expiresAt: body.expiresAt, status: status, isExpired: status == "expired",
+                                   source: source)
+            fields = body.fields
+        } else {
+            let expiresAt = injected.expiresAt
+            let expired = expiresAt.map { $0 <= now } == true
+            info = LicenseInfoBody(licenseID: configuration.licenseID, appSlug: injected.appSlug, appName: configuration.appName,
+                                   customerID: injected.customerID, customerName: injected.spec["customerName"] ?? "", customerEmail: nil,
+                                   channelID: configuration.channelID, channelName: injected.spec["channel"] ?? configuration.channelName,
+                                   licenseType: injected.spec["licenseType"] ?? "", expiresAt: expiresAt,
+                                   status: expired ? "expired" : "active", isExpired: expired, source: .injected)
+            fields = configuration.licenseFields
+        }
+        var verified: [String: LicenseFieldValueBody] = [:]
+        var tampered: Set<String> = []
+        for (name, field) in fields {
+            if field.name == name, verifier.isValid(field, app: injected.appSlug, customerID: injected.customerID) {
+                verified[name] = field
+            } else {
+                tampered.insert(name)
+            }
+        }
+        return LicenseStatement(info: info, fields: verified, tampered: tampered)
+    }
+}

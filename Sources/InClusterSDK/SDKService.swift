@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PortcullisAPI
+import ServiceLifecycle
+
+/// `GET /api/v1/app/info`.
+struct AppInfoBody: Codable, Sendable {
+    var instanceID: String
+    var appSlug: String
+    var appName: String
+    /// The SDK watches no Kubernetes resources: `ready` while it runs.
+    var appStatus: String
+    var helmChartURL: String
+    var channelID: String
+    var channelName: String
+    var channelSequence: Int
+    var releaseSequence: Int
+    var currentRelease: RunningRelease
+}
+
+struct HistoryBody: Codable, Sendable {
+    var releases: [RunningRelease]
+}
+
+struct MetricsRequest: Codable, Sendable {
+    var data: [String: JSONScalar]
+}
+
+struct TagsRequest: Codable, Sendable {
+    struct Data: Codable, Sendable {
+        var force: Bool?
+        var tags: [String: String]
+    }
+    var data: Data
+}
+
+struct SDKError: Error {
+    var status: HTTPResponse.Status
+    var message: String
+}
+
+/// The in-cluster SDK: answers the application on the pod's service and reports the instance to
+/// Portcullis on start, on a schedule and when the application sets metrics or tags.
+public final class SDKService: Sendable {
+    let configuration: SDKConfiguration
+    let injected: VerifiedLicense
+    let verifier: LicenseVerifier
+    let state: SDKState
+    /// Nil in air-gap mode: then nothing connects anywhere.
+    let link: PortcullisLink?
+    let cluster: ClusterFacts
+    let logger: Logger
+
+    public init(configuration: SDKConfiguration, stateDirectory: String, caCertificate: String?, cluster: ClusterFacts, logger: Logger) throws {
+        self.configuration = configuration
+        verifier = try LicenseVerifier(publicKeyPEM: configuration.publicKey)
+        injected = try verifier.document(configuration.license)
+        state = try SDKState(directory: stateDirectory, pinnedInstanceID: configuration.instanceID)
+        link = configuration.isAirgap || configuration.endpoint.isEmpty
+            ? nil : PortcullisLink(endpoint: configuration.endpoint, licenseID: configuration.licenseID, caCertificate: caCertificate)
+        self.cluster = cluster
+        self.logger = logger
+    }
+
+    /// The license as it stands: asked of Portcullis (online), else its last answer, else what was injected.
+    func statement(refresh: Bool = true) async -> LicenseStatement {
+        var latest: (SDKLicenseBody, LicenseSource)?
+        if let link, refresh {
+            do {
+                let body = try await link.license()
+                if (try? verifier.document(body.document))?.customerID == injected.customerID {
+                    try? await state.keep(license: body)
+                    latest = (body, .portcullis)
+                } else {
+                    logger.warning("Portcullis answered a license this SDK cannot verify as its own; ignored")
+                }
+            } catch {
+                logger.info("license refresh failed; answering from the last copy", metadata: ["error": "\(error)"])
+            }
+        }
+        if latest == nil, let kept = await state.license { latest = (kept, .cache) }
+        return LicenseStatement.compose(configuration, injected: injected, verifier: verifier, latest: latest, now: Date())
+    }
+
+    var placement: RunningRelease {
+        RunningRelease(versionLabel: configuration.versionLabel, releaseSequence: configuration.releaseSequence,
+                       channelID: configuration.channelID, channelName: configuration.channelName,
+                       channelSequence: configuration.channelSequence, createdAt: configuration.releaseCreatedAt,
+                       releaseNotes: configuration.releaseNotes, deployedAt: Date())
+    }
+
+    /// One check-in; failures are logged, never fatal (the next one carries the same facts).
+    func report() async {
+        guard let link else { return }
+        let release = (try? await state.running(placement)) ?? placement
+        let report = InstanceReport(
+            instanceID: await state.instanceID, appSlug: injected.appSlug, clusterID: await state.clusterID, appStatus: "ready",
+            versionLabel: release.versionLabel, releaseSequence: release.releaseSequence, channelSequence: release.channelSequence,
+            channelID: release.channelID.nilIfEmpty, k8sVersion: cluster.version, k8sDistribution: cluster.distribution,
+            customMetrics: await state.metrics, tags: await state.tags)
+        do {
+            try await link.report(report)
+        } catch {
+            logger.warning("instance report failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func reportSoon() {
+        Task { await report() }
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/healthz") { _, _ in try Self.json(["version": portcullisVersion]) }
+        let api = router.group("/api/v1")
+        api.get("/license/info") { _, _ in try Self.json(await self.statement().info) }
+        api.get("/license/fields") { _, _ in try Self.json(await self.statement().fields) }
+        api.get("/license/fields/:name") { _, context in
+            let name = try context.parameters.require("name")
+            let statement = await self.statement()
+            if let field = statement.fields[name] { return try Self.json(field) }
+            if statement.tampered.contains(name) {
+                return Self.error(.unprocessableContent, "license field \(name.debugDescription) has an invalid signature")
+            }
+            return Self.error(.notFound, "license field \(name.debugDescription) not found")
+        }
+        api.get("/app/info") { _, _ in
+            let current = (try? await self.state.running(self.placement)) ?? self.placement
+            return try Self.json(AppInfoBody(
+                instanceID: await self.state.instanceID, appSlug: self.injected.appSlug, appName: self.configuration.appName,
+                appStatus: "ready", helmChartURL: self.configuration.parentChartURL, channelID: self.configuration.channelID,
+                channelName: self.configuration.channelName, channelSequence: self.configuration.channelSequence,
+                releaseSequence: self.configuration.releaseSequence, currentRelease: current))
+        }
+        api.get("/app/updates") { _, _ in
+            guard let link = self.link else { return try Self.json([ChannelReleaseBody]()) }
+            do {
+                let updates = try await link.updates(after: self.configuration.channelSequence)
+                self.reportSoon()
+                return try Self.json(updates)
+            } catch {
+                return Self.error(.badGateway, "cannot reach Portcullis for updates: \(error)")
+            }
+        }
+        api.get("/app/history") { _, _ in
+            _ = try? await self.state.running(self.placement)
+            return try Self.json(HistoryBody(releases: await self.state.history))
+        }
+        api.post("/app/custom-metrics") { request, context in
+            try await self.metrics(request, context) { try await self.state.replaceMetrics($0) }
+        }
+        api.patch("/app/custom-metrics") { request, context in
+            try await self.metrics(request, context) { try await self.state.mergeMetrics($0) }
+        }
+        api.delete("/app/custom-metrics/:key") { _, context in
+            guard try await self.state.removeMetric(try context.parameters.require("key")) else {
+                return Self.error(.notFound, "no such metric")
+            }
+            self.reportSoon()
+            return Response(status: .noContent)
+        }
+        api.post("/app/instance-tags") { request, context in
+            let body: TagsRequest
+            do { body = try await Self.decode(TagsRequest.self, request, context) } catch let error as SDKError {
+                return Self.error(error.status, error.message)
+            }
+            try await self.state.setTags(body.data.tags, force: body.data.force ?? false)
+            self.reportSoon()
+            return try Self.json(await self.state.tags)
+        }
+        return router
+    }
+
+    private func metrics(_ request: Request, _ context: BasicRequestContext,
+                         _ apply: ([String: JSONScalar]) async throws -> Void) async throws -> Response {
+        let body: MetricsRequest
+        do { body = try await Self.decode(MetricsRequest.self, request, context) } catch let error as SDKError {
+            return Self.error(error.status, error.message)
+        }
+        guard !body.data.isEmpty else { return Self.error(.badRequest, "data must name at least one metric") }
+        try await apply(body.data)
+        reportSoon()
+        return try Self.json(await state.metrics)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        do {
+            return try APICoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw SDKError(status: .badRequest, message: "the body must be {\"data\": …} with scalar values (numbers, booleans, strings)")
+        }
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try APICoding.encoder.encode(value))))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = (try? APICoding.encoder.encode(APIErrorBody(error: message))) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Reports the instance on start and every report interval.
+public struct SDKReporter: Service {
+    let sdk: SDKService
+
+    public init(sdk: SDKService) { self.sdk = sdk }
+
+    public func run() async throws {
+        guard sdk.link != nil else { return }
+        _ = await sdk.statement()
+        while !Task.isShuttingDownGracefully {
+            await sdk.report()
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(sdk.configuration.reportInterval * 1000))) }
+            } catch { break }
+        }
+        await sdk.link?.shutdown()
+    }
+}
