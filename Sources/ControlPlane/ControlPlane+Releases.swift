@@ -21,7 +21,9 @@ extension ControlPlane {
         if let proxyHost {
             var errors: [LintFinding] = []
             for (i, archive) in archives.enumerated() {
-                errors += try lint(archive, name: "chart \(i + 1)", app: app.slug, proxyHost: proxyHost, acceptUnknown: acceptUnknown)
+                // Findings name the archive as `helm package` names it: <chart>-<version>.tgz!<file>:<line>.
+                let name = (try? ChartPackage.parse(archive: archive)).map { "\($0.name)-\($0.version).tgz" } ?? "chart \(i + 1)"
+                errors += try lint(archive, name: name, app: app.slug, proxyHost: proxyHost, acceptUnknown: acceptUnknown)
                     .filter { $0.severity == .error }
             }
             if !errors.isEmpty {
