@@ -6,7 +6,7 @@ struct AppCommand: AsyncParsableCommand {
                                                     subcommands: [Create.self, List.self, PublicKey.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an app.")
+        static let configuration = CommandConfiguration(abstract: "Create an app.", usage: "portcullis app create <slug> [<options>]")
         @Argument(help: "App slug, used in image paths (proxy/<slug>/…).") var slug: String
         @Option(help: "Display name.") var name: String?
         @OptionGroup var client: ClientOptions
@@ -19,7 +19,7 @@ struct AppCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List apps.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List apps.", usage: "portcullis app ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -30,7 +30,7 @@ struct AppCommand: AsyncParsableCommand {
 
     struct PublicKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "public-key",
-                                                        abstract: "Print the PEM key that verifies the app's license field signatures.")
+                                                        abstract: "Print the PEM key that verifies the app's license field signatures.", usage: "portcullis app public-key <app> [<options>]")
         @Argument(help: "The app's slug.") var app: String
         @OptionGroup var client: ClientOptions
 

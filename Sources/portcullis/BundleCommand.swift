@@ -31,7 +31,7 @@ struct BundleCommand: AsyncParsableCommand {
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Push every image and chart of a bundle into a registry, digests preserved.",
+            abstract: "Push every image and chart of a bundle into a registry, digests preserved.", usage: "portcullis bundle push <file> <registry> [<options>]",
             discussion: """
                 REGISTRY is host[:port][/prefix]. Images go to REGISTRY/<their repository> (without the registry they \
                 came from, and without Portcullis's proxy/<app>/<upstream>/), charts to REGISTRY/charts/<name>. \

@@ -48,7 +48,7 @@ struct CustomerCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List customers.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List customers.", usage: "portcullis customer ls [<options>]")
         @Option(help: "Only this app's customers (env PORTCULLIS_APP; default: every app).") var app: String?
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -59,7 +59,7 @@ struct CustomerCommand: AsyncParsableCommand {
     }
 
     struct Archive: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Archive a customer: its license stops working.")
+        static let configuration = CommandConfiguration(abstract: "Archive a customer: its license stops working.", usage: "portcullis customer archive <id> [<options>]")
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -70,7 +70,7 @@ struct CustomerCommand: AsyncParsableCommand {
     }
 
     struct Unarchive: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore an archived customer.")
+        static let configuration = CommandConfiguration(abstract: "Restore an archived customer.", usage: "portcullis customer unarchive <id> [<options>]")
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -121,7 +121,7 @@ struct CustomerCommand: AsyncParsableCommand {
     struct DownloadLicense: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "download-license",
-            abstract: "Write the customer's license as a signed YAML document (verify with `app public-key`).")
+            abstract: "Write the customer's license as a signed YAML document (verify with `app public-key`).", usage: "portcullis customer download-license <id> [<options>]")
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Option(help: "Write it to this file instead of standard output.") var file: String?
         @OptionGroup var client: ClientOptions
@@ -140,7 +140,7 @@ struct CustomerCommand: AsyncParsableCommand {
 
     struct PullSecretCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "pull-secret",
-                                                        abstract: "Print the customer's Docker config for pulling through Portcullis.")
+                                                        abstract: "Print the customer's Docker config for pulling through Portcullis.", usage: "portcullis customer pull-secret <id> [<options>]")
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Flag(help: "Print it base64-encoded, as charts receive global.replicated.dockerconfigjson.") var base64 = false
         @OptionGroup var client: ClientOptions
@@ -154,7 +154,7 @@ struct CustomerCommand: AsyncParsableCommand {
     struct MirrorConfig: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "mirror-config",
-            abstract: "Print containerd hosts.toml files that pull the vendor's images through Portcullis with this license.",
+            abstract: "Print containerd hosts.toml files that pull the vendor's images through Portcullis with this license.", usage: "portcullis customer mirror-config <id> [<options>]",
             discussion: """
                 Install each file on the customer's nodes at the path shown (containerd's config_path, by default
                 /etc/containerd/certs.d): pulls of the vendor's original image references then go through Portcullis,
@@ -190,7 +190,7 @@ struct CustomerCommand: AsyncParsableCommand {
 
     struct Pulls: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List a customer's recent registry requests, or summarize requests per day and per image.",
+            abstract: "List a customer's recent registry requests, or summarize requests per day and per image.", usage: "portcullis customer pulls [<id>] [<options>]",
             discussion: "Without a customer ID, --summary covers all traffic: per customer, and the vendor's own and anonymous pulls apart.")
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String?
         @Option(help: "How many, newest first.") var limit = 100

@@ -8,7 +8,7 @@ struct DomainCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve an app on its own host name.",
+            abstract: "Serve an app on its own host name.", usage: "portcullis domain add <name> [<options>]",
             discussion: """
                 Requests whose Host is the domain see only that app's repositories; token realms, pull secrets and the \
                 dockerconfigjson injected into charts name the domain. With --cert and --key the certificate is served \
@@ -37,7 +37,7 @@ struct DomainCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List custom domains.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List custom domains.", usage: "portcullis domain ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -47,7 +47,7 @@ struct DomainCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a custom domain.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a custom domain.", usage: "portcullis domain rm <name> [<options>]")
         @Argument(help: "The domain, as `domain ls` lists it.") var name: String
         @Flag(help: "Remove it even though released charts still name it.") var force = false
         @OptionGroup var client: ClientOptions

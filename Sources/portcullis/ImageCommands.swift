@@ -155,7 +155,7 @@ struct ChartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chart", abstract: "Chart checks.", subcommands: [Lint.self])
 
     struct Lint: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a chart is ready for the proxy; exit 1 on errors.")
+        static let configuration = CommandConfiguration(abstract: "Check a chart is ready for the proxy; exit 1 on errors.", usage: "portcullis chart lint <chart> [<options>]")
         @Argument(help: "Chart directory or .tgz.") var chart: String
         @OptionGroup var app: AppOption
         @Option(help: "Portcullis host images must use (env PORTCULLIS_PROXY_HOST; any host when unset).") var proxyHost: String?
@@ -190,7 +190,7 @@ struct ChartCommand: AsyncParsableCommand {
 struct PostRender: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "post-render",
-        abstract: "Helm post-renderer: rewrite every image of the manifests on stdin to the proxy and add the pull secret.",
+        abstract: "Helm post-renderer: rewrite every image of the manifests on stdin to the proxy and add the pull secret.", usage: "portcullis images post-render [<options>]",
         discussion: """
             Reads the manifests Helm rendered on standard input and writes them to standard output with every container image \
             pointing at the proxy and every pod naming the pull secret. For charts whose templates the static rewrite cannot \

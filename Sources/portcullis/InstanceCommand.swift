@@ -7,7 +7,7 @@ struct InstanceCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "ls", abstract: "List a customer's instances: version, how far behind its channel, status, last check-in.",
+            commandName: "ls", abstract: "List a customer's instances: version, how far behind its channel, status, last check-in.", usage: "portcullis instance ls --customer <customer> [<options>]",
             discussion: "An instance is inactive once its SDK has been silent for the server's --instance-inactive-after (24h by default).")
         @Option(help: "The customer's ID.") var customer: String
         @OptionGroup var client: ClientOptions

@@ -16,7 +16,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
                                                     subcommands: [List.self, Rotate.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List signing keys, newest first.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List signing keys, newest first.", usage: "portcullis signing-key ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -27,7 +27,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign new tokens with a new key; tokens signed with older keys stay valid until they expire.")
+            abstract: "Sign new tokens with a new key; tokens signed with older keys stay valid until they expire.", usage: "portcullis signing-key rotate [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 

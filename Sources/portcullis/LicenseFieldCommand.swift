@@ -11,7 +11,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Define a license field for an app.")
+        static let configuration = CommandConfiguration(abstract: "Define a license field for an app.", usage: "portcullis license-field create --name <name> --type <type> [<options>]")
         @OptionGroup var app: AppOption
         @Option(help: "Field name: lowercase letters, digits and _.") var name: String
         @Option(help: "Title shown to people.") var title: String?
@@ -30,7 +30,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's license fields.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's license fields.", usage: "portcullis license-field ls [<options>]")
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -42,7 +42,7 @@ struct LicenseFieldCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a license field.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a license field.", usage: "portcullis license-field rm <name> [<options>]")
         @OptionGroup var app: AppOption
         @Argument(help: "The field's name, as `license-field ls` lists it.") var name: String
         @OptionGroup var client: ClientOptions

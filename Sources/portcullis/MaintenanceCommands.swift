@@ -3,7 +3,7 @@ import PortcullisAPI
 
 struct GarbageCollectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gc", abstract: "Remove blobs of vendor repositories that no manifest references.",
+        commandName: "gc", abstract: "Remove blobs of vendor repositories that no manifest references.", usage: "portcullis gc [<options>]",
         discussion: """
             Safe while pushes run: a blob pushed within the grace period survives even when no manifest names it \
             yet, and a manifest being pushed renews the blobs it names. Bytes are deleted only when nothing else \
@@ -35,7 +35,7 @@ struct CacheCommand: AsyncParsableCommand {
         commandName: "cache", abstract: "The proxy cache.", subcommands: [Status.self])
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the proxy cache's size and limit.")
+        static let configuration = CommandConfiguration(abstract: "Show the proxy cache's size and limit.", usage: "portcullis cache status [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 

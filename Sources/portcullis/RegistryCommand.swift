@@ -70,7 +70,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replace a registry's credentials (rotation), tried before they are kept.",
+            abstract: "Replace a registry's credentials (rotation), tried before they are kept.", usage: "portcullis registry update <name> [<options>]",
             discussion: "The new secret is read from standard input; the name, endpoint, apps and rules stay as they are.")
         @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
         @Option(help: "The new username (default: the current one).") var username: String?
@@ -102,7 +102,7 @@ struct RegistryCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List registries (secrets are never shown).")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List registries (secrets are never shown).", usage: "portcullis registry ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -112,7 +112,7 @@ struct RegistryCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a registry.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a registry.", usage: "portcullis registry rm <name> [<options>]")
         @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
         @OptionGroup var client: ClientOptions
 
@@ -123,7 +123,7 @@ struct RegistryCommand: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check that Portcullis can pull an image from a registry.")
+        static let configuration = CommandConfiguration(abstract: "Check that Portcullis can pull an image from a registry.", usage: "portcullis registry test <name> --image <image> [<options>]")
         @Argument(help: "The registry's name, as `registry ls` lists it.") var name: String
         @Option(help: "Image on that registry, e.g. org/api:1.0.") var image: String
         @OptionGroup var client: ClientOptions

@@ -23,7 +23,7 @@ struct ChannelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "channel", abstract: "Manage release channels.",
                                                     subcommands: [List.self, Create.self])
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's channels.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List an app's channels.", usage: "portcullis channel ls [<options>]")
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -34,7 +34,7 @@ struct ChannelCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a channel.")
+        static let configuration = CommandConfiguration(abstract: "Create a channel.", usage: "portcullis channel create --name <name> [<options>]")
         @Option(help: "Channel name.") var name: String
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
@@ -52,7 +52,7 @@ struct ReleaseCommand: AsyncParsableCommand {
                                                     subcommands: [Create.self, Promote.self, List.self, Bundle.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a release from Helm chart archives.")
+        static let configuration = CommandConfiguration(abstract: "Create a release from Helm chart archives.", usage: "portcullis release create --chart <chart> ... --version <version> [<options>]")
         @Option(name: .customLong("chart"), help: "A packaged chart (.tgz); repeatable.") var charts: [String]
         @Option(help: "Release version (SemVer).") var version: String
         @Option(help: "Promote to this channel at once.") var promote: String?
@@ -84,7 +84,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     }
 
     struct Promote: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Promote a release to a channel.")
+        static let configuration = CommandConfiguration(abstract: "Promote a release to a channel.", usage: "portcullis release promote <sequence> <channel> --version <version> [<options>]")
         @Argument(help: "Release sequence.") var sequence: Int
         @Argument(help: "Channel name.") var channel: String
         @Option(help: "Version label for this promotion (SemVer).") var version: String
@@ -100,7 +100,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List releases, newest first.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List releases, newest first.", usage: "portcullis release ls [<options>]")
         @OptionGroup var app: AppOption
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -112,7 +112,7 @@ struct ReleaseCommand: AsyncParsableCommand {
 
     struct Bundle: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write an air-gap bundle of a release for one customer.",
+            abstract: "Write an air-gap bundle of a release for one customer.", usage: "portcullis release bundle <sequence> --customer <customer> --output <output> [<options>]",
             discussion: """
                 One archive (an OCI image layout) with the release's charts as that customer receives them, their                 license injected, and every image the charts reference: whole multi-arch indexes, or the platforms                 given. The release must be promoted to the customer's channel and the license must be able to pull                 every image. Interrupted, the download stays in OUTPUT.partial and the next run resumes it; OUTPUT \
                 appears only once the whole archive matches its digest. The customer pushes it into their registry                 with `portcullis bundle push`.

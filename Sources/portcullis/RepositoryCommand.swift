@@ -8,7 +8,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         subcommands: [Public.self, Private.self, List.self])
 
     struct Public: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Let anyone pull <app>/<repo> without a license.")
+        static let configuration = CommandConfiguration(abstract: "Let anyone pull <app>/<repo> without a license.", usage: "portcullis repo public <name> [<options>]")
         @Argument(help: "A vendor repository, <app>/<repo>.") var name: String
         @OptionGroup var client: ClientOptions
 
@@ -19,7 +19,7 @@ struct RepositoryCommand: AsyncParsableCommand {
     }
 
     struct Private: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Require a license to pull <app>/<repo> again.")
+        static let configuration = CommandConfiguration(abstract: "Require a license to pull <app>/<repo> again.", usage: "portcullis repo private <name> [<options>]")
         @Argument(help: "A vendor repository, <app>/<repo>.") var name: String
         @OptionGroup var client: ClientOptions
 
@@ -30,7 +30,7 @@ struct RepositoryCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List public vendor repositories.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List public vendor repositories.", usage: "portcullis repo ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 

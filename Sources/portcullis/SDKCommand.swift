@@ -12,7 +12,7 @@ struct SDKCommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Answer the application's license, update and instance questions, and report the instance to Portcullis.",
+            abstract: "Answer the application's license, update and instance questions, and report the instance to Portcullis.", usage: "portcullis sdk serve --config <config> [<options>]",
             discussion: """
                 The configuration is the subchart's config.yaml (the values the registry injected when the customer pulled the chart). \
                 The license document and every field are checked against the app's public key before they are answered. \

@@ -6,7 +6,7 @@ struct TokenCommand: AsyncParsableCommand {
                                                     subcommands: [Create.self, List.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a token; it is shown once.")
+        static let configuration = CommandConfiguration(abstract: "Create a token; it is shown once.", usage: "portcullis token create --name <name> [<options>]")
         @Option(help: "A name to recognise it by.") var name: String
         @Option(help: "read (pull only) or push.") var scope = "push"
         @OptionGroup var client: ClientOptions
@@ -19,7 +19,7 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List tokens (never their secrets).")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List tokens (never their secrets).", usage: "portcullis token ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -29,7 +29,7 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Revoke a token.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Revoke a token.", usage: "portcullis token rm <id> [<options>]")
         @Argument(help: "The token's ID, as `token ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 

@@ -7,7 +7,7 @@ struct UserCommand: AsyncParsableCommand {
                                                     subcommands: [Create.self, List.self, Remove.self, Audit.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a portal user; the password is read from standard input.")
+        static let configuration = CommandConfiguration(abstract: "Create a portal user; the password is read from standard input.", usage: "portcullis user create --email <email> [<options>]")
         @Option(help: "Email address (the login name).") var email: String
         @Flag(help: "Read the password from standard input (at least 12 characters).") var passwordStdin = false
         @Option(help: "admin or read-only.") var role = "admin"
@@ -26,7 +26,7 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List portal users.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List portal users.", usage: "portcullis user ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -36,7 +36,7 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a portal user; their sessions end at once.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a portal user; their sessions end at once.", usage: "portcullis user rm <user> [<options>]")
         @Argument(help: "User id or email.") var user: String
         @OptionGroup var client: ClientOptions
 
@@ -47,7 +47,7 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Audit: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show recent changes: who, what, when.")
+        static let configuration = CommandConfiguration(abstract: "Show recent changes: who, what, when.", usage: "portcullis user audit [<options>]")
         @Option(help: "How many, newest first.") var limit = 100
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions

@@ -13,7 +13,7 @@ struct WebhookCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self, Deliveries.self, Test.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a webhook; prints its signing secret once.")
+        static let configuration = CommandConfiguration(abstract: "Add a webhook; prints its signing secret once.", usage: "portcullis webhook add --url <url> [<options>]")
         @Option(help: "http:// or https:// URL to POST events to.") var url: String
         @Option(name: .customLong("event"), help: "An event to send (repeatable).") var events: [String] = []
         @OptionGroup var client: ClientOptions
@@ -29,7 +29,7 @@ struct WebhookCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List webhooks.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List webhooks.", usage: "portcullis webhook ls [<options>]")
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
 
@@ -39,7 +39,7 @@ struct WebhookCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a webhook.")
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a webhook.", usage: "portcullis webhook rm <id> [<options>]")
         @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 
@@ -50,7 +50,7 @@ struct WebhookCommand: AsyncParsableCommand {
     }
 
     struct Deliveries: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a webhook's delivery attempts, newest first.")
+        static let configuration = CommandConfiguration(abstract: "Show a webhook's delivery attempts, newest first.", usage: "portcullis webhook deliveries <id> [<options>]")
         @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
         @OptionGroup var output: OutputOptions
@@ -62,7 +62,7 @@ struct WebhookCommand: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a webhook.test event to one webhook.")
+        static let configuration = CommandConfiguration(abstract: "Send a webhook.test event to one webhook.", usage: "portcullis webhook test <id> [<options>]")
         @Argument(help: "The webhook's ID, as `webhook ls` lists it.") var id: String
         @OptionGroup var client: ClientOptions
 
