@@ -117,7 +117,7 @@ public final class BlobFill: Sendable {
     }
 
     private func copy(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
-        var written: Int64 = 0
+        var writer = SpoolWriter(spool: spool) { [self] count in perform(machine.withLock { $0.appended(count) }) }
         do {
             let source: UpstreamBlob
             do {
@@ -131,38 +131,41 @@ public final class BlobFill: Sendable {
             var hasher = DigestHasher(algorithm: digest.algorithm)
             var batch = ByteBuffer()
             batch.reserveCapacity(Self.writeSize)
-            func flush() throws {
+            // Readers are told about a batch once it is in the spool (they may send it from there).
+            func flush() async throws {
                 guard batch.readableBytes > 0 else { return }
+                let recycled: ByteBuffer?
                 do {
-                    try spool.writeNow(batch, at: written)
+                    recycled = try await writer.write(batch)
                 } catch {
                     throw BlobFillError.storage(String(describing: error))
                 }
-                written += Int64(batch.readableBytes)
-                perform(machine.withLock { $0.appended(Int64(batch.readableBytes)) })
-                batch.clear()
+                batch = recycled ?? ByteBuffer()
+                batch.reserveCapacity(Self.writeSize)
             }
             // The body as the upstream sends it, each batch written to the spool as it comes.
             try await withSpan("upstream.body", ofKind: .client) { bodySpan in
                 do {
                     for try await var chunk in source.body {
                         chunk.withUnsafeReadableBytes { hasher.update($0) }
-                        let total = written + Int64(batch.readableBytes + chunk.readableBytes)
+                        let total = writer.handedOff + Int64(batch.readableBytes + chunk.readableBytes)
                         if let length = source.length, total > length {
                             throw BlobFillError.sizeMismatch(expected: length, actual: total)
                         }
                         batch.writeBuffer(&chunk)
                         // The first bytes go out at once so clients start receiving without delay.
-                        if batch.readableBytes >= Self.writeSize || written == 0 { try flush() }
+                        if batch.readableBytes >= Self.writeSize || writer.handedOff == 0 { try await flush() }
                     }
-                    try flush()
+                    try await flush()
+                    do { try await writer.finish() } catch { throw BlobFillError.storage(String(describing: error)) }
                 } catch let error as BlobFillError {
                     throw error
                 } catch {
                     throw BlobFillError.upstream("transfer interrupted: \(error)")
                 }
-                bodySpan.attributes["portcullis.bytes"] = Int(written)
+                bodySpan.attributes["portcullis.bytes"] = Int(writer.handedOff)
             }
+            let written = writer.handedOff
             if let length = source.length, written != length {
                 throw BlobFillError.sizeMismatch(expected: length, actual: written)
             }
@@ -179,6 +182,8 @@ public final class BlobFill: Sendable {
             return .success(written)
         } catch {
             let failure = error as? BlobFillError ?? .storage(String(describing: error))
+            // A write still under way ends before the spool is discarded.
+            try? await writer.finish()
             store.discard(spool)
             logger.warning("blob fill failed", metadata: ["digest": "\(digest)", "error": "\(failure)"])
             perform(machine.withLock { $0.failed(failure) })

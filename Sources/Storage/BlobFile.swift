@@ -56,21 +56,9 @@ public final class BlobFile: Sendable {
         }
     }
 
+    /// `writeNow` on the blocking pool, for a writer that must not hold its task's thread.
     public func write(_ buffer: ByteBuffer, at offset: Int64) async throws {
-        let fd = descriptor
-        try await NIOThreadPool.singleton.runIfActive {
-            try buffer.withUnsafeReadableBytes { ptr in
-                var done = 0
-                while done < ptr.count {
-                    let r = pwrite(fd, ptr.baseAddress! + done, ptr.count - done, off_t(offset) + off_t(done))
-                    if r < 0 {
-                        if errno == EINTR { continue }
-                        throw BlobFileError.errno(errno, "pwrite")
-                    }
-                    done += r
-                }
-            }
-        }
+        try await NIOThreadPool.singleton.runIfActive { try self.writeNow(buffer, at: offset) }
     }
 
     /// Writes on the calling thread. For writers that would otherwise hop to the thread pool for
