@@ -18,16 +18,7 @@ struct BundleRoutes {
     func register(on router: Router<PortcullisContext>) {
         router.get("/bundles/:app/:sequence") { request, context in
             do {
-                guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
-                    throw TokenRefusal(message: "credentials required: username anything, password the license ID")
-                }
-                let principal: Principal
-                do {
-                    principal = try await c.gate.authenticate(basic: basic)
-                } catch let refusal as AccessRefusal {
-                    try await LoginThrottling(c: c).recordFailure(request, context: context)
-                    throw TokenRefusal(message: refusal.message)
-                }
+                let principal = try await LoginThrottling(c: c).authenticate(request.headers[.authorization], request, context: context).principal
                 switch AccessRules.bundle(principal, app: try context.parameters.require("app"), now: Date()) {
                 case .allow: break
                 case .unauthorized(let message): throw TokenRefusal(message: message)

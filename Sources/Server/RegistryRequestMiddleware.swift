@@ -89,6 +89,22 @@ struct RegistryRequestMiddleware: RouterMiddleware {
 struct LoginThrottling {
     let c: Components
 
+    /// Who a request's Basic credentials name (any username; a license ID or vendor token as the
+    /// password), as the token endpoint, bundles and the SDK's API take them. Credentials that
+    /// are refused count toward this throttle, and are never treated as anonymous.
+    func authenticate(_ header: String?, _ request: Request, context: PortcullisContext) async throws
+        -> (basic: BasicCredentials, principal: Principal) {
+        guard let header, let basic = BasicCredentials.parse(authorization: header) else {
+            throw TokenRefusal(message: "credentials required: username anything, password the license ID")
+        }
+        do {
+            return (basic, try await c.gate.authenticate(basic: basic))
+        } catch let refusal as AccessRefusal {
+            try await recordFailure(request, context: context)
+            throw TokenRefusal(message: refusal.message)
+        }
+    }
+
     /// The keys a login counts against: the source address, and the account or credential tried.
     func keys(_ request: Request, context: PortcullisContext, account: String? = nil) -> [String] {
         var keys = ["address:" + (context.remoteAddress?.ipAddress ?? "unknown")]

@@ -56,16 +56,7 @@ struct SDKRoutes {
                                      _ handle: @escaping @Sendable (APICall<Body>, License) async throws -> Answer) {
         group.on(RouterPath(endpoint.path), method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) { request, context in
             do {
-                guard let header = request.headers[.authorization], let basic = BasicCredentials.parse(authorization: header) else {
-                    throw TokenRefusal(message: "credentials required: username anything, password the license ID")
-                }
-                let principal: Principal
-                do {
-                    principal = try await c.gate.authenticate(basic: basic)
-                } catch let refusal as AccessRefusal {
-                    try await LoginThrottling(c: c).recordFailure(request, context: context)
-                    throw TokenRefusal(message: refusal.message)
-                }
+                let principal = try await LoginThrottling(c: c).authenticate(request.headers[.authorization], request, context: context).principal
                 let body: Body
                 if let nothing = Nothing() as? Body { body = nothing } else {
                     body = try await JSONBody.decode(Body.self, request, context, limit: endpoint.bodyLimit ?? 1 << 20)

@@ -17,16 +17,7 @@ struct TokenEndpoint {
         guard let header = request.headers[.authorization] else {
             return try await issueAnonymous(scopes: scopes, context: context, address: address)
         }
-        guard let basic = BasicCredentials.parse(authorization: header) else {
-            throw TokenRefusal(message: "credentials required: username anything, password the license ID")
-        }
-        let principal: Principal
-        do {
-            principal = try await c.gate.authenticate(basic: basic)
-        } catch let refusal as AccessRefusal {
-            try await LoginThrottling(c: c).recordFailure(request, context: context)
-            throw TokenRefusal(message: refusal.message)
-        }
+        let (basic, principal) = try await LoginThrottling(c: c).authenticate(header, request, context: context)
         if case .customer(let license) = principal {
             context.outcome.update {
                 $0.customerID = license.customerID
