@@ -18,7 +18,7 @@ import requests
 from portcullis_testkit import catalog
 from portcullis_testkit.helm import HelmClient, Vendor, package_chart
 from portcullis_testkit.portcullis import PortcullisServer
-from portcullis_testkit.util import REPO_ROOT
+from portcullis_testkit.util import REPO_ROOT, wait_until
 
 SCREENSHOTS = Path(os.environ.get("PORTCULLIS_SCREENSHOTS", REPO_ROOT / "e2e" / "screenshots"))
 ADMIN_EMAIL, ADMIN_PASSWORD = "vendor@acme.test", "correct horse battery staple"
@@ -189,9 +189,14 @@ def test_the_vendor_and_the_customer_in_a_browser(server, browser, upstream, tmp
     secret = requests.get(server.url + "/account/pull-secret.json", cookies=cookies, timeout=30)
     assert secret.status_code == 200 and server.host in secret.json()["auths"]
 
-    summary = server.cli_json("customer", "pulls", customer_id, "--summary")
-    chart_pulls = [i for i in summary["images"] if i["repository"] == f"{app}/stable/slackernews"]
-    assert chart_pulls and chart_pulls[0]["bytes"] > 0 and sum(d["requests"] for d in summary["days"]) >= 2, summary
+    # Pull records are written in batches off the request path (every half second): wait for them.
+    def recorded():
+        summary = server.cli_json("customer", "pulls", customer_id, "--summary")
+        chart_pulls = [i for i in summary["images"] if i["repository"] == f"{app}/stable/slackernews"]
+        return summary if chart_pulls and chart_pulls[0]["bytes"] > 0 and sum(d["requests"] for d in summary["days"]) >= 2 else None
+
+    wait_until(recorded, timeout=15, message=lambda: f"the chart pull was never recorded: "
+                                                     f"{server.cli_json('customer', 'pulls', customer_id, '--summary')}")
 
     # Archived: the customer portal no longer lets the customer in.
     server.cli_ok("customer", "archive", customer_id)
