@@ -208,5 +208,6 @@ public enum SDKAPI {
     public static let license = Endpoint<Nothing, SDKLicenseBody>(.GET, "/license", "The license as it stands, signed, with its fields")
     public static let updates = Endpoint<Nothing, SDKUpdatesBody>(.GET, "/updates",
                                                                   "Releases on the license's channel after ?channelSequence=N")
-    public static let instances = Endpoint<InstanceReport, Nothing>(.POST, "/instances", status: 204, "An instance's check-in")
+    public static let instances = Endpoint<InstanceReport, Nothing>(.POST, "/instances", status: 204, bodyLimit: 1 << 20,
+                                                                    "An instance's check-in")
 }

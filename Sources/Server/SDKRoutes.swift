@@ -57,20 +57,15 @@ struct SDKRoutes {
         group.on(RouterPath(endpoint.path), method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) { request, context in
             do {
                 let principal = try await LoginThrottling(c: c).authenticate(request.headers[.authorization], request, context: context).principal
-                let body: Body
-                if let nothing = Nothing() as? Body { body = nothing } else {
-                    body = try await JSONBody.decode(Body.self, request, context, limit: endpoint.bodyLimit ?? 1 << 20)
-                }
-                switch AccessRules.sdk(principal, reportingFor: app?(body)) {
+                let call = try await APICall.decoding(endpoint, request, context)
+                switch AccessRules.sdk(principal, reportingFor: app?(call.body)) {
                 case .allow: break
                 case .unauthorized(let message): throw TokenRefusal(message: message)
                 case .denied(let message), .unsupported(let message): throw AccessRefusal.denied(message)
                 case .nameUnknown: throw HTTPError(.notFound)
                 }
                 guard case .customer(let license) = principal else { throw AccessRefusal.denied("a license is required") }
-                let answer = try await handle(APICall(request: request, context: context, body: body), license)
-                if Answer.self == Nothing.self { return Response(status: .init(code: endpoint.status)) }
-                return try Response.json(answer, status: .init(code: endpoint.status))
+                return try endpoint.response(try await handle(call, license))
             } catch {
                 let answer = ClientFacingError(error)
                 if answer.isInternal { c.logger.error("SDK request failed", metadata: ["error": "\(error)"]) }

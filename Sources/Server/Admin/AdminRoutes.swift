@@ -38,37 +38,29 @@ struct AdminRoutes: Sendable {
     /// (none for `Nothing`), the answer encoded with the endpoint's status (no body for `Nothing`).
     func route<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, on api: RouterGroup<PortcullisContext>,
                              _ handle: @escaping @Sendable (APICall<Body>) async throws -> Answer) {
-        let status = HTTPResponse.Status(code: endpoint.status)
-        respond(endpoint, on: api) { call in
-            if Answer.self == Nothing.self { _ = try await handle(call); return Response(status: status) }
-            return try json(try await handle(call), status: status)
-        }
+        respond(endpoint, on: api) { call in try endpoint.response(try await handle(call)) }
     }
 
     /// Registers an endpoint whose answer is not JSON (a document, a stream).
     func respond<Body, Answer>(_ endpoint: Endpoint<Body, Answer>, on api: RouterGroup<PortcullisContext>,
                                _ handle: @escaping @Sendable (APICall<Body>) async throws -> Response) {
         api.on(RouterPath(endpoint.path), method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) { request, context in
-            let body: Body
-            if let nothing = Nothing() as? Body { body = nothing } else {
-                body = try await decode(Body.self, request, context, limit: endpoint.bodyLimit)
-            }
-            return try await handle(APICall(request: request, context: context, body: body))
+            try await handle(try await APICall.decoding(endpoint, request, context))
         }
-    }
-
-    /// Decodes a JSON body, with errors that name the field at fault.
-    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PortcullisContext, limit: Int? = nil) async throws -> T {
-        try await JSONBody.decode(type, request, context, limit: limit)
-    }
-
-    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try APICoding.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     func publicHost(_ request: Request) -> String {
         PublicAddress(configuration: c.configuration, request: request).host
+    }
+}
+
+extension Endpoint {
+    /// `answer` as the endpoint sends it: JSON with the endpoint's status, no body for `Nothing`.
+    func response(_ answer: Answer) throws -> Response {
+        let status = HTTPResponse.Status(code: self.status)
+        guard Answer.self != Nothing.self else { return Response(status: status) }
+        let data = try APICoding.encoder.encode(answer)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -83,6 +75,17 @@ struct APICall<Body: Sendable>: Sendable {
     let request: Request
     let context: PortcullisContext
     let body: Body
+
+    /// A request to `endpoint`, its body decoded to the endpoint's request type (none for
+    /// `Nothing`), within the endpoint's body limit.
+    static func decoding<Answer>(_ endpoint: Endpoint<Body, Answer>, _ request: Request, _ context: PortcullisContext) async throws
+        -> APICall {
+        let body: Body
+        if let nothing = Nothing() as? Body { body = nothing } else {
+            body = try await JSONBody.decode(Body.self, request, context, limit: endpoint.bodyLimit)
+        }
+        return APICall(request: request, context: context, body: body)
+    }
 
     /// A path parameter the endpoint's path names.
     func parameter(_ name: String) throws -> String {
