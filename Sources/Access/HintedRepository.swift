@@ -2,13 +2,14 @@ import OCI
 import RegistryCore
 
 /// A repository whose "not found" answers also say what the caller probably meant, for a name
-/// that reads like a mistake (a proxy path without its `proxy/` prefix). Everything else passes
-/// through unchanged.
+/// that reads like a mistake (a proxy path without its `proxy/` prefix). The hint is worked out
+/// only when such an answer is given; everything else passes through unchanged.
 struct HintedRepository: RepositoryReader {
     let base: any RepositoryReader
-    let hint: String
+    /// What to add to a "not found" answer, or nil when there is nothing to say.
+    let hint: @Sendable () async -> String?
 
-    init(_ base: any RepositoryReader, hint: String) {
+    init(_ base: any RepositoryReader, hint: @escaping @Sendable () async -> String?) {
         self.base = base
         self.hint = hint
     }
@@ -37,7 +38,7 @@ struct HintedRepository: RepositoryReader {
         do {
             return try await read()
         } catch var error as RegistryError where [.manifestUnknown, .nameUnknown, .blobUnknown].contains(error.code) {
-            error.message += "; \(hint)"
+            if let hint = await hint() { error.message += "; \(hint)" }
             throw error
         }
     }

@@ -150,9 +150,11 @@ public struct RepositoryResolver: Sendable {
             let isPublic = caller.principal == .anonymous ? try await publicRepositories.isPublic(name.description) : false
             try decide(caller, request, kind: .hosted, isPublic: isPublic, now: now)
             let repository = hosted.repository(name)
-            let reader: any RepositoryReader = try await proxyPathMeant(by: name, app: app).map {
-                HintedRepository(repository, hint: "images of upstream registries are pulled as \($0)")
-            } ?? repository
+            // Worked out only for a "not found" answer, never on the way to content.
+            let resolver = self
+            let reader = HintedRepository(repository) {
+                await resolver.proxyPathMeant(by: name, app: app).map { "images of upstream registries are pulled as \($0)" }
+            }
             resolved = ResolvedRepository(kind: .hosted, appSlug: appSlug, reader: reader, writer: repository)
         }
         return resolved
@@ -160,9 +162,9 @@ public struct RepositoryResolver: Sendable {
 
     /// `proxy/<name>`, when `name` reads as a proxy path without its prefix: its second part is a
     /// registry the app may use (`acme/vendor-reg/org/api` for `proxy/acme/vendor-reg/org/api`).
-    private func proxyPathMeant(by name: RepositoryName, app: AppRecord) async throws -> String? {
+    private func proxyPathMeant(by name: RepositoryName, app: AppRecord) async -> String? {
         guard name.components.count >= 3, let proxied = try? RepositoryName(parsing: "\(ProxyName.prefix)/\(name)"),
-              (try? upstream(try await directory.candidates(proxied), app: app)) != nil else { return nil }
+              let candidates = try? await directory.candidates(proxied), (try? upstream(candidates, app: app)) != nil else { return nil }
         return proxied.description
     }
 

@@ -17,20 +17,25 @@ private struct Failing: RepositoryReader {
     let hint = "images of upstream registries are pulled as proxy/acme/vendor-reg/org/api"
 
     @Test func notFoundAnswersSayWhatWasProbablyMeant() async throws {
-        let repository = HintedRepository(Failing(error: RegistryError(.manifestUnknown, "manifest unknown")), hint: hint)
+        let repository = HintedRepository(Failing(error: RegistryError(.manifestUnknown, "manifest unknown"))) { hint }
         await #expect {
             try await repository.manifest(try ManifestReference(parsing: "1.0"), wantBody: true)
         } throws: { error in
             let registry = error as? RegistryError
             return registry?.code == .manifestUnknown && registry?.message == "manifest unknown; \(hint)"
         }
-        let tags = HintedRepository(Failing(error: RegistryError(.nameUnknown, "name unknown")), hint: hint)
+        let tags = HintedRepository(Failing(error: RegistryError(.nameUnknown, "name unknown"))) { hint }
         await #expect { try await tags.tags() } throws: { ($0 as? RegistryError)?.message.hasSuffix(hint) == true }
+    }
+
+    @Test func withNothingToSayTheAnswerIsUnchanged() async throws {
+        let repository = HintedRepository(Failing(error: RegistryError(.manifestUnknown, "manifest unknown"))) { nil }
+        await #expect { try await repository.tags() } throws: { ($0 as? RegistryError)?.message == "manifest unknown" }
     }
 
     @Test func otherErrorsPassUnchanged() async throws {
         let denied = RegistryError(.denied, "requested access to the resource is denied")
-        let repository = HintedRepository(Failing(error: denied), hint: hint)
+        let repository = HintedRepository(Failing(error: denied)) { hint }
         await #expect { try await repository.tags() } throws: { ($0 as? RegistryError) == denied }
     }
 }
