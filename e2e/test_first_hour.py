@@ -22,7 +22,7 @@ import requests
 
 from portcullis_testkit.helm import CHART_DIR, Vendor, package_chart, parse_table
 from portcullis_testkit.oci import layout_blobs, layout_index
-from portcullis_testkit.portcullis import CliResult, PortcullisServer, portcullis_bin
+from portcullis_testkit.portcullis import CliResult, PortcullisServer
 from portcullis_testkit.proc import ManagedProcess
 from portcullis_testkit.upstream import MANIFEST_ACCEPT
 from portcullis_testkit.util import REPO_ROOT, free_port, unique, wait_until

@@ -19,11 +19,9 @@ import base64
 import json
 import re
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -38,6 +36,7 @@ from portcullis_testkit.helm import HelmClient, Rendered, Vendor, bounded, packa
 from portcullis_testkit.portcullis import PortcullisServer, portcullis_bin, random_license
 from portcullis_testkit.proc import ManagedProcess
 from portcullis_testkit.util import REPO_ROOT, free_port, unique, wait_until
+from portcullis_testkit.webhooks import WebhookReceiver
 
 SDK_CHART = REPO_ROOT / "deploy" / "helm" / "portcullis-sdk"
 SDK_NAME = "portcullis-sdk"
@@ -222,40 +221,6 @@ def sdk_config(rendered: Rendered, key: str = SDK_NAME) -> tuple[str, Dict[str, 
     return text, helm.values_from_yaml(text)
 
 
-class Receiver:
-    """Records webhook posts."""
-
-    def __init__(self) -> None:
-        self.posts: List[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.posts.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def about(self, event: str, *ids: str) -> List[dict]:
-        """Events of kind ``event`` whose data names one of ``ids`` (the instance ID or its customer's ID)."""
-        with self.lock:
-            return [p for p in self.posts if p.get("event") == event and any(i in json.dumps(p.get("data")) for i in ids)]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Sdk:
     """One ``portcullis sdk serve`` process on 127.0.0.1."""
 
@@ -381,7 +346,7 @@ def sdk_get(server: PortcullisServer, path: str, license_id: str) -> requests.Re
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.stop()
 

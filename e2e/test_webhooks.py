@@ -9,9 +9,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -19,49 +17,15 @@ import requests
 from portcullis_testkit import catalog
 from portcullis_testkit.oci import get_manifest
 from portcullis_testkit.portcullis import PortcullisServer
-from portcullis_testkit.util import free_port, wait_until
+from portcullis_testkit.util import wait_until
+from portcullis_testkit.webhooks import WebhookReceiver
 
 EVENTS = ["customer.created", "customer.archived", "release.promoted", "pull.refused", "license.expiring", "upstream.auth_failed"]
 
 
-class Receiver:
-    """Records posts to /hook; /hang answers only after 20 seconds."""
-
-    def __init__(self) -> None:
-        self.posts: list = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path == "/hang":
-                    time.sleep(20)
-                with receiver.lock:
-                    receiver.posts.append((self.path, dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, name: str, path: str = "/hook") -> list:
-        with self.lock:
-            return [json.loads(b) for p, _, b in self.posts if p == path and json.loads(b)["event"] == name]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.stop()
 
