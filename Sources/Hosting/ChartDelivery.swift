@@ -1,5 +1,4 @@
 import Charts
-import struct Crypto.SHA256
 import Foundation
 import Licensing
 import NIOCore
@@ -97,7 +96,8 @@ public struct ChartDelivery: Sendable {
                     ("channelSequence", .integer(placement.channelSequence)),
                     ("releaseSequence", .integer(placement.releaseSequence)),
                     ("versionLabel", .string(placement.versionLabel)),
-                    ("releaseCreatedAt", .string(ISO8601DateFormatter().string(from: placement.createdAt))),
+                    // A format style, not a formatter made per call: this runs for every manifest GET.
+                    ("releaseCreatedAt", .string(placement.createdAt.formatted(Date.ISO8601FormatStyle()))),
                     ("releaseNotes", .string(placement.releaseNotes)),
                 ]
             }
@@ -120,7 +120,7 @@ public struct ChartDelivery: Sendable {
                 text += "customer \(license.customerID)\n" + ValuesInjection.Value.map(injected ?? []).json
                 if let sdk = sdkValues(placement: placement, repository: repository) { text += "\nsdk " + ValuesInjection.Value.map(sdk).json }
             }
-            return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+            return Digest.of(text.utf8).hex
         }
     }
 
