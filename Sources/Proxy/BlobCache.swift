@@ -14,21 +14,26 @@ import Upstream
 /// blob to the store before it leaves the table, so a later request finds it there.
 ///
 /// Replicas sharing an object store also share the fetch: with `leases`, a replica fetches
-/// only while it holds the digest's lease, and a replica that finds the lease taken waits
-/// for the holder to publish (or to die, when the lease runs out and it takes over).
+/// only while it holds the digest's lease. A replica that finds the lease taken streams the
+/// holder's fill through `peers` when it can (one stream per replica, spooled and verified here
+/// like an upstream's, published by the holder alone), and otherwise waits for the holder to
+/// publish (or to die, when the lease runs out and it takes over).
 public actor BlobCache {
     public nonisolated let store: any BlobStore
     private let fills: FillService
     private let leases: (any FillLeases)?
+    private let peers: (any PeerFills)?
     private var table: FillTable<BlobFill, CheckedContinuation<Void, Never>>
     private let logger: Logger
 
-    public init(store: any BlobStore, fills: FillService, leases: (any FillLeases)? = nil, logger: Logger) {
+    public init(store: any BlobStore, fills: FillService, leases: (any FillLeases)? = nil, peers: (any PeerFills)? = nil,
+                logger: Logger) {
         self.store = store
         self.fills = fills
         self.leases = leases
+        self.peers = peers
         self.logger = logger
-        table = FillTable(pollInterval: leases?.pollInterval ?? .milliseconds(250))
+        table = FillTable(pollInterval: leases?.pollInterval ?? .milliseconds(250), streamsFromPeers: leases != nil && peers != nil)
     }
 
     /// The stored blob, the fill already under way, or a new fill started with `fetch`.
@@ -61,8 +66,12 @@ public actor BlobCache {
             case .start:
                 return try start(digest, for: place, fetch: fetch, completed: completed)
             case .claimLease:
-                try await leadLeaseWait(digest)
-                holdsLease = true
+                switch try await leadLeaseWait(digest, confirm: confirm) {
+                case .acquired:
+                    holdsLease = true
+                case .streaming(let source, let peer):
+                    return try startStreaming(digest, for: place, from: source, peer: peer)
+                }
             case .wait:
                 await withCheckedContinuation { waiter in
                     if let notQueued = table.enqueue(digest, waiter) { notQueued.resume() }
@@ -97,32 +106,88 @@ public actor BlobCache {
         return .arriving(fill.reader)
     }
 
+    /// A fill of the lease holder's, streamed here: spooled and verified like an upstream's,
+    /// joined by this replica's other requests, and not published (the holder publishes).
+    private func startStreaming(_ digest: Digest, for place: String, from source: UpstreamBlob, peer: String) throws -> BlobContent {
+        if let running = table.joinable(digest, for: place) {
+            // Unreachable while this request leads the wait, but never two fills of one digest.
+            return .arriving(running.fill.reader)
+        }
+        let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
+        for waiter in table.started(digest, place: place, fill: fill) { waiter.resume() }
+        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
+        Counter(label: "portcullis_peer_fills_total").increment()
+        let store = self.store
+        var peerLogger = self.logger
+        peerLogger[metadataKey: "peer"] = "\(peer)"
+        let logger = peerLogger
+        let trace = InstrumentationContext.current
+        let accepted = fills.submit {
+            await InstrumentationContext.withValue(trace) {
+                _ = await fill.run(fetch: { source }, store: store, publish: false, logger: logger)
+                await self.finished(digest)
+            }
+        }
+        if !accepted {
+            fill.abandon(.shuttingDown, store: store)
+            finished(digest)
+        }
+        return .arriving(fill.reader)
+    }
+
+    enum LeaseWaitOutcome {
+        /// This replica holds the lease now.
+        case acquired
+        /// The holder's fill, streaming from the replica at `peer`.
+        case streaming(UpstreamBlob, peer: String)
+    }
+
     /// Polls for the digest's lease until this replica holds it (the other holder published,
-    /// gave up or died), for every request here that waits on it.
-    private func leadLeaseWait(_ digest: Digest) async throws {
-        guard let leases else { return }
-        while true {
-            let claimed: Bool
+    /// gave up or died) or the holder streams its fill here, for every request here that waits
+    /// on it. The place is confirmed before a peer is asked: the holder may be fetching the
+    /// digest for another upstream repository.
+    private func leadLeaseWait(_ digest: Digest, confirm: @Sendable () async throws -> Void) async throws -> LeaseWaitOutcome {
+        guard let leases else { return .acquired }
+        var confirmed = false
+        // The leader's wait ends however it leaves; the others then look again without it.
+        func leaving<T>(_ body: () async throws -> T) async throws -> T {
             do {
-                claimed = try await leases.claim(digest)
+                return try await body()
             } catch {
                 for waiter in table.leaderLeft(digest) { waiter.resume() }
                 throw error
             }
-            switch table.leaseAnswered(digest, claimed: claimed) {
+        }
+        while true {
+            let claim = try await leaving { try await leases.claim(digest) }
+            var step = table.leaseAnswered(digest, claim: claim)
+            if case .askPeer(let peer) = step, let peers {
+                if !confirmed {
+                    try await leaving { try await confirm() }
+                    confirmed = true
+                }
+                if let source = await peers.open(digest, from: peer) {
+                    return .streaming(source, peer: peer)
+                }
+                step = table.peerDeclined(digest, peer: peer)
+            }
+            switch step {
             case .acquired(let waiters):
                 for waiter in waiters { waiter.resume() }
-                return
+                return .acquired
             case .poll(let interval):
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    // This request's client went away; another waiting request leads from here.
-                    for waiter in table.leaderLeft(digest) { waiter.resume() }
-                    throw error
-                }
+                // This request's client going away ends the sleep; another waiting request leads from here.
+                try await leaving { try await Task.sleep(for: interval) }
+            case .askPeer:
+                // Only asked for with `peers` set.
+                try await leaving { try await Task.sleep(for: leases.pollInterval) }
             }
         }
+    }
+
+    /// The fill running here for `digest`, for a replica that streams it (nil when none runs).
+    public func runningFill(_ digest: Digest) -> (any ArrivingBlob)? {
+        table.joinable(digest, for: "")?.fill.reader
     }
 
     public var fillsInFlight: Int { table.fillCount }

@@ -102,11 +102,13 @@ public final class BlobFill: Sendable {
     // MARK: The copy
 
     /// Runs the copy. Called once, on a task of the fill service that no client owns, so a
-    /// fill goes on when the client that started it disconnects.
-    func run(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
-        await withSpan("cache.fill") { span in
+    /// fill goes on when the client that started it disconnects. `publish`: whether the verified
+    /// blob goes into the store; a replica streaming another replica's fill leaves that to it.
+    func run(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, publish: Bool = true,
+             logger: Logger) async -> Result<Int64, BlobFillError> {
+        await withSpan(publish ? "cache.fill" : "cache.fill_from_peer") { span in
             span.attributes["portcullis.digest"] = digest.description
-            let result = await copy(fetch: fetch, store: store, logger: logger)
+            let result = await copy(fetch: fetch, store: store, publish: publish, logger: logger)
             switch result {
             case .success(let length): span.attributes["portcullis.bytes"] = Int(length)
             case .failure(let failure):
@@ -116,7 +118,8 @@ public final class BlobFill: Sendable {
         }
     }
 
-    private func copy(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, logger: Logger) async -> Result<Int64, BlobFillError> {
+    private func copy(fetch: @Sendable () async throws -> UpstreamBlob, store: any BlobStore, publish: Bool,
+                      logger: Logger) async -> Result<Int64, BlobFillError> {
         var writer = SpoolWriter(spool: spool) { [self] count in perform(machine.withLock { $0.appended(count) }) }
         do {
             let source: UpstreamBlob
@@ -174,6 +177,11 @@ public final class BlobFill: Sendable {
             // Verified: readers may have the last byte now, while the blob is published (an
             // fsync and rename, or an upload to the object store, which can take a while).
             perform(machine.withLock { $0.completed() })
+            guard publish else {
+                // Readers keep the spool's descriptor; the name goes now.
+                store.discard(spool)
+                return .success(written)
+            }
             do {
                 try await withSpan("store.commit") { _ in try await store.commit(spool, as: digest) }
             } catch {

@@ -3,10 +3,19 @@ import Logging
 import OCI
 import Storage
 
+/// The answer to a claim on a digest's lease.
+public enum LeaseClaim: Sendable, Equatable {
+    /// This replica holds it: it fetches the blob.
+    case held
+    /// Another replica does, reachable at `peer` (its advertised base URL) when it told one.
+    case heldElsewhere(peer: String?)
+}
+
 /// Who may fetch a blob from upstream, when several replicas share one object store.
 public protocol FillLeases: Sendable {
-    /// Whether this replica holds the digest's lease now (taking it when free or expired).
-    func claim(_ digest: Digest) async throws -> Bool
+    /// Whether this replica holds the digest's lease now (taking it when free or expired), and
+    /// if not, where the replica that holds it can be reached.
+    func claim(_ digest: Digest) async throws -> LeaseClaim
     /// Keeps the lease alive while a fill runs; returns when cancelled.
     func keepRenewed(_ digest: Digest) async
     func release(_ digest: Digest) async
@@ -23,26 +32,30 @@ public struct SharedFillLeases: FillLeases {
     let store: any FillLeaseStore
     /// This replica, unique per process.
     public let holder: String
+    /// Where other replicas reach this one (its advertised base URL), kept with its leases.
+    public let address: String?
     let ttl: TimeInterval
     public let pollInterval: Duration
     let logger: Logger
 
-    public init(store: any FillLeaseStore, holder: String = "replica-" + UUID().uuidString.lowercased(), ttl: TimeInterval = 10,
-                pollInterval: Duration = .milliseconds(250), logger: Logger) {
+    public init(store: any FillLeaseStore, holder: String = "replica-" + UUID().uuidString.lowercased(), address: String? = nil,
+                ttl: TimeInterval = 10, pollInterval: Duration = .milliseconds(250), logger: Logger) {
         self.store = store
         self.holder = holder
+        self.address = address
         self.ttl = ttl
         self.pollInterval = pollInterval
         self.logger = logger
     }
 
-    public func claim(_ digest: Digest) async throws -> Bool {
+    public func claim(_ digest: Digest) async throws -> LeaseClaim {
         let now = Date()
         do {
-            return try await store.acquireFillLease(digest, holder: holder, until: now.addingTimeInterval(ttl), now: now)
+            let owner = try await store.acquireFillLease(digest, holder: holder, address: address, until: now.addingTimeInterval(ttl), now: now)
+            return owner.holder == holder ? .held : .heldElsewhere(peer: owner.address)
         } catch {
             logger.warning("fill lease unavailable; fetching without one", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            return true
+            return .held
         }
     }
 

@@ -49,6 +49,8 @@ public enum ServeOptions {
         .init("dataDir", "--data-dir", env: "PORTCULLIS_DATA_DIR", default: "./portcullis-data", "SQLite database, blob cache, keys"),
         .init("publicURL", "--public-url", env: "PORTCULLIS_PUBLIC_URL", example: "https://registry.example.com",
               "scheme and host clients use, in pull secrets and token realms (default: each request's Host)"),
+        .init("advertiseURL", "--advertise-url", env: "PORTCULLIS_ADVERTISE_URL", example: "http://10.0.3.7:8080",
+              "with a database: the URL other replicas reach this one at, to stream a blob it is still fetching from upstream (default: the listen address when it names one host; a wildcard listen address advertises none, and the others wait for the blob to reach the object store)"),
         .init("tlsCert", "--tls-cert", env: "PORTCULLIS_TLS_CERT", example: "/etc/portcullis/tls.crt",
               "PEM certificate chain for native HTTPS; reloaded on SIGHUP"),
         .init("tlsKey", "--tls-key", env: "PORTCULLIS_TLS_KEY", example: "/etc/portcullis/tls.key", "PEM private key for native HTTPS"),

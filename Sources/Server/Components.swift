@@ -19,6 +19,10 @@ public struct Components: Sendable {
     public let resolver: RepositoryResolver
     public let control: ControlPlane
     public let fills: FillService
+    /// Proxied blobs: stored, or being fetched (which other replicas may stream, see `PeerFillRoutes`).
+    public let blobCache: BlobCache
+    /// Lets replicas of this deployment ask each other for fills.
+    public let peerPass: PeerPass
     /// Keeps the proxy cache under its limit; records pull recency either way.
     public let evictor: CacheEvictor
     public let cacheUsage: CacheUsage

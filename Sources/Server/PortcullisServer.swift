@@ -120,8 +120,12 @@ public enum PortcullisServer {
         let upstream = HTTPUpstreamRegistry(connections: outbound, responseTimeout: .milliseconds(Int64(configuration.upstreamTimeout * 1000)),
                                             logger: logger)
         let fills = FillService()
-        let leases: (any FillLeases)? = storage.isShared ? SharedFillLeases(store: store, logger: logger) : nil
-        let blobCache = BlobCache(store: blobs, fills: fills, leases: leases, logger: logger)
+        let peerPass = PeerPass(box: sealer)
+        // Replicas stream each other's fills when they can reach each other (see `PeerFillRoutes`).
+        let leases: (any FillLeases)? = storage.isShared
+            ? SharedFillLeases(store: store, address: configuration.peerAddress, logger: logger) : nil
+        let peers: (any PeerFills)? = storage.isShared ? PeerFillClient(http: http, pass: peerPass, logger: logger) : nil
+        let blobCache = BlobCache(store: blobs, fills: fills, leases: leases, peers: peers, logger: logger)
         let usage = CacheUsage()
         let proxy = ProxyCache(index: proxyIndex, visibility: proxyIndex, blobs: blobCache, upstream: upstream,
                                policy: ProxyPolicy(tagTTL: configuration.tagTTL, staleLimit: configuration.staleLimit,
@@ -163,6 +167,7 @@ public enum PortcullisServer {
         }
         let sharedFailures: (any LoginFailureStore)? = storage.isShared ? store : nil
         return Components(configuration: configuration, gate: gate, tokens: tokens, resolver: resolver, control: control, fills: fills,
+                          blobCache: blobCache, peerPass: peerPass,
                           evictor: evictor, cacheUsage: usage,
                           bundles: BundleBuilder(resolver: resolver, catalog: catalog, blobs: blobs, store: store,
                                                  manifestLimit: configuration.manifestLimit, logger: logger),
@@ -187,6 +192,7 @@ public enum PortcullisServer {
         RegistryRoutes(c: c).register(on: router)
         BundleRoutes(c: c).register(on: router)
         SDKRoutes(c: c).register(on: router)
+        PeerFillRoutes(c: c).register(on: router)
         AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
         let portal = PortalKit(c: c, library: try PortalTemplates.library())
         VendorPortalRoutes(kit: portal).register(on: router)

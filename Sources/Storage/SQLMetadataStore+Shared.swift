@@ -21,14 +21,21 @@ extension SQLMetadataStore {
 
     // MARK: Fill leases
 
-    public func acquireFillLease(_ digest: Digest, holder: String, until: Date, now: Date) async throws -> Bool {
+    public func acquireFillLease(_ digest: Digest, holder: String, address: String?, until: Date, now: Date) async throws -> FillLeaseHolder {
         try await db.raw("""
-            INSERT INTO fill_leases (digest, holder, expires_at) VALUES (\(bind: digest.description), \(bind: holder), \(bind: until.millis))
-            ON CONFLICT (digest) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+            INSERT INTO fill_leases (digest, holder, expires_at, holder_address)
+            VALUES (\(bind: digest.description), \(bind: holder), \(bind: until.millis), \(bind: address))
+            ON CONFLICT (digest) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, holder_address = excluded.holder_address
             WHERE fill_leases.expires_at < \(bind: now.millis) OR fill_leases.holder = excluded.holder
             """).run()
-        let row = try await db.raw("SELECT holder FROM fill_leases WHERE digest = \(bind: digest.description)").first()
-        return try row?.decode(column: "holder", as: String.self) == holder
+        guard let row = try await db.raw("""
+            SELECT holder, holder_address FROM fill_leases WHERE digest = \(bind: digest.description)
+            """).first() else {
+            // Released between the two statements: nobody holds it, so nobody is waited on.
+            return FillLeaseHolder(holder: "")
+        }
+        return FillLeaseHolder(holder: try row.decode(column: "holder", as: String.self),
+                               address: try row.decode(column: "holder_address", as: String?.self))
     }
 
     public func releaseFillLease(_ digest: Digest, holder: String) async throws {

@@ -183,6 +183,10 @@ enum SchemaMigrations {
             """,
             "CREATE INDEX instances_by_checkin ON instances (last_checkin)",
         ],
+        [
+            // Where a lease's holder can be reached, so a replica streams a blob another is still fetching.
+            "ALTER TABLE fill_leases ADD COLUMN holder_address TEXT",
+        ],
     ]
 
     static func apply(to db: any SQLDatabase) async throws {

@@ -22,13 +22,32 @@ public protocol SigningKeyStore: Sendable {
     func addSigningKey(_ key: SigningKeyRecord) async throws
 }
 
+/// Who holds a fill lease: the replica, and where other replicas can reach it while it fills.
+public struct FillLeaseHolder: Sendable, Equatable {
+    public var holder: String
+    /// The holder's advertised base URL; nil when it advertises none.
+    public var address: String?
+
+    public init(holder: String, address: String? = nil) {
+        self.holder = holder
+        self.address = address
+    }
+}
+
 /// Who is fetching a blob from upstream, so that replicas sharing an object store fetch each
 /// blob once. A lease expires unless renewed, so a dead filler's blob is taken over.
 public protocol FillLeaseStore: Sendable {
-    /// Takes the lease for `holder` until `until` when it is free, expired at `now`, or already
-    /// `holder`'s; returns whether `holder` has it.
-    func acquireFillLease(_ digest: Digest, holder: String, until: Date, now: Date) async throws -> Bool
+    /// Takes the lease for `holder` (reachable at `address`) until `until` when it is free,
+    /// expired at `now`, or already `holder`'s; returns who holds it afterwards.
+    func acquireFillLease(_ digest: Digest, holder: String, address: String?, until: Date, now: Date) async throws -> FillLeaseHolder
     func releaseFillLease(_ digest: Digest, holder: String) async throws
+}
+
+extension FillLeaseStore {
+    /// Whether `holder` has the lease afterwards (see the full form), for holders nobody streams from.
+    public func acquireFillLease(_ digest: Digest, holder: String, until: Date, now: Date) async throws -> Bool {
+        try await acquireFillLease(digest, holder: holder, address: nil, until: until, now: now).holder == holder
+    }
 }
 
 /// Failed logins, shared by the replicas that count them.

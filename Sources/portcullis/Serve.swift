@@ -117,6 +117,12 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.dataDirectory = value("dataDir")!.value
         config.publicURL = value("publicURL")?.value
+        if let advertised = value("advertiseURL")?.value {
+            guard advertised.hasPrefix("http://") || advertised.hasPrefix("https://"), URL(string: advertised)?.host != nil else {
+                throw fail("advertiseURL", "must be an http:// or https:// URL, such as http://10.0.3.7:8080")
+            }
+            config.advertiseURL = advertised
+        }
         config.tlsCertificatePath = value("tlsCert")?.value
         config.tlsKeyPath = value("tlsKey")?.value
         if (config.tlsCertificatePath == nil) != (config.tlsKeyPath == nil) { throw SettingsError("tlsCert and tlsKey go together") }

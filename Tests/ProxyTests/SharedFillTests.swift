@@ -16,23 +16,28 @@ struct ReplicaPair {
     let database: SQLMetadataStore
     let a: BlobCache
     let b: BlobCache
+    let peers = DirectPeers()
     let services: [Task<Void, any Error>]
 
-    init(ttl: TimeInterval = 10) async throws {
+    /// `streaming`: each replica advertises its name as its address and streams the holder's
+    /// fill through `DirectPeers` (the hop without the network; the HTTP one is tested end to end).
+    init(ttl: TimeInterval = 10, streaming: Bool = false) async throws {
         dir = NSTemporaryDirectory() + "replicas-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         database = try await SQLMetadataStore.openSQLite(path: dir + "/metadata.sqlite", logger: Logger(label: "test"))
         var caches: [BlobCache] = []
         var services: [Task<Void, any Error>] = []
+        let peers = self.peers
         for name in ["a", "b"] {
             let fills = FillService()
             services.append(Task { try await fills.run() })
-            let leases = SharedFillLeases(store: database, holder: "replica-\(name)", ttl: ttl, pollInterval: .milliseconds(50),
-                                          logger: Logger(label: "test"))
+            let leases = SharedFillLeases(store: database, holder: "replica-\(name)", address: streaming ? name : nil, ttl: ttl,
+                                          pollInterval: .milliseconds(50), logger: Logger(label: "test"))
             caches.append(BlobCache(store: try FileBlobStore(root: dir + "/blobs", spoolRoot: dir + "/spool-\(name)"), fills: fills,
-                                    leases: leases, logger: Logger(label: "test")))
+                                    leases: leases, peers: streaming ? peers : nil, logger: Logger(label: "test")))
         }
         (a, b) = (caches[0], caches[1])
+        peers.replicas.withLock { $0 = ["a": caches[0], "b": caches[1]] }
         self.services = services
     }
 
@@ -40,6 +45,35 @@ struct ReplicaPair {
         for service in services { service.cancel() }
         try? await database.close()
         try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// Replicas reaching each other's running fills in process: what the HTTP route sends, read
+/// from the holder's fill as a follower there reads it.
+final class DirectPeers: PeerFills {
+    let replicas = Mutex<[String: BlobCache]>([:])
+    let opened = Atomic<Int>(0)
+
+    func open(_ digest: Digest, from peer: String) async -> UpstreamBlob? {
+        guard let cache = replicas.withLock({ $0[peer] }), let fill = await cache.runningFill(digest) else { return nil }
+        opened.add(1, ordering: .relaxed)
+        let length = try? await fill.length()
+        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        Task {
+            var offset: Int64 = 0
+            do {
+                while true {
+                    let chunk = try await fill.read(at: offset, maxCount: 64 << 10)
+                    if chunk.readableBytes == 0 { break }
+                    offset += Int64(chunk.readableBytes)
+                    continuation.yield(chunk)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        return UpstreamBlob(length: length ?? nil, body: UpstreamBody(stream))
     }
 }
 
@@ -137,5 +171,87 @@ struct ReplicaPair {
         #expect(confirmed.load(ordering: .relaxed) == 0, "the place that started the fill joins it without asking")
         source.continuation.yield(ByteBuffer(bytes: bytes))
         source.continuation.finish()
+    }
+
+    // MARK: Streaming the holder's fill
+
+    /// Reads until at least `count` bytes have come (the first bytes of a fill still arriving).
+    static func readPrefix(_ content: BlobContent, count: Int) async throws -> [UInt8] {
+        guard case .arriving(let blob) = content else { return [] }
+        var out: [UInt8] = []
+        while out.count < count {
+            let chunk = try await blob.read(at: Int64(out.count), maxCount: count - out.count)
+            if chunk.readableBytes == 0 { break }
+            out += Array(chunk.readableBytesView)
+        }
+        return out
+    }
+
+    @Test func aSecondReplicaStreamsTheHoldersFillWhileItArrives() async throws {
+        let pair = try await ReplicaPair(streaming: true)
+        let bytes = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        let fetches = Atomic<Int>(0)
+        let fetch: @Sendable () async throws -> UpstreamBlob = {
+            fetches.add(1, ordering: .relaxed)
+            return blob(length: Int64(bytes.count), source.stream)
+        }
+        let first = try await pair.a.content(digest, fetch: fetch, completed: { _ in })
+        source.continuation.yield(ByteBuffer(bytes: bytes[..<(1 << 20)]))
+        // The second replica answers while the first is still fetching, and its reader gets the
+        // bytes that have arrived there so far.
+        let second = try await pair.b.content(digest, fetch: fetch, completed: { _ in })
+        guard case .arriving = second else { Issue.record("the second replica streams the fill"); return }
+        // (Spooled in 1 MiB batches there too, the first chunk at once, less the byte held back
+        // at the end of what has arrived: 32 KiB is well inside the peer's first 64 KiB chunk.)
+        #expect(try await Self.readPrefix(second, count: 32 << 10) == Array(bytes[..<(32 << 10)]))
+        #expect(try await pair.a.store.size(of: digest) == nil, "nothing is published before the fill completes")
+        // A second request there joins the same stream rather than asking the peer again.
+        let third = try await pair.b.content(digest, fetch: fetch, completed: { _ in })
+        source.continuation.yield(ByteBuffer(bytes: bytes[(1 << 20)...]))
+        source.continuation.finish()
+        #expect(try await Self.drain(first) == bytes)
+        #expect(try await Self.drain(second) == bytes)
+        #expect(try await Self.drain(third) == bytes)
+        #expect(fetches.load(ordering: .relaxed) == 1)
+        #expect(try await pair.a.store.size(of: digest) == Int64(bytes.count))
+        // Only the holder wrote a spool that became the blob; the streaming replica's is gone.
+        let spoolB = (try? FileManager.default.contentsOfDirectory(atPath: pair.dir + "/spool-b")) ?? []
+        #expect(spoolB.isEmpty, "left in the streaming replica's spool: \(spoolB)")
+        await pair.close()
+    }
+
+    @Test func theStreamingReplicaRefusesContentThatFailsVerification() async throws {
+        let pair = try await ReplicaPair(streaming: true)
+        let bytes = Array(repeating: UInt8(9), count: 2 << 20)
+        let digest = Digest.of(Array("what the manifest promised".utf8))
+        let source = FedSource()
+        let first = try await pair.a.content(digest, fetch: { blob(length: Int64(bytes.count), source.stream) }, completed: { _ in })
+        source.continuation.yield(ByteBuffer(bytes: bytes[..<(1 << 20)]))
+        let second = try await pair.b.content(digest, fetch: { throw CancellationError() }, completed: { _ in })
+        source.continuation.yield(ByteBuffer(bytes: bytes[(1 << 20)...]))
+        source.continuation.finish()
+        for content in [first, second] {
+            await #expect(throws: (any Error).self) { _ = try await Self.drain(content) }
+        }
+        #expect(try await pair.a.store.size(of: digest) == nil)
+        await pair.close()
+    }
+
+    @Test func aPlaceTheHolderDidNotFetchForIsConfirmedBeforeStreaming() async throws {
+        let pair = try await ReplicaPair(streaming: true)
+        let bytes = Array("someone else's layer".utf8)
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        _ = try await pair.a.content(digest, for: "up/a", fetch: { blob(length: Int64(bytes.count), source.stream) }, completed: { _ in })
+        struct NotThere: Error {}
+        await #expect(throws: NotThere.self) {
+            try await pair.b.content(digest, for: "up/b", confirm: { throw NotThere() }, fetch: { throw NotThere() }, completed: { _ in })
+        }
+        #expect(pair.peers.opened.load(ordering: .relaxed) == 0, "the holder's fill was opened for an unconfirmed place")
+        source.continuation.yield(ByteBuffer(bytes: bytes))
+        source.continuation.finish()
+        await pair.close()
     }
 }
