@@ -87,6 +87,20 @@ def test_replicas_over_postgres_and_s3_with_secrets_from_secrets():
     assert objects[("PodDisruptionBudget", "registry-portcullis")]["spec"]["minAvailable"] == 1
     assert "--tls-cert=/tls/tls.crt" in container["args"] and container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     assert "--public-url=https://registry.acme.example" in container["args"]
+    # Behind native TLS the certificate names the public host, so replicas do not stream from pod IPs.
+    assert "PORTCULLIS_ADVERTISE_URL" not in env
+
+
+def test_replicas_without_native_tls_advertise_their_pod_address():
+    objects = _render({**SHARED, "tls": {"secretName": ""}})
+    _, container = _container(objects)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["PORTCULLIS_ADVERTISE_URL"]["value"] == "http://$(POD_IP):8080"
+    # Kubernetes expands $(POD_IP) only from a variable defined before it.
+    names = [e["name"] for e in container["env"]]
+    assert names.index("POD_IP") < names.index("PORTCULLIS_ADVERTISE_URL")
+    assert "PORTCULLIS_ADVERTISE_URL" not in {e["name"] for e in (_container(_render({}))[1].get("env") or [])}
 
 
 @pytest.mark.parametrize("values,reason", [

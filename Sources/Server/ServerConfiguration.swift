@@ -67,6 +67,27 @@ public struct ServerConfiguration: Sendable {
 
     public var usesTLS: Bool { tlsCertificatePath != nil }
 
+    /// An `--advertise-url` as given, checked: an http(s) URL with a host. An IPv6 address
+    /// written without brackets (as Kubernetes' downward API gives a pod's IP, put into
+    /// `http://$(POD_IP):8080`) is bracketed rather than refused. Nil when it is no such URL.
+    public static func advertiseURL(parsing text: String) -> String? {
+        guard let schemeEnd = text.range(of: "://") else { return nil }
+        let scheme = text[..<schemeEnd.lowerBound]
+        var authority = text[schemeEnd.upperBound...]
+        if authority.hasSuffix("/") { authority = authority.dropLast() }
+        // A host name, an IPv4 address or a bracketed IPv6 one, and a port: an unexpanded
+        // `$(POD_IP)` is refused here, not found out at the first peer request.
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-:[]"))
+        guard ["http", "https"].contains(scheme), !authority.isEmpty,
+              authority.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else { return nil }
+        let url = "\(scheme)://\(authority)"
+        if URL(string: url)?.host?.isEmpty == false { return url }
+        guard !authority.contains("["), authority.filter({ $0 == ":" }).count >= 2, let lastColon = authority.lastIndex(of: ":"),
+              Int(authority[authority.index(after: lastColon)...]) != nil else { return nil }
+        let bracketed = "\(scheme)://[\(authority[..<lastColon])]\(authority[lastColon...])"
+        return URL(string: bracketed)?.host?.isEmpty == false ? bracketed : nil
+    }
+
     /// The base URL given to the other replicas: the one configured, or the listen address when
     /// it is one host (not a wildcard, which names no address another machine could use).
     public var peerAddress: String? {

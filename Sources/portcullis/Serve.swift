@@ -118,10 +118,10 @@ struct Serve: AsyncParsableCommand {
         config.dataDirectory = value("dataDir")!.value
         config.publicURL = value("publicURL")?.value
         if let advertised = value("advertiseURL")?.value {
-            guard advertised.hasPrefix("http://") || advertised.hasPrefix("https://"), URL(string: advertised)?.host != nil else {
-                throw fail("advertiseURL", "must be an http:// or https:// URL, such as http://10.0.3.7:8080")
+            guard let url = ServerConfiguration.advertiseURL(parsing: advertised) else {
+                throw fail("advertiseURL", "must be an http:// or https:// URL of this replica, such as http://10.0.3.7:8080")
             }
-            config.advertiseURL = advertised
+            config.advertiseURL = url
         }
         config.tlsCertificatePath = value("tlsCert")?.value
         config.tlsKeyPath = value("tlsKey")?.value

@@ -78,6 +78,14 @@ def figures(a) -> List[tuple]:
             (fid + "_failed", "  failed clients", "", "lower", None),
             (fid + "_rss", "  proxy peak RSS (VmHWM)", "MiB", "lower", None),
         ]
+    f += [
+        ("xrep_follower_ttfb_ms", "Cold 256 MiB blob on replica 2 while replica 1 fetches it (PostgreSQL + S3): first byte",
+         "ms", "lower", None),
+        ("xrep_follower_ahead_s", "  replica 2's first byte before replica 1's client had the whole blob", "s", "higher", None),
+        ("xrep_up_get", "  upstream GETs across both replicas", "", "lower", None),
+        ("xrep_filler_mbps", "  replica 1's client", "MB/s", "higher", None),
+        ("xrep_follower_mbps", "  replica 2's client", "MB/s", "higher", None),
+    ]
     if a.with_4g:
         huge = f"{a.huge_bytes // (1024 ** 3)} GiB" if a.huge_bytes >= 1024 ** 3 else f"{a.huge_bytes // (1024 ** 2)} MiB"
         f += [

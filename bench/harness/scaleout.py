@@ -18,9 +18,12 @@ from portcullis_testkit.backends import MotoServer, PostgresCluster, SharedBacke
 from portcullis_testkit.proc import ManagedProcess, run
 from portcullis_testkit.util import free_port, wait_until
 
-from .clients import WRK_SOAK_LUA, wrk
-from .common import MANIFEST_ACCEPT, log
+from .clients import WRK_SOAK_LUA, curl_get, wrk
+from .common import MANIFEST_ACCEPT, MIB, log
+from .imagecache import get_image
 
+# Big enough that the fill takes a while (moto stores it afterwards, slowly), small enough to generate per run.
+XREP_BYTES = 256 * MIB
 S3_REQUEST = re.compile(r'"(GET|PUT|HEAD|POST|DELETE) /portcullis-e2e/')
 
 
@@ -74,6 +77,66 @@ def _s3_requests(moto: MotoServer) -> int:
     return len(S3_REQUEST.findall(moto.proc.log_text()))
 
 
+def _cross_replica_cold(bench, replicas: List[Replica], license_id: str, run_i: int) -> None:
+    """A 256 MiB layer pulled cold through replica 0 and, a moment later, through replica 1:
+    replica 1 streams replica 0's fill (issue 28), so its client's first byte comes before
+    replica 0's client has the whole blob, with one upstream GET between them."""
+    # Content of its own per run (a few KiB larger each time), so each run's blob is cold in the bucket.
+    image = get_image("big", XREP_BYTES + run_i * 4096)
+    repo_up = f"bench/xrep{run_i}"
+    bench.up.push(image, repo_up)
+    blob = image.largest_layer()
+    repo = f"proxy/bench/up/{repo_up}"
+    urls = [f"{r.url}/v2/{repo}/blobs/{blob.digest}" for r in replicas[:2]]
+    headers = [{"Authorization": "Bearer " + r.token(repo, license_id)} for r in replicas[:2]]
+    mark = bench.up.mark()
+    results: Dict[int, dict] = {}
+    started: Dict[int, float] = {}
+
+    def get(i: int) -> None:
+        started[i] = time.monotonic()
+        try:
+            results[i] = curl_get(urls[i], headers[i], blob.size, max_time=bench.a.curl_max)
+        except RuntimeError as exc:
+            results[i] = {"error": str(exc)}
+
+    streamed_before = [_peer_fills(r) for r in replicas[:2]]
+    threads = [threading.Thread(target=get, args=(i,)) for i in range(2)]
+    threads[0].start()
+    time.sleep(0.1)
+    threads[1].start()
+    for t in threads:
+        t.join()
+    if "error" in results[0] or "error" in results[1]:
+        log(f"cross-replica cold pull run {run_i + 1} failed: {results}")
+        return
+    gets = bench.up.count_since(mark, "GET", f"/blobs/{blob.digest}")
+    # Which replica streamed the other's fill (normally replica 1; the lease decides).
+    streamed = [_peer_fills(r) - before for r, before in zip(replicas[:2], streamed_before)]
+    if sorted(streamed) != [0, 1]:
+        log(f"cross-replica cold pull run {run_i + 1}: no replica streamed the other's fill ({streamed}); upstream GETs {gets}")
+        bench.res.add("xrep_up_get", "portcullis", gets)
+        return
+    follower = streamed.index(1)
+    filler = 1 - follower
+    ahead = (started[filler] + results[filler]["time"]) - (started[follower] + results[follower]["ttfb"])
+    bench.res.add("xrep_up_get", "portcullis", gets)
+    bench.res.add("xrep_follower_ttfb_ms", "portcullis", results[follower]["ttfb"] * 1000)
+    bench.res.add("xrep_follower_ahead_s", "portcullis", ahead)
+    bench.res.add("xrep_filler_mbps", "portcullis", results[filler]["mbps"])
+    bench.res.add("xrep_follower_mbps", "portcullis", results[follower]["mbps"])
+    log(f"cross-replica cold {blob.size // MIB} MiB run {run_i + 1}: replica {follower} streamed replica {filler}'s fill, "
+        f"first byte {results[follower]['ttfb'] * 1000:.0f} ms after asking, {ahead:.2f} s before replica {filler}'s client "
+        f"had the whole blob; {results[filler]['mbps']:.0f} / {results[follower]['mbps']:.0f} MB/s, upstream GETs {gets}")
+
+
+def _peer_fills(replica: Replica) -> int:
+    import requests
+
+    text = requests.get(replica.url + "/metrics", timeout=10).text
+    return int(sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("portcullis_peer_fills_total")))
+
+
 def phase_scale(bench) -> None:
     a = bench.a
     try:
@@ -122,6 +185,9 @@ def phase_scale(bench) -> None:
             bench.res.add(f"scale_{kind}_pull_upstream_requests", "portcullis", ups)
             log(f"scale-out {kind} pull of {len(paths) - 1} objects: {tx} database transactions, {s3} object-store requests, "
                 f"{ups} upstream requests")
+
+        for run_i in range(a.runs):
+            _cross_replica_cold(bench, replicas, license_id, run_i)
 
         paths_file = bench.work / "scale-paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
