@@ -80,12 +80,12 @@ def first_answer(port: int, path: str, proc: ManagedProcess, t0: float, timeout:
 
 
 def proc_status(pid: int) -> Dict[str, int]:
-    """VmRSS / VmHWM (bytes) and fd count of a process."""
+    """VmRSS / VmHWM / RssAnon (bytes) of a process."""
     out: Dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:")):
                     k, v = line.split(":", 1)
                     out[k] = int(v.split()[0]) * 1024
     except OSError:
@@ -101,12 +101,16 @@ def fd_count(pid: int) -> Optional[int]:
 
 
 class MemSampler:
-    """Polls VmRSS of ``pid`` every ``interval`` seconds; keeps the maximum."""
+    """Polls VmRSS of ``pid`` every ``interval`` seconds; keeps the maximum. Also the largest
+    RssAnon seen: the process's private memory, without the pages of its executable and shared
+    libraries (which VmRSS counts once touched, and which differ most between a Go binary and a
+    Swift one linked against Foundation)."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid = pid
         self.interval = interval
         self.max_rss = 0
+        self.max_anon = 0
         self.hwm = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -118,6 +122,7 @@ class MemSampler:
             if "VmRSS" in st:
                 self.max_rss = max(self.max_rss, st["VmRSS"])
                 self.hwm = max(self.hwm, st.get("VmHWM", 0))
+                self.max_anon = max(self.max_anon, st.get("RssAnon", 0))
                 self.samples += 1
             self._stop.wait(self.interval)
 
@@ -133,6 +138,8 @@ class MemSampler:
             self.hwm = max(self.hwm, st["VmHWM"])
         if "VmRSS" in st:
             self.max_rss = max(self.max_rss, st["VmRSS"])
+        if "RssAnon" in st:
+            self.max_anon = max(self.max_anon, st["RssAnon"])
 
 
 def loadavg() -> List[float]:

@@ -220,9 +220,11 @@ class Bench:
                 if t != "direct":
                     self.res.add(f"{prefix}_rss", k, mem.hwm / MIB)
                     self.res.add(f"{prefix}_rss_polled", k, mem.max_rss / MIB)
+                    self.res.add(f"{prefix}_rss_anon", k, mem.max_anon / MIB)
                 log(f"{label} run {i + 1}/{runs} {k:12s} {r['mbps']:8.1f} MB/s {r['time']:7.2f}s "
                     f"ttfb {r['ttfb'] * 1000:7.1f}ms upstream GET={gets} HEAD={heads} busy after {busy:.1f}s"
-                    + (f" peak RSS {mem.hwm / MIB:.0f} MiB (polled {mem.max_rss / MIB:.0f})" if t != "direct" else ""))
+                    + (f" peak RSS {mem.hwm / MIB:.0f} MiB (polled {mem.max_rss / MIB:.0f}, private {mem.max_anon / MIB:.0f})"
+                       if t != "direct" else ""))
 
     # ---------------------------------------------------------------- verify
     def phase_verify(self) -> None:

@@ -43,6 +43,7 @@ def figures(a) -> List[tuple]:
         ("cold_busy_after", "  proxy still busy after the client finished", "s", "lower", None),
         ("cold_rss", "  proxy peak RSS during cold GET (VmHWM)", "MiB", "lower", None),
         ("cold_rss_polled", "  proxy peak RSS, polled every 50 ms", "MiB", "lower", None),
+        ("cold_rss_anon", "  proxy peak private memory (RssAnon, polled every 50 ms)", "MiB", "lower", None),
         ("warm_mbps", f"Warm blob GET, {big} layer", "MB/s", "higher", "nginx"),
     ]
     for kind in ("tag", "digest"):
