@@ -9,6 +9,13 @@ import Storage
 /// write stays a plain `pwrite` on a task rather than a hop to NIO's thread pool: measured, the
 /// hop's threads cost 4–5 MiB more peak RSS for no more speed. One write in flight keeps the
 /// order (readers are told about bytes in offset order) and two buffers per fill.
+///
+/// Buffered rather than `O_DIRECT`, by measurement (bench/RESULTS.md, issue 28): `O_DIRECT`
+/// writes 4× faster than a buffered write into fresh pages, but leaves nothing of the blob in the
+/// page cache, so followers sent the spool with sendfile read it back from disk at 0.5 GB/s; with
+/// the newest batches sent from memory instead (bench/experiments/odirect-recent-batches.patch)
+/// one cold client got 753 MB/s against 874 here, with 10 MiB more RSS. `fallocate` beforehand
+/// does not help: it reserves disk blocks, not the page-cache pages whose first touch is the cost.
 struct SpoolWriter {
     let spool: BlobFile
     /// Called, in offset order, once a batch is in the spool: its byte count.
