@@ -209,6 +209,33 @@ def test_a_replica_streams_the_fill_another_replica_is_still_fetching(replicas, 
     assert len([s for s in fault.seen(blob_path(blob.digest)) if s.method == "GET"]) == 1
 
 
+def test_a_fill_of_unknown_length_streams_across_replicas_too(replicas, upstream, fault_factory, tmp_path_factory):
+    """An upstream that sends the blob chunked (no Content-Length): the holder streams it to the
+    other replica chunked as well, and both clients get the whole, verified blob."""
+    medium = medium_image(tmp_path_factory, upstream)
+    blob = medium.largest_layer()
+    fault = fault_factory(upstream)
+    tenant = replicas[0].tenant(upstream, endpoint=fault.url)
+    repo = tenant.repo(MEDIUM_REPO)
+    filler, follower = replicas[0], replicas[1]
+    assert get_manifest(filler.session(tenant.license_id), filler.url, repo, catalog.TAG).status_code == 200
+    fault.set(blob_path(blob.digest), "chunked", pace=2 * MIB, methods=["GET"])
+
+    first, second = {}, {}
+    first_thread = _follow(filler.session(tenant.license_id), f"{filler.url}/v2/{repo}/blobs/{blob.digest}", threading.Event(), first)
+    wait_until(lambda: spool_bytes(filler) >= MIB, timeout=20, message="the first replica's fill never reached 1 MiB")
+    got_bytes = threading.Event()
+    second_thread = _follow(follower.session(tenant.license_id), f"{follower.url}/v2/{repo}/blobs/{blob.digest}", got_bytes, second)
+    assert got_bytes.wait(timeout=30) and "first_byte_at" in second, second
+    assert not replicas.store.blob_keys(blob.hex), "published before the second replica's first byte: nothing was streamed"
+    first_thread.join(timeout=60)
+    second_thread.join(timeout=60)
+    assert first.get("outcome") == (200, blob.digest, blob.size), first
+    assert second.get("outcome") == (200, blob.digest, blob.size), second
+    assert scrape(follower).value("portcullis_peer_fills_total") == 1
+    assert len([s for s in fault.seen(blob_path(blob.digest)) if s.method == "GET"]) == 1
+
+
 def test_content_failing_verification_fails_on_the_streaming_replica_too(replicas, upstream, fault_factory, tmp_path_factory):
     """The streaming replica verifies what it relays: corrupted upstream bytes reach neither
     replica's client whole, and nothing is published."""

@@ -83,8 +83,8 @@ extension BlobCache {
             }
         }
 
-        /// Records the fill a `.start` (or a peer's stream, after `.askPeer`) began. Requests that began waiting on the lease meanwhile
-        /// are returned to be woken: they join this fill.
+        /// Records the fill a `.start` (or a peer's stream, after `.askPeer`) began. Requests that
+        /// began waiting on the lease meanwhile are returned to be woken: they join this fill.
         mutating func started(_ digest: Digest, place: String, fill: Fill) -> [Waiter] {
             let waiting: [Waiter] = if case .awaitingReplica(let waiters, _, _) = entries[digest] { waiters } else { [] }
             entries[digest] = .filling(fill, place: place)

@@ -13,6 +13,7 @@ method and the path, decide what happens to a request:
 ``append``     forward, with ``extra`` bytes added (Content-Length adjusted)
 ``cut``        forward the head and ``after`` body bytes, then close (FIN or RST)
 ``chunk-cut``  re-frame as chunked (no length), stop before the last chunk
+``chunked``    re-frame as chunked (no length), whole (with ``pace``: at that many bytes per second)
 ``stall``      forward the head and ``after`` body bytes, then go silent
 ``throttle``   forward the body at ``rate`` bytes per second
 =============  ================================================================
@@ -177,6 +178,20 @@ class _Handler(BaseHTTPRequestHandler):
                     owner._stop.wait(600)
                 else:
                     owner._cut(self.connection, rule.reset)
+            elif action == "chunked":
+                self._send_head(resp, None, chunked=True)
+                started, sent = time.monotonic(), 0
+                while sent < total:
+                    b = resp.read(min(_BLOCK, total - sent))
+                    if not b:
+                        break
+                    self.wfile.write(b"%x\r\n" % len(b) + b + b"\r\n")
+                    sent += len(b)
+                    if rule.pace:
+                        ahead = sent / rule.pace - (time.monotonic() - started)
+                        if ahead > 0:
+                            owner._stop.wait(ahead)
+                self.wfile.write(b"0\r\n\r\n")
             elif action == "chunk-cut":
                 self._send_head(resp, None, chunked=True)
                 sent = 0
