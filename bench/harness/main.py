@@ -36,7 +36,7 @@ from .common import (
     warn,
 )
 from .charts import charts_for_bench, db_statements
-from .imagecache import Image, get_image
+from .imagecache import TAG, Image, get_image
 from .scaleout import phase_scale
 from .services import (
     DistributionProxy,
@@ -205,6 +205,10 @@ class Bench:
                 else:
                     pid = self.up.proc.pid
                 headers = self.auth(t, repo)
+                if t != "direct":
+                    # As every client does before a layer: the manifest (which also leaves the proxy
+                    # logged in upstream for the repository, as the direct GET's token is fetched beforehand).
+                    requests.get(self.manifest_url(t, repo, TAG), headers={**headers, "Accept": MANIFEST_ACCEPT}, timeout=60)
                 mark = self.up.mark()
                 with MemSampler(pid) as mem:
                     r = curl_get(self.blob_url(t, repo, blob.digest), headers, blob.size, max_time=self.a.curl_max)
