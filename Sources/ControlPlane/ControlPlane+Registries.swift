@@ -119,7 +119,7 @@ extension ControlPlane {
 
     /// An upstream failure as a vendor reads it: a host that does not resolve said so.
     static func plain(_ error: UpstreamError) -> String {
-        if case .unreachable(let why) = error, why.hasSuffix("does not resolve") { return why + " (check the endpoint)" }
+        if case .unresolvable(let host) = error { return "\(host) does not resolve (check the endpoint)" }
         return error.description
     }
 

@@ -20,7 +20,7 @@ extension UpstreamError {
             var error = RegistryError(.tooManyRequests, "the upstream registry is rate limiting; try again later")
             error.retryAfter = retryAfter
             return error
-        case .unreachable, .serverError:
+        case .unreachable, .unresolvable, .serverError:
             return RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
         case .unexpectedStatus:
             return RegistryError(.unavailable, "the upstream registry gave an invalid response", status: 502)

@@ -4,6 +4,8 @@ import NIOHTTP1
 public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     /// Could not connect, timed out, or the connection broke.
     case unreachable(String)
+    /// The registry's host name does not resolve (now; it is looked up again at every connection).
+    case unresolvable(host: String)
     /// The stored credentials were refused (401/403 after authenticating).
     case authenticationFailed
     case notFound
@@ -23,7 +25,7 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     /// not saying that the content is gone).
     public var isOutage: Bool {
         switch self {
-        case .unreachable, .rateLimited, .serverError: true
+        case .unreachable, .unresolvable, .rateLimited, .serverError: true
         default: false
         }
     }
@@ -31,6 +33,7 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let why): "upstream unreachable: \(why)"
+        case .unresolvable(let host): "upstream unreachable: \(host) does not resolve"
         case .authenticationFailed: "upstream refused the registry credentials"
         case .notFound: "not found upstream"
         case .rateLimited: "upstream is rate limiting"

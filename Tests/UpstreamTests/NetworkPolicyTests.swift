@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import NIOCore
 import Synchronization
@@ -112,6 +113,20 @@ final class ScriptedResolver: HostResolver {
         } catch {
             #expect(error.reason.contains("does not resolve"))
         }
+    }
+
+    /// The transport tells the caller which kind of failure it was, not a sentence to parse:
+    /// the control plane says "check the endpoint" from the case, and a proxy serves stale on it.
+    @Test func theTransportReportsAnUnresolvableHostAsSuch() async throws {
+        let (outbound, _) = connections([:])
+        let transport = HTTPClientTransport(connections: outbound, timeout: .seconds(5), logger: Logger(label: "test"))
+        let target = UpstreamTarget(id: "r", name: "r", baseURL: "https://nowhere.example", login: .anonymous)
+        await #expect(throws: UpstreamError.unresolvable(host: "nowhere.example")) {
+            try await transport.send(UpstreamRequest(method: .GET, url: "https://nowhere.example/v2/", target: target, scope: ""))
+        }
+        #expect(UpstreamError.unresolvable(host: "nowhere.example").isOutage)
+        #expect(UpstreamError.unresolvable(host: "nowhere.example").description == "upstream unreachable: nowhere.example does not resolve")
+        await outbound.shutdown()
     }
 }
 

@@ -50,7 +50,7 @@ public struct HTTPClientTransport: UpstreamTransport {
             http = client
         case .guarded(let connections):
             do { http = try await connections.client(for: request.url, isEndpoint: request.isToEndpoint) } catch where error.unresolved {
-                throw UpstreamError.unreachable("\(error.host) does not resolve")
+                throw UpstreamError.unresolvable(host: error.host)
             } catch {
                 logger.warning("refused an upstream destination", metadata: ["host": "\(error.host)", "reason": "\(error.reason)"])
                 throw UpstreamError.refusedDestination(host: error.host, reason: error.reason)
