@@ -40,6 +40,8 @@ from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, skop
 from portcullis_testkit.portcullis import PortcullisServer
 from portcullis_testkit.proc import run
 from portcullis_testkit.relay import FaultRelay
+from portcullis_testkit.tokenserver import TokenService
+from portcullis_testkit.upstream import TokenAuthUpstream
 from portcullis_testkit.util import free_port, wait_until
 
 
@@ -329,6 +331,36 @@ def test_rotated_signing_key_keeps_old_tokens_and_travels(replicas, upstream):
             assert r.status_code == 200, f"{name} token on replica {i}: {r.status_code} {r.text[:200]}"
     keys = replicas[2].cli_json("signing-key", "ls")
     assert [k["keyID"] for k in keys][:1] == [rotated["keyID"]] and len(keys) == len(before) + 1
+
+
+def test_replaced_registry_credentials_stop_every_replicas_cached_upstream_tokens(replicas, images, tmp_path_factory):
+    """A vendor replaces a registry's credentials on one replica: the others stop sending upstream
+    tokens they got with the old credentials as soon as they read the change (2 s), rather than
+    until those tokens expire (five minutes here)."""
+    tokens = TokenService(tmp_path_factory.mktemp("creds-tokens"), accounts={"robot": "first-password"}).start()
+    registry = TokenAuthUpstream(tmp_path_factory.mktemp("creds-upstream"), tokens, "robot", "first-password").start()
+    try:
+        registry.push(images.three, "e2e/creds")
+        vendor_side, other = replicas[0], replicas[1]
+        tenant = vendor_side.tenant(registry)
+        repo = tenant.repo("e2e/creds")
+        # The other replica logs in upstream for the repository and keeps the token.
+        assert get_manifest(other.session(tenant.license_id), other.url, repo, catalog.TAG).status_code == 200
+        # Credentials the token service refuses (as after the vendor revoked the robot's access).
+        vendor_side.cli_ok("registry", "update", tenant.registry, "--password-stdin", "--no-verify", input="revoked\n")
+        time.sleep(3)
+        layer = images.three.images[0].layers[0]
+        r = other.session(tenant.license_id).get(f"{other.url}/v2/{repo}/blobs/{layer.digest}", timeout=30)
+        assert r.status_code == 502 and "UNAVAILABLE" in r.text and "credentials" in r.text, \
+            f"a token of the replaced credentials was still used: {r.status_code} {r.text[:200]}"
+        # Credentials that work again are picked up the same way.
+        vendor_side.cli_ok("registry", "update", tenant.registry, "--password-stdin", input="first-password\n")
+        time.sleep(3)
+        assert blob_outcome(other.session(tenant.license_id), f"{other.url}/v2/{repo}/blobs/{layer.digest}") == \
+            (200, layer.digest, layer.size)
+    finally:
+        registry.stop()
+        tokens.stop()
 
 
 def test_archived_license_is_refused_on_every_replica_within_5s(replicas, upstream):

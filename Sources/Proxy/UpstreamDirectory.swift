@@ -90,7 +90,15 @@ public actor UpstreamDirectory {
     public nonisolated func target(for registry: RegistryRecord) throws -> UpstreamTarget {
         let host = Origin(registry.endpoint)?.host ?? registry.host
         return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry),
-                              tokenRealmHosts: UpstreamTarget.knownTokenHosts(forRegistryHost: host).union(registry.tokenRealms))
+                              tokenRealmHosts: UpstreamTarget.knownTokenHosts(forRegistryHost: host).union(registry.tokenRealms),
+                              credentialsKey: Self.credentialsKey(registry))
+    }
+
+    /// A fingerprint of what a registry's logins are made with (endpoint, user, sealed secret,
+    /// region, kind): it changes with any of them, and shows none (a hash of the sealed form).
+    static func credentialsKey(_ registry: RegistryRecord) -> String {
+        let material = [registry.endpoint, registry.username ?? "", registry.sealedSecret ?? "", registry.region ?? "", registry.authType]
+        return String(Digest.of(Array(material.joined(separator: "\n").utf8)).hex.prefix(16))
     }
 
     private nonisolated func login(for registry: RegistryRecord) throws -> UpstreamLogin {

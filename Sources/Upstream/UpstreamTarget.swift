@@ -2,8 +2,16 @@ import OCI
 
 /// One vendor registry as the upstream client needs it: where it is and how to log in.
 public struct UpstreamTarget: Sendable {
-    /// Stable identity, used to key cached upstream tokens.
+    /// Stable identity of the registry.
     public var id: String
+    /// What cached upstream tokens and exchanged passwords are kept under: the registry and the
+    /// credentials they were got with, so a token got with credentials the vendor has since
+    /// changed is never sent again, on any replica, once it reads the changed registry. Nil:
+    /// the id (targets made for one request, with no stored credentials).
+    public var credentialsKey: String?
+
+    /// The key of this target's cached tokens: `<id>` or `<id>#<credentials fingerprint>`.
+    public var tokenKey: String { credentialsKey.map { id + "#" + $0 } ?? id }
     /// The registry's name, for metrics and logs.
     public var name: String
     /// `https://host[:port]` without a trailing slash.
@@ -13,8 +21,10 @@ public struct UpstreamTarget: Sendable {
     /// the provider's known token host (`auth.docker.io`) and any the vendor approved.
     public var tokenRealmHosts: Set<String>
 
-    public init(id: String, name: String, baseURL: String, login: UpstreamLogin, tokenRealmHosts: Set<String> = []) {
+    public init(id: String, name: String, baseURL: String, login: UpstreamLogin, tokenRealmHosts: Set<String> = [],
+                credentialsKey: String? = nil) {
         self.id = id
+        self.credentialsKey = credentialsKey
         self.name = name
         self.baseURL = baseURL
         self.login = login

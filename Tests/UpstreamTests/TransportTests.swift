@@ -280,6 +280,28 @@ final class TokenRegistry: Sendable {
         #expect(await tokens.authorization(registry: "reg-2", scope: pullScope) == nil)
     }
 
+    /// A vendor changes a registry's credentials (on any replica): every replica's next target
+    /// carries a new credentials key, so a token got with the old credentials is not sent again.
+    @Test func tokensGotWithOtherCredentialsAreNotSent() async throws {
+        let registry = TokenRegistry()
+        let tokens = UpstreamTokenCache()
+        let auth = registry.auth(tokens: tokens)
+        var before = target
+        before.credentialsKey = "old-credentials"
+        _ = try await auth.send(get("https://reg.example/v2/org/app/manifests/v1", on: before))
+        _ = try await auth.send(get("https://reg.example/v2/org/app/manifests/v1", on: before))
+        #expect(registry.tokensIssued == 1)
+        var after = target
+        after.credentialsKey = "new-credentials"
+        _ = try await auth.send(get("https://reg.example/v2/org/app/manifests/v1", on: after))
+        #expect(registry.tokensIssued == 2, "a token of the old credentials was reused")
+        #expect(registry.registryRequests.last?.authorization == "Bearer tok-2")
+        // Forgetting a registry forgets the tokens of every credentials it had.
+        await tokens.forgetAll(registry: target.id)
+        #expect(await tokens.authorization(registry: before.tokenKey, scope: pullScope) == nil)
+        #expect(await tokens.authorization(registry: after.tokenKey, scope: pullScope) == nil)
+    }
+
     @Test func aRefusedCachedTokenIsForgottenAndReplacedOnce() async throws {
         let registry = TokenRegistry()
         let tokens = UpstreamTokenCache()

@@ -24,7 +24,7 @@ public struct RegistryLogins: Sendable {
             return credentials.headerValue
         case .ecr(let access):
             let ecr = self.ecr
-            return try await tokens.authorization(registry: target.id, scope: Self.loginScope) {
+            return try await tokens.authorization(registry: target.tokenKey, scope: Self.loginScope) {
                 let now = Date()
                 let token = try await ecr.token(access, for: target, now: now)
                 return ("Basic " + token.basicValue, token.reuseUntil(now: now).timeIntervalSince(now))
@@ -36,6 +36,6 @@ public struct RegistryLogins: Sendable {
     /// (unless a concurrent request already replaced it).
     public func refused(_ authorization: String, for target: UpstreamTarget) async {
         guard case .ecr = target.login else { return }
-        await tokens.forget(registry: target.id, scope: Self.loginScope, ifStill: authorization)
+        await tokens.forget(registry: target.tokenKey, scope: Self.loginScope, ifStill: authorization)
     }
 }

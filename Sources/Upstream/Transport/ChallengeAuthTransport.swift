@@ -23,7 +23,7 @@ public struct ChallengeAuthTransport: UpstreamTransport {
 
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         var request = request
-        let registry = request.target.id
+        let registry = request.target.tokenKey
         let sent = await tokens.authorization(registry: registry, scope: request.scope)
         if let sent {
             request.headers.replaceOrAdd(name: "Authorization", value: sent)

@@ -57,10 +57,11 @@ public actor UpstreamTokenCache {
         entries[key(registry, scope)] = Entry(authorization: authorization, expires: now.addingTimeInterval(lifetime - margin))
     }
 
-    /// Every entry of a registry, whatever its scope (its credentials changed).
+    /// Every entry of a registry, whatever its scope and the credentials it was got with (the
+    /// registry's credentials changed or it was removed). `registry` is the target's id.
     public func forgetAll(registry: String) {
-        let prefix = registry + "\n"
-        entries = entries.filter { !$0.key.hasPrefix(prefix) }
+        let plain = registry + "\n", versioned = registry + "#"
+        entries = entries.filter { !$0.key.hasPrefix(plain) && !$0.key.hasPrefix(versioned) }
     }
 
     public func forget(registry: String, scope: String) {
