@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import Access
 import HTTPTypes
 import Hummingbird
@@ -6,6 +7,7 @@ import Logging
 import NIOCore
 import OCI
 import Proxy
+import Synchronization
 import Upstream
 
 /// The route a replica streams another replica's fill from, while that replica is still
@@ -33,15 +35,37 @@ struct PeerFillRoutes {
 }
 
 /// Asks the replica holding a digest's lease for its fill (`PeerFillRoutes` there).
-struct PeerFillClient: PeerFills {
+///
+/// A replica it cannot reach (a network policy between pods, a dead holder whose lease has
+/// not run out) is left alone for `restAfterFailure`, for every fill: the waits go on polling
+/// the lease without spending seconds on connections that will not come, and the log says so
+/// once per rest rather than at every poll.
+final class PeerFillClient: PeerFills {
     static let passField = HTTPField.Name(PeerPass.header)!
     let http: HTTPClient
     let pass: PeerPass
     let logger: Logger
     /// How long to wait for the peer's answer head; the body then streams as its fill arrives.
-    var answerTimeout: TimeAmount = .seconds(5)
+    /// (The head waits for the holder's upstream head: a slow one is asked for again later.)
+    let answerTimeout: TimeAmount
+    let restAfterFailure: TimeInterval
+    private let resting = Mutex<[String: Date]>([:])
+
+    init(http: HTTPClient, pass: PeerPass, logger: Logger, answerTimeout: TimeAmount = .seconds(2), restAfterFailure: TimeInterval = 30) {
+        self.http = http
+        self.pass = pass
+        self.logger = logger
+        self.answerTimeout = answerTimeout
+        self.restAfterFailure = restAfterFailure
+    }
+
+    /// Whether `peer` is being left alone after a failed connection.
+    func isResting(_ peer: String, now: Date = Date()) -> Bool {
+        resting.withLock { ($0[peer] ?? .distantPast) > now }
+    }
 
     func open(_ digest: Digest, from peer: String) async -> UpstreamBlob? {
+        guard !isResting(peer) else { return nil }
         var request = HTTPClientRequest(url: peer + PeerFillRoutes.prefix + digest.description)
         request.headers.add(name: PeerPass.header, value: pass.pass(for: digest))
         do {
@@ -56,9 +80,18 @@ struct PeerFillClient: PeerFills {
             }
             return UpstreamBlob(length: response.headers.first(name: "Content-Length").flatMap { Int64($0) },
                                 body: UpstreamBody(response.body))
+        } catch where Task.isCancelled {
+            // This request's client went away: nothing is known about the peer.
+            return nil
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            // Reachable, but its fill has no answer head yet (its upstream is slow): asked again later.
+            return nil
         } catch {
-            logger.notice("could not reach the replica filling a blob; waiting for it to publish", metadata: [
-                "peer": "\(peer)", "digest": "\(digest)", "error": "\(error)"])
+            let until = Date().addingTimeInterval(restAfterFailure)
+            resting.withLock { $0[peer] = until }
+            logger.notice("could not reach the replica filling a blob; waiting for it to publish, and not asking it again for a while",
+                          metadata: ["peer": "\(peer)", "digest": "\(digest)", "error": "\(error)",
+                                     "seconds": "\(Int(restAfterFailure))"])
             return nil
         }
     }
