@@ -211,6 +211,35 @@ def test_a_replica_streams_the_fill_another_replica_is_still_fetching(replicas, 
     assert len([s for s in fault.seen(blob_path(blob.digest)) if s.method == "GET"]) == 1
 
 
+def test_a_ranged_get_on_the_streaming_replica_gets_its_range(replicas, upstream, fault_factory, tmp_path_factory):
+    """A client resuming a layer (a `Range` request, as containerd sends after a cut) on the
+    replica that streams another's fill gets exactly the bytes it asked for, as they arrive."""
+    medium = medium_image(tmp_path_factory, upstream)
+    blob = medium.largest_layer()
+    content = medium.read_blob(blob.digest)
+    fault = fault_factory(upstream)
+    tenant = replicas[0].tenant(upstream, endpoint=fault.url)
+    repo = tenant.repo(MEDIUM_REPO)
+    filler, follower = replicas[0], replicas[1]
+    assert get_manifest(filler.session(tenant.license_id), filler.url, repo, catalog.TAG).status_code == 200
+    fault.set(blob_path(blob.digest), "throttle", rate=2 * MIB, methods=["GET"])
+
+    first = {}
+    first_thread = _follow(filler.session(tenant.license_id), f"{filler.url}/v2/{repo}/blobs/{blob.digest}", threading.Event(), first)
+    wait_until(lambda: spool_bytes(filler) >= MIB, timeout=20, message="the first replica's fill never reached 1 MiB")
+    start = MIB + 12345
+    r = follower.session(tenant.license_id).get(f"{follower.url}/v2/{repo}/blobs/{blob.digest}", headers={"Range": f"bytes={start}-"},
+                                                timeout=(10, 60))
+    assert r.status_code == 206, (r.status_code, r.text[:200])
+    assert r.headers["Content-Range"] == f"bytes {start}-{blob.size - 1}/{blob.size}"
+    assert r.content == content[start:], "the range's bytes differ from the blob's"
+    first_thread.join(timeout=60)
+    assert first.get("outcome") == (200, blob.digest, blob.size), first
+    # Asked while the first replica was filling (1 of 6 MiB in, 2 MiB/s): streamed from it.
+    assert scrape(follower).value("portcullis_peer_fills_total") == 1
+    assert len([s for s in fault.seen(blob_path(blob.digest)) if s.method == "GET"]) == 1
+
+
 def test_a_fill_of_unknown_length_streams_across_replicas_too(replicas, upstream, fault_factory, tmp_path_factory):
     """An upstream that sends the blob chunked (no Content-Length): the holder streams it to the
     other replica chunked as well, and both clients get the whole, verified blob."""
