@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import Storage
+import Synchronization
 import Upstream
 
 /// A proxy path resolved to a registered upstream the app may use.
@@ -36,6 +37,10 @@ public actor UpstreamDirectory {
     private var loadedAt = Date.distantPast
     /// Bounds how stale another replica's registry changes can be here.
     private let refreshInterval: TimeInterval
+    /// Each registry's target as last made, with the record it was made from: every proxied
+    /// request needs one, and making it opens the sealed secret and hashes the credentials.
+    /// Reused only for an identical record, so any change (credentials, endpoint, realms) makes a new one.
+    private nonisolated let targets = Mutex<[String: (record: RegistryRecord, target: UpstreamTarget)]>([:])
 
     public init(store: any RegistryStore, secrets: SecretBox, refreshInterval: TimeInterval = 10) {
         self.store = store
@@ -88,6 +93,13 @@ public actor UpstreamDirectory {
     }
 
     public nonisolated func target(for registry: RegistryRecord) throws -> UpstreamTarget {
+        if let made = targets.withLock({ $0[registry.id] }), made.record == registry { return made.target }
+        let target = try makeTarget(for: registry)
+        targets.withLock { $0[registry.id] = (registry, target) }
+        return target
+    }
+
+    private nonisolated func makeTarget(for registry: RegistryRecord) throws -> UpstreamTarget {
         let host = Origin(registry.endpoint)?.host ?? registry.host
         return UpstreamTarget(id: registry.id, name: registry.name, baseURL: registry.endpoint, login: try login(for: registry),
                               tokenRealmHosts: UpstreamTarget.knownTokenHosts(forRegistryHost: host).union(registry.tokenRealms),

@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import Storage
 import Testing
+import Upstream
 @testable import Proxy
 
 @Suite struct UpstreamCredentialsKeyTests {
@@ -26,5 +28,33 @@ import Testing
         #expect(UpstreamDirectory.credentialsKey(r) == key)
         // The key shows nothing of the secret (a hash of its sealed form, shortened).
         #expect(key.count == 16 && !key.contains("sealed"))
+    }
+}
+
+@Suite struct UpstreamDirectoryTargetTests {
+    /// Targets are kept per registry and reused while its record is unchanged: a changed
+    /// secret (or anything else) is never answered with the target made from the old record.
+    @Test func aChangedRecordGetsANewTargetAndAnUnchangedOneTheSame() async throws {
+        let dir = NSTemporaryDirectory() + "directory-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await SQLMetadataStore.openSQLite(path: dir + "/metadata.sqlite", logger: Logger(label: "test"))
+        let secrets = try SecretBox(keyBytes: SecretBox.generateKeyBytes())
+        let directory = UpstreamDirectory(store: store, secrets: secrets)
+        var record = RegistryRecord(id: "reg-1", name: "vendor", provider: "other", endpoint: "https://reg.example", host: "reg.example",
+                                    username: "robot", sealedSecret: try secrets.seal("first"), authType: "password", appIDs: ["app"])
+        func password(_ target: UpstreamTarget) -> String? {
+            if case .basic(let credentials) = target.login { return credentials.password }
+            return nil
+        }
+        let first = try directory.target(for: record)
+        #expect(password(first) == "first")
+        #expect(try directory.target(for: record).tokenKey == first.tokenKey)
+        record.sealedSecret = try secrets.seal("second")
+        let second = try directory.target(for: record)
+        #expect(password(second) == "second" && second.tokenKey != first.tokenKey)
+        record.tokenRealms = ["auth.example"]
+        #expect(try directory.target(for: record).tokenRealmHosts.contains("auth.example"))
+        try? await store.close()
     }
 }
