@@ -25,6 +25,7 @@ from portcullis_testkit.images import (  # noqa: E402
 from portcullis_testkit.portcullis import PortcullisServer, Tenant, portcullis_bin  # noqa: E402
 from portcullis_testkit.proc import stop_all  # noqa: E402
 from portcullis_testkit.relay import CountingListener, FaultRelay  # noqa: E402
+from portcullis_testkit.replicas import Replicas  # noqa: E402
 from portcullis_testkit.tlsca import TestCA  # noqa: E402
 from portcullis_testkit.upstream import UpstreamRegistry  # noqa: E402
 
@@ -240,3 +241,12 @@ def counting_listener() -> CountingListener:
     cl = CountingListener()
     yield cl
     cl.close()
+
+
+@pytest.fixture
+def replicas(shared_backend: SharedBackend, portcullis_binary, tmp_path):
+    """Three replicas on one PostgreSQL database and one bucket (skipped with the reason when
+    PostgreSQL or moto cannot start)."""
+    group = Replicas(portcullis_binary, tmp_path, shared_backend.attach(), 3).start()
+    yield group
+    group.stop()
