@@ -82,28 +82,17 @@ public actor BlobCache {
 
     private func start(_ digest: Digest, for place: String, fetch: @escaping @Sendable () async throws -> UpstreamBlob,
                        completed: @escaping @Sendable (Int64) async -> Void) throws -> BlobContent {
-        let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
-        for waiter in table.started(digest, place: place, fill: fill) { waiter.resume() }
-        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
         let store = self.store, logger = self.logger, leases = self.leases
-        // The fill runs on the fill service's task; its spans still belong to the request's trace.
-        let trace = InstrumentationContext.current
-        let accepted = fills.submit {
-            await InstrumentationContext.withValue(trace) {
-                let renewal = leases.map { leases in Task { await leases.keepRenewed(digest) } }
-                let result = await fill.run(fetch: fetch, store: store, logger: logger)
-                await self.finished(digest)
-                if case .success(let length) = result { await completed(length) }
-                renewal?.cancel()
-                await leases?.release(digest)
-            }
-        }
-        if !accepted {
-            fill.abandon(.shuttingDown, store: store)
-            finished(digest)
+        return try launch(digest, for: place, running: { fill in
+            let renewal = leases.map { leases in Task { await leases.keepRenewed(digest) } }
+            let result = await fill.run(fetch: fetch, store: store, logger: logger)
+            await self.finished(digest)
+            if case .success(let length) = result { await completed(length) }
+            renewal?.cancel()
+            await leases?.release(digest)
+        }, ifRefused: {
             Task { await leases?.release(digest) }
-        }
-        return .arriving(fill.reader)
+        })
     }
 
     /// A fill of the lease holder's, streamed here: spooled and verified like an upstream's,
@@ -113,24 +102,35 @@ public actor BlobCache {
             // Unreachable while this request leads the wait, but never two fills of one digest.
             return .arriving(running.fill.reader)
         }
-        let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
-        for waiter in table.started(digest, place: place, fill: fill) { waiter.resume() }
-        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
-        Counter(label: "portcullis_peer_fills_total").increment()
         let store = self.store
         var peerLogger = self.logger
         peerLogger[metadataKey: "peer"] = "\(peer)"
         let logger = peerLogger
+        let content = try launch(digest, for: place, running: { fill in
+            _ = await fill.run(fetch: { source }, store: store, publish: false, logger: logger)
+            await self.finished(digest)
+        })
+        Counter(label: "portcullis_peer_fills_total").increment()
+        return content
+    }
+
+    /// Records a new fill of `digest` (waking the requests that waited for one) and runs it on
+    /// the fill service; `running` copies and then calls `finished`. A fill the service will not
+    /// take (it is shutting down) fails its readers at once, and `ifRefused` runs.
+    private func launch(_ digest: Digest, for place: String, running: @escaping @Sendable (BlobFill) async -> Void,
+                        ifRefused: @Sendable () -> Void = {}) throws -> BlobContent {
+        let fill = BlobFill(digest: digest, spool: try store.makeSpoolFile())
+        for waiter in table.started(digest, place: place, fill: fill) { waiter.resume() }
+        Gauge(label: "portcullis_fills_in_flight").record(table.fillCount)
+        // The fill runs on the fill service's task; its spans still belong to the request's trace.
         let trace = InstrumentationContext.current
         let accepted = fills.submit {
-            await InstrumentationContext.withValue(trace) {
-                _ = await fill.run(fetch: { source }, store: store, publish: false, logger: logger)
-                await self.finished(digest)
-            }
+            await InstrumentationContext.withValue(trace) { await running(fill) }
         }
         if !accepted {
             fill.abandon(.shuttingDown, store: store)
             finished(digest)
+            ifRefused()
         }
         return .arriving(fill.reader)
     }
