@@ -9,7 +9,8 @@ public struct ServerConfiguration: Sendable {
     /// The scheme and host clients use to reach this server (pull secrets, token realms).
     /// When nil, taken from each request's Host header.
     public var publicURL: String?
-    /// Where the other replicas reach this one, to stream a blob it is still fetching. Nil:
+    /// Where the other replicas reach this one, to stream a blob it is still fetching, as
+    /// `advertiseURL(parsing:)` gives it (no trailing slash). Nil:
     /// derived from the listen address when that names one host, else none (the others wait
     /// for the blob to reach the object store).
     public var advertiseURL: String?
@@ -91,7 +92,7 @@ public struct ServerConfiguration: Sendable {
     /// The base URL given to the other replicas: the one configured, or the listen address when
     /// it is one host (not a wildcard, which names no address another machine could use).
     public var peerAddress: String? {
-        if let advertiseURL { return advertiseURL.hasSuffix("/") ? String(advertiseURL.dropLast()) : advertiseURL }
+        if let advertiseURL { return advertiseURL }
         guard !["0.0.0.0", "::", ""].contains(host), port != 0 else { return nil }
         let bracketed = host.contains(":") ? "[\(host)]" : host
         return "\(usesTLS ? "https" : "http")://\(bracketed):\(port)"
