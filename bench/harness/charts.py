@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 import tarfile
 from pathlib import Path
 from typing import Dict
 
-import requests
+from .common import counter
 
 TEMPLATE = """apiVersion: v1
 kind: ConfigMap
@@ -49,10 +48,4 @@ def charts_for_bench(dest: Path) -> Dict[str, Path]:
 
 def db_statements(url: str) -> float:
     """`portcullis_db_statements_total` from `/metrics`."""
-    text = requests.get(url + "/metrics", timeout=30).text
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"^portcullis_db_statements_total(?:\{[^}]*\})?\s+([0-9.e+]+)$", line)
-        if m:
-            total += float(m.group(1))
-    return total
+    return counter(url, "portcullis_db_statements_total")

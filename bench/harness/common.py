@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import statistics
@@ -247,3 +248,13 @@ def wait_quiet(pid: int, settle: float = 0.5, timeout: float = 120.0, max_ticks:
             return since - t0
         if now - t0 > timeout:
             return now - t0
+
+
+def counter(url: str, name: str) -> float:
+    """A counter from a server's `/metrics`, summed over its labels (0 when absent)."""
+    import requests
+
+    text = requests.get(url + "/metrics", timeout=30).text
+    pattern = re.compile(r"^" + re.escape(name) + r"(?:\{[^}]*\})?\s+([0-9.e+]+)$")
+    return sum(float(m.group(1)) for m in map(pattern.match, text.splitlines()) if m)
+

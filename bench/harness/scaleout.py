@@ -19,7 +19,7 @@ from portcullis_testkit.proc import ManagedProcess, run
 from portcullis_testkit.util import free_port, wait_until
 
 from .clients import WRK_SOAK_LUA, curl_get, wrk
-from .common import MANIFEST_ACCEPT, MIB, log
+from .common import MANIFEST_ACCEPT, MIB, counter, log
 from .imagecache import get_image
 
 # Big enough that the fill takes a while (moto stores it afterwards, slowly), small enough to generate per run.
@@ -130,15 +130,8 @@ def _cross_replica_cold(bench, replicas: List[Replica], license_id: str, run_i: 
         f"had the whole blob; {results[filler]['mbps']:.0f} / {results[follower]['mbps']:.0f} MB/s, upstream GETs {gets}")
 
 
-def _counter(replica: Replica, name: str) -> int:
-    import requests
-
-    text = requests.get(replica.url + "/metrics", timeout=10).text
-    return int(sum(float(line.split()[-1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == name))
-
-
 def _peer_fills(replica: Replica) -> int:
-    return _counter(replica, "portcullis_peer_fills_total")
+    return int(counter(replica.url, "portcullis_peer_fills_total"))
 
 
 def phase_scale(bench) -> None:
@@ -180,13 +173,13 @@ def phase_scale(bench) -> None:
 
         for kind, replica in (("cold", replicas[0]), ("warm", replicas[1])):
             tx0, s30, up0 = _transactions(shared.postgres, store.database), _s3_requests(shared.moto), bench.up.mark()
-            st0 = _counter(replica, "portcullis_db_statements_total")
+            st0 = int(counter(replica.url, "portcullis_db_statements_total"))
             pull(replica)
             # Transactions count every replica's background refreshes (catalog, domains, upstream
             # directory, expiry and instance scans) during the pull too; statements are the pulling
             # replica's own (its refreshes included, pull records flushed within the wait).
             tx = _transactions(shared.postgres, store.database) - tx0
-            statements = _counter(replica, "portcullis_db_statements_total") - st0
+            statements = int(counter(replica.url, "portcullis_db_statements_total")) - st0
             bench.res.add(f"scale_{kind}_pull_db_statements", "portcullis", statements)
             s3 = _s3_requests(shared.moto) - s30
             ups = len(bench.up.requests_since(up0))
