@@ -20,23 +20,19 @@ import requests
 
 from portcullis_testkit import catalog
 from portcullis_testkit.backends import BUCKET
-from portcullis_testkit.faults import blob_path
 from portcullis_testkit.hardening import (
-    MEDIUM_REPO,
     blob_outcome,
     fast_stop,
     fault_factory,  # noqa: F401 - fixture
     guard_args,
-    medium_image,
     registry_token,
     sigkill,
-    spool_bytes,
 )
 from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, skopeo_copy, stream_sha256
 from portcullis_testkit.portcullis import PortcullisServer
 from portcullis_testkit.proc import run
 from portcullis_testkit.relay import FaultRelay
-from portcullis_testkit.replicas import Replicas, follow
+from portcullis_testkit.replicas import Replicas, start_fill
 from portcullis_testkit.tokenserver import TokenService
 from portcullis_testkit.upstream import TokenAuthUpstream
 from portcullis_testkit.util import free_port, wait_until
@@ -232,31 +228,17 @@ def test_chunked_push_hops_between_replicas(replicas):
 
 # ------------------------------------------------------------------ a replica dies
 def test_replica_killed_mid_cold_pull_leaves_nothing_partial(replicas, upstream, fault_factory, tmp_path_factory):
-    medium = medium_image(tmp_path_factory, upstream)
-    blob = medium.largest_layer()
-    fault = fault_factory(upstream)
-    tenant = replicas[0].tenant(upstream, endpoint=fault.url)
-    repo = tenant.repo(MEDIUM_REPO)
-    victim, survivor = replicas[0], replicas[1]
-    assert get_manifest(victim.session(tenant.license_id), victim.url, repo, catalog.TAG).status_code == 200
-
-    fault.set(blob_path(blob.digest), "throttle", rate=MIB, methods=["GET"])
-    result = {}
-    s = victim.session(tenant.license_id)
-    client = threading.Thread(target=lambda: result.update(o=blob_outcome(s, f"{victim.url}/v2/{repo}/blobs/{blob.digest}", timeout=(10, 30))),
-                              daemon=True)
-    client.start()
-    wait_until(lambda: spool_bytes(victim) >= MIB, timeout=20, message="the fill never reached 1 MiB in the spool")
+    fill = start_fill(replicas, upstream, fault_factory, tmp_path_factory, "throttle", rate=MIB)
+    blob, fault, tenant, repo = fill.blob, fill.fault, fill.tenant, fill.repo
+    victim, survivor = fill.filler, fill.follower
     # A client of the survivor streams the victim's fill when the victim dies.
-    streamed, got_bytes = {}, threading.Event()
-    follower = follow(survivor.session(tenant.license_id), f"{survivor.url}/v2/{repo}/blobs/{blob.digest}", got_bytes, streamed)
-    assert got_bytes.wait(timeout=30) and "first_byte_at" in streamed, f"the survivor's client got nothing: {streamed}"
+    streamed = fill.pull(survivor)
+    assert streamed.got_bytes(), f"the survivor's client got nothing: {streamed.result}"
     sigkill(victim)
-    client.join(timeout=30)
-    follower.join(timeout=30)
-    assert result.get("o") != (200, blob.digest, blob.size)
-    assert streamed.get("outcome") is not None and streamed["outcome"][0] == "error", \
-        f"the survivor's client must see its answer cut, not a whole blob: {streamed.get('outcome')}"
+    assert fill.first.join(timeout=30) != (200, blob.digest, blob.size)
+    outcome = streamed.join(timeout=30)
+    assert outcome is not None and outcome[0] == "error", \
+        f"the survivor's client must see its answer cut, not a whole blob: {outcome}"
     assert not replicas.store.blob_keys(blob.hex), "a blob object appeared for a fill that never finished"
 
     fault.clear()
