@@ -13,10 +13,21 @@ import Upstream
 final class FedSource: Sendable {
     let stream: AsyncThrowingStream<ByteBuffer, any Error>
     let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+    private let fetches = Atomic<Int>(0)
 
     init() {
         (stream, continuation) = AsyncThrowingStream.makeStream()
     }
+
+    /// An upstream fetch answering with this source's stream, counted in `fetchCount`.
+    func fetch(length: Int64?) -> @Sendable () async throws -> UpstreamBlob {
+        { [self] in
+            fetches.add(1, ordering: .relaxed)
+            return blob(length: length, stream)
+        }
+    }
+
+    var fetchCount: Int { fetches.load(ordering: .relaxed) }
 }
 
 func blob(length: Int64?, _ chunks: AsyncThrowingStream<ByteBuffer, any Error>) -> UpstreamBlob {
@@ -64,11 +75,7 @@ struct CacheFixture {
         let part1 = Array(repeating: UInt8(1), count: 100_000), part2 = Array(repeating: UInt8(2), count: 50_000)
         let digest = Digest.of(part1 + part2)
         let source = FedSource()
-        let fetches = Atomic<Int>(0)
-        let fetch: @Sendable () async throws -> UpstreamBlob = {
-            fetches.add(1, ordering: .relaxed)
-            return blob(length: Int64(part1.count + part2.count), source.stream)
-        }
+        let fetch = source.fetch(length: Int64(part1.count + part2.count))
         var contents: [BlobContent] = []
         for _ in 0..<8 { contents.append(try await cache.content(digest, fetch: fetch, completed: { _ in })) }
         source.continuation.yield(ByteBuffer(bytes: part1))
@@ -85,13 +92,13 @@ struct CacheFixture {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(readers.count == 8 && readers.allSatisfy { $0 == part1 + part2 })
-        #expect(fetches.load(ordering: .relaxed) == 1)
+        #expect(source.fetchCount == 1)
         // Readers have every byte once it is verified; publishing to the store follows.
         try await waitUntil { try await store.size(of: digest) == Int64(part1.count + part2.count) }
         guard case .complete = try await cache.content(digest, fetch: fetch, completed: { _ in }) else {
             Issue.record("a finished fill must be served from the store"); return
         }
-        #expect(fetches.load(ordering: .relaxed) == 1)
+        #expect(source.fetchCount == 1)
     }
 
     @Test func mismatchedDigestIsNeverPublished() async throws {

@@ -98,23 +98,19 @@ final class DirectPeers: PeerFills {
         let bytes = Array(repeating: UInt8(7), count: 300_000)
         let digest = Digest.of(bytes)
         let source = FedSource()
-        let fetches = Atomic<Int>(0)
-        let fetch: @Sendable () async throws -> UpstreamBlob = {
-            fetches.add(1, ordering: .relaxed)
-            return blob(length: Int64(bytes.count), source.stream)
-        }
+        let fetch = source.fetch(length: Int64(bytes.count))
         let first = try await pair.a.content(digest, fetch: fetch, completed: { _ in })
         guard case .arriving = first else { Issue.record("the first replica must fill"); return }
         let second = Task { try await pair.b.content(digest, fetch: fetch, completed: { _ in }) }
         try await Task.sleep(for: .milliseconds(300))
-        #expect(fetches.load(ordering: .relaxed) == 1, "the second replica must not fetch while the first holds the lease")
+        #expect(source.fetchCount == 1, "the second replica must not fetch while the first holds the lease")
         source.continuation.yield(ByteBuffer(bytes: bytes))
         source.continuation.finish()
         #expect(try await Self.drain(first) == bytes)
         let served = try await second.value
         guard case .complete = served else { Issue.record("the waiting replica serves the published blob"); return }
         #expect(try await Self.drain(served) == bytes)
-        #expect(fetches.load(ordering: .relaxed) == 1)
+        #expect(source.fetchCount == 1)
         await pair.close()
     }
 
@@ -192,11 +188,7 @@ final class DirectPeers: PeerFills {
         let bytes = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let digest = Digest.of(bytes)
         let source = FedSource()
-        let fetches = Atomic<Int>(0)
-        let fetch: @Sendable () async throws -> UpstreamBlob = {
-            fetches.add(1, ordering: .relaxed)
-            return blob(length: Int64(bytes.count), source.stream)
-        }
+        let fetch = source.fetch(length: Int64(bytes.count))
         let first = try await pair.a.content(digest, fetch: fetch, completed: { _ in })
         source.continuation.yield(ByteBuffer(bytes: bytes[..<(1 << 20)]))
         // The second replica answers while the first is still fetching, and its reader gets the
@@ -214,7 +206,7 @@ final class DirectPeers: PeerFills {
         #expect(try await Self.drain(first) == bytes)
         #expect(try await Self.drain(second) == bytes)
         #expect(try await Self.drain(third) == bytes)
-        #expect(fetches.load(ordering: .relaxed) == 1)
+        #expect(source.fetchCount == 1)
         #expect(try await pair.a.store.size(of: digest) == Int64(bytes.count))
         // Only the holder wrote a spool that became the blob; the streaming replica's is gone.
         let spoolB = (try? FileManager.default.contentsOfDirectory(atPath: pair.dir + "/spool-b")) ?? []
