@@ -186,8 +186,19 @@ public actor BlobCache {
     }
 
     /// The fill running here for `digest`, for a replica that streams it (nil when none runs).
-    public func runningFill(_ digest: Digest) -> (any ArrivingBlob)? {
-        table.joinable(digest, for: "")?.fill.reader
+    ///
+    /// A replica that asks finds the lease taken the moment it is taken here, while this replica
+    /// still looks in the object store before it starts the fill: so while this replica holds
+    /// the lease, the fill is waited for, up to `patience`, rather than answered with "none",
+    /// after which the asker would wait several polls before asking again.
+    public func runningFill(_ digest: Digest, patience: Duration = .zero) async -> (any ArrivingBlob)? {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            if let running = table.joinable(digest, for: "") { return running.fill.reader }
+            guard let leases, leases.isHeldHere(digest), ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(5))
+            if Task.isCancelled { return nil }
+        }
     }
 
     public var fillsInFlight: Int { table.fillCount }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OCI
 import Storage
+import Synchronization
 
 /// The answer to a claim on a digest's lease.
 public enum LeaseClaim: Sendable, Equatable {
@@ -21,6 +22,9 @@ public protocol FillLeases: Sendable {
     func release(_ digest: Digest) async
     /// How often a waiting replica looks again.
     var pollInterval: Duration { get }
+    /// Whether this replica took the digest's lease and has neither released it nor let it run
+    /// out: its fill is about to start, under way, or being published.
+    func isHeldHere(_ digest: Digest) -> Bool
 }
 
 /// Leases rows in the shared database. A lease lasts `ttl` and the filler renews it every
@@ -37,6 +41,7 @@ public struct SharedFillLeases: FillLeases {
     let ttl: TimeInterval
     public let pollInterval: Duration
     let logger: Logger
+    private let heldHere = LeasesHeldHere()
 
     public init(store: any FillLeaseStore, holder: String = "replica-" + UUID().uuidString.lowercased(), address: String? = nil,
                 ttl: TimeInterval = 10, pollInterval: Duration = .milliseconds(250), logger: Logger) {
@@ -51,8 +56,11 @@ public struct SharedFillLeases: FillLeases {
     public func claim(_ digest: Digest) async throws -> LeaseClaim {
         let now = Date()
         do {
-            let owner = try await store.acquireFillLease(digest, holder: holder, address: address, until: now.addingTimeInterval(ttl), now: now)
-            return owner.holder == holder ? .held : .heldElsewhere(peer: owner.address)
+            let until = now.addingTimeInterval(ttl)
+            let owner = try await store.acquireFillLease(digest, holder: holder, address: address, until: until, now: now)
+            guard owner.holder == holder else { return .heldElsewhere(peer: owner.address) }
+            heldHere.hold(digest, until: until)
+            return .held
         } catch {
             logger.warning("fill lease unavailable; fetching without one", metadata: ["digest": "\(digest)", "error": "\(error)"])
             return .held
@@ -68,6 +76,32 @@ public struct SharedFillLeases: FillLeases {
     }
 
     public func release(_ digest: Digest) async {
+        heldHere.letGo(digest)
         try? await store.releaseFillLease(digest, holder: holder)
+    }
+
+    public func isHeldHere(_ digest: Digest) -> Bool {
+        heldHere.holds(digest, now: Date())
+    }
+}
+
+/// The leases one replica holds and until when, shared by every copy of its `SharedFillLeases`.
+final class LeasesHeldHere: Sendable {
+    private let until = Mutex<[Digest: Date]>([:])
+
+    func hold(_ digest: Digest, until end: Date) {
+        until.withLock { $0[digest] = end }
+    }
+
+    func letGo(_ digest: Digest) {
+        until.withLock { _ = $0.removeValue(forKey: digest) }
+    }
+
+    func holds(_ digest: Digest, now: Date) -> Bool {
+        until.withLock { held in
+            // A lease taken by a request that failed before filling is never released here: it runs out.
+            if held.count > 1024 { held = held.filter { $0.value > now } }
+            return held[digest].map { $0 > now } ?? false
+        }
     }
 }

@@ -25,7 +25,7 @@ struct PeerFillRoutes {
             guard c.peerPass.admits(request.headers[PeerFillClient.passField], for: digest) else {
                 return Response.registryError(RegistryError(.denied, "this route is for the replicas of this deployment", status: 403))
             }
-            guard let fill = await c.blobCache.runningFill(digest) else {
+            guard let fill = await c.blobCache.runningFill(digest, patience: PeerFillClient.holderPatience) else {
                 return Response.registryError(RegistryError(.blobUnknown, "no fill of this blob is running on this replica"))
             }
             // From the first byte, as a follower here gets it: the last byte waits for the digest.
@@ -49,6 +49,9 @@ final class PeerFillClient: PeerFills {
     /// (The head waits for the holder's upstream head: a slow one is asked for again later.)
     let answerTimeout: TimeAmount
     let restAfterFailure: TimeInterval
+    /// How long a holder that has taken the lease waits for its own fill to start before
+    /// answering that none runs: well inside `answerTimeout`.
+    static let holderPatience: Duration = .seconds(1)
     private let resting = Mutex<[String: Date]>([:])
 
     init(http: HTTPClient, pass: PeerPass, logger: Logger, answerTimeout: TimeAmount = .seconds(2), restAfterFailure: TimeInterval = 30) {

@@ -16,6 +16,8 @@ struct ReplicaPair {
     let database: SQLMetadataStore
     let a: BlobCache
     let b: BlobCache
+    /// Replica a's leases, to take one as it does before it starts a fill.
+    let leasesA: SharedFillLeases
     let peers = DirectPeers()
     let services: [Task<Void, any Error>]
 
@@ -26,6 +28,7 @@ struct ReplicaPair {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         database = try await SQLMetadataStore.openSQLite(path: dir + "/metadata.sqlite", logger: Logger(label: "test"))
         var caches: [BlobCache] = []
+        var leaseSets: [SharedFillLeases] = []
         var services: [Task<Void, any Error>] = []
         let peers = self.peers
         for name in ["a", "b"] {
@@ -33,10 +36,12 @@ struct ReplicaPair {
             services.append(Task { try await fills.run() })
             let leases = SharedFillLeases(store: database, holder: "replica-\(name)", address: streaming ? name : nil, ttl: ttl,
                                           pollInterval: .milliseconds(50), logger: Logger(label: "test"))
+            leaseSets.append(leases)
             caches.append(BlobCache(store: try FileBlobStore(root: dir + "/blobs", spoolRoot: dir + "/spool-\(name)"), fills: fills,
                                     leases: leases, peers: streaming ? peers : nil, logger: Logger(label: "test")))
         }
         (a, b) = (caches[0], caches[1])
+        leasesA = leaseSets[0]
         peers.replicas.withLock { $0 = ["a": caches[0], "b": caches[1]] }
         self.services = services
     }
@@ -52,10 +57,13 @@ struct ReplicaPair {
 /// from the holder's fill as a follower there reads it.
 final class DirectPeers: PeerFills {
     let replicas = Mutex<[String: BlobCache]>([:])
+    let asked = Atomic<Int>(0)
     let opened = Atomic<Int>(0)
 
     func open(_ digest: Digest, from peer: String) async -> UpstreamBlob? {
-        guard let cache = replicas.withLock({ $0[peer] }), let fill = await cache.runningFill(digest) else { return nil }
+        asked.add(1, ordering: .relaxed)
+        // As the HTTP route waits (`PeerFillRoutes`).
+        guard let cache = replicas.withLock({ $0[peer] }), let fill = await cache.runningFill(digest, patience: .seconds(1)) else { return nil }
         opened.add(1, ordering: .relaxed)
         let length = try? await fill.length()
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
@@ -211,6 +219,48 @@ final class DirectPeers: PeerFills {
         // Only the holder wrote a spool that became the blob; the streaming replica's is gone.
         let spoolB = (try? FileManager.default.contentsOfDirectory(atPath: pair.dir + "/spool-b")) ?? []
         #expect(spoolB.isEmpty, "left in the streaming replica's spool: \(spoolB)")
+        await pair.close()
+    }
+
+    @Test func aReplicaAskingBeforeTheHoldersFillStartsIsAnsweredOnceItStarts() async throws {
+        let pair = try await ReplicaPair(streaming: true)
+        let bytes = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let digest = Digest.of(bytes)
+        let source = FedSource()
+        let fetch = source.fetch(length: Int64(bytes.count))
+        // Replica a has taken the lease and is still looking in the object store: no fill yet.
+        #expect(try await pair.leasesA.claim(digest) == .held)
+        let asking = Task { try await pair.b.content(digest, fetch: fetch, completed: { _ in }) }
+        while pair.peers.asked.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await pair.a.runningFill(digest) == nil)
+        let first = try await pair.a.content(digest, fetch: fetch, completed: { _ in })
+        source.continuation.yield(ByteBuffer(bytes: bytes[..<(1 << 20)]))
+        // Replica b streams a's fill from the one question it asked, while the bytes arrive.
+        let second = try await asking.value
+        guard case .arriving = second else { Issue.record("the second replica streams the fill"); return }
+        #expect(pair.peers.asked.load(ordering: .relaxed) == 1, "asked again instead of being answered")
+        #expect(pair.peers.opened.load(ordering: .relaxed) == 1)
+        source.continuation.yield(ByteBuffer(bytes: bytes[(1 << 20)...]))
+        source.continuation.finish()
+        #expect(try await Self.drain(first) == bytes)
+        #expect(try await Self.drain(second) == bytes)
+        #expect(source.fetchCount == 1)
+        await pair.close()
+    }
+
+    @Test func aHolderWithNoFillAndNoLeaseAnswersAtOnce() async throws {
+        let pair = try await ReplicaPair(streaming: true)
+        let digest = Digest.of(Array("never fetched".utf8))
+        let started = ContinuousClock.now
+        #expect(await pair.a.runningFill(digest, patience: .seconds(5)) == nil)
+        #expect(ContinuousClock.now - started < .seconds(2), "waited without holding the lease")
+        // A lease let go ends the wait too.
+        #expect(try await pair.leasesA.claim(digest) == .held)
+        let waiting = Task { await pair.a.runningFill(digest, patience: .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        await pair.leasesA.release(digest)
+        #expect(await waiting.value == nil)
+        #expect(ContinuousClock.now - started < .seconds(4), "waited past the release")
         await pair.close()
     }
 
