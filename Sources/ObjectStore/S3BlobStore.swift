@@ -35,6 +35,9 @@ public struct S3BlobStore: BlobStore, UploadPartStore {
         try await Self.reaching { try await client.size(Self.key(digest)) }
     }
 
+    /// A request to the object store for every open: ask the database first.
+    public var opensLocally: Bool { false }
+
     public func open(_ digest: Digest) async throws -> (any BlobReader)? {
         guard let length = try await size(of: digest) else { return nil }
         return S3BlobReader(client: client, key: Self.key(digest), length: length)

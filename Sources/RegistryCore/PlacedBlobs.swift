@@ -24,8 +24,13 @@ public struct PlacedBlobs: Sendable {
 
     /// The blob, when it belongs here and is stored.
     public func open(_ digest: Digest) async throws -> (any BlobReader)? {
-        guard try await contains(digest) else { return nil }
-        return try await store.open(digest)
+        guard store.opensLocally else {
+            guard try await contains(digest) else { return nil }
+            return try await store.open(digest)
+        }
+        // A blob that is not stored at all (every cold pull) needs no database read.
+        guard let reader = try await store.open(digest), try await contains(digest) else { return nil }
+        return reader
     }
 
     public func size(of digest: Digest) async throws -> Int64? {

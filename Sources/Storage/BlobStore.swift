@@ -26,6 +26,9 @@ public protocol BlobStore: Sendable {
     /// Stores small verified content (manifests) in one step.
     func put(_ bytes: ByteBuffer, as digest: Digest) async throws
     func delete(_ digest: Digest) async throws
+    /// Whether `open` costs a system call here rather than a request to another service: a
+    /// caller that must also ask the database about the blob can then look here first.
+    var opensLocally: Bool { get }
 }
 
 extension BlobStore {

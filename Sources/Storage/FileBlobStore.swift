@@ -39,6 +39,8 @@ public struct FileBlobStore: BlobStore {
         return Int64(st.st_size)
     }
 
+    public var opensLocally: Bool { true }
+
     public func open(_ digest: Digest) async throws -> (any BlobReader)? {
         do {
             let file = try BlobFile.openForReading(path(digest))

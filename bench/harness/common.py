@@ -215,8 +215,11 @@ def stop_all() -> None:
     _stop_managed()
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def cpu_ticks(pid: int) -> Optional[int]:
-    """utime + stime of a process, in clock ticks (10 ms)."""
+    """utime + stime of a process, in clock ticks (``CLOCK_TICKS`` a second)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()

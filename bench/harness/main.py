@@ -23,10 +23,12 @@ from . import report
 from .clients import WRK_SOAK_LUA, concurrent_curls, curl_get, sha256_of_get, wrk
 from .common import (
     BENCH_DIR,
+    CLOCK_TICKS,
     MIB,
     MANIFEST_ACCEPT,
     MemSampler,
     REPO_ROOT,
+    cpu_ticks,
     fd_count,
     loadavg,
     log,
@@ -209,10 +211,20 @@ class Bench:
                     # As every client does before a layer: the manifest (which also leaves the proxy
                     # logged in upstream for the repository, as the direct GET's token is fetched beforehand).
                     requests.get(self.manifest_url(t, repo, TAG), headers={**headers, "Accept": MANIFEST_ACCEPT}, timeout=60)
+                # The previous target's blob may still be going to disk: its writeback would
+                # share the cores with this measurement.
+                os.sync()
                 mark = self.up.mark()
+                cpu0, up_cpu0 = cpu_ticks(pid), cpu_ticks(self.up.proc.pid)
                 with MemSampler(pid) as mem:
                     r = curl_get(self.blob_url(t, repo, blob.digest), headers, blob.size, max_time=self.a.curl_max)
                     busy = wait_quiet(pid)
+                cpu1, up_cpu1 = cpu_ticks(pid), cpu_ticks(self.up.proc.pid)
+                gib = blob.size / (1 << 30)
+                if None not in (up_cpu0, up_cpu1):
+                    self.res.add(f"{prefix}_up_cpu_gib", k, (up_cpu1 - up_cpu0) / CLOCK_TICKS / gib)
+                if t != "direct" and None not in (cpu0, cpu1):
+                    self.res.add(f"{prefix}_cpu_gib", k, (cpu1 - cpu0) / CLOCK_TICKS / gib)
                 gets = self.up.count_since(mark, "GET", f"/blobs/{blob.digest}")
                 heads = self.up.count_since(mark, "HEAD", f"/blobs/{blob.digest}", settle=0.1)
                 self.res.add(f"{prefix}_mbps", k, r["mbps"])
@@ -227,6 +239,7 @@ class Bench:
                     self.res.add(f"{prefix}_rss_anon", k, mem.max_anon / MIB)
                 log(f"{label} run {i + 1}/{runs} {k:12s} {r['mbps']:8.1f} MB/s {r['time']:7.2f}s "
                     f"ttfb {r['ttfb'] * 1000:7.1f}ms upstream GET={gets} HEAD={heads} busy after {busy:.1f}s"
+                    + (f" CPU {(cpu1 - cpu0) / CLOCK_TICKS:.2f}s" if None not in (cpu0, cpu1) else "")
                     + (f" peak RSS {mem.hwm / MIB:.0f} MiB (polled {mem.max_rss / MIB:.0f}, private {mem.max_anon / MIB:.0f})"
                        if t != "direct" else ""))
 

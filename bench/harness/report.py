@@ -44,6 +44,8 @@ def figures(a) -> List[tuple]:
         ("cold_rss", "  proxy peak RSS during cold GET (VmHWM)", "MiB", "lower", None),
         ("cold_rss_polled", "  proxy peak RSS, polled every 50 ms", "MiB", "lower", None),
         ("cold_rss_anon", "  proxy peak private memory (RssAnon, polled every 50 ms)", "MiB", "lower", None),
+        ("cold_cpu_gib", "  proxy CPU time per GiB delivered (user + system, until it is quiet)", "s", "lower", None),
+        ("cold_up_cpu_gib", "  upstream's CPU time per GiB delivered", "s", "lower", "direct"),
         ("warm_mbps", f"Warm blob GET, {big} layer", "MB/s", "higher", "nginx"),
     ]
     for kind in ("tag", "digest"):
