@@ -268,7 +268,11 @@ class Bench:
         targets = [self.pc, self.dist, "nginx"]
         for t in targets:  # warm-up (untimed): page cache, and the proxies' fills are complete
             curl_get(self.blob_url(t, BIG_REPO, blob.digest), self.auth(t, BIG_REPO), blob.size, self.a.curl_max)
-        time.sleep(1)
+        # distribution stores the blob with a second upstream GET after its client is served
+        # (2-4 s for 1 GiB here): until then its "warm" GETs are proxied from upstream.
+        for p in (self.pc, self.dist):
+            wait_quiet(p.pid)
+        os.sync()
         mark = self.up.mark()
         for i in range(self.a.runs):
             for t in rotate(targets, i):
