@@ -126,7 +126,8 @@ def _cross_replica_cold(bench, replicas: List[Replica], license_id: str, run_i: 
     bench.res.add("xrep_filler_mbps", "portcullis", results[filler]["mbps"])
     bench.res.add("xrep_follower_mbps", "portcullis", results[follower]["mbps"])
     log(f"cross-replica cold {blob.size // MIB} MiB run {run_i + 1}: replica {follower} streamed replica {filler}'s fill, "
-        f"first byte {results[follower]['ttfb'] * 1000:.0f} ms after asking, {ahead:.2f} s before replica {filler}'s client "
+        f"first byte {results[follower]['ttfb'] * 1000:.0f} ms after asking (replica {filler}'s own client: "
+        f"{results[filler]['ttfb'] * 1000:.0f} ms), {ahead:.2f} s before replica {filler}'s client "
         f"had the whole blob; {results[filler]['mbps']:.0f} / {results[follower]['mbps']:.0f} MB/s, upstream GETs {gets}")
 
 
