@@ -19,7 +19,7 @@ from portcullis_testkit.proc import ManagedProcess, run
 from portcullis_testkit.util import free_port, wait_until
 
 from .clients import WRK_SOAK_LUA, curl_get, wrk
-from .common import MANIFEST_ACCEPT, MIB, counter, log
+from .common import MANIFEST_ACCEPT, MIB, counter, log, wait_quiet
 from .imagecache import get_image
 
 # Big enough that the fill takes a while (moto stores it afterwards, slowly), small enough to generate per run.
@@ -77,7 +77,7 @@ def _s3_requests(moto: MotoServer) -> int:
     return len(S3_REQUEST.findall(moto.proc.log_text()))
 
 
-def _cross_replica_cold(bench, replicas: List[Replica], license_id: str, run_i: int) -> None:
+def _cross_replica_cold(bench, replicas: List[Replica], moto: MotoServer, license_id: str, run_i: int) -> None:
     """A 256 MiB layer pulled cold through replica 0 and, a moment later, through replica 1:
     replica 1 streams replica 0's fill (issue 28), so its client's first byte comes before
     replica 0's client has the whole blob, with one upstream GET between them."""
@@ -89,6 +89,10 @@ def _cross_replica_cold(bench, replicas: List[Replica], license_id: str, run_i: 
     repo = f"proxy/bench/up/{repo_up}"
     urls = [f"{r.url}/v2/{repo}/blobs/{blob.digest}" for r in replicas[:2]]
     headers = [{"Authorization": "Bearer " + r.token(repo, license_id)} for r in replicas[:2]]
+    # The previous run's blob may still be on its way into moto (slow, in Python): a lease
+    # holder's first look in the bucket would wait behind that upload.
+    for pid in [r.proc.pid for r in replicas[:2]] + [moto.proc.pid]:
+        wait_quiet(pid)
     mark = bench.up.mark()
     results: Dict[int, dict] = {}
     started: Dict[int, float] = {}
@@ -192,7 +196,7 @@ def phase_scale(bench) -> None:
                 f"{ups} upstream requests")
 
         for run_i in range(a.runs):
-            _cross_replica_cold(bench, replicas, license_id, run_i)
+            _cross_replica_cold(bench, replicas, shared.moto, license_id, run_i)
 
         paths_file = bench.work / "scale-paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
