@@ -51,6 +51,8 @@ extension ControlPlane {
         }
         var summary = try await release(appID: app.id, sequence: sequence)
         summary.warnings = warnings
+        // Every chart was parsed (and linted) whole.
+        FreedMemory.returnToSystem()
         return summary
     }
 

@@ -153,7 +153,10 @@ public struct ChartDelivery: Sendable {
         if let hit = await memory.artifact(key) { return hit }
         return try await memory.once(key) {
             if let kept = try await kept(key) { return kept }
-            return try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, placement: placement, key: key) }
+            let artifact = try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, placement: placement, key: key) }
+            // The chart was parsed and its values rewritten, all of it freed by now.
+            FreedMemory.returnToSystem()
+            return artifact
         } remember: { record, bytes in
             await memory.remember(key, record, bytes)
             // Read back from the store: its manifest is visible there (it was made so before the recipe was recorded).

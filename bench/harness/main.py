@@ -340,6 +340,7 @@ class Bench:
             if r.status_code != 200:
                 raise RuntimeError(f"chart {name}: {r.status_code} {r.text[:300]}")
             self.res.add(f"chart_{name}_first_ms", p.name, (time.monotonic() - t) * 1000)
+        self.res.add("chart_rss_anon", p.name, proc_status(p.pid).get("RssAnon", 0) / MIB)
         r = requests.get(urls["hosted"], headers=headers, timeout=30)
         if r.status_code != 200:
             raise RuntimeError(f"hosted manifest: {r.status_code} {r.text[:300]}")

@@ -67,6 +67,7 @@ def figures(a) -> List[tuple]:
         ("chart_big_errors", "  errors, 10 MB chart", "", "lower", None),
         ("chart_small_first_ms", "  first pull of the small chart (built for the customer)", "ms", "lower", None),
         ("chart_big_first_ms", "  first pull of the 10 MB chart (built for the customer)", "ms", "lower", None),
+        ("chart_rss_anon", "  server's private memory after releasing and first pulling them (RssAnon)", "MiB", "lower", None),
         ("chart_db_per_pull", "  database statements per warm chart pull (batched pull records included)", "", "lower", None),
     ]
     for n in a.conc:
