@@ -221,11 +221,11 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "ServeSettingsTests", dependencies: ["ServeSettings"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "TestSupport"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "TestSupport"], exclude: ["botocore_oracle.py"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "SigV4"]),
         .testTarget(name: "AccessTests", dependencies: ["Access", "Hosting", "Proxy", "Storage", "Upstream", "Charts"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream", "Storage"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream", "Storage", "TestSupport"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "ServerTests", dependencies: [

@@ -4,28 +4,12 @@ import NIOCore
 import OCI
 import RegistryCore
 import Storage
+import TestSupport
 import Testing
 import Upstream
 @testable import Proxy
 
 // MARK: - A fake upstream registry
-
-/// Holds back whoever waits until it is opened.
-actor Gate {
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func wait() async {
-        if isOpen { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func open() {
-        isOpen = true
-        for waiter in waiters { waiter.resume() }
-        waiters = []
-    }
-}
 
 /// A body that yields its bytes only once `gate` opens.
 struct GatedBody: AsyncSequence, Sendable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import OCI
 import Synchronization
+import TestSupport
 import Testing
 @testable import Upstream
 
@@ -256,23 +257,6 @@ final class TokenRegistry: Sendable {
         #expect(try await b.value.status == 200)
         #expect(registry.tokensIssued == 1, "B's stale challenge must not discard the token A just fetched")
         #expect(registry.registryRequests.filter { $0.url.hasSuffix("/b") }.map(\.authorization) == [nil, "Bearer tok-1"])
-    }
-}
-
-/// Holds back whoever waits until it is opened.
-actor Gate {
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func wait() async {
-        if isOpen { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func open() {
-        isOpen = true
-        for waiter in waiters { waiter.resume() }
-        waiters = []
     }
 }
 

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import OCI
 import Synchronization
+import TestSupport
 import Testing
 @testable import Upstream
 
