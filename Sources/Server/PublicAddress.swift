@@ -39,15 +39,12 @@ struct PublicAddress: Sendable {
         guard port == configuration.port else { return false }
         let bare = name.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if bare == configuration.host.lowercased() || bare == "localhost" || bare == "127.0.0.1" || bare == "::1" { return true }
-        let wildcard = ["0.0.0.0", "::", ""].contains(configuration.host)
-        return wildcard && IPv4Literal.isLiteral(bare)
+        return configuration.listensOnWildcard && IPv4Literal.isLiteral(bare)
     }
 
     /// The listen address as clients can name it (`localhost` for a wildcard listen address).
     static func listenAddress(_ configuration: ServerConfiguration) -> String {
-        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "localhost"
-            : configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        return "\(host):\(configuration.port)"
+        configuration.listensOnWildcard ? "localhost:\(configuration.port)" : configuration.listenAuthority
     }
 
     init(scheme: String, host: String, domainApp: String? = nil, defaultHost: String? = nil) {

@@ -68,6 +68,14 @@ public struct ServerConfiguration: Sendable {
 
     public var usesTLS: Bool { tlsCertificatePath != nil }
 
+    /// Whether the listen address is a wildcard (every interface), which names no one host.
+    public var listensOnWildcard: Bool { ["0.0.0.0", "::", ""].contains(host) }
+
+    /// The listen address as `host:port`, an IPv6 host in brackets.
+    public var listenAuthority: String {
+        "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+
     /// An `--advertise-url` as given, checked: an http(s) URL with a host. An IPv6 address
     /// written without brackets (as Kubernetes' downward API gives a pod's IP, put into
     /// `http://$(POD_IP):8080`) is bracketed rather than refused. Nil when it is no such URL.
@@ -93,8 +101,7 @@ public struct ServerConfiguration: Sendable {
     /// it is one host (not a wildcard, which names no address another machine could use).
     public var peerAddress: String? {
         if let advertiseURL { return advertiseURL }
-        guard !["0.0.0.0", "::", ""].contains(host), port != 0 else { return nil }
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        return "\(usesTLS ? "https" : "http")://\(bracketed):\(port)"
+        guard !listensOnWildcard, port != 0 else { return nil }
+        return "\(usesTLS ? "https" : "http")://\(listenAuthority)"
     }
 }

@@ -43,8 +43,7 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if let why = ListenProbe.refusal(host: config.host, port: config.port) {
-            let address = config.host.contains(":") ? "[\(config.host)]:\(config.port)" : "\(config.host):\(config.port)"
-            FileHandle.standardError.write(Data("portcullis: cannot listen on \(address): \(why); choose another address with --listen HOST:PORT\n".utf8))
+            FileHandle.standardError.write(Data("portcullis: cannot listen on \(config.listenAuthority): \(why); choose another address with --listen HOST:PORT\n".utf8))
             throw ExitCode(2)
         }
         var observability: [any Service] = []

@@ -39,6 +39,19 @@ import Upstream
         config.advertiseURL = "http://10.0.3.7:8080"
         #expect(config.peerAddress == "http://10.0.3.7:8080")
     }
+
+    @Test func theListenAddressIsNamedAsClientsCanUseIt() {
+        var config = ServerConfiguration()
+        config.host = "10.0.3.7"
+        config.port = 8080
+        #expect(PublicAddress.listenAddress(config) == "10.0.3.7:8080")
+        config.host = "fd00::7"
+        #expect(PublicAddress.listenAddress(config) == "[fd00::7]:8080")
+        for wildcard in ["0.0.0.0", "::", ""] {
+            config.host = wildcard
+            #expect(PublicAddress.listenAddress(config) == "localhost:8080")
+        }
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct PeerFillClientTests {
