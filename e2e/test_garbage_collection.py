@@ -8,16 +8,20 @@ Contract under test:
   uploads blobs before the manifest naming them); referenced content always survives.
 - After a collection, images still referenced pull byte-identical with skopeo; the removed
   blobs answer 404 BLOB_UNKNOWN.
+- ``--charts-unused-for 30d`` (the default): a customer's delivered chart not pulled for that long
+  is forgotten with its own blobs (``forgottenCharts``); the next Helm pull builds it again under
+  the same digest.
 """
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 
 import pytest
 import requests
 
-from portcullis_testkit.helm import create_token
+from portcullis_testkit.helm import CHART_NAME, Vendor, create_token, helm_client_factory, package_chart
 from portcullis_testkit.images import make_three_layer_image
 from portcullis_testkit.oci import error_codes, get_manifest, layout_blobs, skopeo, skopeo_copy
 from portcullis_testkit.util import unique
@@ -123,3 +127,71 @@ def test_gc_running_during_pushes_never_breaks_an_image(portcullis, tmp_path):
         out = tmp_path / f"pulled-{image.tag}"
         cp = skopeo_copy(f"{portcullis.host}/{repo}:{image.tag}", f"oci:{out}:{image.tag}", ("c", customer["licenseId"]))
         assert cp.returncode == 0, cp.stderr
+
+
+# ------------------------------------------------------------ delivered charts
+@pytest.fixture
+def helm_clients(tmp_path):
+    yield from helm_client_factory(tmp_path)
+
+
+def age_delivered_charts(server, days: int) -> None:
+    """Moves every delivered chart's last pull `days` into the past, in the server's database."""
+    sql = f"UPDATE delivered_charts SET used_at = used_at - {days * 86400 * 1000}"
+    if server.store is None:
+        db = sqlite3.connect(str(server.data_dir / "metadata.sqlite"), timeout=30)
+        try:
+            assert db.execute(sql).rowcount >= 1
+            db.commit()
+        finally:
+            db.close()
+    else:
+        cp = server.store.postgres.psql(sql, database=server.store.database)
+        assert cp.returncode == 0 and cp.stdout.strip() != "UPDATE 0", cp.stdout + cp.stderr
+
+
+def test_gc_forgets_customer_charts_nobody_pulls_and_helm_gets_them_back(portcullis_factory, helm_clients, tmp_path):
+    server = portcullis_factory()
+    app = server.create_app()["slug"]
+    Vendor(server, app).release(package_chart(tmp_path / "dist", "0.5.0"), "0.5.0")
+    customer = server.create_customer(app, email="ops@example.com")
+    creds = ("ops@example.com", customer["licenseId"])
+    path = f"{app}/{CHART_NAME}"
+    client = helm_clients(server.host)
+    client.login(*creds)
+    first = client.pull(path, "0.5.0").read_bytes()
+
+    session = requests.Session()
+    session.auth = creds
+    manifest = get_manifest(session, server.url, path, "0.5.0")
+    assert manifest.status_code == 200, manifest.text
+    layer = manifest.json()["layers"][0]["digest"]
+    own = {manifest.headers["Docker-Content-Digest"], layer}
+
+    kept = server.cli_json("gc")
+    assert kept["forgottenCharts"] == 0 and not own & set(kept["deletedBlobs"]), kept
+    refused = server.cli("gc", "--charts-unused-for", "10m")
+    assert refused.code != 0 and "at least 1h" in refused.err, refused.describe()
+    r = requests.post(f"{server.url}/api/v1/gc", json={"dryRun": False, "chartsUnusedForSeconds": 600},
+                      headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=30)
+    assert r.status_code == 400 and "at least 3600" in r.text, r.text
+
+    age_delivered_charts(server, 31)
+    dry = server.cli_json("gc", "--dry-run")
+    assert dry["dryRun"] and dry["forgottenCharts"] == 1 and own <= set(dry["deletedBlobs"]), dry
+    assert session.get(f"{server.url}/v2/{path}/blobs/{layer}", timeout=30).status_code == 200, "a dry run deletes nothing"
+
+    report = server.cli_json("gc")
+    assert report["forgottenCharts"] == 1 and own <= set(report["deletedBlobs"]) and report["freedBytes"] > 0, report
+    gone = session.get(f"{server.url}/v2/{path}/blobs/{layer}", timeout=30)
+    assert gone.status_code == 404 and "BLOB_UNKNOWN" in error_codes(gone), gone.text
+
+    # A fresh process (no memory of the recipe): Helm's next pull builds the same artifact.
+    server.stop()
+    server.start()
+    again = helm_clients(server.host)
+    again.login(*creds)
+    assert again.pull(path, "0.5.0").read_bytes() == first
+    rebuilt = get_manifest(session, server.url, path, "0.5.0")
+    assert rebuilt.headers["Docker-Content-Digest"] == manifest.headers["Docker-Content-Digest"]
+    assert session.get(f"{server.url}/v2/{path}/blobs/{layer}", timeout=30).status_code == 200

@@ -15,7 +15,8 @@ import Synchronization
 /// the shared store, so a pull is a lookup (in memory when warm, one row otherwise), on every
 /// replica. It is built again only when what is injected changes (license fields, channel,
 /// hosts, expiry), which makes a new key. Builds are deterministic, so the same recipe always
-/// gives the same digests.
+/// gives the same digests; that is what lets `gc` forget customers' artifacts nobody pulls
+/// (`DeliveredChartCollector`): the next pull builds the same bytes again.
 public struct ChartDelivery: Sendable {
     public static let configMediaType = "application/vnd.cncf.helm.config.v1+json"
     public static let layerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -131,13 +132,22 @@ public struct ChartDelivery: Sendable {
     let memory: DeliveredChartMemory
     let leases: (any FillLeaseStore)?
     let releaseImages: (@Sendable (ChartPackage) -> [String])?
+    let clock: @Sendable () -> Date
 
-    /// `built` keeps recipes → manifests in the shared store; `leases` (replicas) lets the first
-    /// replica to need a recipe build it while the others wait for its result. `releaseImages`
-    /// names a chart's images for the SDK subchart (`releaseImages`).
+    /// How long a recipe remembered in memory is served without telling the store it is in use.
+    /// `gc` forgets only recipes unused for far longer (`DeliveredChartCollector.minimumIdle`),
+    /// so a remembered recipe is never one it has forgotten.
+    public static let reconfirmAfter: TimeInterval = 300
+
+    /// `built` keeps recipes → manifests in the shared store; `leases` lets the first replica to
+    /// need a recipe build it while the others wait for its result, and keeps `gc` from
+    /// forgetting a recipe while it is being built. `releaseImages` names a chart's images for
+    /// the SDK subchart (`releaseImages`).
     public init(blobs: any BlobStore, index: any ProxyIndex, visibility: any BlobVisibilityIndex, built: (any DeliveredChartStore)? = nil,
-                leases: (any FillLeaseStore)? = nil, releaseImages: (@Sendable (ChartPackage) -> [String])? = nil) {
+                leases: (any FillLeaseStore)? = nil, releaseImages: (@Sendable (ChartPackage) -> [String])? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
         self.releaseImages = releaseImages
+        self.clock = clock
         self.blobs = blobs
         self.index = index
         self.visibility = visibility
@@ -150,51 +160,62 @@ public struct ChartDelivery: Sendable {
     public func artifact(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, placement: ReleasePlacement? = nil) async throws
         -> (ManifestRecord, ByteBuffer) {
         let key = recipient.recipeKey(chart: chart.digest, repository: repository, placement: placement)
-        if let hit = await memory.artifact(key) { return hit }
+        let now = clock()
+        let fresh = built == nil ? Date.distantPast : now.addingTimeInterval(-Self.reconfirmAfter)
+        if let hit = await memory.artifact(key, confirmedSince: fresh) { return hit }
         return try await memory.once(key) {
-            if let kept = try await kept(key) { return kept }
-            let artifact = try await buildOnce(key) { try await build(chart, repository: repository, for: recipient, placement: placement, key: key) }
+            if let kept = try await kept(key, at: now) { return kept }
+            let artifact = try await buildOnce(key, at: now) {
+                try await build(chart, repository: repository, for: recipient, placement: placement, key: key, at: now)
+            }
             // The chart was parsed and its values rewritten, all of it freed by now.
             FreedMemory.returnToSystem()
             return artifact
         } remember: { record, bytes in
-            await memory.remember(key, record, bytes)
+            await memory.remember(key, record, bytes, confirmedAt: now)
             // Read back from the store: its manifest is visible there (it was made so before the recipe was recorded).
             await memory.remember(visible: [record.digest], in: recipient.audience.visibility(repository))
         }
     }
 
-    /// A recipe built before (by this replica or another): its manifest, when its bytes are still there.
-    private func kept(_ key: String) async throws -> (ManifestRecord, ByteBuffer)? {
-        guard let built, let (digest, _) = try await built.deliveredChart(key: key),
+    /// A recipe built before (by this replica or another), marked in use: its manifest, when its
+    /// bytes are still there.
+    private func kept(_ key: String, at now: Date) async throws -> (ManifestRecord, ByteBuffer)? {
+        guard let built, let (digest, _) = try await built.useDeliveredChart(key: key, at: now),
               let record = try await index.manifest(digest), let bytes = try await blobs.readAll(digest, limit: 1 << 20) else { return nil }
         return (record, bytes)
     }
 
     /// Across replicas the first to need a recipe builds it under a lease; the others wait for the
     /// result and read it. A lease nobody can grant (the database away) is no reason not to build.
-    private func buildOnce(_ key: String, _ build: () async throws -> (ManifestRecord, ByteBuffer)) async throws -> (ManifestRecord, ByteBuffer) {
+    private func buildOnce(_ key: String, at now: Date, _ build: () async throws -> (ManifestRecord, ByteBuffer)) async throws
+        -> (ManifestRecord, ByteBuffer) {
         guard let leases else { return try await build() }
-        let lease = Digest.of(Array("chart-delivery:\(key)".utf8))
+        let lease = Self.buildLease(key)
         let holder = DeliveredChartMemory.holder
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let now = Date()
             if (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(30), now: now)) ?? true {
                 defer { Task { try? await leases.releaseFillLease(lease, holder: holder) } }
-                if let kept = try await kept(key) { return kept }
+                if let kept = try await kept(key, at: now) { return kept }
                 return try await build()
             }
             try await Task.sleep(for: .milliseconds(100))
-            if let kept = try await kept(key) { return kept }
+            if let kept = try await kept(key, at: now) { return kept }
         }
         return try await build()
     }
 
+    /// The lease a recipe is built under, and `gc` forgets it under.
+    static func buildLease(_ key: String) -> Digest {
+        Digest.of(Array("chart-delivery:\(key)".utf8))
+    }
+
     /// Builds the recipient's artifact, stores its blobs, links them for the recipient, and
     /// records the recipe.
-    private func build(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, placement: ReleasePlacement?, key: String)
-        async throws -> (ManifestRecord, ByteBuffer) {
+    private func build(_ chart: ReleaseChartRecord, repository: String, for recipient: Recipient, placement: ReleasePlacement?, key: String,
+                       at now: Date) async throws -> (ManifestRecord, ByteBuffer) {
         guard let original = try await blobs.readAll(chart.digest, limit: ChartPackage.maxArchiveSize) else {
             throw RegistryError(.manifestUnknown, "chart archive missing from storage")
         }
@@ -228,12 +249,13 @@ public struct ChartDelivery: Sendable {
         try await blobs.put(manifestBytes, as: manifestDigest)
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
         try await index.putManifest(record)
+        let place = recipient.audience.visibility(repository)
         let delivered = delivered(to: recipient.audience, repository: repository)
         for digest in [configDigest, layerDigest, manifestDigest] {
             try await delivered.admit(digest)
         }
         // Recorded last: a recipe is only ever found with all its parts in place.
-        try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size)
+        try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size, place: place, at: now)
         return (record, manifestBytes)
     }
 
@@ -288,7 +310,7 @@ final class DeliveredChartMemory: Sendable {
     private static let maxRecipes = 20_000
 
     private struct State {
-        var artifacts: [String: (record: ManifestRecord, bytes: ByteBuffer)] = [:]
+        var artifacts: [String: (record: ManifestRecord, bytes: ByteBuffer, confirmedAt: Date)] = [:]
         var order: [String] = []
         var visible: Set<String> = []
         var running: [String: Task<(ManifestRecord, ByteBuffer), any Error>] = [:]
@@ -296,18 +318,22 @@ final class DeliveredChartMemory: Sendable {
 
     private let state = Mutex(State())
 
-    func artifact(_ key: String) async -> (ManifestRecord, ByteBuffer)? {
-        state.withLock { $0.artifacts[key] }
+    /// The recipe's artifact when the store confirmed it since `since`.
+    func artifact(_ key: String, confirmedSince since: Date) async -> (ManifestRecord, ByteBuffer)? {
+        state.withLock { state in
+            guard let kept = state.artifacts[key], kept.confirmedAt >= since else { return nil }
+            return (kept.record, kept.bytes)
+        }
     }
 
     func isVisible(_ digest: Digest, in place: BlobVisibility) async -> Bool {
         state.withLock { $0.visible.contains("\(place)|\(digest)") }
     }
 
-    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer) async {
+    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer, confirmedAt: Date) async {
         state.withLock { state in
             if state.artifacts[key] == nil { state.order.append(key) }
-            state.artifacts[key] = (record, bytes)
+            state.artifacts[key] = (record, bytes, confirmedAt)
             // Past the cap the oldest half goes; a forgotten recipe is read back from the store.
             if state.order.count > Self.maxRecipes {
                 let dropped = state.order.prefix(Self.maxRecipes / 2)

@@ -180,7 +180,7 @@ public enum API {
 
     // Maintenance
     public static let collectGarbage = Endpoint<GarbageCollectionRequest, GarbageCollectionBody>(.POST, "/gc",
-                                                                                                 "Delete unreferenced hosted blobs")
+                                                                                                 "Delete unreferenced hosted blobs and forget idle delivered charts")
     public static let cache = Endpoint<Nothing, CacheStatusBody>(.GET, "/cache", "The proxy cache's size and limit")
 
     /// Every endpoint, in the order the README lists them.

@@ -4,10 +4,14 @@ public struct GarbageCollectionRequest: Codable, Sendable {
     public var dryRun: Bool
     /// Unreferenced blobs pushed less than this many seconds ago are kept (pushes under way).
     public var graceSeconds: Int?
+    /// Customers' delivered charts not pulled for this many seconds are forgotten (built again,
+    /// identically, on their next pull); default 30 days, at least an hour.
+    public var chartsUnusedForSeconds: Int?
 
-    public init(dryRun: Bool, graceSeconds: Int?) {
+    public init(dryRun: Bool, graceSeconds: Int?, chartsUnusedForSeconds: Int? = nil) {
         self.dryRun = dryRun
         self.graceSeconds = graceSeconds
+        self.chartsUnusedForSeconds = chartsUnusedForSeconds
     }
 }
 
@@ -30,13 +34,17 @@ public struct GarbageCollectionBody: Codable, Sendable, Equatable {
     public var freedBytes: Int64
     /// Unreferenced blobs kept because they were pushed within the grace period.
     public var keptInGrace: Int
+    /// Customers' delivered charts forgotten because nobody pulled them for `chartsUnusedForSeconds`
+    /// (their blobs are among `deletedBlobs`); absent from servers older than this field.
+    public var forgottenCharts: Int?
 
-    public init(dryRun: Bool, unreferenced: [Claim], deletedBlobs: [String], freedBytes: Int64, keptInGrace: Int) {
+    public init(dryRun: Bool, unreferenced: [Claim], deletedBlobs: [String], freedBytes: Int64, keptInGrace: Int, forgottenCharts: Int? = nil) {
         self.dryRun = dryRun
         self.unreferenced = unreferenced
         self.deletedBlobs = deletedBlobs
         self.freedBytes = freedBytes
         self.keptInGrace = keptInGrace
+        self.forgottenCharts = forgottenCharts
     }
 }
 

@@ -30,6 +30,8 @@ public struct Components: Sendable {
     public let bundles: BundleBuilder
     /// Removes what vendors pushed that no manifest references.
     public let collector: HostedGarbageCollector
+    /// Forgets customers' delivered charts nobody pulls any more.
+    public let chartCollector: DeliveredChartCollector
     public let throttle: LoginThrottle
     public let metrics: PrometheusCollectorRegistry
     public let state: ServerState

@@ -145,8 +145,8 @@ public enum PortcullisServer {
             apps: apps, customers: store, secrets: sealer, directory: directory, proxy: proxy,
             hosted: HostedRegistry(repositories: store, visibility: store, blobs: blobs, uploads: uploads, manifestLimit: configuration.manifestLimit),
             catalog: catalog,
-            delivery: ChartDelivery(blobs: blobs, index: store, visibility: store, built: store, leases: storage.isShared ? store : nil,
-                                    releaseImages: ReleaseImages.of),
+            // The build lease is taken on one machine too: `gc` forgets a recipe under it.
+            delivery: ChartDelivery(blobs: blobs, index: store, visibility: store, built: store, leases: store, releaseImages: ReleaseImages.of),
             domains: domains, publicRepositories: store, licenseFields: licenseFieldSigner, manifestLimit: configuration.manifestLimit,
             recipientLifetime: cacheTTL, recipients: recipients)
         let webhooks = WebhookDispatcher(store: store, secrets: sealer, transport: WebhookHTTPTransport(connections: outbound), logger: logger)
@@ -172,6 +172,8 @@ public enum PortcullisServer {
                           bundles: BundleBuilder(resolver: resolver, catalog: catalog, blobs: blobs, store: store,
                                                  manifestLimit: configuration.manifestLimit, logger: logger),
                           collector: HostedGarbageCollector(store: store, blobs: blobs, manifestLimit: configuration.manifestLimit, logger: logger),
+                          chartCollector: DeliveredChartCollector(store: store, blobs: blobs, leases: store,
+                                                                  manifestLimit: configuration.manifestLimit, logger: logger),
                           throttle: LoginThrottle(limit: configuration.loginFailureLimit, shared: sharedFailures),
                           metrics: metrics, state: ServerState(), readiness: readiness, blobRedirect: blobRedirect,
                           // TLS encrypts in user space, so file regions only help on plain HTTP.

@@ -28,5 +28,16 @@ public enum BlobVisibility: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A chart place read back from its storage key; nil for any other scope.
+    init?(chartScope scope: String, repository: String) {
+        if scope == "chart:vendor" {
+            self = .chart(.vendor, repository: repository)
+        } else if scope.hasPrefix("chart:customer:"), scope.count > "chart:customer:".count {
+            self = .chart(.customer(id: String(scope.dropFirst("chart:customer:".count))), repository: repository)
+        } else {
+            return nil
+        }
+    }
+
     public var description: String { "\(storageKey.scope) \(storageKey.repository)" }
 }

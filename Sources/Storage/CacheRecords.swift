@@ -71,9 +71,36 @@ public protocol BundleStore: Sendable {
     func putBundle(key: String, digest: Digest, size: Int64) async throws
 }
 
+/// A customer's delivered chart nobody has pulled for a while: what `gc` may forget.
+public struct IdleDeliveredChart: Sendable, Equatable {
+    public var key: String
+    public var digest: Digest
+    /// Where its blobs are linked: `.chart(.customer(id:), repository:)`.
+    public var place: BlobVisibility
+    public var usedAt: Date
+
+    public init(key: String, digest: Digest, place: BlobVisibility, usedAt: Date) {
+        self.key = key
+        self.digest = digest
+        self.place = place
+        self.usedAt = usedAt
+    }
+}
+
 /// Charts already built for a recipient: the key of what was injected (and into which chart and
 /// repository) to the manifest it made, so a pull is a lookup, on every replica.
 public protocol DeliveredChartStore: Sendable {
-    func deliveredChart(key: String) async throws -> (digest: Digest, size: Int64)?
-    func putDeliveredChart(key: String, digest: Digest, size: Int64) async throws
+    /// The recipe's manifest, marking it delivered at `at`; nil when there is none (never built,
+    /// or forgotten by `gc`).
+    func useDeliveredChart(key: String, at: Date) async throws -> (digest: Digest, size: Int64)?
+    /// Records a recipe built for `place` (the place its blobs were linked in).
+    func putDeliveredChart(key: String, digest: Digest, size: Int64, place: BlobVisibility, at: Date) async throws
+    /// Customers' delivered charts last delivered before `cutoff`, oldest first. Vendors' are
+    /// never listed: one per chart and channel, they do not grow with customers.
+    func idleDeliveredCharts(usedBefore cutoff: Date, limit: Int) async throws -> [IdleDeliveredChart]
+    /// Forgets the recipe if it is still unused since `cutoff`; whether it did.
+    func forgetDeliveredChart(key: String, usedBefore cutoff: Date) async throws -> Bool
+    /// Removes the blob links a forgotten chart made in `place`, and its manifest's record,
+    /// unless another recipe still names the same manifest there.
+    func unlinkDeliveredChart(manifest: Digest, parts: [Digest], in place: BlobVisibility) async throws
 }

@@ -87,17 +87,59 @@ extension SQLMetadataStore {
 
     // MARK: Delivered charts
 
-    public func deliveredChart(key: String) async throws -> (digest: Digest, size: Int64)? {
-        guard let row = try await db.raw("SELECT digest, size FROM delivered_charts WHERE delivery_key = \(bind: key)").first(),
+    public func useDeliveredChart(key: String, at: Date) async throws -> (digest: Digest, size: Int64)? {
+        guard let row = try await db.raw("""
+            UPDATE delivered_charts SET used_at = \(bind: at.millis) WHERE delivery_key = \(bind: key) RETURNING digest, size
+            """).first(),
               let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)) else { return nil }
         return (digest, try row.decode(column: "size", as: Int64.self))
     }
 
-    public func putDeliveredChart(key: String, digest: Digest, size: Int64) async throws {
+    public func putDeliveredChart(key: String, digest: Digest, size: Int64, place: BlobVisibility, at: Date) async throws {
+        let (scope, repository) = place.storageKey
         try await db.raw("""
-            INSERT INTO delivered_charts (delivery_key, digest, size, created_at) VALUES (\(bind: key), \(bind: digest.description),
-                \(bind: size), \(bind: Date().millis))
-            ON CONFLICT (delivery_key) DO NOTHING
+            INSERT INTO delivered_charts (delivery_key, digest, size, created_at, place, repository, used_at)
+            VALUES (\(bind: key), \(bind: digest.description), \(bind: size), \(bind: at.millis), \(bind: scope), \(bind: repository),
+                \(bind: at.millis))
+            ON CONFLICT (delivery_key) DO UPDATE SET used_at = excluded.used_at
+            """).run()
+    }
+
+    public func idleDeliveredCharts(usedBefore cutoff: Date, limit: Int) async throws -> [IdleDeliveredChart] {
+        try await db.raw("""
+            SELECT delivery_key, digest, place, repository, used_at FROM delivered_charts
+            WHERE used_at < \(bind: cutoff.millis) AND place LIKE 'chart:customer:%'
+            ORDER BY used_at LIMIT \(bind: limit)
+            """).all().compactMap { row in
+            guard let digest = try? Digest(parsing: try row.decode(column: "digest", as: String.self)),
+                  let place = BlobVisibility(chartScope: try row.decode(column: "place", as: String.self),
+                                             repository: try row.decode(column: "repository", as: String.self)) else { return nil }
+            return IdleDeliveredChart(key: try row.decode(column: "delivery_key", as: String.self), digest: digest, place: place,
+                                      usedAt: Date(millis: try row.decode(column: "used_at", as: Int64.self)))
+        }
+    }
+
+    public func forgetDeliveredChart(key: String, usedBefore cutoff: Date) async throws -> Bool {
+        try await db.raw("""
+            DELETE FROM delivered_charts WHERE delivery_key = \(bind: key) AND used_at < \(bind: cutoff.millis) RETURNING delivery_key
+            """).first() != nil
+    }
+
+    public func unlinkDeliveredChart(manifest: Digest, parts: [Digest], in place: BlobVisibility) async throws {
+        let (scope, repository) = place.storageKey
+        let m = manifest.description
+        for digest in [manifest] + parts {
+            try await db.raw("""
+                DELETE FROM blob_links
+                WHERE registry_id = \(bind: scope) AND repository = \(bind: repository) AND digest = \(bind: digest.description)
+                  AND NOT EXISTS (SELECT 1 FROM delivered_charts d
+                                  WHERE d.digest = \(bind: m) AND d.place = \(bind: scope) AND d.repository = \(bind: repository))
+                """).run()
+        }
+        try await db.raw("""
+            DELETE FROM manifests WHERE digest = \(bind: m)
+              AND NOT EXISTS (SELECT 1 FROM delivered_charts d WHERE d.digest = \(bind: m))
+              AND NOT EXISTS (SELECT 1 FROM cache_entries c WHERE c.digest = \(bind: m))
             """).run()
     }
 

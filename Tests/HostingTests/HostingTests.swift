@@ -308,7 +308,7 @@ struct Chunks: AsyncSequence, Sendable {
         let (built, same) = try await (x, y)
         #expect(built.0.digest == same.0.digest)
         let key = customer(email: "a@x").recipeKey(chart: digest, repository: "acme/beta/web", placement: nil)
-        #expect(try await env.store.deliveredChart(key: key)?.digest == built.0.digest, "the recipe is kept in the store")
+        #expect(try await env.store.useDeliveredChart(key: key, at: Date())?.digest == built.0.digest, "the recipe is kept in the store")
 
         // Another process finds it in the store: the archive it was built from is not even read.
         try await env.blobs.delete(digest)

@@ -8,8 +8,13 @@ extension AdminRoutes {
             let body = call.body
             let grace = body.graceSeconds ?? 3600
             guard grace >= 0 else { throw HTTPError(.badRequest, message: "graceSeconds must not be negative") }
+            let chartIdle = body.chartsUnusedForSeconds ?? 30 * 86400
+            guard Double(chartIdle) >= DeliveredChartCollector.minimumIdle else {
+                throw HTTPError(.badRequest, message: "chartsUnusedForSeconds must be at least \(Int(DeliveredChartCollector.minimumIdle))")
+            }
             let report = try await collector.collect(grace: Double(grace), dryRun: body.dryRun)
-            return GarbageCollectionBody(report)
+            let charts = try await chartCollector.collect(unusedFor: Double(chartIdle), dryRun: body.dryRun)
+            return GarbageCollectionBody(report, charts: charts)
         }
         // `?platform=os/arch` (repeatable) narrows images.
         respond(API.bundle, on: api) { call in
@@ -31,9 +36,10 @@ extension AdminRoutes {
 }
 
 extension GarbageCollectionBody {
-    init(_ report: GarbageCollectionReport) {
+    init(_ report: GarbageCollectionReport, charts: DeliveredChartCollector.Report) {
         self.init(dryRun: report.dryRun,
                   unreferenced: report.unreferencedLinks.map { Claim(repository: $0.repository, digest: $0.digest.description) },
-                  deletedBlobs: report.deletedBlobs.map(\.description), freedBytes: report.freedBytes, keptInGrace: report.keptInGrace)
+                  deletedBlobs: (report.deletedBlobs + charts.deletedBlobs).map(\.description), freedBytes: report.freedBytes + charts.freedBytes,
+                  keptInGrace: report.keptInGrace, forgottenCharts: charts.forgotten)
     }
 }

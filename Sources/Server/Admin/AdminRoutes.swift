@@ -14,6 +14,7 @@ struct AdminRoutes: Sendable {
 
     var control: ControlPlane { c.control }
     var collector: HostedGarbageCollector { c.collector }
+    var chartCollector: DeliveredChartCollector { c.chartCollector }
     var evictor: CacheEvictor { c.evictor }
 
     func register(on router: Router<PortcullisContext>) {
