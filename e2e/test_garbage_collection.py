@@ -175,6 +175,11 @@ def test_gc_forgets_customer_charts_nobody_pulls_and_helm_gets_them_back(portcul
     r = requests.post(f"{server.url}/api/v1/gc", json={"dryRun": False, "chartsUnusedForSeconds": 600},
                       headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=30)
     assert r.status_code == 400 and "at least 3600" in r.text, r.text
+    for absurd in ({"graceSeconds": 9 * 10**18}, {"chartsUnusedForSeconds": 9 * 10**18}, {"graceSeconds": -1}):
+        r = requests.post(f"{server.url}/api/v1/gc", json={"dryRun": True, **absurd},
+                          headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=30)
+        assert r.status_code == 400, f"{absurd}: {r.status_code} {r.text}"
+    assert server.alive()
 
     age_delivered_charts(server, 31)
     dry = server.cli_json("gc", "--dry-run")

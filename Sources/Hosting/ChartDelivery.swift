@@ -179,11 +179,22 @@ public struct ChartDelivery: Sendable {
     }
 
     /// A recipe built before (by this replica or another), marked in use: its manifest, when its
-    /// bytes are still there.
+    /// bytes and its layer's are still there (otherwise it is built again, which puts them back).
     private func kept(_ key: String, at now: Date) async throws -> (ManifestRecord, ByteBuffer)? {
         guard let built, let (digest, _) = try await built.useDeliveredChart(key: key, at: now),
-              let record = try await index.manifest(digest), let bytes = try await blobs.readAll(digest, limit: 1 << 20) else { return nil }
+              let record = try await index.manifest(digest), let bytes = try await blobs.readAll(digest, limit: 1 << 20),
+              let summary = try? ManifestSummary(parsing: bytes.readableBytesView, contentType: nil) else { return nil }
+        for layer in summary.layers where try await blobs.size(of: layer.digest) == nil { return nil }
         return (record, bytes)
+    }
+
+    /// Marks the recipe whose manifest a pull by digest read as used, so `gc` does not forget a
+    /// chart clients pin by digest; at most once per `reconfirmAfter` per replica.
+    func markUsed(_ manifest: Digest, repository: String, audience: Audience) async {
+        guard let built, case .customer = audience else { return }
+        let place = audience.visibility(repository), now = clock()
+        guard await memory.shouldMark(manifest, in: place, now: now, every: Self.reconfirmAfter) else { return }
+        try? await built.touchDeliveredChart(digest: manifest, in: place, at: now)
     }
 
     /// Across replicas the first to need a recipe builds it under a lease; the others wait for the
@@ -197,9 +208,10 @@ public struct ChartDelivery: Sendable {
         while ContinuousClock.now < deadline {
             let now = Date()
             if (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(30), now: now)) ?? true {
-                defer { Task { try? await leases.releaseFillLease(lease, holder: holder) } }
-                if let kept = try await kept(key, at: now) { return kept }
-                return try await build()
+                return try await releasing(lease) {
+                    if let kept = try await kept(key, at: now) { return kept }
+                    return try await build()
+                }
             }
             try await Task.sleep(for: .milliseconds(100))
             if let kept = try await kept(key, at: now) { return kept }
@@ -210,6 +222,39 @@ public struct ChartDelivery: Sendable {
     /// The lease a recipe is built under, and `gc` forgets it under.
     static func buildLease(_ key: String) -> Digest {
         Digest.of(Array("chart-delivery:\(key)".utf8))
+    }
+
+    /// The lease an artifact's blobs and records are written under, and `gc` removes them under:
+    /// two recipes can build the same bytes (what differs between them is not in this chart),
+    /// and one recipe's build lease says nothing about the other's.
+    static func artifactLease(_ manifest: Digest) -> Digest {
+        Digest.of(Array("chart-artifact:\(manifest)".utf8))
+    }
+
+    /// Runs `write` holding `lease`, waiting up to 30 s for it; a lease nobody can grant (the
+    /// database away) or never let go is no reason not to write.
+    private func holding<T>(_ lease: Digest, _ write: () async throws -> T) async throws -> T {
+        guard let leases else { return try await write() }
+        let holder = DeliveredChartMemory.holder
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let now = Date()
+            guard (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(60), now: now)) ?? true else {
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            return try await releasing(lease, write)
+        }
+        return try await write()
+    }
+
+    /// Runs `body`, then lets go of `lease` (taken by this process), before returning or throwing:
+    /// whoever waits for it, or `gc`, finds it free as soon as the work is done.
+    private func releasing<T>(_ lease: Digest, _ body: () async throws -> T) async throws -> T {
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        try? await leases?.releaseFillLease(lease, holder: DeliveredChartMemory.holder)
+        return try result.get()
     }
 
     /// Builds the recipient's artifact, stores its blobs, links them for the recipient, and
@@ -244,18 +289,20 @@ public struct ChartDelivery: Sendable {
             """
         let manifestBytes = ByteBuffer(string: manifest)
         let manifestDigest = Digest.of(Array(manifest.utf8))
-        try await blobs.put(ByteBuffer(bytes: config), as: configDigest)
-        try await blobs.put(ByteBuffer(bytes: layer), as: layerDigest)
-        try await blobs.put(manifestBytes, as: manifestDigest)
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
-        try await index.putManifest(record)
-        let place = recipient.audience.visibility(repository)
-        let delivered = delivered(to: recipient.audience, repository: repository)
-        for digest in [configDigest, layerDigest, manifestDigest] {
-            try await delivered.admit(digest)
+        try await holding(Self.artifactLease(manifestDigest)) {
+            try await blobs.put(ByteBuffer(bytes: config), as: configDigest)
+            try await blobs.put(ByteBuffer(bytes: layer), as: layerDigest)
+            try await blobs.put(manifestBytes, as: manifestDigest)
+            try await index.putManifest(record)
+            let place = recipient.audience.visibility(repository)
+            let delivered = delivered(to: recipient.audience, repository: repository)
+            for digest in [configDigest, layerDigest, manifestDigest] {
+                try await delivered.admit(digest)
+            }
+            // Recorded last: a recipe is only ever found with all its parts in place.
+            try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size, place: place, at: now)
         }
-        // Recorded last: a recipe is only ever found with all its parts in place.
-        try await built?.putDeliveredChart(key: key, digest: manifestDigest, size: record.size, place: place, at: now)
         return (record, manifestBytes)
     }
 
@@ -314,6 +361,8 @@ final class DeliveredChartMemory: Sendable {
         var order: [String] = []
         var visible: Set<String> = []
         var running: [String: Task<(ManifestRecord, ByteBuffer), any Error>] = [:]
+        /// When a pull by digest last marked a manifest used, by place.
+        var marked: [String: Date] = [:]
     }
 
     private let state = Mutex(State())
@@ -347,6 +396,17 @@ final class DeliveredChartMemory: Sendable {
         state.withLock { state in
             if state.visible.count > Self.maxRecipes * 4 { state.visible.removeAll() }
             for digest in digests { state.visible.insert("\(place)|\(digest)") }
+        }
+    }
+
+    /// Whether a manifest read by digest should be marked used now (not marked here within `every`).
+    func shouldMark(_ digest: Digest, in place: BlobVisibility, now: Date, every: TimeInterval) async -> Bool {
+        state.withLock { state in
+            let key = "\(place)|\(digest)"
+            if let last = state.marked[key], now.timeIntervalSince(last) < every { return false }
+            if state.marked.count > Self.maxRecipes { state.marked.removeAll() }
+            state.marked[key] = now
+            return true
         }
     }
 

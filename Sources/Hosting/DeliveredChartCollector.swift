@@ -14,15 +14,20 @@ import Storage
 ///
 /// What keeps it safe against pulls on any replica at the same time:
 /// - a recipe is forgotten only while it is still unused since the cutoff, in one statement,
-///   and every use marks it (a pull that finds it in the store, or a replica's memory once
-///   `ChartDelivery.reconfirmAfter` has passed), so a recipe in use is never forgotten, and a
+///   and every use marks it (a pull by version that finds it in the store, a pull of its
+///   manifest by digest, a replica's memory once `ChartDelivery.reconfirmAfter` has passed),
+///   so a recipe in use is never forgotten, and a
 ///   replica that remembers a forgotten one builds it again on its next pull;
 /// - the cutoff is at least `minimumIdle` back, far beyond `reconfirmAfter`;
-/// - the recipe's build lease is held while it goes, so a build of the same recipe waits and
-///   then puts back everything;
+/// - the recipe's build lease and its artifact's lease are held while it goes, so a build of the
+///   same recipe, or of another recipe that makes the same bytes, waits and then puts back
+///   everything; a recipe found in the store with its layer gone is built again;
 /// - the chart's config is left linked (every recipe of the same chart version for that
-///   customer shares it, and it is a few hundred bytes), and bytes are deleted only when
+///   customer shares it, and its bytes are the vendor's copy's), and bytes are deleted only when
 ///   nothing else holds the digest.
+///
+/// A failure after a recipe is forgotten (the object store refusing a delete) leaves bytes no
+/// record names: storage, never a broken chart.
 public struct DeliveredChartCollector: Sendable {
     /// The shortest idle time a collection accepts: well beyond how long a replica serves a
     /// remembered recipe without marking it used.
@@ -47,11 +52,14 @@ public struct DeliveredChartCollector: Sendable {
     public struct Report: Sendable, Equatable {
         /// Customers' charts forgotten (or that would be, on a dry run).
         public var forgotten = 0
-        /// Their blobs whose bytes went (or would go).
+        /// Their blobs whose bytes went; on a dry run, each chart's own layer and manifest (some
+        /// of which another recipe building the same bytes may still hold).
         public var deletedBlobs: [Digest] = []
         public var freedBytes: Int64 = 0
         /// Idle charts left alone because a pull was building or using them just then.
         public var inUse = 0
+        /// Idle charts that could not be forgotten (the store failed); tried again next time.
+        public var failed = 0
     }
 
     /// Forgets customers' charts last delivered more than `idle` before `now`.
@@ -71,16 +79,24 @@ public struct DeliveredChartCollector: Sendable {
             }
             return report
         }
+        try await store.prepareDeliveredChartsForCollection(now: now)
+        // Forgotten charts leave the listing; the ones left alone stay at its head, so each
+        // batch asks for that many more. Every chart listed is either forgotten or left alone.
         let batch = 500
-        var passed = Set<String>()
+        var leftAlone = Set<String>()
         while true {
-            let idleCharts = try await store.idleDeliveredCharts(usedBefore: cutoff, limit: batch + passed.count)
-                .filter { !passed.contains($0.key) }
-            for chart in idleCharts {
-                passed.insert(chart.key)
-                try await forget(chart, cutoff: cutoff, now: now, into: &report)
+            let limit = batch + leftAlone.count
+            let listed = try await store.idleDeliveredCharts(usedBefore: cutoff, limit: limit)
+            for chart in listed where !leftAlone.contains(chart.key) {
+                do {
+                    if try await !forget(chart, cutoff: cutoff, into: &report) { leftAlone.insert(chart.key) }
+                } catch {
+                    logger.warning("a delivered chart could not be forgotten", metadata: ["digest": "\(chart.digest)", "error": "\(error)"])
+                    report.failed += 1
+                    leftAlone.insert(chart.key)
+                }
             }
-            if idleCharts.count < batch { break }
+            if listed.count < limit { break }
         }
         if report.forgotten > 0 {
             logger.info("delivered charts collected", metadata: ["charts": "\(report.forgotten)", "blobs": "\(report.deletedBlobs.count)",
@@ -89,32 +105,61 @@ public struct DeliveredChartCollector: Sendable {
         return report
     }
 
-    private func forget(_ chart: IdleDeliveredChart, cutoff: Date, now: Date, into report: inout Report) async throws {
-        let lease = ChartDelivery.buildLease(chart.key)
-        guard try await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(60), now: now) else {
+    /// Forgets one chart under its recipe's and its artifact's leases; whether it did.
+    private func forget(_ chart: IdleDeliveredChart, cutoff: Date, into report: inout Report) async throws -> Bool {
+        let held = try await take([ChartDelivery.buildLease(chart.key), ChartDelivery.artifactLease(chart.digest)])
+        guard held.count == 2 else {
+            await release(held)
             report.inUse += 1
-            return
+            return false
         }
         do {
-            // Read before the recipe goes: its manifest names the layer to unlink.
-            let own = try await ownBlobs(of: chart)
-            if try await store.forgetDeliveredChart(key: chart.key, usedBefore: cutoff) {
-                report.forgotten += 1
-                try await store.unlinkDeliveredChart(manifest: chart.digest, parts: own.filter { $0 != chart.digest }, in: chart.place)
-                for digest in own {
-                    guard try await !store.isHeldAnywhere(digest, besidesVendorRepositories: false) else { continue }
-                    report.freedBytes += try await blobs.size(of: digest) ?? 0
-                    try await blobs.delete(digest)
-                    report.deletedBlobs.append(digest)
-                }
-            } else {
-                report.inUse += 1
-            }
+            let forgotten = try await forgetHeld(chart, cutoff: cutoff, into: &report)
+            await release(held)
+            return forgotten
         } catch {
-            try? await leases.releaseFillLease(lease, holder: holder)
+            await release(held)
             throw error
         }
-        try await leases.releaseFillLease(lease, holder: holder)
+    }
+
+    private func forgetHeld(_ chart: IdleDeliveredChart, cutoff: Date, into report: inout Report) async throws -> Bool {
+        // Read before the recipe goes: its manifest names the layer to unlink.
+        let own = try await ownBlobs(of: chart)
+        guard try await store.forgetDeliveredChart(key: chart.key, usedBefore: cutoff) else {
+            report.inUse += 1
+            return false
+        }
+        report.forgotten += 1
+        try await store.unlinkDeliveredChart(manifest: chart.digest, parts: own.filter { $0 != chart.digest }, in: chart.place)
+        for digest in own {
+            guard try await !store.isHeldAnywhere(digest, besidesVendorRepositories: false) else { continue }
+            report.freedBytes += try await blobs.size(of: digest) ?? 0
+            try await blobs.delete(digest)
+            report.deletedBlobs.append(digest)
+        }
+        return true
+    }
+
+    /// Takes the leases in order, stopping at the first someone else holds; the ones taken.
+    /// Each lasts five minutes from now, far longer than forgetting one chart takes.
+    private func take(_ wanted: [Digest]) async throws -> [Digest] {
+        var taken: [Digest] = []
+        for lease in wanted {
+            let now = Date()
+            do {
+                guard try await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(300), now: now) else { break }
+            } catch {
+                await release(taken)
+                throw error
+            }
+            taken.append(lease)
+        }
+        return taken
+    }
+
+    private func release(_ held: [Digest]) async {
+        for lease in held { try? await leases.releaseFillLease(lease, holder: holder) }
     }
 
     /// The blobs made for this chart alone: its layer (the archive with the customer's values)

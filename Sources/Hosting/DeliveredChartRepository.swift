@@ -43,6 +43,7 @@ public struct DeliveredChartRepository: RepositoryReader {
                   let record = try await delivery.index.manifest(digest) else {
                 throw RegistryError(.manifestUnknown, "manifest unknown to registry")
             }
+            await delivery.markUsed(digest, repository: name.description, audience: audience)
             return ManifestContent(record: record, bytes: wantBody ? stored : nil)
         }
     }

@@ -187,12 +187,24 @@ public enum SettingValue {
 
     /// `250ms`, `90s`, `5m`, `720h`, `30d`, or plain seconds.
     public static func duration(_ text: String) -> TimeInterval? {
-        if let seconds = Double(text), seconds >= 0 { return seconds }
-        if text.hasSuffix("ms"), let millis = Double(text.dropLast(2)), millis >= 0 { return millis / 1000 }
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 else { return nil }
-        return value * factor
+        let seconds: Double
+        if let plain = Double(text) {
+            seconds = plain
+        } else if text.hasSuffix("ms"), let millis = Double(text.dropLast(2)) {
+            seconds = millis / 1000
+        } else {
+            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+            guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()) else { return nil }
+            seconds = value * factor
+        }
+        // Times are kept as whole milliseconds and seconds in 64 bits: past a century (or `inf`)
+        // a setting is a typo, not a wish, and converting it would trap.
+        guard seconds >= 0, seconds <= maxDuration else { return nil }
+        return seconds
     }
+
+    /// The longest duration any setting takes: a hundred years.
+    public static let maxDuration: TimeInterval = 100 * 365.25 * 86400
 
     /// A secret file's content without surrounding whitespace.
     public static func secret(fromFile path: String) -> String? {

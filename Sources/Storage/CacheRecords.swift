@@ -95,6 +95,11 @@ public protocol DeliveredChartStore: Sendable {
     func useDeliveredChart(key: String, at: Date) async throws -> (digest: Digest, size: Int64)?
     /// Records a recipe built for `place` (the place its blobs were linked in).
     func putDeliveredChart(key: String, digest: Digest, size: Int64, place: BlobVisibility, at: Date) async throws
+    /// Marks the recipes whose manifest is `digest` in `place` delivered at `at` (a pull by digest).
+    func touchDeliveredChart(digest: Digest, in place: BlobVisibility, at: Date) async throws
+    /// Fills in what recipes recorded by an older version lack: their place (from their links)
+    /// and a last use of `now`, so they are forgotten only once unused from here on.
+    func prepareDeliveredChartsForCollection(now: Date) async throws
     /// Customers' delivered charts last delivered before `cutoff`, oldest first. Vendors' are
     /// never listed: one per chart and channel, they do not grow with customers.
     func idleDeliveredCharts(usedBefore cutoff: Date, limit: Int) async throws -> [IdleDeliveredChart]

@@ -101,7 +101,31 @@ extension SQLMetadataStore {
             INSERT INTO delivered_charts (delivery_key, digest, size, created_at, place, repository, used_at)
             VALUES (\(bind: key), \(bind: digest.description), \(bind: size), \(bind: at.millis), \(bind: scope), \(bind: repository),
                 \(bind: at.millis))
-            ON CONFLICT (delivery_key) DO UPDATE SET used_at = excluded.used_at
+            ON CONFLICT (delivery_key) DO UPDATE SET used_at = excluded.used_at, place = excluded.place, repository = excluded.repository
+            """).run()
+    }
+
+    public func touchDeliveredChart(digest: Digest, in place: BlobVisibility, at: Date) async throws {
+        let (scope, repository) = place.storageKey
+        try await db.raw("""
+            UPDATE delivered_charts SET used_at = \(bind: at.millis)
+            WHERE digest = \(bind: digest.description) AND place = \(bind: scope) AND repository = \(bind: repository)
+            """).run()
+    }
+
+    public func prepareDeliveredChartsForCollection(now: Date) async throws {
+        try await db.raw("UPDATE delivered_charts SET used_at = \(bind: now.millis) WHERE used_at IS NULL").run()
+        // A customer's artifact is linked in exactly one place (its values name the customer and
+        // repository); a vendor's may be linked in several and stays without one, never collected.
+        try await db.raw("""
+            UPDATE delivered_charts SET
+                place = (SELECT l.registry_id FROM blob_links l
+                         WHERE l.digest = delivered_charts.digest AND l.registry_id LIKE 'chart:customer:%'
+                         ORDER BY l.registry_id, l.repository LIMIT 1),
+                repository = (SELECT l.repository FROM blob_links l
+                              WHERE l.digest = delivered_charts.digest AND l.registry_id LIKE 'chart:customer:%'
+                              ORDER BY l.registry_id, l.repository LIMIT 1)
+            WHERE place IS NULL
             """).run()
     }
 

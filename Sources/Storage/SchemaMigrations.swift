@@ -192,17 +192,10 @@ enum SchemaMigrations {
             // links) and when it was last delivered, so `gc` can forget the ones nobody pulls.
             "ALTER TABLE delivered_charts ADD COLUMN place TEXT",
             "ALTER TABLE delivered_charts ADD COLUMN repository TEXT",
+            // Left empty for rows recorded before: `gc` fills them in (`prepareDeliveredChartsForCollection`).
             "ALTER TABLE delivered_charts ADD COLUMN used_at BIGINT",
-            // A customer's artifact has exactly one place (its manifest embeds values made for that
-            // customer and repository); a vendor's can have several and is never collected.
-            """
-            UPDATE delivered_charts SET used_at = created_at,
-                place = (SELECT MIN(l.registry_id) FROM blob_links l
-                         WHERE l.digest = delivered_charts.digest AND l.registry_id LIKE 'chart:customer:%'),
-                repository = (SELECT MIN(l.repository) FROM blob_links l
-                              WHERE l.digest = delivered_charts.digest AND l.registry_id LIKE 'chart:customer:%')
-            """,
             "CREATE INDEX delivered_charts_by_use ON delivered_charts (used_at)",
+            "CREATE INDEX delivered_charts_by_digest ON delivered_charts (digest)",
         ],
     ]
 

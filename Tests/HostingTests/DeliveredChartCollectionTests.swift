@@ -3,7 +3,9 @@ import Licensing
 import Logging
 import NIOCore
 import OCI
-import Storage
+import RegistryCore
+import SQLKit
+@testable import Storage
 import Synchronization
 import Testing
 @testable import Hosting
@@ -44,10 +46,22 @@ import Testing
             DeliveredChartCollector(store: env.store, blobs: env.blobs, leases: env.store, logger: Logger(label: "gc"))
         }
 
-        func customer(_ id: String) -> ChartDelivery.Recipient {
+        /// With `sdk`, the recipe also says what the SDK subchart would be told: another key, and
+        /// for this chart (which has no SDK subchart) the same bytes.
+        func customer(_ id: String, sdk: Bool = false) -> ChartDelivery.Recipient {
             .customer(License(customerID: id, appID: "a", appSlug: "acme", customerName: "C \(id)", customerEmail: "c@x", channel: "Beta",
                               type: .trial, expiresAt: nil, archived: false, helmInstall: true),
-                      licenseID: "lic-\(id)", pullSecret: "secret-\(id)", channelName: "Beta", licenseFields: [])
+                      licenseID: "lic-\(id)", pullSecret: "secret-\(id)", channelName: "Beta", licenseFields: [],
+                      sdk: sdk ? ChartDelivery.SDKFacts(licenseDocument: "doc", publicKeyPEM: "pem", appName: "Acme",
+                                                        endpoint: "https://r.example", host: "r.example") : nil)
+        }
+
+        /// The repository as customer `id` pulls it through a replica.
+        func repository(_ replica: ChartDelivery, for id: String) throws -> DeliveredChartRepository {
+            DeliveredChartRepository(name: try RepositoryName(parsing: repository),
+                                     chart: ChartRepository(appID: "a", channel: ChannelRecord(appID: "a", name: "Beta", slug: "beta"),
+                                                            chart: "web", versions: [chart.version: chart]),
+                                     audience: .customer(id: id), recipient: { customer(id) }, delivery: replica, manifestLimit: 1 << 20)
         }
 
         /// The artifact's manifest, config and layer digests.
@@ -167,6 +181,80 @@ import Testing
         await #expect(throws: GarbageCollectionError.self) {
             try await f.collector.collect(unusedFor: 60, dryRun: true, now: f.day(1))
         }
+        try await f.env.close()
+    }
+
+    /// Two recipes that build the same bytes: forgetting the idle one leaves the other's links,
+    /// records and bytes, and a build of either while `gc` holds the artifact waits for it.
+    @Test func aRecipeSharingItsBytesWithAnotherInUseTakesNothingOfTheOthers() async throws {
+        let f = try await Fixture.make()
+        let replica = f.replica()
+        let idle = try await replica.artifact(f.chart, repository: f.repository, for: f.customer("1"))
+        let used = try await replica.artifact(f.chart, repository: f.repository, for: f.customer("1", sdk: true))
+        #expect(idle.0.digest == used.0.digest, "the chart has no SDK subchart: the same bytes")
+        let (manifest, config, layer) = try f.parts(used)
+
+        f.clock.advance(days: 20)
+        _ = try await replica.artifact(f.chart, repository: f.repository, for: f.customer("1", sdk: true))
+        let report = try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(31))
+        #expect(report.forgotten == 1 && report.deletedBlobs.isEmpty)
+        for digest in [manifest, config, layer] {
+            #expect(try await f.stored(digest))
+            #expect(try await f.linked(digest, for: "1"))
+        }
+        #expect(try await f.env.store.manifest(manifest) != nil)
+        try await f.env.close()
+    }
+
+    @Test func aChartWhoseArtifactIsBeingWrittenIsLeftAlone() async throws {
+        let f = try await Fixture.make()
+        let built = try await f.replica().artifact(f.chart, repository: f.repository, for: f.customer("1"))
+        #expect(try await f.env.store.acquireFillLease(ChartDelivery.artifactLease(built.0.digest), holder: "a-build-elsewhere",
+                                                       until: Date().addingTimeInterval(600), now: Date()))
+        let report = try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(31))
+        #expect(report.forgotten == 0 && report.inUse == 1)
+        #expect(try await f.stored(try f.parts(built).layer))
+        // The recipe's own lease was let go: once the artifact is free, the chart goes.
+        try await f.env.store.releaseFillLease(ChartDelivery.artifactLease(built.0.digest), holder: "a-build-elsewhere")
+        #expect(try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(31)).forgotten == 1)
+        try await f.env.close()
+    }
+
+    /// A recipe in the store whose layer went (whatever took it) is built again, not served.
+    @Test func aKeptRecipeMissingItsLayerIsBuiltAgain() async throws {
+        let f = try await Fixture.make()
+        let built = try await f.replica().artifact(f.chart, repository: f.repository, for: f.customer("1"))
+        let layer = try f.parts(built).layer
+        try await f.env.blobs.delete(layer)
+        let again = try await f.replica().artifact(f.chart, repository: f.repository, for: f.customer("1"))
+        #expect(again.0.digest == built.0.digest)
+        #expect(try await f.stored(layer))
+        try await f.env.close()
+    }
+
+    /// Clients that pin a chart by digest pull its manifest by digest: that keeps it too.
+    @Test func aPullByDigestKeepsTheChart() async throws {
+        let f = try await Fixture.make()
+        let replica = f.replica()
+        let repository = try f.repository(replica, for: "1")
+        let byTag = try await repository.manifest(.tag(f.chart.version), wantBody: true)
+        f.clock.advance(days: 20)
+        let byDigest = try await repository.manifest(.digest(byTag.record.digest), wantBody: true)
+        #expect(byDigest.record.digest == byTag.record.digest)
+        #expect(try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(31)).forgotten == 0)
+        #expect(try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(51)).forgotten == 1)
+        try await f.env.close()
+    }
+
+    /// Recipes recorded before this version have no place and no last use: the first collection
+    /// gives them both (the place from their links) and counts their idle time from then.
+    @Test func recipesFromAnOlderVersionAreForgottenOnlyAfterBeingIdleFromNowOn() async throws {
+        let f = try await Fixture.make()
+        let built = try await f.replica().artifact(f.chart, repository: f.repository, for: f.customer("1"))
+        try await f.env.store.db.raw("UPDATE delivered_charts SET place = NULL, repository = NULL, used_at = NULL").run()
+        #expect(try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(100)).forgotten == 0)
+        let report = try await f.collector.collect(unusedFor: Self.month, dryRun: false, now: f.day(131))
+        #expect(report.forgotten == 1 && report.deletedBlobs.contains(built.0.digest))
         try await f.env.close()
     }
 }

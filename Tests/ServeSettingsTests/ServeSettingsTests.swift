@@ -40,6 +40,9 @@ import Testing
         Bad(yaml: "listen: a\nlisten: b\n", message: "c.yaml:2: listen is set twice (first on line 1)"),
         Bad(yaml: "\n\ntagTTL: [1, 2]\n", message: "c.yaml:3: tagTTL takes a single value"),
         Bad(yaml: "tagTTL: soon\n", message: "c.yaml:1: tagTTL: expected a duration such as 250ms, 90s, 5m, 720h or 30d, got \"soon\""),
+        // Past a century (or infinite) a duration would overflow the milliseconds it is kept in.
+        Bad(yaml: "tokenTTL: inf\n", message: "c.yaml:1: tokenTTL: expected a duration such as 250ms, 90s, 5m, 720h or 30d, got \"inf\""),
+        Bad(yaml: "tagTTL: 40000d\n", message: "c.yaml:1: tagTTL: expected a duration such as 250ms, 90s, 5m, 720h or 30d, got \"40000d\""),
         Bad(yaml: "loginFailureLimit: -1\n", message: "c.yaml:1: loginFailureLimit: expected a whole number"),
         Bad(yaml: "http2: yes please\n", message: "c.yaml:1: http2: expected true or false"),
         Bad(yaml: "cacheMaxSize: lots\n", message: "c.yaml:1: cacheMaxSize: cache size \"lots\" is not a size"),

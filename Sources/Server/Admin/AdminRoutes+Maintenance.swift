@@ -6,11 +6,13 @@ extension AdminRoutes {
     func registerMaintenance(on api: RouterGroup<PortcullisContext>) {
         route(API.collectGarbage, on: api) { call in
             let body = call.body
-            let grace = body.graceSeconds ?? 3600
-            guard grace >= 0 else { throw HTTPError(.badRequest, message: "graceSeconds must not be negative") }
+            let grace = body.graceSeconds ?? 3600, longest = GarbageCollectionRequest.longestSeconds
+            guard (0...longest).contains(grace) else {
+                throw HTTPError(.badRequest, message: "graceSeconds must be between 0 and \(longest)")
+            }
             let chartIdle = body.chartsUnusedForSeconds ?? 30 * 86400
-            guard Double(chartIdle) >= DeliveredChartCollector.minimumIdle else {
-                throw HTTPError(.badRequest, message: "chartsUnusedForSeconds must be at least \(Int(DeliveredChartCollector.minimumIdle))")
+            guard (Int(DeliveredChartCollector.minimumIdle)...longest).contains(chartIdle) else {
+                throw HTTPError(.badRequest, message: "chartsUnusedForSeconds must be at least \(Int(DeliveredChartCollector.minimumIdle)) and at most \(longest)")
             }
             let report = try await collector.collect(grace: Double(grace), dryRun: body.dryRun)
             let charts = try await chartCollector.collect(unusedFor: Double(chartIdle), dryRun: body.dryRun)
