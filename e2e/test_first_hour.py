@@ -254,9 +254,30 @@ def test_customer_portal_prints_plain_http_commands(server, portal):
     title, h1 = re.search(r"<title>(.*?)</title>", page, re.S), re.search(r"<h1>(.*?)</h1>", page, re.S)
     assert title and portal["name"] in title.group(1), f"<title> does not use the app's name: {title and title.group(1)!r}"
     assert h1 and portal["name"] in h1.group(1), f"<h1> does not use the app's name: {h1 and h1.group(1)!r}"
-    secret = re.search(r'<\w+[^>]*\bid="([^"]+)"[^>]*>\s*kubectl create secret generic', page)
+    secret = re.search(r'<\w+[^>]*\bid="([^"]+)"[^>]*>\s*kubectl create secret generic (\S+) ', page)
     assert secret, f"no element with an id holding a `kubectl create secret generic` line:\n{page}"
+    # The name rewritten charts and the post-renderer make pods pull with (README, post-renderer).
+    assert secret.group(2) == "replicated-pull-secret", f"the portal creates {secret.group(2)!r}, which no pod names"
     assert f'data-copy="{secret.group(1)}"' in page, f"no Copy button for #{secret.group(1)}:\n{page}"
+
+
+def test_an_archived_customers_open_session_says_why_and_stays_ended(server, portal):
+    """Archiving ends the customer's portal session (README: a license that stops being valid
+    ends the session): the open page says why, and unarchiving does not bring the session back."""
+    app = portal["app"]
+    cust = server.cli_json("customer", "create", "--app", app, "--name", unique("leaving"), "--email", "gone@initech.test")
+    s, r = _customer_sign_in(server, cust["licenseId"])
+    assert r.status_code == 303, r.text[:500]
+    assert "helm registry login" in s.get(server.url + "/account", timeout=30).text
+    server.cli_ok("customer", "archive", cust["id"])
+    page = s.get(server.url + "/account", timeout=30)
+    assert page.status_code == 401 and "no longer active" in page.text, f"{page.status_code}:\n{page.text[:1500]}"
+    assert "helm registry login" not in page.text
+    server.cli_ok("customer", "unarchive", cust["id"])
+    again = s.get(server.url + "/account", timeout=30)
+    assert "helm registry login" not in again.text and 'name="license"' in again.text, "the ended session came back"
+    secret = s.get(server.url + "/account/pull-secret.json", timeout=30, allow_redirects=False)
+    assert secret.status_code == 303, f"pull secret served to an ended session: {secret.status_code}"
 
 
 def test_vendor_portal_customer_page_prints_plain_http(server, portal):
@@ -379,6 +400,20 @@ def test_registry_on_a_host_that_does_not_resolve(server):
     assert t.code == 1 and lines and "portcullis-test.invalid does not resolve" in lines[0], t.describe()
     for word in ("NIO", "getaddrinfo", "errno"):
         assert word not in said, f"{word} in:\n{t.describe()}"
+
+
+def test_registry_given_without_http_that_serves_plain_http_says_so(server, upstream, api_image):
+    """An endpoint without a scheme is HTTPS; a plain-HTTP registry answers TLS with HTTP. The
+    warning says what to change, in words, with no TLS library internals or source paths."""
+    name = unique("reg")
+    endpoint = upstream.url.split("://", 1)[1]
+    res = _add_registry(server, name, upstream.password, endpoint=endpoint, username=upstream.username)
+    assert res.code == 0, res.describe()
+    t = _registry_test(server, name)
+    for said in (res.err, t.out + t.err):
+        assert "does not answer TLS" in said and "http://host:port" in said, f"no plain-HTTP hint:\n{res.describe()}\n{t.describe()}"
+        for word in ("NIOSSL", "BoringSSL", ".build/", ".cc:"):
+            assert word not in said, f"{word} in:\n{said}"
 
 
 # ---------------------------------------------------------------- 7. duplicates

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -151,6 +152,29 @@ def test_only_private_probes_real_registries(tmp_path, upstream, images):
         assert f"image: {public}/acme/open:1" in text, "a public image must be left alone"
     finally:
         proc.stop()
+
+
+def test_release_create_lint_warns_of_images_no_registry_of_the_app_serves(portcullis, tmp_path):
+    """A rewritten chart is ready, but a customer's pull of `proxy/<app>/ghcr.io/...` needs a
+    registry for ghcr.io: `release create --lint` says which images would not pull, in the words
+    the pull would get, and stops saying it once the app has the registry."""
+    app = portcullis.create_app()["slug"]
+    after = package_chart(tmp_path / "pkg", chart_dir=rewritten_chart(tmp_path / "after", app))
+    first = portcullis.cli("release", "create", "--app", app, "--chart", str(after), "--version", "0.5.0", "--lint",
+                           "--proxy-host", PROXY_HOST)
+    assert first.code == 0 and "SEQUENCE: 1" in first.out, first.describe()
+    unserved = [ln for ln in first.err.splitlines() if "would not pull" in ln]
+    assert any("ghcr.io/slackernews/slackernews-web" in ln and 'no upstream registry named "ghcr.io"' in ln for ln in unserved), first.describe()
+    assert any("nginx" in ln for ln in unserved) and all(re.search(r"\.ya?ml:\d+: ", ln) for ln in unserved), first.describe()
+
+    added = portcullis.cli("registry", "add", "ghcr", "--username", "robot", "--password-stdin", "--no-verify", "--app", app,
+                           input="not-a-real-token\n")
+    assert added.code == 0, added.describe()
+    again = portcullis.cli("release", "create", "--app", app, "--chart", str(after), "--version", "0.5.1", "--lint",
+                           "--proxy-host", PROXY_HOST)
+    assert again.code == 0, again.describe()
+    unserved = [ln for ln in again.err.splitlines() if "would not pull" in ln]
+    assert unserved and not any("ghcr.io" in ln for ln in unserved), again.describe()
 
 
 def test_release_create_lint_refuses_unready_charts(portcullis, tmp_path):

@@ -168,6 +168,19 @@ public struct RepositoryResolver: Sendable {
         return proxied.description
     }
 
+    /// Why a customer of `app` could not pull the proxy path `name`, in the words their pull would
+    /// get; nil when one of the app's registries serves it. A chart whose images name a registry
+    /// the app does not have is not ready for the proxy, whatever its templates say.
+    public func proxyPathRefusal(_ name: RepositoryName, app: AppRecord) async throws -> String? {
+        let candidates = try await directory.candidates(name)
+        do {
+            _ = try upstream(candidates, app: app, named: name.components.dropFirst(2).first.map(String.init))
+            return nil
+        } catch let refusal as RegistryError {
+            return refusal.message
+        }
+    }
+
     /// Whether the vendor lets anyone pull `name` (a registry or a vendor repository marked
     /// for anonymous pulls); used to grant anonymous tokens.
     public func isPublic(_ name: RepositoryName) async throws -> Bool {

@@ -66,7 +66,7 @@ extension ControlPlane {
     public func createCustomer(_ draft: CustomerDraft) async throws -> CustomerView {
         let app = try await app(slug: draft.app)
         guard !draft.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ControlPlaneError.invalid("customer name is required") }
-        let type = try licenseType(draft.type ?? "dev")
+        let type = try licenseType(draft.type ?? LicenseType.newCustomerDefault.rawValue)
         let channel = try await channelName(draft.channel ?? ReleaseCatalog.stable, appID: app.id)
         if !draft.allowDuplicate, let twin = try await store.customers(appID: app.id).first(where: {
             $0.name.caseInsensitiveCompare(draft.name.trimmingCharacters(in: .whitespaces)) == .orderedSame
@@ -103,6 +103,7 @@ extension ControlPlane {
     /// Applies a change; archiving or expiring stops the license at once on this replica.
     public func updateCustomer(id: String, _ patch: CustomerPatch) async throws -> CustomerView {
         var view = try await customer(id: id)
+        let wasValid = AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow
         var c = view.customer
         if let name = patch.name { c.name = name }
         if let email = patch.email { c.email = email }
@@ -120,7 +121,13 @@ extension ControlPlane {
         if c.archived != view.customer.archived {
             webhooks?.emit(c.archived ? .customerArchived : .customerUnarchived, Self.eventData(c, app: view.app))
         }
+
         view.customer = c
+        if !wasValid, AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow {
+            // Portal sessions from before the license stopped being valid stay ended (the portal
+            // said why on their next visit): unarchiving or renewing does not bring them back.
+            try await store.deleteSessions(customerID: c.id)
+        }
         return view
     }
 

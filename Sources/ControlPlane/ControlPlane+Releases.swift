@@ -1,6 +1,7 @@
 import Charts
 import Hosting
 import ImageTooling
+import OCI
 import Storage
 
 extension ControlPlane {
@@ -18,22 +19,23 @@ extension ControlPlane {
     public func createRelease(appSlug: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?,
                               lintFor proxyHost: String?, acceptUnknown: [String] = []) async throws -> ReleaseSummary {
         let app = try await app(slug: appSlug)
+        var warnings: [String] = []
         if let proxyHost {
-            var errors: [LintFinding] = []
+            var findings: [LintFinding] = []
             for (i, archive) in archives.enumerated() {
                 // Findings name the archive as `helm package` names it: <chart>-<version>.tgz!<file>:<line>.
                 let name = (try? ChartPackage.parse(archive: archive)).map { "\($0.name)-\($0.version).tgz" } ?? "chart \(i + 1)"
-                errors += try lint(archive, name: name, app: app.slug, proxyHost: proxyHost, acceptUnknown: acceptUnknown)
-                    .filter { $0.severity == .error }
+                findings += try await lint(archive, name: name, app: app.slug, proxyHost: proxyHost, acceptUnknown: acceptUnknown)
             }
+            let errors = findings.filter { $0.severity == .error }
             if !errors.isEmpty {
                 // One finding a line, each with its file and line.
                 throw ControlPlaneError.invalid("chart lint failed:\n" + errors.map(\.description).joined(separator: "\n"))
             }
+            warnings += findings.map { "\($0.place): \($0.message)" }
         }
         // Said, not refused: re-releasing a chart version is sometimes meant (a fix to the chart's
         // files), but a tag then means whichever release was promoted last.
-        var warnings: [String] = []
         let earlier = try await catalog.summaries(appID: app.id)
         for archive in archives {
             guard let chart = try? ChartPackage.parse(archive: archive) else { continue }
@@ -76,13 +78,31 @@ extension ControlPlane {
 
     // MARK: Image tooling
 
-    public func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String, acceptUnknown: [String] = []) throws -> [LintFinding] {
+    /// The chart's lint findings, and for each image it pulls through the proxy that no registry
+    /// of the app would serve, a warning in the words the customer's pull would get: a warning,
+    /// because the chart is right and the app's registries can be added after the release.
+    public func lint(_ archive: [UInt8], name: String, app: String, proxyHost: String, acceptUnknown: [String] = []) async throws -> [LintFinding] {
+        var (findings, proxied): ([LintFinding], [ChartLinter.ProxiedImage])
         do {
-            return try ChartLinter.lint(try SourceLoader.chartArchive(bytes: archive, name: name), app: app, proxyHost: proxyHost,
-                                        acceptUnknown: Set(acceptUnknown))
+            (findings, proxied) = try ChartLinter.lintFindingProxied(try SourceLoader.chartArchive(bytes: archive, name: name), app: app,
+                                                                     proxyHost: proxyHost, acceptUnknown: Set(acceptUnknown))
         } catch {
             throw ControlPlaneError.invalid(error.description)
         }
+        guard let proxyPaths else { return findings }
+        let appRecord = try await self.app(slug: app)
+        var refusals: [String: String] = [:], served: Set<String> = []
+        for image in proxied where image.reference.repository.hasPrefix(ProxyName.prefix + "/") {
+            let path = image.reference.repository
+            if refusals[path] == nil, !served.contains(path) {
+                guard let name = try? RepositoryName(parsing: path) else { continue }
+                if let refusal = try await proxyPaths.proxyPathRefusal(name, app: appRecord) { refusals[path] = refusal } else { served.insert(path) }
+            }
+            guard let refusal = refusals[path] else { continue }
+            findings.append(LintFinding(file: image.file, line: image.line, severity: .warning,
+                                        message: "image \(image.reference) would not pull: \(refusal) (`portcullis registry add` connects one)"))
+        }
+        return findings
     }
 
     public func findImages(yaml: String, values: Bool, name: String) throws -> [ImageOccurrence] {

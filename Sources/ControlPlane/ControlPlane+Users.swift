@@ -102,6 +102,16 @@ extension ControlPlane {
         }
     }
 
+    /// The customer whose session this was, when it ended because their license stopped being
+    /// valid (expired, archived); the session is removed, so it cannot come back with the license.
+    public func endedCustomerSession(cookie: String, now: Date = Date()) async throws -> CustomerView? {
+        let idHash = SecretBox.lookupHash(cookie)
+        guard let session = try await store.session(idHash: idHash, now: now), case .customer(let id) = session.subject,
+              let view = try? await customer(id: id), AccessRules.account(view.license, domainApp: nil, now: now) != .allow else { return nil }
+        try await store.deleteSession(idHash: idHash)
+        return view
+    }
+
     public func endSession(cookie: String) async throws {
         try await store.deleteSession(idHash: SecretBox.lookupHash(cookie))
     }

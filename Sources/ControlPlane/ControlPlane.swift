@@ -42,10 +42,14 @@ public struct ControlPlane: Sendable {
     let outbound: OutboundConnections?
     /// What the resolver remembers of customers' injected values, forgotten when they change.
     let recipients: RecipientMemo?
+    /// Says whether customers could pull a proxy path, for lint (the resolver decides pulls).
+    let proxyPaths: RepositoryResolver?
 
     public init(store: any MetadataStore, secrets: SecretBox, gate: LicenseGate, directory: UpstreamDirectory, upstream: any UpstreamRegistry,
                 catalog: ReleaseCatalog, domains: DomainDirectory, outbound: OutboundConnections? = nil, recipients: RecipientMemo? = nil,
-                pulls: PullRecorder, webhooks: WebhookDispatcher? = nil, licenseFields: LicenseFieldSigner? = nil, logger: Logger) {
+                pulls: PullRecorder, webhooks: WebhookDispatcher? = nil, licenseFields: LicenseFieldSigner? = nil,
+                proxyPaths: RepositoryResolver? = nil, logger: Logger) {
+        self.proxyPaths = proxyPaths
         self.outbound = outbound
         self.recipients = recipients
         self.store = store

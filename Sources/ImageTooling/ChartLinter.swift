@@ -8,9 +8,19 @@ public struct LintFinding: Equatable, Sendable, Codable, CustomStringConvertible
     public var severity: Severity
     public var message: String
 
-    public var description: String {
-        (line.map { "\(file):\($0)" } ?? file) + ": \(severity.rawValue): \(message)"
+    public init(file: String, line: Int?, severity: Severity, message: String) {
+        self.file = file
+        self.line = line
+        self.severity = severity
+        self.message = message
     }
+
+    public var description: String {
+        "\(place): \(severity.rawValue): \(message)"
+    }
+
+    /// `file:line`, or the file alone.
+    public var place: String { line.map { "\(file):\($0)" } ?? file }
 }
 
 /// Checks that a chart is ready for the proxy, on what it renders: every image its templates
@@ -22,9 +32,29 @@ public struct LintFinding: Equatable, Sendable, Codable, CustomStringConvertible
 public enum ChartLinter {
     static let workloadKinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ReplicationController"]
 
+    /// An image the chart pulls through the proxy, and where: whether the app has a registry that
+    /// serves it is the server's to say (`ControlPlane.lint`), not the chart's.
+    public struct ProxiedImage: Sendable, Equatable {
+        public var reference: ImageReference
+        public var file: String
+        public var line: Int?
+    }
+
     public static func lint(_ files: [SourceFile], app: String, proxyHost: String?, strict: Bool = false,
                             acceptUnknown: Set<String> = []) throws(ToolingError) -> [LintFinding] {
+        try lintFindingProxied(files, app: app, proxyHost: proxyHost, strict: strict, acceptUnknown: acceptUnknown).findings
+    }
+
+    /// The findings, and the images that go through the proxy (each place once).
+    public static func lintFindingProxied(_ files: [SourceFile], app: String, proxyHost: String?, strict: Bool = false,
+                                          acceptUnknown: Set<String> = []) throws(ToolingError)
+        -> (findings: [LintFinding], proxied: [ProxiedImage]) {
         var findings: [LintFinding] = []
+        var proxied: [ProxiedImage] = []
+        func keep(_ reference: ImageReference, _ file: String, _ line: Int?) {
+            let image = ProxiedImage(reference: reference, file: file, line: line)
+            if !proxied.contains(image) { proxied.append(image) }
+        }
         func proxiedOK(_ reference: ImageReference) -> Bool {
             if let proxyHost, reference.registry?.lowercased() != proxyHost.lowercased() { return false }
             guard reference.registry != nil else { return false }
@@ -32,14 +62,18 @@ public enum ChartLinter {
         }
         let where_ = proxyHost.map { "\($0)/proxy/\(app)/…" } ?? "<host>/proxy/\(app)/…"
         for file in files where file.role == .values || file.role == .manifests {
-            for o in try ImageFinder.find(in: file) where !proxiedOK(o.reference) {
+            for o in try ImageFinder.find(in: file) {
+                guard !proxiedOK(o.reference) else {
+                    keep(o.reference, file.path, o.line)
+                    continue
+                }
                 findings.append(LintFinding(file: file.path, line: o.line, severity: .error,
                                             message: "image \(o.reference) bypasses the proxy (expected \(where_))"))
             }
         }
         let templates = files.filter { $0.role == .template }
         findings += secretTemplateFindings(templates, chartPath: ImageRewriter.chartTemplateDirectory(files) ?? "templates")
-        guard files.contains(where: { $0.chart != nil }) else { return findings }
+        guard files.contains(where: { $0.chart != nil }) else { return (findings, proxied) }
         let renderer = try ChartRenderer(files)
         for image in ChartImageFinder.find(in: renderer.render()) {
             let at = image.location
@@ -50,14 +84,17 @@ public enum ChartLinter {
                                                 + (accepted ? " (accepted)" : "; follow it by hand and accept it with --accept-unknown \(at.file):\(at.line)")))
                 continue
             }
-            guard !proxiedOK(reference) else { continue }
+            guard !proxiedOK(reference) else {
+                keep(reference, at.file, at.line)
+                continue
+            }
             let origin = image.valuePaths.isEmpty ? "written in the template at \(image.field)" : "rendered at \(image.field)"
             findings.append(LintFinding(file: at.file, line: at.line, severity: .error,
                                         message: "image \(reference) bypasses the proxy (expected \(where_)); \(origin)"
                                             + (image.speculative ? ", in a branch the chart's values do not render" : "")))
         }
         findings += podFindings(renderer, proxiedOK: proxiedOK, strict: strict)
-        return findings
+        return (findings, proxied)
     }
 
     /// With the values Portcullis injects, every pod that pulls through the proxy must name a

@@ -3,6 +3,9 @@ import OCI
 
 public enum LicenseType: String, Codable, Sendable, CaseIterable {
     case dev, trial, paid, community
+
+    /// A new customer's type when none is given, in the CLI, the API and the portal alike.
+    public static let newCustomerDefault = LicenseType.dev
 }
 
 /// What a customer's license currently allows, evaluated at a point in time.

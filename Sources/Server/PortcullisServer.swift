@@ -155,7 +155,7 @@ public enum PortcullisServer {
                                    pulls: PullRecorder(log: store, webhooks: webhooks, refusedPerHour: configuration.refusedPullThreshold,
                                                        retention: configuration.pullRetention,
                                                        logger: logger),
-                                   webhooks: webhooks, licenseFields: licenseFieldSigner, logger: logger)
+                                   webhooks: webhooks, licenseFields: licenseFieldSigner, proxyPaths: resolver, logger: logger)
         let readiness: @Sendable () async -> String? = {
             do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
             do { try await storage.probeBlobs() } catch { return "blob store unavailable" }

@@ -73,6 +73,8 @@ public protocol PortalStore: Sendable {
     func createSession(_ session: WebSessionRecord) async throws
     func session(idHash: String, now: Date) async throws -> WebSessionRecord?
     func deleteSession(idHash: String) async throws
+    /// Ends every portal session of a customer (their license stopped being valid).
+    func deleteSessions(customerID: String) async throws
 
     func recordAudit(_ event: AuditRecord) async throws
     func auditEvents(limit: Int) async throws -> [AuditRecord]

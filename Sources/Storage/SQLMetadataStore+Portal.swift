@@ -70,6 +70,10 @@ extension SQLMetadataStore {
         try await db.raw("DELETE FROM web_sessions WHERE id_hash = \(bind: idHash)").run()
     }
 
+    public func deleteSessions(customerID: String) async throws {
+        try await db.raw("DELETE FROM web_sessions WHERE customer_id = \(bind: customerID)").run()
+    }
+
     public func recordAudit(_ e: AuditRecord) async throws {
         try await db.raw("""
             INSERT INTO audit_events (at, actor, action, subject) VALUES (\(bind: e.at.millis), \(bind: e.actor), \(bind: e.action), \(bind: e.subject))

@@ -45,7 +45,10 @@ struct APIClient {
             (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let token = options.token ?? env["PORTCULLIS_API_TOKEN"] ?? read(dataDir.adminTokenPath), !token.isEmpty else {
-            throw ValidationError("no API token: pass --token, set PORTCULLIS_API_TOKEN, or run next to the server's data directory")
+            throw CLIError("""
+                no API token: pass --token, set PORTCULLIS_API_TOKEN, or point --data-dir (or PORTCULLIS_DATA_DIR) at the server's \
+                data directory (looked for \(dataDir.adminTokenPath))
+                """)
         }
         var url = options.apiURL ?? env["PORTCULLIS_API_URL"] ?? read(dataDir.apiURLPath) ?? "http://127.0.0.1:8080"
         while url.hasSuffix("/") { url.removeLast() }

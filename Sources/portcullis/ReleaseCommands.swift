@@ -72,6 +72,10 @@ struct ReleaseCommand: AsyncParsableCommand {
         func run() async throws {
             var encoded: [String] = []
             for path in charts {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                    throw CLIError("\(path) is a chart directory; --chart takes the packaged chart: `helm package \(path)` writes NAME-VERSION.tgz")
+                }
                 guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read chart \(path)") }
                 encoded.append(data.base64EncodedString())
             }

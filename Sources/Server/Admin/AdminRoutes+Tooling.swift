@@ -10,7 +10,7 @@ extension AdminRoutes {
             let app = try await control.app(slug: try call.parameter("app"))
             let body = call.body
             guard let archive = Base64.decode(body.chart) else { throw AdminError.badRequest("chart is not base64") }
-            let findings = try control.lint(archive, name: body.name ?? "chart.tgz", app: app.slug, proxyHost: body.proxyHost ?? publicHost(call.request))
+            let findings = try await control.lint(archive, name: body.name ?? "chart.tgz", app: app.slug, proxyHost: body.proxyHost ?? publicHost(call.request))
             return LintResult(findings: findings.map(LintFindingBody.init))
         }
         route(API.findImages, on: api) { call in

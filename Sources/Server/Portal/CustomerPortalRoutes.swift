@@ -2,6 +2,7 @@ import Access
 import ControlPlane
 import Foundation
 import Hummingbird
+import ImageTooling
 import Licensing
 import Storage
 
@@ -17,7 +18,15 @@ struct CustomerPortalRoutes: Sendable {
         router.get("/") { _, _ in kit.redirect("/account") }
         router.get("/account") { request, _ in
             guard let session = try await kit.session(request, .customer), case .customer(let view) = session.identity else {
-                return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"])
+                let values: [String: Any] = ["title": "Sign in", "heading": "Install with your license"]
+                // A session whose license stopped being valid: say why, once, and end it.
+                if let cookie = request.cookies[PortalKit.Audience.customer.rawValue]?.value, !cookie.isEmpty,
+                   let ended = try await control.endedCustomerSession(cookie: cookie) {
+                    var response = kit.loginForm(.customer, values: values, error: Self.refusal(ended), status: .unauthorized)
+                    response.setCookie(kit.cookie(PortalKit.Audience.customer.rawValue, "", path: "/account", maxAge: 0))
+                    return response
+                }
+                return kit.loginForm(.customer, values: values)
             }
             return try await install(view, csrf: session.csrf, request: request)
         }
@@ -87,6 +96,8 @@ struct CustomerPortalRoutes: Sendable {
             "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
             "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
             "images": try await Self.imagePrefixes(view, host: address.host, control: control),
+            // The name charts rewritten for the proxy, and the post-renderer, make pods pull with.
+            "pullSecret": ImageRewriter.defaultPullSecret,
         ])
     }
 

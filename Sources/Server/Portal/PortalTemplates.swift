@@ -80,7 +80,8 @@ enum PortalTemplates {
             <label for="name">Name</label><input id="name" name="name" value="{{newCustomer.typed.name}}" required>\(err("newCustomer", "name"))
             <label><input type="checkbox" name="allowDuplicate"> Create it even if a customer has this name</label>
             <label for="email">Email</label><input id="email" name="email" type="email" value="{{newCustomer.typed.email}}">\(err("newCustomer", "email"))
-            <label for="channel">Channel</label><input id="channel" name="channel" value="{{#newCustomer}}{{typed.channel}}{{/newCustomer}}{{^newCustomer}}Stable{{/newCustomer}}">\(err("newCustomer", "channel"))
+            <label for="channel">Channel</label><input id="channel" name="channel" list="channel-names" autocomplete="off" value="{{#newCustomer}}{{typed.channel}}{{/newCustomer}}{{^newCustomer}}Stable{{/newCustomer}}">\(err("newCustomer", "channel"))
+            <datalist id="channel-names">{{#channelNames}}<option value="{{.}}">{{/channelNames}}</datalist>
             <label for="type">License type</label><select id="type" name="type">{{#types}}<option {{#selected}}selected{{/selected}}>{{value}}</option>{{/types}}</select>\(err("newCustomer", "type"))
             <label for="days">Expires in days (empty: never)</label><input id="days" name="days" inputmode="numeric" value="{{newCustomer.typed.days}}">\(err("newCustomer", "days"))
             <button type="submit">Create customer</button></form>{{/canChange}}
@@ -269,9 +270,10 @@ enum PortalTemplates {
             <h2>Images</h2>
             <p>Images come through the proxy; your cluster pulls them with this pull secret:</p>
             <ul>{{#images}}<li><code>{{.}}</code></li>{{/images}}</ul>
-            <p><a href="/account/pull-secret.json" download="pull-secret.json">Download the pull secret</a>, then create it in the
-            namespace you install into:</p>
-            <pre id="secret" class="wrap">kubectl create secret generic {{app}}-pull --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=pull-secret.json</pre>
+            <p>A chart installed as above creates this secret itself. To run the images another way (a Helm post-renderer, plain
+            manifests), <a href="/account/pull-secret.json" download="pull-secret.json">download the pull secret</a> and create it
+            in the namespace they run in:</p>
+            <pre id="secret" class="wrap">kubectl create secret generic {{pullSecret}} --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=pull-secret.json</pre>
             <button type="button" data-copy="secret">Copy</button>
             {{> foot}}
             """,

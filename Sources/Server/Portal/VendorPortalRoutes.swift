@@ -216,10 +216,16 @@ struct VendorPortalRoutes: Sendable {
     func customers(_ session: Session, refusal: FormRefusal? = nil) async throws -> Response {
         let rows = try await control.customers(appSlug: nil).map(Self.customerRow)
         let typedApp = refusal?.typed["app"]
-        let apps = try await control.apps().map { ["slug": $0.slug, "selected": $0.slug == typedApp] }
+        let allApps = try await control.apps()
+        let apps = allApps.map { ["slug": $0.slug, "selected": $0.slug == typedApp] }
+        // Suggested as the channel is typed: every app's channels (the app is chosen beside it).
+        var channelNames: [String] = []
+        for app in allApps {
+            for channel in try await control.channels(appSlug: app.slug) where !channelNames.contains(channel.name) { channelNames.append(channel.name) }
+        }
         return kit.render("customers", base(session, "Customers").merging([
-            "customers": rows, "hasCustomers": !rows.isEmpty, "apps": apps,
-            "types": FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? "paid"),
+            "customers": rows, "hasCustomers": !rows.isEmpty, "apps": apps, "channelNames": channelNames,
+            "types": FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? LicenseType.newCustomerDefault.rawValue),
         ]) { $1 }.merging(refusal.values(for: .newCustomer)) { $1 })
     }
 
@@ -252,7 +258,8 @@ struct VendorPortalRoutes: Sendable {
         let summary = PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: 14, byCustomer: false)
         values["chart"] = PullChart.svg(summary)
         values["images"] = summary.images.map {
-            ["repository": $0.repository, "requests": String($0.requests), "bytes": PullChart.formatBytes($0.bytes), "refused": String($0.refused)]
+            ["repository": Self.repositoryLabel($0.repository), "requests": String($0.requests), "bytes": PullChart.formatBytes($0.bytes),
+             "refused": String($0.refused)]
         }
         values["refusals"] = summary.refusals.map { ["reason": $0.reason, "count": String($0.count)] }
         values["hasRefusals"] = !summary.refusals.isEmpty
@@ -267,9 +274,16 @@ struct VendorPortalRoutes: Sendable {
                     "lastCheckin": PortalKit.day(r.lastCheckinAt), "active": instance.active ? "yes" : "no"]
         }
         values["pulls"] = pulls.prefix(50).map {
-            ["at": PortalKit.day($0.at), "action": $0.action, "repository": $0.repository, "status": String($0.status), "reason": $0.reason ?? ""]
+            ["at": PortalKit.day($0.at), "action": $0.action, "repository": Self.repositoryLabel($0.repository), "status": String($0.status),
+             "reason": $0.reason ?? ""]
         }
         return kit.render("customer", values)
+    }
+
+    /// A pull record's repository as the page shows it: a registry login (a token asked for
+    /// without a scope) names none.
+    static func repositoryLabel(_ repository: String) -> String {
+        repository.isEmpty ? "(sign-in, no repository)" : repository
     }
 
     static let licenseTypes = LicenseType.allCases.map(\.rawValue)
