@@ -171,3 +171,39 @@ def test_secrets_stay_out_of_api_errors_and_the_log(hardened_factory, upstream):
         everything |= all_secret_forms(s, ("e2e-client", "LICENSE_ID", "robot", upstream.username, "v", "u"))
     leaked = sorted(s for s in everything if s and s in log)
     assert not leaked, f"server log contains secret material: {leaked}"
+
+
+def test_text_with_a_nul_is_refused_not_stored_shorter(portcullis):
+    """A NUL cannot be kept (PostgreSQL refuses it; SQLite cut the name there, so "Globex\\0zzz"
+    was stored as "Globex" past the duplicate-name check): 400, and nothing is created."""
+    app = portcullis.create_app()["slug"]
+    admin = {"Authorization": f"Bearer {portcullis.admin_token}"}
+    portcullis.create_customer(app, name="Globex")
+    for path, body in (("/api/v1/customers", {"app": app, "name": "Globex\u0000zzz"}),
+                       (f"/api/v1/apps/{app}/channels", {"name": "Beta\u0000x"}),
+                       ("/api/v1/apps", {"slug": f"nul-{uuid.uuid4().hex[:8]}", "name": "a\u0000b"})):
+        r = requests.post(portcullis.url + path, json=body, headers=admin, timeout=30)
+        assert r.status_code == 400 and "NUL" in r.text, f"POST {path}: {r.status_code} {r.text[:300]}"
+    names = [c["name"] for c in portcullis.cli_json("customer", "ls", "--app", app)]
+    assert names == ["Globex"], names
+    channels = [c["name"] for c in portcullis.cli_json("channel", "ls", "--app", app)]
+    assert len(channels) == len(set(channels)), channels
+
+
+def test_a_chart_whose_values_are_a_list_is_refused_at_release(portcullis, tmp_path):
+    """Every customer's pull of such a chart would fail (the license values go into a mapping):
+    the release is refused with the reason instead."""
+    import io
+    import tarfile
+
+    app = portcullis.create_app()["slug"]
+    tgz = tmp_path / "listy-0.1.0.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, text in (("listy/Chart.yaml", "apiVersion: v2\nname: listy\nversion: 0.1.0\n"), ("listy/values.yaml", "- a\n- b\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    res = portcullis.cli("release", "create", "--app", app, "--chart", str(tgz), "--version", "0.1.0", "--promote", "Stable")
+    assert res.code != 0 and "values.yaml is not a mapping" in res.err and "cannot be delivered" in res.err, res.describe()
+    assert "SEQUENCE" not in res.out

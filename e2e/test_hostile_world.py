@@ -373,6 +373,16 @@ def test_a_redirect_to_a_third_host_carries_no_credentials(world, hostile):
     assert_unavailable(resp, f"127.0.0.1:{hostile.ports['third']}")
 
 
+def test_urls_with_impossible_ports_from_an_upstream_are_refused_not_followed(world, hostile):
+    """A redirect or a token realm at 127.0.0.1:99999 is refused as a 502 naming the port: the
+    HTTP client traps on such a port, which once took the whole server down with one answer."""
+    for repo in ("badport/app", "badport-realm/app"):
+        text = assert_unavailable(world.pull(repo), "99999")
+        assert "not a TCP port" in text or "no credentials were sent" in text, text
+    assert world.server.alive(), "the server died on an upstream's answer"
+    assert world.pull("good/app").status_code == 200
+
+
 def test_an_approved_token_realm_gets_the_vendors_credentials(world, hostile):
     realm = f"localhost:{hostile.ports['realm']}"
     register_hostile(world.server, hostile, "hostile2", "--token-realm", realm, "--app", world.app)

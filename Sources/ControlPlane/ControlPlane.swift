@@ -86,6 +86,7 @@ extension ControlPlane {
     /// Refuses a URL whose host the server would not connect to (a private address without
     /// `--allow-private-upstreams`, a link-local or metadata address, a name that does not resolve).
     func checkDestination(_ url: String, what: String) async throws {
+        if let refusal = OutboundRefusal.ofPort(in: url) { throw ControlPlaneError.invalid("\(what) \(refusal.host): \(refusal.reason)") }
         guard let outbound, let host = URL(string: url)?.host else { return }
         do { _ = try await outbound.checkedAddress(of: host, isEndpoint: false) } catch where !error.unresolved {
             throw ControlPlaneError.invalid("\(what) \(error.host): \(error.reason)")

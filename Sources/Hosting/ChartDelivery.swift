@@ -317,6 +317,16 @@ public struct ChartDelivery: Sendable {
         try await delivered(to: audience, repository: repository).contains(digest)
     }
 
+    /// Whether customers' values can be injected into the chart, as `build` injects them (with
+    /// placeholders): checked when the chart is released, so a chart every customer's pull would
+    /// fail on (a values.yaml that is a list) is refused then, not at the first pull.
+    public static func checkInjectable(_ package: ChartPackage) throws(ChartError) {
+        let values = try ValuesInjection.inject(into: package.values, replicated: [("licenseID", .string("placeholder"))])
+        if let subchartKey = package.valuesKey(ofSubchart: sdkSubchart) {
+            _ = try ValuesInjection.inject(into: values, topLevel: subchartKey, [("appName", .string("placeholder"))])
+        }
+    }
+
     /// The `global.replicated` keys charts rely on; the names are a compatibility contract.
     public static func replicatedValues(license: License, licenseID: String, pullSecret: String, channelName: String,
                                         licenseFields: [SignedLicenseField]) -> [(String, ValuesInjection.Value)] {

@@ -140,11 +140,18 @@ public struct ReleaseCatalog: Sendable {
         }
         var charts: [(ChartPackage, [UInt8])] = []
         for (i, bytes) in archives.enumerated() {
+            let package: ChartPackage
             do {
-                charts.append((try ChartPackage.parse(archive: bytes), bytes))
+                package = try ChartPackage.parse(archive: bytes)
             } catch {
                 throw CatalogError("chart \(i + 1) is not a valid Helm chart: \(error)")
             }
+            do {
+                try ChartDelivery.checkInjectable(package)
+            } catch {
+                throw CatalogError("chart \(package.name) cannot be delivered to customers: \(error)")
+            }
+            charts.append((package, bytes))
         }
         guard Set(charts.map(\.0.name)).count == charts.count else { throw CatalogError("a release holds each chart once") }
         let release = ReleaseRecord(appID: appID, version: version, notes: notes)

@@ -100,6 +100,7 @@ public struct RegistryEndpoint: Equatable, Sendable {
         guard !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), !rest.contains("?"), !rest.contains("#"),
               rest.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "[" || $0 == "]" })
         else { throw .invalidEndpoint("endpoint must be a host name with an optional port, e.g. quay.io or http://127.0.0.1:5000") }
+        if let refusal = OutboundRefusal.ofPort(in: "\(scheme)://\(rest)") { throw .invalidEndpoint(refusal.reason) }
         self.scheme = scheme
         var authority = rest.lowercased()
         if DockerHub.isDockerHub(host: authority) { authority = DockerHub.apiHost }

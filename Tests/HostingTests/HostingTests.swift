@@ -237,6 +237,11 @@ struct Chunks: AsyncSequence, Sendable {
         await #expect(throws: CatalogError.self) {
             try await catalog.createRelease(appID: app.id, archives: [Array("junk".utf8)], version: "1.0.0", notes: nil, promoteTo: nil)
         }
+        // Values that are a list cannot take the license values: refused now, not at every customer's pull.
+        await #expect(throws: CatalogError("chart web cannot be delivered to customers: values.yaml is not a mapping")) {
+            try await catalog.createRelease(appID: app.id, archives: [try chartArchive(values: "- a\n- b\n")], version: "1.0.0", notes: nil,
+                                            promoteTo: nil)
+        }
         await #expect(throws: CatalogError.self) {
             try await catalog.createRelease(appID: app.id, archives: [try chartArchive()], version: "1.0.0", notes: nil, promoteTo: "Nightly")
         }

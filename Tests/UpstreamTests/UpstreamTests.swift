@@ -11,6 +11,16 @@ import Testing
         #expect(v2.baseURL == "https://registry.example.com")
     }
 
+    /// The HTTP client traps on a port above 65535: such a URL, from a vendor or an upstream's
+    /// answer, is refused before a connection is tried.
+    @Test func urlsWithImpossiblePortsAreRefused() {
+        #expect(OutboundRefusal.ofPort(in: "http://127.0.0.1:99999/token")?.reason == "port 99999 is not a TCP port (1-65535)")
+        #expect(OutboundRefusal.ofPort(in: "https://[::1]:65536/v2/")?.host != nil)
+        #expect(OutboundRefusal.ofPort(in: "http://127.0.0.1:0/") != nil)
+        #expect(OutboundRefusal.ofPort(in: "https://quay.io:65535/v2/") == nil)
+        #expect(OutboundRefusal.ofPort(in: "https://quay.io/v2/") == nil)
+    }
+
     @Test func dockerHubAnswersAtItsAPIHost() throws {
         for spelling in ["index.docker.io", "docker.io", "registry-1.docker.io"] {
             let e = try RegistryEndpoint(parsing: spelling)
@@ -19,7 +29,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "ftp://x", "https://a/b", "user@host", "host?x=1", "http://"])
+    @Test(arguments: ["", "ftp://x", "https://a/b", "user@host", "host?x=1", "http://", "http://127.0.0.1:70000", "registry.example:0"])
     func rejectsOddEndpoints(_ text: String) {
         #expect(throws: UpstreamConfigError.self) { try RegistryEndpoint(parsing: text) }
     }

@@ -11,7 +11,10 @@ answers try to turn Portcullis against its users or its own network:
   serves a valid manifest and redirects only its blobs;
 * ``third/app`` redirects to a third host whose challenge names a foreign token realm, and
   ``realm/app`` answers with that foreign realm on the registered endpoint itself: whatever
-  credentials a client sends there are stolen.
+  credentials a client sends there are stolen;
+* ``badport/app`` redirects to, and ``badport-realm/app`` names a token realm at, a URL whose
+  port no TCP connection can have (``127.0.0.1:99999``): a client that trusts the URL's
+  syntax may fail in ways its author never tested.
 
 Four servers run on 127.0.0.1: ``main`` (the registry, HTTP Basic), ``secret`` (an internal
 service or metadata endpoint: any request it receives is a leak), ``third`` and ``realm``
@@ -38,6 +41,8 @@ from typing import Dict, List, Optional, Tuple
 from .util import free_port
 
 SERVERS = ("main", "secret", "third", "realm")
+#: A URL with a port above 65535.
+BAD_PORT_URL = "http://127.0.0.1:99999"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -250,6 +255,8 @@ class HostileUpstream:
             # Checked before the credentials: the registered endpoint itself sends clients
             # (and whatever they hold) to a foreign realm, even when they authenticated.
             return _bearer_challenge(self.realm_url, "hostile", "realm/app")
+        if path.startswith("/v2/badport-realm/app/"):
+            return _bearer_challenge(BAD_PORT_URL, "hostile", "badport-realm/app")
         if not self._authorized(authorization):
             return _oci_error(401, "UNAUTHORIZED", "authentication required",
                               {"WWW-Authenticate": 'Basic realm="hostile"'})
@@ -267,6 +274,7 @@ class HostileUpstream:
             "metadata/app": METADATA_URL,
             "hex/app": f"http://0x7f000001:{self.ports['secret']}/hex",
             "third/app": f"{self.third_url}/v2/third/app/manifests/{ref}",
+            "badport/app": f"{BAD_PORT_URL}/v2/badport/app/manifests/{ref}",
         }
         if repo in redirects:
             return _redirect(302, redirects[repo])

@@ -113,14 +113,37 @@ enum JSONBody {
         } catch {
             throw AdminError.tooLarge
         }
+        // No text Portcullis keeps can hold a NUL: PostgreSQL refuses one and SQLite cuts the text
+        // there (a name would be stored shorter than it was checked).
+        if buffer.withUnsafeReadableBytes(containsNUL) { throw AdminError.badRequest("text cannot contain NUL characters (\\u0000)") }
         do {
             return try APICoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let DecodingError.keyNotFound(key, _) {
             throw AdminError.badRequest("missing field \(key.stringValue)")
         } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
             throw AdminError.badRequest("invalid value for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
+            throw AdminError.badRequest("invalid value for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
             throw AdminError.badRequest("request body must be a JSON object")
         }
+    }
+
+    /// Whether JSON text encodes a NUL character: `\u0000` after an odd run of backslashes
+    /// (an even run is escaped backslashes followed by the letters), or a raw NUL byte.
+    static func containsNUL(_ text: UnsafeRawBufferPointer) -> Bool {
+        let backslash = UInt8(ascii: "\\"), escape = Array("u0000".utf8)
+        var i = 0
+        while i < text.count {
+            if text[i] == 0 { return true }
+            guard text[i] == backslash else {
+                i += 1
+                continue
+            }
+            var run = 0
+            while i < text.count, text[i] == backslash { run += 1; i += 1 }
+            if run % 2 == 1, i + escape.count <= text.count, escape.indices.allSatisfy({ text[i + $0] == escape[$0] }) { return true }
+        }
+        return false
     }
 }

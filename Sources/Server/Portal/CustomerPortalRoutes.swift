@@ -61,7 +61,9 @@ struct CustomerPortalRoutes: Sendable {
             if let session = try await kit.session(request, .customer) {
                 let fields = try await kit.form(request)
                 guard PortalKit.sameToken(fields["csrf"], session.csrf) else {
-                    return kit.render("audit", ["title": "Refused", "home": "/account", "error": "the form's security token is missing or wrong"],
+                    return kit.render("problem", ["title": "Refused", "heading": "Refused", "home": "/account",
+                                                  "error": "the form's security token is missing or wrong",
+                                                  "back": ["href": "/account", "label": "your install page"]],
                                       status: .forbidden)
                 }
                 try await control.endSession(cookie: session.cookie)

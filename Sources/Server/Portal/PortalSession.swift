@@ -82,7 +82,10 @@ struct PortalKit: Sendable {
     static func fields(urlEncoded body: ByteBuffer) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            // A NUL (`%00`) is dropped: no text Portcullis keeps can hold one (see `JSONBody`).
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                (String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "").replacingOccurrences(of: "\0", with: "")
+            }
             if let key = parts.first { fields[key] = parts.count > 1 ? parts[1] : "" }
         }
         return fields

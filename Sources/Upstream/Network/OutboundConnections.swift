@@ -61,6 +61,16 @@ public struct OutboundRefusal: Error, CustomStringConvertible, Sendable {
     public var unresolved = false
 
     public var description: String { "\(host): \(reason)" }
+
+    /// A URL whose port no TCP connection can have, refused before a connection is tried: the
+    /// HTTP client traps on a port above 65535, and such a URL can come from an upstream's
+    /// redirect or token realm as easily as from a typo.
+    public static func ofPort(in url: String) -> OutboundRefusal? {
+        guard let parts = URLComponents(string: url) else { return nil }
+        guard let port = parts.port else { return nil }
+        guard !(1...65535).contains(port) else { return nil }
+        return OutboundRefusal(host: parts.host ?? url, reason: "port \(port) is not a TCP port (1-65535)")
+    }
 }
 
 /// Connections to hosts that an upstream's answer, a vendor's configuration or a webhook URL
@@ -109,6 +119,7 @@ public actor OutboundConnections {
     /// An HTTP client that connects `url`'s host to an address the policy allows.
     public func client(for url: String, isEndpoint: Bool) async throws(OutboundRefusal) -> HTTPClient {
         guard let host = URL(string: url)?.host, !host.isEmpty else { throw OutboundRefusal(host: url, reason: "not a URL with a host") }
+        if let refusal = OutboundRefusal.ofPort(in: url) { throw refusal }
         let address = try await checkedAddress(of: host, isEndpoint: isEndpoint)
         let key = host.lowercased() + "|" + address.description
         if let existing = clients[key] {

@@ -47,6 +47,7 @@ public struct HTTPClientTransport: UpstreamTransport {
         let http: HTTPClient
         switch clients {
         case .shared(let client):
+            if let refusal = OutboundRefusal.ofPort(in: request.url) { throw UpstreamError.refusedDestination(host: refusal.host, reason: refusal.reason) }
             http = client
         case .guarded(let connections):
             do { http = try await connections.client(for: request.url, isEndpoint: request.isToEndpoint) } catch where error.unresolved {
