@@ -416,6 +416,24 @@ def test_registry_given_without_http_that_serves_plain_http_says_so(server, upst
             assert word not in said, f"{word} in:\n{said}"
 
 
+def test_registry_nobody_listens_on_is_said_at_once(server):
+    """A refused connection is an answer: said in words, without waiting out the connect timeout."""
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    name = unique("reg")
+    started = time.monotonic()
+    res = _add_registry(server, name, "whatever", endpoint=f"http://127.0.0.1:{port}", username="u")
+    t = _registry_test(server, name)
+    took = time.monotonic() - started
+    assert res.code == 0 and t.code == 1, f"{res.describe()}\n{t.describe()}"
+    for said in (res.err, t.out + t.err):
+        assert "refused the connection" in said and "errno" not in said, said
+    assert took < 8, f"add and test took {took:.1f} s: the refused connection was retried"
+
+
 # ---------------------------------------------------------------- 7. duplicates
 def test_duplicate_customer_names_need_allow_duplicate(server):
     a, b = server.create_app()["slug"], server.create_app()["slug"]

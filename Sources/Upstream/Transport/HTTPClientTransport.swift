@@ -36,6 +36,10 @@ public struct HTTPClientTransport: UpstreamTransport {
         config.timeout = .init(connect: connectTimeout, read: readTimeout)
         config.decompression = .disabled
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        // A refused connection or a failed TLS handshake is an answer: said at once (a 503 to the
+        // customer, a warning to the vendor), not retried until the connect timeout, which kept
+        // every such request waiting ten seconds for the same failure.
+        config.connectionPool.retryConnectionEstablishment = false
         return config
     }
 
@@ -72,13 +76,16 @@ public struct HTTPClientTransport: UpstreamTransport {
     }
 
     /// A transport failure as a vendor reads it (in `registry add`'s warning, `registry test`, the
-    /// logs): the two TLS mistakes people make said in words, and never the source paths that
-    /// BoringSSL's messages carry.
+    /// logs): a refused connection and the two TLS mistakes people make said in words, and never
+    /// the source paths that BoringSSL's messages carry.
     static func describe(_ error: any Error) -> String {
         if let e = error as? HTTPClientError { return String(describing: e) }
         let text = String(describing: error)
         if text.contains("WRONG_VERSION_NUMBER") {
             return "the endpoint does not answer TLS; if it serves plain HTTP, give it as http://host:port"
+        }
+        if text.contains("Connection refused") || text.contains("connectionRefused") {
+            return "the endpoint refused the connection (nothing listens on that host and port?)"
         }
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             return "the endpoint's TLS certificate is not trusted (self-signed, or from a CA this machine does not trust)"
