@@ -141,6 +141,13 @@ public struct HostedRepository: RepositoryWriter {
         for blob in summary.requiredBlobDigests where try await !registry.visibility.renewVisible(blob, in: here) {
             throw RegistryError(.manifestBlobUnknown, "blob \(blob) is not in this repository; push it first")
         }
+        // Every client checks a blob against the size its descriptor gives: a wrong one would make
+        // an image nobody can pull.
+        for descriptor in summary.sizedBlobDescriptors {
+            if let stored = try await registry.blobs.size(of: descriptor.digest), stored != descriptor.size {
+                throw RegistryError(.manifestInvalid, "blob \(descriptor.digest) is \(stored) bytes; the manifest says \(descriptor.size)")
+            }
+        }
         for child in summary.manifests where try await registry.repositories.repositoryManifest(key, child.digest) == nil {
             throw RegistryError(.manifestBlobUnknown, "manifest \(child.digest) is not in this repository; push it first")
         }

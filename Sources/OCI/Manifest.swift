@@ -24,9 +24,11 @@ public struct ManifestSummary: Sendable, Equatable {
 
     /// Blob digests this manifest needs to exist in its repository: config and layers, except
     /// non-distributable layers, whose content registries are not given.
-    public var requiredBlobDigests: [Digest] {
-        (config.map { [$0.digest] } ?? [])
-            + layers.filter { !LayerMediaType.nonDistributable.contains($0.mediaType ?? "") }.map(\.digest)
+    public var requiredBlobDigests: [Digest] { sizedBlobDescriptors.map(\.digest) }
+
+    /// The descriptors of those blobs, sizes and all.
+    public var sizedBlobDescriptors: [Descriptor] {
+        (config.map { [$0] } ?? []) + layers.filter { !LayerMediaType.nonDistributable.contains($0.mediaType ?? "") }
     }
 
     /// What a referrers index says this manifest is: its `artifactType`, else (for an image
@@ -78,6 +80,10 @@ public struct ManifestSummary: Sendable, Equatable {
             guard wire.manifests != nil else { throw RegistryError(.manifestInvalid, "an index needs a manifests list") }
         } else {
             guard config != nil else { throw RegistryError(.manifestInvalid, "an image manifest needs a config") }
+        }
+        // A size is a byte count: clients size their downloads by it and check what they got against it.
+        for descriptor in (config.map { [$0] } ?? []) + layers + manifests + (subject.map { [$0] } ?? []) where descriptor.size < 0 {
+            throw RegistryError(.manifestInvalid, "descriptor \(descriptor.digest) has a negative size")
         }
     }
 

@@ -189,6 +189,7 @@ public enum PortcullisServer {
         if c.configuration.tracing { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
+        router.add(middleware: UnmatchedRequestMiddleware())
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)
         RegistryRoutes(c: c).register(on: router)

@@ -256,10 +256,16 @@ struct RegistryRoutes: Sendable {
         }
     }
 
-    /// `Content-Range: <start>-<end>` on a PATCH or final PUT (no `bytes ` unit, per the distribution spec).
-    static func contentRangeStart(_ header: String?) -> Int64? {
+    /// `Content-Range: <start>-<end>` on a PATCH or final PUT (no `bytes ` unit, per the distribution
+    /// spec, though the unit is taken too); one that is not a range is refused with 416, as an
+    /// out-of-order one is, rather than taken as no range at all.
+    static func contentRangeStart(_ header: String?) throws(RegistryError) -> Int64? {
         guard let header else { return nil }
-        let value = header.hasPrefix("bytes ") ? header.dropFirst(6) : Substring(header)
-        return value.split(separator: "-").first.flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        let value = (header.hasPrefix("bytes ") ? header.dropFirst(6) : Substring(header)).trimmingCharacters(in: .whitespaces)
+        let bounds = value.split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let start = Int64(bounds[0]), let end = Int64(bounds[1]), start >= 0, end >= start else {
+            throw RegistryError(.rangeInvalid, "Content-Range must be <start>-<end>, got \(header.prefix(64).debugDescription)")
+        }
+        return start
     }
 }

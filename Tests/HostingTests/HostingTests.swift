@@ -130,6 +130,11 @@ struct Chunks: AsyncSequence, Sendable {
             try await api.putManifest(.tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
         }
         _ = try await push(config, to: api)
+        // A descriptor whose size is not the blob's would make an image no client can pull.
+        await #expect(throws: RegistryError(.manifestInvalid, "blob \(Digest.of(config)) is 2 bytes; the manifest says 3")) {
+            try await api.putManifest(.tag("v1"), bytes: ByteBuffer(string: manifest.replacingOccurrences(of: #""size":2"#, with: #""size":3"#)),
+                                      contentType: nil)
+        }
         let stored = try await api.putManifest(.tag("v1"), bytes: ByteBuffer(string: manifest), contentType: nil)
         #expect(stored.record.digest == Digest.of(Array(manifest.utf8)) && stored.subject == nil)
         let byTag = try await api.manifest(.tag("v1"), wantBody: true)

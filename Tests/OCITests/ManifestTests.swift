@@ -34,6 +34,19 @@ import Testing
         #expect(throws: RegistryError.self) { try ManifestSummary(parsing: Array(json.utf8), contentType: nil) }
     }
 
+    /// A size is a byte count; clients size downloads by it and check what arrives against it.
+    @Test func rejectsNegativeSizes() {
+        let layer = """
+        {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+         "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(d1)","size":10},
+         "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"\(d2)","size":-1}]}
+        """
+        let child = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"\#(d1)","size":-5}]}"#
+        for json in [layer, child] {
+            #expect(throws: RegistryError.self) { try ManifestSummary(parsing: Array(json.utf8), contentType: nil) }
+        }
+    }
+
     @Test func rejectsContentTypeDisagreeingWithDocument() {
         let json = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#
         #expect(throws: RegistryError.self) {

@@ -195,6 +195,52 @@ func basic(_ password: String) -> String {
 @Suite struct EndpointTableTests {
     /// Every endpoint of the table shared with the CLI is routed: behind the admin token it
     /// answers 401 without one, where a path the table does not have answers 404.
+    /// What no route takes is answered in the API's error format: a method the registry API does
+    /// not have is 405 `UNSUPPORTED` in OCI error JSON; an unknown admin path is a JSON 404.
+    @Test func unmatchedRequestsAnswerInTheAPIsErrorFormat() async throws {
+        try await withServer { client, token in
+            for method in [HTTPRequest.Method.options, HTTPRequest.Method(rawValue: "PROPFIND")!, .trace] {
+                try await client.execute(uri: "/v2/acme/app/manifests/1.0", method: method) {
+                    #expect($0.status == .methodNotAllowed, "\(method)")
+                    #expect(errorCode($0.body) == "UNSUPPORTED")
+                    #expect($0.headers[.allow]?.contains("PATCH") == true)
+                }
+            }
+            let admin: HTTPFields = [.authorization: "Bearer " + token]
+            for (uri, method) in [("/api/v1/nope", HTTPRequest.Method.get), ("/api/v1/apps", .put)] {
+                try await client.execute(uri: uri, method: method, headers: admin) {
+                    #expect($0.status == .notFound)
+                    #expect((json($0.body)["error"] as? String)?.contains("no endpoint \(method) \(uri)") == true, "\(String(buffer: $0.body))")
+                }
+            }
+        }
+    }
+
+    /// A `Content-Range` that is no range is refused (416), not taken as no range at all.
+    @Test func aMalformedContentRangeIsRefused() async throws {
+        try await withServer { client, token in
+            let admin: HTTPFields = [.authorization: "Bearer " + token, .contentType: "application/json"]
+            try await client.execute(uri: "/api/v1/apps", method: .post, headers: admin, body: ByteBuffer(string: #"{"slug":"acme"}"#)) {
+                #expect($0.status == .created)
+            }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post, headers: [.authorization: basic(token)]) {
+                #expect($0.status == .accepted)
+                return $0.headers[.location] ?? ""
+            }
+            for range in ["abc", "5-2", "-3", "0-"] {
+                try await client.execute(uri: location, method: .patch, headers: [.authorization: basic(token), .contentRange: range],
+                                         body: ByteBuffer(string: "hello")) {
+                    #expect($0.status == .rangeNotSatisfiable, "\(range)")
+                    #expect(errorCode($0.body) == "RANGE_INVALID")
+                }
+            }
+            try await client.execute(uri: location, method: .patch, headers: [.authorization: basic(token), .contentRange: "0-4"],
+                                     body: ByteBuffer(string: "hello")) {
+                #expect($0.status == .accepted)
+            }
+        }
+    }
+
     @Test func everyEndpointOfTheTableIsRouted() async throws {
         try await withServer { client, _ in
             try await client.execute(uri: "/api/v1/no-such-endpoint", method: .get) { #expect($0.status == .notFound) }
