@@ -207,3 +207,24 @@ def test_a_chart_whose_values_are_a_list_is_refused_at_release(portcullis, tmp_p
     res = portcullis.cli("release", "create", "--app", app, "--chart", str(tgz), "--version", "0.1.0", "--promote", "Stable")
     assert res.code != 0 and "values.yaml is not a mapping" in res.err and "cannot be delivered" in res.err, res.describe()
     assert "SEQUENCE" not in res.out
+
+
+def test_requests_that_would_do_nothing_or_be_unusable_are_refused(portcullis, tmp_path):
+    """Each once answered 2xx and did nothing useful: a chart repository made public (charts are
+    built per license), a vendor token without a name, an image search of an unknown kind, a
+    page size of -1."""
+    from portcullis_testkit.helm import Vendor, package_chart
+
+    app = portcullis.create_app()["slug"]
+    Vendor(portcullis, app).create_release(package_chart(tmp_path / "chart", "0.5.0"), "0.5.0", promote="Unstable")
+    admin = {"Authorization": f"Bearer {portcullis.admin_token}"}
+    cases = [
+        ("POST", "/api/v1/public-repositories", {"name": f"{app}/unstable/slackernews"}, "chart repository"),
+        ("POST", "/api/v1/tokens", {"name": "  ", "scope": "read"}, "needs a name"),
+        ("POST", "/api/v1/images/find", {"yaml": "image: nginx\n", "kind": "x"}, "kind must be"),
+        ("GET", "/api/v1/audit?limit=-1", None, "?limit must be"),
+    ]
+    for method, path, body, said in cases:
+        r = requests.request(method, portcullis.url + path, json=body, headers=admin, timeout=30)
+        assert r.status_code == 400 and said in r.json().get("error", ""), f"{method} {path}: {r.status_code} {r.text[:300]}"
+    assert f"{app}/unstable/slackernews" not in portcullis.cli_ok("repo", "ls").out

@@ -132,7 +132,10 @@ extension ControlPlane {
             throw ControlPlaneError.invalid("public repositories are vendor repositories <app>/<repo>; "
                                             + "proxied ones are public through `registry add --anonymous-pull`")
         }
-        _ = try await app(slug: String(parts[0]))
+        let app = try await app(slug: String(parts[0]))
+        if isPublic, try await catalog.chartRepository(appID: app.id, path: parts.dropFirst().map(String.init)) != nil {
+            throw ControlPlaneError.invalid("\(parsed) is a chart repository: charts are built for each customer's license and are never public")
+        }
         try await store.setPublic(parsed.description, isPublic)
         logger.info("repository visibility changed", metadata: ["repository": "\(parsed)", "public": "\(isPublic)"])
     }

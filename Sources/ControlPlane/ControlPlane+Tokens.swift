@@ -4,6 +4,9 @@ import Storage
 extension ControlPlane {
     /// Creates a vendor API token; the secret is returned here once and never stored readable.
     public func createToken(name: String, scope: String?) async throws -> (record: VendorTokenRecord, secret: String) {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ControlPlaneError.invalid("a token needs a name (what uses it, e.g. ci-pushes), to tell it apart when revoking")
+        }
         guard let scope = VendorTokenRecord.Scope(rawValue: scope ?? "push") else {
             throw ControlPlaneError.invalid("scope must be read or push")
         }

@@ -29,7 +29,9 @@ public struct ByteRange: Equatable, Sendable {
         let first = spec[..<dash].trimmingSpaces
         let last = spec[spec.index(after: dash)...].trimmingSpaces
         if first.isEmpty {
-            guard let suffix = Int64(last), suffix > 0 else { return last.isEmpty ? .whole : .unsatisfiable }
+            // A suffix longer than any Int64 is still longer than the entity: all of it.
+            let suffix = Int64(last) ?? (!last.isEmpty && last.allSatisfy({ $0.isASCII && $0.isNumber }) ? Int64.max : nil)
+            guard let suffix, suffix > 0 else { return last.isEmpty ? .whole : .unsatisfiable }
             guard length > 0 else { return .unsatisfiable }
             return .partial(ByteRange(start: max(0, length - suffix), end: length - 1))
         }

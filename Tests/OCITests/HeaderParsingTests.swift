@@ -8,6 +8,8 @@ import Testing
         #expect(ByteRange.parse("bytes=-100", length: 1000) == .partial(ByteRange(start: 900, end: 999)))
         #expect(ByteRange.parse("bytes=990-5000", length: 1000) == .partial(ByteRange(start: 990, end: 999)))
         #expect(ByteRange.parse("bytes=-5000", length: 1000) == .partial(ByteRange(start: 0, end: 999)))
+        #expect(ByteRange.parse("bytes=-99999999999999999999", length: 1000) == .partial(ByteRange(start: 0, end: 999)),
+                "a suffix past Int64 is still all of it")
     }
 
     @Test func unsatisfiableAndIgnored() {

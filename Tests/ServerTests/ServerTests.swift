@@ -207,6 +207,12 @@ func basic(_ password: String) -> String {
                 }
             }
             let admin: HTTPFields = [.authorization: "Bearer " + token]
+            for query in ["limit=-1", "limit=0", "limit=abc"] {
+                try await client.execute(uri: "/api/v1/audit?\(query)", method: .get, headers: admin) {
+                    #expect($0.status == .badRequest, "\(query)")
+                    #expect((json($0.body)["error"] as? String)?.contains("?limit must be a whole number") == true)
+                }
+            }
             for (uri, method) in [("/api/v1/nope", HTTPRequest.Method.get), ("/api/v1/apps", .put)] {
                 try await client.execute(uri: uri, method: method, headers: admin) {
                     #expect($0.status == .notFound)

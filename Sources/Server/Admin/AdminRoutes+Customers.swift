@@ -50,12 +50,12 @@ extension AdminRoutes {
             return files.map { MirrorHostsBody(host: $0.host, path: $0.path, contents: $0.contents) }
         }
         route(API.customerPullSummary, on: api) { call in
-            let days = summaryDays(call)
+            let days = try summaryDays(call)
             let counts = try await control.pullCounts(customerID: try call.parameter("id"), days: days)
             return PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: false)
         }
         route(API.pullSummary, on: api) { call in
-            let days = summaryDays(call)
+            let days = try summaryDays(call)
             let counts = try await control.pullCounts(customerID: nil, days: days)
             return PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: days, byCustomer: true)
         }
@@ -64,7 +64,7 @@ extension AdminRoutes {
                 .map(InstanceBody.init)
         }
         route(API.customerPulls, on: api) { call in
-            let limit = call.query("limit").flatMap { Int($0) } ?? 100
+            let limit = try call.count("limit", fallback: 100, in: 1...10_000)
             return try await control.pulls(customerID: try call.parameter("id"), limit: limit).map(PullBody.init)
         }
     }
@@ -87,8 +87,8 @@ extension PullBody {
 }
 
 /// `?days=N`, 1 to 366, 14 when not given.
-private func summaryDays(_ call: APICall<Nothing>) -> Int {
-    min(max(call.query("days").flatMap { Int($0) } ?? 14, 1), 366)
+private func summaryDays(_ call: APICall<Nothing>) throws -> Int {
+    try call.count("days", fallback: 14, in: 1...366)
 }
 
 extension PullSummaryBody.Count {

@@ -15,6 +15,9 @@ extension AdminRoutes {
         }
         route(API.findImages, on: api) { call in
             let body = call.body
+            guard body.kind == nil || body.kind == "values" || body.kind == "manifests" else {
+                throw AdminError.badRequest("kind must be values or manifests")
+            }
             let found = try control.findImages(yaml: body.yaml, values: body.kind == "values", name: body.name ?? "input.yaml")
             return found.map { FoundImage(file: $0.file, line: $0.line, image: $0.reference.description, context: $0.context) }
         }

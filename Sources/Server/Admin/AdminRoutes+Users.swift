@@ -23,7 +23,7 @@ extension AdminRoutes {
             return Nothing()
         }
         route(API.audit, on: api) { call in
-            let limit = call.query("limit").flatMap { Int($0) } ?? 200
+            let limit = try call.count("limit", fallback: 200, in: 1...1000)
             return try await control.auditEvents(limit: limit).map {
                 AuditBody(at: $0.at, actor: $0.actor, action: $0.action, subject: $0.subject)
             }

@@ -17,7 +17,7 @@ extension AdminRoutes {
             return Nothing()
         }
         route(API.webhookDeliveries, on: api) { call in
-            let limit = call.query("limit").flatMap { Int($0) } ?? 100
+            let limit = try call.count("limit", fallback: 100, in: 1...1000)
             return try await control.webhookDeliveries(id: try call.parameter("id"), limit: limit).map {
                 WebhookDeliveryBody(eventId: $0.eventID, event: $0.event, attempt: $0.attempt, status: $0.status, error: $0.error, at: $0.at)
             }

@@ -98,6 +98,16 @@ struct APICall<Body: Sendable>: Sendable {
         request.uri.queryParameters[name[...]].map(String.init)
     }
 
+    /// A whole-number query parameter within `range`, `fallback` when absent; anything else is
+    /// refused, not quietly clamped.
+    func count(_ name: String, fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = query(name) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw AdminError.badRequest("?\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
     /// Every value of a repeated query parameter.
     func queryAll(_ name: String) -> [String] {
         request.uri.queryParameters.getAll(name).map { String($0) }
