@@ -45,7 +45,26 @@ public enum APICoding {
 
     public static var decoder: JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = try? Date.ISO8601FormatStyle().parse(text), isCalendarDate(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text)")
+            }
+            return date
+        }
         return d
+    }
+
+    /// Whether the `YYYY-MM-DD` a time starts with is a day of the calendar: the ISO 8601 parser
+    /// rolls 2030-02-30 over into March, which would store a date nobody typed.
+    static func isCalendarDate(_ text: String) -> Bool {
+        let parts = text.prefix(10).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month) else {
+            return false
+        }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 }
