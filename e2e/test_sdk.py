@@ -869,3 +869,50 @@ def test_the_sdk_image_is_pushed_by_the_vendor_and_pulled_by_anyone(server, tmp_
     inspected = skopeo_inspect_raw(f"{server.host}/library/portcullis-sdk-image:{version}", None)
     assert inspected.returncode == 0, f"anonymous pull of the SDK image failed:\n{inspected.stderr}"
     assert json.loads(inspected.stdout) == json.loads(image.top_bytes()), "the pulled manifest is not the pushed one"
+
+
+# ------------------------------------------------------------------ what the application sets
+def test_what_no_check_in_could_carry_is_refused_when_set(server, licensed, sdk_factory):
+    """A NUL in a metric once made every later check-in fail (Portcullis refuses it) while the SDK had
+    answered 200; a metric named ``a/b`` could never be removed by name. Both are refused when set,
+    by the rules Portcullis checks reports with; a name with a space is fine, and is removed by its
+    percent-encoded name."""
+    customer, text, _ = licensed
+    sdk = sdk_factory(text, endpoint=server.url)
+    for body in ({"data": {"plan": "go\u0000ld"}}, {"data": {"a/b": 1}}, {"data": {"": 1}}):
+        r = sdk.send("POST", "/api/v1/app/custom-metrics", body)
+        assert r.status_code == 400 and "error" in r.json(), f"{body}: {r.status_code} {r.text}"
+    r = sdk.send("POST", "/api/v1/app/instance-tags", {"data": {"tags": {"env": "pr\u0000od"}}})
+    assert r.status_code == 400, r.text
+    r = sdk.send("POST", "/api/v1/app/custom-metrics", {"data": {"active users": 3}})
+    assert r.status_code == 200 and r.json() == {"active users": 3}, r.text
+    r = sdk.request("DELETE", "/api/v1/app/custom-metrics/active%20users")
+    assert r.status_code == 204, r.text
+    assert sdk.json("/api/v1/license/fields/se%61ts")["value"] == SEATS
+
+
+def test_an_unresponsive_portcullis_does_not_hold_up_the_application(licensed, sdk_factory):
+    """Egress dropped in the cluster: Portcullis accepts connections and never answers. A license
+    question waits at most a couple of seconds for it, and the ones after do not wait at all."""
+    import socket as socketlib
+
+    _, text, _ = licensed
+    silent = socketlib.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        sdk = sdk_factory(text, endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", wait=False)
+        wait_until(lambda: sdk.get("/healthz").status_code == 200, timeout=30, interval=0.1,
+                   message=lambda: f"the SDK never answered /healthz:\n{sdk.log_tail()}")
+        started = time.monotonic()
+        first = sdk.json("/api/v1/license/info")
+        took_first = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(5):
+            assert sdk.json("/api/v1/license/fields/seats")["value"] == SEATS
+        took_next = time.monotonic() - started
+    finally:
+        silent.close()
+    assert first["source"] in ("injected", "cache") and first["status"] == "active", first
+    assert took_first < 5, f"the first answer waited {took_first:.1f} s for a silent Portcullis"
+    assert took_next < 2, f"five more answers took {took_next:.1f} s: each asked the silent Portcullis again"

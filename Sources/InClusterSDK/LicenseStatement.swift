@@ -3,7 +3,7 @@ import PortcullisAPI
 
 /// Where the license the SDK answers with came from.
 public enum LicenseSource: String, Codable, Sendable {
-    /// Fetched from Portcullis for this answer.
+    /// Fetched from Portcullis for this answer, or for one moments before (`LicenseRefreshSchedule`).
     case portcullis
     /// The last copy Portcullis gave, kept in the state directory (Portcullis unreachable now).
     case cache
@@ -32,7 +32,9 @@ public struct LicenseInfoBody: Codable, Sendable, Equatable {
 /// What the SDK says about the license, worked out from what it has: the document injected at
 /// install (checked once at start), and the latest answer from Portcullis, if any. Fields whose
 /// signatures do not verify are never answered as the license's; an answer from Portcullis for
-/// another license is ignored; a license past its expiry is expired whatever a copy says.
+/// another license is ignored; a license past its expiry is expired whatever a copy says. What
+/// the signed document says (customer, channel, type, expiry) is taken from it, never from the
+/// unsigned answer around it, which anyone who can write the state directory can edit.
 public struct LicenseStatement: Sendable, Equatable {
     public var info: LicenseInfoBody
     /// Fields whose signatures verify.
@@ -46,13 +48,14 @@ public struct LicenseStatement: Sendable, Equatable {
         var fields: [String: LicenseFieldValueBody]
         if let (body, source) = latest, let fetched = try? verifier.document(body.document),
            fetched.customerID == injected.customerID, fetched.appSlug == injected.appSlug {
-            let expired = body.status == "expired" || body.expiresAt.map { $0 <= now } == true
-            let status = body.status == "archived" ? "archived" : expired ? "expired" : body.status
-            info = LicenseInfoBody(licenseID: configuration.licenseID, appSlug: body.appSlug, appName: body.appName,
-                                   customerID: body.customerID, customerName: body.customerName, customerEmail: body.customerEmail,
-                                   channelID: body.channelID ?? configuration.channelID, channelName: body.channelName,
-                                   licenseType: body.licenseType, expiresAt: body.expiresAt, status: status, isExpired: status == "expired",
-                                   source: source)
+            let expiresAt = fetched.expiresAt
+            let expired = body.status == "expired" || expiresAt.map { $0 <= now } == true
+            let status = body.status == "archived" ? "archived" : expired ? "expired" : "active"
+            info = LicenseInfoBody(licenseID: configuration.licenseID, appSlug: fetched.appSlug, appName: body.appName,
+                                   customerID: fetched.customerID, customerName: fetched.spec["customerName"] ?? "",
+                                   customerEmail: body.customerEmail, channelID: body.channelID ?? configuration.channelID,
+                                   channelName: fetched.spec["channel"] ?? "", licenseType: fetched.spec["licenseType"] ?? "",
+                                   expiresAt: expiresAt, status: status, isExpired: status == "expired", source: source)
             fields = body.fields
         } else {
             let expiresAt = injected.expiresAt

@@ -23,6 +23,8 @@ public struct PortcullisLink: Sendable {
         self.licenseID = licenseID
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(15))
+        // Refused is an answer: said at once, not retried until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         if let caCertificate {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(caCertificate)

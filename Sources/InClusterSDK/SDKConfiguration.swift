@@ -83,6 +83,18 @@ public struct SDKConfiguration: Sendable {
             throw Invalid(description: "the configuration has no license: was the chart pulled from Portcullis with a license?")
         }
         guard !configuration.publicKey.isEmpty else { throw Invalid(description: "the configuration has no publicKey") }
+        // What would make every check-in fail is refused at start, where someone reads it.
+        if let instanceID = configuration.instanceID, let problem = InstanceReportRules.problem(name: instanceID, what: "instanceID") {
+            throw Invalid(description: problem)
+        }
+        if !configuration.isAirgap {
+            guard !configuration.licenseID.isEmpty else {
+                throw Invalid(description: "the configuration has no licenseID: was the chart pulled from Portcullis with a license?")
+            }
+            guard !configuration.endpoint.isEmpty else {
+                throw Invalid(description: "the configuration has no portcullisEndpoint; set isAirgap: true to run without one")
+            }
+        }
         return configuration
     }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PortcullisAPI
 import ServiceLifecycle
+import Synchronization
 
 /// `GET /api/v1/app/info`.
 struct AppInfoBody: Codable, Sendable {
@@ -53,6 +54,14 @@ public final class SDKService: Sendable {
     let cluster: ClusterFacts
     let logger: Logger
 
+    /// The license as Portcullis last gave it to this process, and when to ask again.
+    private struct Fetching {
+        var schedule = LicenseRefreshSchedule()
+        var running: Task<Void, Never>?
+        var fetched: SDKLicenseBody?
+    }
+    private let fetching = Mutex(Fetching())
+
     public init(configuration: SDKConfiguration, stateDirectory: String, caCertificate: String?, cluster: ClusterFacts, logger: Logger) throws {
         self.configuration = configuration
         verifier = try LicenseVerifier(publicKeyPEM: configuration.publicKey)
@@ -64,24 +73,59 @@ public final class SDKService: Sendable {
         self.logger = logger
     }
 
-    /// The license as it stands: asked of Portcullis (online), else its last answer, else what was injected.
-    func statement(refresh: Bool = true) async -> LicenseStatement {
+    /// The license as it stands: as Portcullis gave it within `LicenseRefreshSchedule.freshFor`
+    /// (asked now when it is time, see there), else its last answer kept in the state directory,
+    /// else what was injected. In air-gap mode only what was injected.
+    func statement() async -> LicenseStatement {
         var latest: (SDKLicenseBody, LicenseSource)?
-        if let link, refresh {
-            do {
-                let body = try await link.license()
-                if (try? verifier.document(body.document))?.customerID == injected.customerID {
-                    try? await state.keep(license: body)
-                    latest = (body, .portcullis)
-                } else {
-                    logger.warning("Portcullis answered a license this SDK cannot verify as its own; ignored")
-                }
-            } catch {
-                logger.info("license refresh failed; answering from the last copy", metadata: ["error": "\(error)"])
+        if let link {
+            let (decision, running) = fetching.withLock { memory -> (LicenseRefreshSchedule.Decision, Task<Void, Never>?) in
+                let decision = memory.schedule.decide(now: Date())
+                if decision == .startFetch { memory.running = Task { await self.fetchLicense(link) } }
+                return (decision, memory.running)
             }
+            if decision != .answerFromKept, let running { await Self.wait(for: running, atMost: LicenseRefreshSchedule.patience) }
+            latest = fetching.withLock { memory in
+                memory.schedule.isFresh(now: Date()) ? memory.fetched.map { ($0, .portcullis) } : nil
+            }
+            if latest == nil, let kept = await state.license { latest = (kept, .cache) }
         }
-        if latest == nil, let kept = await state.license { latest = (kept, .cache) }
         return LicenseStatement.compose(configuration, injected: injected, verifier: verifier, latest: latest, now: Date())
+    }
+
+    /// One fetch of the license; its result is what the questions that follow are answered with.
+    private func fetchLicense(_ link: PortcullisLink) async {
+        var body: SDKLicenseBody?
+        do {
+            let answer = try await link.license()
+            if (try? verifier.document(answer.document))?.customerID == injected.customerID {
+                body = answer
+                try? await state.keep(license: answer)
+            } else {
+                logger.warning("Portcullis answered a license this SDK cannot verify as its own; ignored")
+            }
+        } catch {
+            logger.info("license refresh failed; answering from the last copy", metadata: ["error": "\(error)"])
+        }
+        fetching.withLock { memory in
+            if let body { memory.fetched = body }
+            memory.schedule.finished(succeeded: body != nil, at: Date())
+            memory.running = nil
+        }
+    }
+
+    /// Waits for `task` at most `limit`; the task itself goes on either way. (A task group would
+    /// not do: it waits for all its children, and waiting on a task's value ignores cancellation.)
+    static func wait(for task: Task<Void, Never>, atMost limit: Duration) async {
+        final class FirstOnly: Sendable {
+            let resumed = Mutex(false)
+            func claim() -> Bool { resumed.withLock { was in defer { was = true }; return !was } }
+        }
+        let first = FirstOnly()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Task { await task.value; if first.claim() { continuation.resume() } }
+            Task { try? await Task.sleep(for: limit); if first.claim() { continuation.resume() } }
+        }
     }
 
     var placement: RunningRelease {
@@ -118,7 +162,7 @@ public final class SDKService: Sendable {
         api.get("/license/info") { _, _ in try Self.json(await self.statement().info) }
         api.get("/license/fields") { _, _ in try Self.json(await self.statement().fields) }
         api.get("/license/fields/:name") { _, context in
-            let name = try context.parameters.require("name")
+            let name = Self.decoded(try context.parameters.require("name"))
             let statement = await self.statement()
             if let field = statement.fields[name] { return try Self.json(field) }
             if statement.tampered.contains(name) {
@@ -155,7 +199,7 @@ public final class SDKService: Sendable {
             try await self.metrics(request, context) { try await self.state.mergeMetrics($0) }
         }
         api.delete("/app/custom-metrics/:key") { _, context in
-            guard try await self.state.removeMetric(try context.parameters.require("key")) else {
+            guard try await self.state.removeMetric(Self.decoded(try context.parameters.require("key"))) else {
                 return Self.error(.notFound, "no such metric")
             }
             self.reportSoon()
@@ -165,6 +209,11 @@ public final class SDKService: Sendable {
             let body: TagsRequest
             do { body = try await Self.decode(TagsRequest.self, request, context) } catch let error as SDKError {
                 return Self.error(error.status, error.message)
+            }
+            for (name, value) in body.data.tags {
+                if let problem = InstanceReportRules.problem(name: name, what: "tag name") ?? InstanceReportRules.problem(value: value, what: "tag \(name)") {
+                    return Self.error(.badRequest, problem)
+                }
             }
             try await self.state.setTags(body.data.tags, force: body.data.force ?? false)
             self.reportSoon()
@@ -180,6 +229,12 @@ public final class SDKService: Sendable {
             return Self.error(error.status, error.message)
         }
         guard !body.data.isEmpty else { return Self.error(.badRequest, "data must name at least one metric") }
+        for (name, value) in body.data {
+            if let problem = InstanceReportRules.problem(name: name, what: "metric name") { return Self.error(.badRequest, problem) }
+            if case .string(let text) = value, let problem = InstanceReportRules.problem(value: text, what: "metric \(name)") {
+                return Self.error(.badRequest, problem)
+            }
+        }
         try await apply(body.data)
         reportSoon()
         return try Self.json(await state.metrics)
@@ -192,6 +247,11 @@ public final class SDKService: Sendable {
         } catch {
             throw SDKError(status: .badRequest, message: "the body must be {\"data\": …} with scalar values (numbers, booleans, strings)")
         }
+    }
+
+    /// A path parameter as the application meant it (`se%61ts` is `seats`).
+    static func decoded(_ parameter: String) -> String {
+        parameter.removingPercentEncoding ?? parameter
     }
 
     static func json(_ value: some Encodable) throws -> Response {

@@ -125,6 +125,41 @@ public struct SDKUpdatesBody: Codable, Sendable, Equatable {
 }
 
 /// `POST /sdk/v1/instances`: one check-in of an instance.
+/// What an instance report may carry, said once: Portcullis refuses a report against these rules,
+/// and the SDK refuses what the application sets against the same rules, so a value no report
+/// could carry is refused when it is set, not at every check-in after.
+public enum InstanceReportRules {
+    /// Instance IDs, metric names and tag names: 1 to 128 characters, no control characters,
+    /// no `/` (a metric is removed by its name in a URL path).
+    public static func problem(name: String, what: String) -> String? {
+        guard (1...128).contains(name.count) else { return "\(what) must be 1 to 128 characters" }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "/" }) else {
+            return "\(what) \(name.debugDescription) holds a control character or a /"
+        }
+        return nil
+    }
+
+    /// Metric and tag values: no NUL (no database keeps one), at most 4096 characters.
+    public static func problem(value: String, what: String) -> String? {
+        guard value.count <= 4096 else { return "\(what) is longer than 4096 characters" }
+        guard !value.unicodeScalars.contains("\0") else { return "\(what) holds a NUL character" }
+        return nil
+    }
+
+    /// The first problem of a report's instance ID, metrics or tags.
+    public static func problem(of report: InstanceReport) -> String? {
+        if let problem = problem(name: report.instanceID, what: "instanceID") { return problem }
+        for (name, value) in report.customMetrics ?? [:] {
+            if let problem = problem(name: name, what: "metric name") { return problem }
+            if case .string(let text) = value, let problem = problem(value: text, what: "metric \(name)") { return problem }
+        }
+        for (name, value) in report.tags ?? [:] {
+            if let problem = problem(name: name, what: "tag name") ?? problem(value: value, what: "tag \(name)") { return problem }
+        }
+        return nil
+    }
+}
+
 public struct InstanceReport: Codable, Sendable, Equatable {
     public var instanceID: String
     /// The app the SDK believes it belongs to; refused when it is not the license's.

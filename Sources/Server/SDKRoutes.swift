@@ -32,9 +32,7 @@ struct SDKRoutes {
         }
         route(SDKAPI.instances, on: sdk, reportingFor: { $0.appSlug ?? "" }) { call, license in
             let report = call.body
-            guard !report.instanceID.isEmpty, report.instanceID.count <= 128 else {
-                throw HTTPError(.badRequest, message: "instanceID must be 1 to 128 characters")
-            }
+            if let problem = InstanceReportRules.problem(of: report) { throw HTTPError(.badRequest, message: problem) }
             try await c.control.recordCheckIn(license, InstanceRecord(
                 customerID: license.customerID, instanceID: report.instanceID, appID: license.appID, clusterID: report.clusterID,
                 firstSeenAt: Date(), lastCheckinAt: Date(), versionLabel: report.versionLabel, releaseSequence: report.releaseSequence,

@@ -53,6 +53,7 @@ struct SignedFixture {
             releaseSequence: 5
             versionLabel: 1.2.0
             reportInterval: 15m
+            portcullisEndpoint: https://registry.example
             """)
         configuration.license = document
         configuration.publicKey = publicKeyPEM
@@ -157,6 +158,27 @@ struct SignedFixture {
         #expect(fromCache.info.source == .cache)
     }
 
+    /// The state directory's copy is the unsigned answer around a signed document: whoever can
+    /// edit it must not be able to make an expired license active, or rename its customer.
+    @Test func anEditedCopyCannotReviveAnExpiredLicense() throws {
+        let fixture = try SignedFixture()
+        let document = try fixture.document(fields: ["expires_at": "2026-06-01T00:00:00Z"])
+        let configuration = try fixture.configuration(document: document, fields: [:])
+        let verifier = try LicenseVerifier(publicKeyPEM: fixture.publicKeyPEM)
+        var edited = body(fixture, document: document, status: "active", expiresAt: ISO8601DateFormatter().date(from: "2099-01-01T00:00:00Z"))
+        edited.customerName = "Evil"
+        edited.channelName = "Beta"
+        edited.licenseType = "community"
+        let statement = LicenseStatement.compose(configuration, injected: try verifier.document(document), verifier: verifier,
+                                                 latest: (edited, .cache), now: now)
+        #expect(statement.info.status == "expired" && statement.info.isExpired)
+        #expect(statement.info.expiresAt == ISO8601DateFormatter().date(from: "2026-06-01T00:00:00Z"))
+        #expect(statement.info.customerName == "Big Bank")
+        #expect(statement.info.channelName == "Stable")
+        #expect(statement.info.licenseType == "paid")
+        #expect(statement.info.source == .cache)
+    }
+
     @Test func portcullisArchivingTheLicenseIsAnswered() throws {
         let fixture = try SignedFixture()
         let document = try fixture.document(fields: [:])
@@ -214,6 +236,18 @@ struct SignedFixture {
         #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse("publicKey: PEM\n") }
         #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse("license: x\n") }
         #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse("license: x\npublicKey: y\nreportInterval: often\n") }
+    }
+
+    /// What would make every check-in fail is refused at start, where someone reads it.
+    @Test func refusesAtStartWhatEveryReportWouldFailOn() {
+        let base = "license: x\npublicKey: y\n"
+        let online = base + "licenseID: lic_1\nportcullisEndpoint: https://r.example\n"
+        #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse(base + "portcullisEndpoint: https://r.example\n") }
+        #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse(base + "licenseID: lic_1\n") }
+        #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse(online + "instanceID: \(String(repeating: "i", count: 129))\n") }
+        #expect(throws: SDKConfiguration.Invalid.self) { try SDKConfiguration.parse(online + "instanceID: ../../x\n") }
+        #expect((try? SDKConfiguration.parse(online + "instanceID: prod-eu-1\n"))?.instanceID == "prod-eu-1")
+        #expect((try? SDKConfiguration.parse(base + "isAirgap: true\n")) != nil, "air-gapped: no license ID or endpoint needed")
     }
 
     @Test func durations() {
