@@ -66,6 +66,67 @@ def test_the_cli_and_plain_clients_verify_the_chain(tls_server, tls_tenant, ca):
     assert trusted.returncode == 0 and tls_tenant.app in trusted.stdout, trusted.stderr
 
 
+def test_the_cli_says_what_is_wrong_with_a_tls_setup_at_once(tls_server, ca, tmp_path):
+    """The mistakes people make reaching a TLS server, each said in words (no TLS library's type
+    names, error codes or build paths) and at once, not after retrying for the connect timeout."""
+    import time
+
+    plain = PortcullisServer(tmp_path / "plain").start()
+    try:
+        not_pem = tmp_path / "ca.txt"
+        not_pem.write_text("this is not a certificate\n")
+        https_port = tls_server.url.rsplit(":", 1)[1]
+        cases = [
+            ({"PORTCULLIS_API_URL": tls_server.url}, ["--ca-cert", str(not_pem)], "holds no PEM certificate"),
+            ({"PORTCULLIS_API_URL": tls_server.url}, ["--ca-cert", str(tmp_path / "missing.pem")], "cannot read the CA certificate"),
+            ({"PORTCULLIS_API_URL": tls_server.url}, [], "pass --ca-cert"),
+            ({"PORTCULLIS_API_URL": "https://" + plain.host}, ["--ca-cert", str(ca.cert_path)], "does not answer TLS"),
+            ({"PORTCULLIS_API_URL": f"http://127.0.0.1:{https_port}"}, [], "if it serves HTTPS, give the URL as https://"),
+            ({"PORTCULLIS_API_URL": tls_server.url + "/api/v1"}, ["--ca-cert", str(ca.cert_path)], "not the server's base URL"),
+        ]
+        for env, args, said in cases:
+            started = time.monotonic()
+            res = subprocess.run([str(tls_server.binary), "app", "ls", *args], capture_output=True, text=True, timeout=60,
+                                 env={"PORTCULLIS_API_TOKEN": tls_server.admin_token, "SSL_CERT_FILE": "", **env})
+            took = time.monotonic() - started
+            assert res.returncode == 1 and said in res.stderr, f"{env} {args}: rc={res.returncode}\n{res.stderr}"
+            for internal in ("NIOSSL", "HTTPClientError", "BoringSSL", ".build/", "Usage:"):
+                assert internal not in res.stderr, f"{internal} in: {res.stderr}"
+            assert took < 5, f"{env} {args}: took {took:.1f} s"
+        # SSL_CERT_FILE is for TLS: a plain-HTTP server is reached whatever it names.
+        ok = subprocess.run([str(plain.binary), "app", "ls"], capture_output=True, text=True, timeout=60,
+                            env={"PORTCULLIS_API_URL": plain.url, "PORTCULLIS_API_TOKEN": plain.admin_token, "SSL_CERT_FILE": "/nonexistent"})
+        assert ok.returncode == 0, ok.stderr
+    finally:
+        plain.stop()
+
+
+def test_behind_a_load_balancer_the_operator_is_told_to_set_the_public_url(tmp_path):
+    """Without --public-url clients are told the listen address whatever Host they used; a request
+    for another host makes the server say so, once, with the setting that fixes it. With a public
+    HTTPS URL (TLS ended in front), the portal's cookies are Secure."""
+    srv = PortcullisServer(tmp_path / "behind").start()
+    try:
+        for _ in range(3):
+            r = requests.get(srv.url + "/v2/", headers={"Host": "registry.example.com"}, timeout=10)
+            assert r.status_code == 401 and f'realm="http://{srv.host}/v2/token"' in r.headers["WWW-Authenticate"], r.headers
+        wait_until(lambda: "registry.example.com" in srv.log_text(), timeout=10, message=lambda: srv.log_text()[-2000:])
+        warned = [ln for ln in srv.log_text().splitlines() if "registry.example.com" in ln and "public-url" in ln]
+        assert len(warned) == 1, warned
+    finally:
+        srv.stop()
+    fronted = PortcullisServer(tmp_path / "fronted", extra_args=["--public-url", "https://registry.example.com"]).start()
+    try:
+        page = requests.get(fronted.url + "/account", timeout=10)
+        cookies = [v for k, v in page.headers.items() if k.lower() == "set-cookie"]
+        assert cookies and all("Secure" in c for c in cookies), cookies
+        r = requests.get(fronted.url + "/v2/", timeout=10)
+        assert 'realm="https://registry.example.com/v2/token"' in r.headers["WWW-Authenticate"], r.headers
+        assert "public-url" not in fronted.log_text()
+    finally:
+        fronted.stop()
+
+
 def test_skopeo_verifies_and_pulls(tls_server, tls_tenant, cert_dir, tmp_path):
     src = f"docker://{tls_tenant.ref(catalog.THREE_REPO, catalog.TAG)}"
     creds = f"any:{tls_tenant.license_id}"

@@ -48,7 +48,7 @@ public enum ServeOptions {
         .init("listen", "--listen", env: "PORTCULLIS_LISTEN", default: "127.0.0.1:8080", "address to listen on (host:port)"),
         .init("dataDir", "--data-dir", env: "PORTCULLIS_DATA_DIR", default: "./portcullis-data", "SQLite database, blob cache, keys"),
         .init("publicURL", "--public-url", env: "PORTCULLIS_PUBLIC_URL", example: "https://registry.example.com",
-              "scheme and host clients use, in pull secrets and token realms (default: each request's Host)"),
+              "scheme and host clients use, in pull secrets, token realms and the portals (default: the listen address; set it behind a load balancer, a proxy or a DNS name)"),
         .init("advertiseURL", "--advertise-url", env: "PORTCULLIS_ADVERTISE_URL", example: "http://10.0.3.7:8080",
               "with a database: the URL other replicas reach this one at, to stream a blob it is still fetching from upstream (default: the listen address when it names one host; a wildcard listen address advertises none, and the others wait for the blob to reach the object store)"),
         .init("tlsCert", "--tls-cert", env: "PORTCULLIS_TLS_CERT", example: "/etc/portcullis/tls.crt",

@@ -190,6 +190,7 @@ public enum PortcullisServer {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.add(middleware: UnmatchedRequestMiddleware())
+        router.add(middleware: ForeignHostNotice(configuration: c.configuration, domains: c.domains, logger: c.logger))
         router.get("/healthz") { _, _ in "ok\n" }
         OperationsEndpoints(c: c).register(on: router)
         RegistryRoutes(c: c).register(on: router)

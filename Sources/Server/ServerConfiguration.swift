@@ -7,7 +7,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     public var dataDirectory = "./portcullis-data"
     /// The scheme and host clients use to reach this server (pull secrets, token realms).
-    /// When nil, taken from each request's Host header.
+    /// When nil, clients are told the listen address (a request's own Host only when it names
+    /// this server as it listens: a client-chosen Host is never echoed into tokens and secrets).
     public var publicURL: String?
     /// Where the other replicas reach this one, to stream a blob it is still fetching, as
     /// `advertiseURL(parsing:)` gives it (no trailing slash). Nil:

@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOSSL
 import PortcullisAPI
 import Storage
+import Upstream
 
 /// Options every control-plane command takes: where the API is and how to authenticate.
 struct ClientOptions: ParsableArguments {
@@ -37,6 +38,8 @@ struct APIClient {
     let token: String
     /// A CA bundle to trust instead of the system's (a private CA).
     let caCert: String?
+    /// Where `caCert` was named: `--ca-cert` or `SSL_CERT_FILE`.
+    let caCertSource: String
 
     init(_ options: ClientOptions) throws {
         let env = ProcessInfo.processInfo.environment
@@ -52,11 +55,29 @@ struct APIClient {
         }
         var url = options.apiURL ?? env["PORTCULLIS_API_URL"] ?? read(dataDir.apiURLPath) ?? "http://127.0.0.1:8080"
         while url.hasSuffix("/") { url.removeLast() }
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              parts.host?.isEmpty == false, parts.query == nil, parts.fragment == nil, parts.path.isEmpty else {
+            throw CLIError("the API URL \(url.debugDescription) is not the server's base URL: http(s)://host[:port], no path (--api-url or PORTCULLIS_API_URL)")
+        }
         baseURL = url
         self.token = token
-        caCert = options.caCert ?? env["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        if let caCert, !FileManager.default.isReadableFile(atPath: caCert) {
-            throw ValidationError("cannot read the CA certificate \(caCert)")
+        // SSL_CERT_FILE is for TLS: a plain-HTTP server is reached whatever it names.
+        if let given = options.caCert {
+            (caCert, caCertSource) = (given, "--ca-cert")
+        } else if scheme == "https", let fromEnvironment = env["SSL_CERT_FILE"], !fromEnvironment.isEmpty {
+            (caCert, caCertSource) = (fromEnvironment, "SSL_CERT_FILE")
+        } else {
+            (caCert, caCertSource) = (nil, "")
+        }
+        if let caCert {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: caCert, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let text = try? String(contentsOfFile: caCert, encoding: .utf8) else {
+                throw CLIError("cannot read the CA certificate \(caCert) (\(caCertSource)): no such file, a directory, or not readable")
+            }
+            guard text.contains("-----BEGIN CERTIFICATE-----") else {
+                throw CLIError("the CA certificate \(caCert) (\(caCertSource)) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            }
         }
     }
 
@@ -102,11 +123,15 @@ struct APIClient {
             try? await client.shutdown()
         } catch {
             try? await client.shutdown()
-            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(Self.explain(error, caCert: caCert))")
+            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(explain(error))")
         }
         guard (200..<300).contains(response.status.code) else {
-            let message = (try? APICoding.decoder.decode(APIErrorBody.self, from: Data(bytes.readableBytesView)))?.error
-            throw CLIError(message ?? "HTTP \(response.status.code)")
+            if let message = (try? APICoding.decoder.decode(APIErrorBody.self, from: Data(bytes.readableBytesView)))?.error {
+                throw CLIError(message)
+            }
+            // Not Portcullis's error JSON: something in between (a proxy, a load balancer) answered.
+            throw CLIError("HTTP \(response.status.code) from \(baseURL), not an answer from the Portcullis API: is the URL the server's, "
+                           + "and is what stands in front of it (a proxy, a load balancer) passing requests through?")
         }
         return bytes
     }
@@ -115,6 +140,10 @@ struct APIClient {
 extension APIClient {
     func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        // A refused connection or an untrusted certificate is an answer: said at once, not retried
+        // until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(10))
         if let caCert {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(caCert)
@@ -123,18 +152,24 @@ extension APIClient {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// Says what to do about the failures people meet: an untrusted certificate, a refused connection.
-    static func explain(_ error: any Error, caCert: String?) -> String {
-        let text = String(describing: error)
-        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") {
-            return caCert == nil
-                ? "its TLS certificate is not trusted (pass --ca-cert with the CA that signed it, or set SSL_CERT_FILE)"
-                : "its TLS certificate is not signed by \(caCert!)"
+    /// Says what happened and what to do about it (`ConnectionFailure` says what happened).
+    func explain(_ error: any Error) -> String {
+        Self.explain(error, caCert: caCert, caCertSource: caCertSource)
+    }
+
+    static func explain(_ error: any Error, caCert: String?, caCertSource: String = "--ca-cert") -> String {
+        let failure = ConnectionFailure(error)
+        let said = failure.describe(caFile: caCert.map { "\($0) (\(caCertSource))" })
+        switch failure {
+        case .untrustedCertificate where caCert == nil:
+            return said + "; pass --ca-cert with the CA that signed it, or set SSL_CERT_FILE"
+        case .untrustedCertificate, .certificateNotForHost:
+            return said + "; check the CA file and that the URL names the host the certificate was issued for"
+        case .refused, .timedOut:
+            return said + "; is the server running, and is the URL right?"
+        default:
+            return said
         }
-        if text.contains("connectTimeout") || text.contains("connectionRefused") || text.contains("Connection refused") {
-            return "connection refused or timed out (is the server running, and is the URL right?)"
-        }
-        return text
     }
 }
 

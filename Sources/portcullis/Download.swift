@@ -46,7 +46,7 @@ extension APIClient {
             // Building a bundle fetches every image first: the answer may take a while.
             response = try await client.execute(request, timeout: .hours(6))
         } catch {
-            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(Self.explain(error, caCert: caCert))")
+            throw CLIError("cannot reach the Portcullis API at \(baseURL): \(explain(error))")
         }
         let declared = response.headers.first(name: "Docker-Content-Digest")
         var have = start

@@ -37,7 +37,10 @@ struct PortalKit: Sendable {
     }
 
     func cookie(_ name: String, _ value: String, path: String, maxAge: Int?) -> Cookie {
-        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: c.configuration.usesTLS, httpOnly: true, sameSite: .strict)
+        // Secure whenever browsers reach the portal over HTTPS: natively, or through a
+        // TLS-terminating load balancer named by the public URL.
+        let https = c.configuration.usesTLS || c.configuration.publicURL.flatMap(PublicAddress.parse)?.scheme == "https"
+        return Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: https, httpOnly: true, sameSite: .strict)
     }
 
     /// The signed-in identity of this audience's cookie, with the session's CSRF token.

@@ -76,23 +76,8 @@ public struct HTTPClientTransport: UpstreamTransport {
     }
 
     /// A transport failure as a vendor reads it (in `registry add`'s warning, `registry test`, the
-    /// logs): a refused connection and the two TLS mistakes people make said in words, and never
-    /// the source paths that BoringSSL's messages carry.
+    /// logs); see `ConnectionFailure`.
     static func describe(_ error: any Error) -> String {
-        if let e = error as? HTTPClientError { return String(describing: e) }
-        let text = String(describing: error)
-        if text.contains("WRONG_VERSION_NUMBER") {
-            return "the endpoint does not answer TLS; if it serves plain HTTP, give it as http://host:port"
-        }
-        if text.contains("Connection refused") || text.contains("connectionRefused") {
-            return "the endpoint refused the connection (nothing listens on that host and port?)"
-        }
-        if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return "the endpoint's TLS certificate is not trusted (self-signed, or from a CA this machine does not trust)"
-        }
-        let plain = text.replacing(/\ at \/[^\]\s,;]+/, with: "")
-        guard plain.count > 200 else { return String(describing: type(of: error)) + ": " + plain }
-        let cut = plain.prefix(200)
-        return String(describing: type(of: error)) + ": " + (cut.lastIndex(of: " ").map { String(cut[..<$0]) } ?? String(cut)) + " …"
+        ConnectionFailure(error).describe()
     }
 }
