@@ -19,6 +19,7 @@ import base64
 import json
 import re
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -889,6 +890,23 @@ def test_what_no_check_in_could_carry_is_refused_when_set(server, licensed, sdk_
     r = sdk.request("DELETE", "/api/v1/app/custom-metrics/active%20users")
     assert r.status_code == 204, r.text
     assert sdk.json("/api/v1/license/fields/se%61ts")["value"] == SEATS
+    r = sdk.send("POST", "/api/v1/app/instance-tags", {"data": {"tags": {"n": 5}}})
+    assert r.status_code == 400 and "tag values are strings" in r.json()["error"], r.text
+    r = sdk.request("PUT", "/api/v1/license/info")
+    assert r.status_code == 404 and "no endpoint PUT /api/v1/license/info" in r.json()["error"], r.text
+    assert sdk.request("HEAD", "/healthz").status_code == 200
+
+
+def test_a_state_directory_it_cannot_use_stops_the_sdk_with_the_reason(licensed, tmp_path):
+    _, text, _ = licensed
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    in_the_way = tmp_path / "state"
+    in_the_way.write_text("a file where the directory should be\n")
+    res = subprocess.run([str(portcullis_bin()), "sdk", "serve", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}",
+                          "--state-dir", str(in_the_way / "sdk"), "--airgap"], capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0 and "state directory" in res.stderr and "cannot be created" in res.stderr, res.stderr
+    assert "NSCocoaErrorDomain" not in res.stderr and "Code=" not in res.stderr, res.stderr
 
 
 def test_an_unresponsive_portcullis_does_not_hold_up_the_application(licensed, sdk_factory):

@@ -157,7 +157,9 @@ public final class SDKService: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: UnmatchedSDKRequest())
         router.get("/healthz") { _, _ in try Self.json(["version": portcullisVersion]) }
+        router.head("/healthz") { _, _ in Response(status: .ok) }
         let api = router.group("/api/v1")
         api.get("/license/info") { _, _ in try Self.json(await self.statement().info) }
         api.get("/license/fields") { _, _ in try Self.json(await self.statement().fields) }
@@ -207,7 +209,9 @@ public final class SDKService: Sendable {
         }
         api.post("/app/instance-tags") { request, context in
             let body: TagsRequest
-            do { body = try await Self.decode(TagsRequest.self, request, context) } catch let error as SDKError {
+            do {
+                body = try await Self.decode(TagsRequest.self, request, context, shape: "{\"data\": {\"force\": bool, \"tags\": {name: string}}} (tag values are strings)")
+            } catch let error as SDKError {
                 return Self.error(error.status, error.message)
             }
             for (name, value) in body.data.tags {
@@ -240,12 +244,13 @@ public final class SDKService: Sendable {
         return try Self.json(await state.metrics)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext,
+                                     shape: String = "{\"data\": …} with scalar values (numbers, booleans, strings)") async throws -> T {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         do {
             return try APICoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw SDKError(status: .badRequest, message: "the body must be {\"data\": …} with scalar values (numbers, booleans, strings)")
+            throw SDKError(status: .badRequest, message: "the body must be \(shape)")
         }
     }
 
@@ -262,6 +267,19 @@ public final class SDKService: Sendable {
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
         let body = (try? APICoding.encoder.encode(APIErrorBody(error: message))) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// What no route takes, answered as the API's errors are (JSON) instead of an empty 404.
+struct UnmatchedSDKRequest: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            return SDKService.error(.notFound, "no endpoint \(request.method) \(request.uri.path.prefix(200)); the README lists the SDK's API")
+        }
     }
 }
 

@@ -25,10 +25,18 @@ public actor SDKState {
     public private(set) var tags: [String: String]
     public private(set) var history: [RunningRelease]
 
+    public struct Unusable: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
     public init(directory: String, pinnedInstanceID: String?) throws {
         let folder = URL(fileURLWithPath: directory)
         self.directory = folder
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw Unusable(description: "the state directory \(directory) cannot be created (a file in the way, or no permission)")
+        }
         func text(_ name: String) -> String? {
             (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines).nilIfEmpty
@@ -42,8 +50,15 @@ public actor SDKState {
         metrics = json("metrics.json", as: [String: JSONScalar].self) ?? [:]
         tags = json("tags.json", as: [String: String].self) ?? [:]
         history = json("history.json", as: [RunningRelease].self) ?? []
-        try Self.write(Data(instanceID.utf8), to: folder.appendingPathComponent("instance-id"))
-        try Self.write(Data(clusterID.utf8), to: folder.appendingPathComponent("cluster-id"))
+        do {
+            try Self.write(Data(instanceID.utf8), to: folder.appendingPathComponent("instance-id"))
+            try Self.write(Data(clusterID.utf8), to: folder.appendingPathComponent("cluster-id"))
+        } catch {
+            // The SDK keeps what it must not lose (its instance ID, the last license) here: a
+            // directory it cannot write is a reason not to start, said as one.
+            throw Unusable(description: "the state directory \(directory) is not writable by this process (uid \(getuid())); "
+                           + "mount a writable volume there (the subchart uses an emptyDir)")
+        }
     }
 
     public func keep(license body: SDKLicenseBody) throws {
