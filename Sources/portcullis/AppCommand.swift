@@ -33,9 +33,12 @@ struct AppCommand: AsyncParsableCommand {
                                                         abstract: "Print the PEM key that verifies the app's license field signatures.", usage: "portcullis app public-key <app> [<options>]")
         @Argument(help: "The app's slug.") var app: String
         @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            print(try await APIClient(client).call(API.appPublicKey, app).pem, terminator: "")
+            let key = try await APIClient(client).call(API.appPublicKey, app)
+            if output.output == .json { return Output.json(key) }
+            print(key.pem, terminator: "")
         }
     }
 }

@@ -144,9 +144,11 @@ struct CustomerCommand: AsyncParsableCommand {
         @Argument(help: "The customer's ID, as `customer ls` lists it.") var id: String
         @Flag(help: "Print it base64-encoded, as charts receive global.replicated.dockerconfigjson.") var base64 = false
         @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let secret = try await APIClient(client).call(API.pullSecret, id)
+            if output.output == .json { return Output.json(secret) }
             print(base64 ? secret.base64 : secret.dockerconfigjson)
         }
     }
@@ -168,11 +170,13 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option(help: "A CA file on the nodes that signed Portcullis's certificate (a private CA).") var ca: String?
         @Option(help: "Write <dir>/<host>/hosts.toml files instead of printing them.") var dir: String?
         @OptionGroup var client: ClientOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let query: [(String, String?)] = upstreams.map { ("upstream", $0) } + [("server", server), ("ca", ca)]
             let files = try await APIClient(client).call(API.mirrorConfig, id, query: query)
             if files.isEmpty { throw CLIError("the customer's app has no registries to mirror") }
+            if output.output == .json, dir == nil { return Output.json(files) }
             for file in files {
                 if let dir {
                     let folder = URL(fileURLWithPath: dir).appendingPathComponent(file.host)
