@@ -42,16 +42,22 @@ public enum WebhookSignature {
 }
 
 /// Delivers events to the webhooks that subscribe to them, off the request path: `emit` only
-/// queues (a full queue drops the oldest, logged), a bounded number of deliveries run at once,
-/// each retried with backoff, every attempt recorded.
+/// queues (a full queue drops the oldest, logged), a bounded number of attempts run at once,
+/// every attempt recorded. A failed attempt is queued again once its backoff has passed, so a
+/// receiver that hangs holds a slot for one attempt's timeout, never for its retries' waits (thirty
+/// dead receivers once kept a healthy one waiting five minutes); each attempt goes only to a
+/// webhook that still exists, so removing one ends its deliveries; shutting down abandons the
+/// attempts under way.
 public final class WebhookDispatcher: Service, Sendable {
     struct Event: Sendable {
         var id: String
         var kind: WebhookEvent
         var at: Date
         var data: [String: String]
-        /// Only this webhook (a test send); nil: every subscriber.
+        /// Only this webhook (a test send, or a retry); nil: every subscriber.
         var only: String?
+        /// 1 for the first attempt; a retry is the same event for one webhook, its attempt counted.
+        var attempt = 1
     }
 
     private let store: any WebhookStore
@@ -101,6 +107,7 @@ public final class WebhookDispatcher: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for await event in queue.cancelOnGracefulShutdown() {
+                // Read for every event: a webhook removed since gets no further attempt.
                 let hooks = (try? await store.webhooks()) ?? []
                 for hook in hooks where event.only.map({ $0 == hook.id }) ?? hook.events.contains(event.kind.rawValue) {
                     // Bounded: a slow receiver holds a slot, never the request path.
@@ -108,10 +115,11 @@ public final class WebhookDispatcher: Service, Sendable {
                         await group.next()
                         inFlight -= 1
                     }
-                    group.addTask { [self] in await deliver(event, to: hook) }
+                    group.addTask { [self] in await attempt(event, to: hook) }
                     inFlight += 1
                 }
             }
+            group.cancelAll()
         }
     }
 
@@ -128,28 +136,37 @@ public final class WebhookDispatcher: Service, Sendable {
         return Array((try? encoder.encode(Body(id: event.id, event: event.kind.rawValue, at: event.at, data: event.data))) ?? Data())
     }
 
-    func deliver(_ event: Event, to hook: WebhookRecord) async {
+    /// One attempt; a failure is queued again for this webhook alone once its backoff has passed.
+    func attempt(_ event: Event, to hook: WebhookRecord) async {
         guard let secret = try? secrets.open(hook.sealedSecret) else { return }
         let body = payload(event)
-        for attempt in 1...(backoff.count + 1) {
-            let timestamp = Int(Date().timeIntervalSince1970)
-            let headers = [("Content-Type", "application/json"), ("User-Agent", "portcullis-webhooks"),
-                           ("Portcullis-Event", event.kind.rawValue), ("Portcullis-Delivery", event.id),
-                           (WebhookSignature.header, WebhookSignature.value(secret: secret, timestamp: timestamp, body: body))]
-            var status: Int?
-            var failure: String?
-            do {
-                status = try await transport.post(url: hook.url, headers: headers, body: body)
-            } catch {
-                failure = String(describing: error).prefix(200).description
-            }
-            try? await store.recordDelivery(WebhookDeliveryRecord(webhookID: hook.id, eventID: event.id, event: event.kind.rawValue,
-                                                                  attempt: attempt, status: status, error: failure))
-            if let status, (200..<300).contains(status) { return }
-            guard attempt <= backoff.count else { break }
-            try? await Task.sleep(for: backoff[attempt - 1])
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let headers = [("Content-Type", "application/json"), ("User-Agent", "portcullis-webhooks"),
+                       ("Portcullis-Event", event.kind.rawValue), ("Portcullis-Delivery", event.id),
+                       (WebhookSignature.header, WebhookSignature.value(secret: secret, timestamp: timestamp, body: body))]
+        var status: Int?
+        var failure: String?
+        do {
+            status = try await transport.post(url: hook.url, headers: headers, body: body)
+        } catch {
+            failure = String(describing: error).prefix(200).description
         }
-        logger.warning("webhook delivery failed", metadata: ["webhook": "\(hook.id)", "event": "\(event.kind.rawValue)"])
+        try? await store.recordDelivery(WebhookDeliveryRecord(webhookID: hook.id, eventID: event.id, event: event.kind.rawValue,
+                                                              attempt: event.attempt, status: status, error: failure))
+        if let status, (200..<300).contains(status) { return }
+        guard !Task.isCancelled, event.attempt <= backoff.count else {
+            logger.warning("webhook delivery failed", metadata: ["webhook": "\(hook.id)", "event": "\(event.kind.rawValue)"])
+            return
+        }
+        var retry = event
+        retry.only = hook.id
+        retry.attempt += 1
+        let wait = backoff[event.attempt - 1], queue = continuation
+        // The wait is no slot's: it sleeps on a task of its own and queues the retry when due.
+        Task {
+            try? await Task.sleep(for: wait)
+            queue.yield(retry)
+        }
     }
 }
 

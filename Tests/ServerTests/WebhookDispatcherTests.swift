@@ -84,6 +84,57 @@ struct WebhookDispatcherTests {
         }
     }
 
+    /// Removing a webhook ends its deliveries: a retry due after the removal is not sent.
+    @Test func aRemovedWebhookGetsNoRetry() async throws {
+        try await withDispatcher(statuses: [500, 500, 500]) { dispatcher, store, secrets, transport in
+            try await store.createWebhook(WebhookRecord(id: "a", url: "http://receiver/a", events: ["release.promoted"], sealedSecret: try secrets.seal("k")))
+            dispatcher.emit(.releasePromoted, ["app": "acme"])
+            try await waitFor { transport.posts.withLock { !$0.isEmpty } }
+            #expect(try await store.deleteWebhook(id: "a"))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(transport.posts.withLock { $0.count } == 1, "the retries went to a removed webhook")
+        }
+    }
+
+    /// Receivers that hang (each attempt until its timeout, then failing) hold a slot per attempt,
+    /// not through their retries' waits: a healthy webhook's delivery is not queued behind them.
+    @Test func hangingReceiversDoNotHoldUpAHealthyOne() async throws {
+        final class HangingTransport: WebhookTransport {
+            let delivered = Mutex<[String: ContinuousClock.Instant]>([:])
+            func post(url: String, headers: [(String, String)], body: [UInt8]) async throws -> Int {
+                if url.contains("hang") {
+                    try await Task.sleep(for: .milliseconds(300))
+                    throw CancellationError()
+                }
+                delivered.withLock { $0[url] = .now }
+                return 200
+            }
+        }
+        let dir = NSTemporaryDirectory() + "webhooks-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try await SQLMetadataStore.openSQLite(path: dir + "/metadata.sqlite", logger: Logger(label: "test"))
+        let secrets = try SecretBox(keyBytes: SecretBox.generateKeyBytes())
+        let transport = HangingTransport()
+        // Long waits between attempts: holding a slot through them would keep the healthy one out for seconds.
+        let dispatcher = WebhookDispatcher(store: store, secrets: secrets, transport: transport, logger: Logger(label: "test"),
+                                           backoff: [.seconds(3), .seconds(3)])
+        for i in 0..<24 {
+            try await store.createWebhook(WebhookRecord(id: "hang-\(i)", url: "http://receiver/hang/\(i)", events: ["customer.unarchived"],
+                                                        sealedSecret: try secrets.seal("k")))
+        }
+        try await store.createWebhook(WebhookRecord(id: "zz-healthy", url: "http://receiver/ok", events: ["customer.unarchived"],
+                                                    sealedSecret: try secrets.seal("k")))
+        let running = Task { try await dispatcher.run() }
+        let emitted = ContinuousClock.now
+        dispatcher.emit(.customerUnarchived, ["customer": "Globex"])
+        try await waitFor { transport.delivered.withLock { $0["http://receiver/ok"] != nil } }
+        let waited = try #require(transport.delivered.withLock { $0["http://receiver/ok"] }) - emitted
+        running.cancel()
+        try? await store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+        #expect(waited < .seconds(2), "the healthy webhook waited \(waited)")
+    }
+
     @Test func throttledEventsGoOutOncePerInterval() async throws {
         try await withDispatcher { dispatcher, store, secrets, transport in
             try await store.createWebhook(WebhookRecord(id: "a", url: "http://r/a", events: ["upstream.auth_failed"], sealedSecret: try secrets.seal("k")))
