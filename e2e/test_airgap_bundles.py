@@ -178,6 +178,14 @@ def test_customers_download_their_bundle_with_the_license_resumably(released, im
     part = requests.get(url, auth=("x", tenant.license_id), headers={"Range": "bytes=1000-1999"}, timeout=120)
     assert part.status_code == 206 and part.content == whole.content[1000:2000]
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(whole.content)}"
+    # The URL gives another archive once the license changes: a resume is safe with If-Range, and
+    # nothing caches the archive as if it never changed.
+    assert whole.headers["ETag"] == f'"{digest}"' and whole.headers["Cache-Control"] == "private, no-cache", whole.headers
+    same = requests.get(url, auth=("x", tenant.license_id), headers={"Range": "bytes=1000-1999", "If-Range": f'"{digest}"'}, timeout=120)
+    assert same.status_code == 206 and same.content == whole.content[1000:2000]
+    other = requests.get(url, auth=("x", tenant.license_id), headers={"Range": "bytes=1000-1999", "If-Range": '"sha256:' + "0" * 64 + '"'},
+                         timeout=300)
+    assert other.status_code == 200 and other.content == whole.content, "a resume of another archive got a piece of this one"
 
     # The vendor's CLI gets the very same archive: bundles are deterministic.
     out = tmp_path / "vendor.tar"
@@ -191,6 +199,11 @@ def test_customers_download_their_bundle_with_the_license_resumably(released, im
     arm64 = [img.manifest.digest for img in images.multi.images if img.platform.get("architecture") == "arm64"]
     assert [i["digest"] for i in doc["images"] if i["repository"] == catalog.MULTI_REPO] == arm64
     assert doc["platforms"] == ["linux/arm64"]
+    # The platform list is one bundle however it is ordered or repeated.
+    both = requests.get(url + "?platform=linux/arm64&platform=linux/amd64", auth=("x", tenant.license_id), timeout=300)
+    again = requests.get(url + "?platform=linux/amd64&platform=linux/arm64&platform=linux/amd64", auth=("x", tenant.license_id), timeout=300)
+    assert both.status_code == again.status_code == 200, (both.text[:300], again.text[:300])
+    assert both.headers["Docker-Content-Digest"] == again.headers["Docker-Content-Digest"]
     bad = requests.get(url + "?platform=linux/s390x", auth=("x", tenant.license_id), timeout=300)
     assert bad.status_code == 422 and "linux/s390x" in bad.json()["error"]
 

@@ -39,7 +39,8 @@ struct BundleRoutes {
     /// Builds (or finds) the bundle and streams it, honouring `Range`.
     func respond(_ request: Request, app: AppRecord, sequence text: String, customer: CustomerRecord) async throws -> Response {
         guard let sequence = Int(text) else { throw HTTPError(.badRequest, message: "the release sequence must be a number") }
-        let platforms = request.uri.queryParameters.getAll("platform").map { String($0) }
+        // One bundle however the platforms are ordered or repeated: the list is part of its identity.
+        let platforms = Set(request.uri.queryParameters.getAll("platform").map { String($0) }).sorted()
         for platform in platforms where platform.split(separator: "/").count < 2 || platform.split(separator: "/").count > 3 {
             throw HTTPError(.badRequest, message: "platform \(platform.debugDescription) is not os/arch[/variant]")
         }
@@ -61,8 +62,20 @@ struct BundleRoutes {
             let status: HTTPResponse.Status = error.status >= 500 || error.status == 404 ? .unprocessableContent : .init(code: error.status)
             throw HTTPError(status, message: "bundle could not be built: \(error.message)")
         }
+        // The same URL gives another archive once the license or release changes: a resumed
+        // download must not splice two, so a Range is honoured only when If-Range (if sent) still
+        // names this archive, and nothing may cache it as forever.
+        let etag = "\"\(built.digest)\""
+        var request = request
+        if let ifRange = request.headers[.ifRange], ifRange != etag {
+            var head = request.head
+            head.headerFields[.range] = nil
+            request = Request(head: head, body: request.body)
+        }
         var response = try await BlobResponder(request: request, digest: built.digest, sendfile: c.sendfile, usage: c.cacheUsage)
             .respond(.complete(built.reader))
+        response.headers[.eTag] = etag
+        response.headers[.cacheControl] = "private, no-cache"
         response.headers[.contentType] = "application/x-tar"
         response.headers[.contentDisposition] = "attachment; filename=\"\(app.slug)-\(sequence)-bundle.tar\""
         response.headers[.acceptRanges] = "bytes"
