@@ -228,6 +228,7 @@ let package = Package(
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream", "Storage", "TestSupport"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
+        .testTarget(name: "BundlesTests", dependencies: ["Bundles"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Backends", "TestSupport", "PortcullisAPI",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -156,7 +156,7 @@ public struct BundleBuilder: Sendable {
         var digest = top.record.digest, mediaType = top.record.mediaType
         if ManifestMediaType.isIndex(top.record.mediaType) {
             let index = try IndexPlatforms(topBytes)
-            let chosen = request.platforms.isEmpty ? index.children : index.children.filter { request.platforms.contains($0.platform) }
+            let chosen = request.platforms.isEmpty ? index.children : index.children.filter { Self.isWanted($0.platform, request.platforms) }
             guard !chosen.isEmpty else {
                 throw BundleError("\(reference) has no manifest for \(request.platforms.joined(separator: ", ")); it has \(index.children.map(\.platform).joined(separator: ", "))")
             }
@@ -176,6 +176,8 @@ public struct BundleBuilder: Sendable {
                 layout.addManifest(topBytes, digest: digest, mediaType: mediaType, refName: nil)
             }
         } else {
+            // A single-platform image goes in as it is, whatever platforms were asked for: a bundle
+            // cannot make it another platform's, and the chart may not even run it there.
             try await addImageManifest(digest, reader: reader, to: &layout, reference: reference, known: topBytes)
         }
         let proxy: String
@@ -195,6 +197,18 @@ public struct BundleBuilder: Sendable {
     /// One platform's manifest with its config and layers; returns its media type. Layers that
     /// may not be redistributed are left out, as registries leave them out of pushes.
     @discardableResult
+    /// Whether an image for `platform` (`os/arch[/variant]`) is one asked for: a platform asked
+    /// for without a variant takes every variant of its architecture (`linux/arm64` takes
+    /// `linux/arm64/v8`).
+    static func isWanted(_ platform: String, _ wanted: [String]) -> Bool {
+        let have = platform.split(separator: "/")
+        return wanted.contains { asked in
+            let want = asked.split(separator: "/")
+            return want.count >= 2 && have.count >= 2 && want[0] == have[0] && want[1] == have[1]
+                && (want.count == 2 || (have.count > 2 && want[2] == have[2]))
+        }
+    }
+
     private func addImageManifest(_ digest: Digest, reader: any RepositoryReader, to layout: inout BundleLayout, reference: ImageReference,
                                   known: ByteBuffer? = nil) async throws -> String {
         var bytes = known
