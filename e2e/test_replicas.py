@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 import uuid
@@ -280,6 +281,7 @@ def test_unusable_storage_at_start_is_a_clear_error(shared_backend, portcullis_b
     err = _serve_expecting_failure(portcullis_binary, tmp_path / "a", [
         "--database", f"postgres://portcullis:x@127.0.0.1:{dead_port}/nothing", "--blob-store", f"s3://{BUCKET}/x"], env)
     assert "PostgreSQL" in err and str(dead_port) in err and "x@" not in err, err
+    assert "connection was refused" in err and "Generic description" not in err, err
 
     err = _serve_expecting_failure(portcullis_binary, tmp_path / "b", [
         "--database", shared_backend.postgres.url(store.database), "--blob-store", f"s3://{BUCKET}/x"],
@@ -332,6 +334,14 @@ def test_storage_going_away_is_503_and_recovers(shared_backend, portcullis_binar
             assert "UNAVAILABLE" in error_codes(r), r.text
             ready = requests.get(srv.url + "/readyz", timeout=30)
             assert ready.status_code == 503, ready.text
+            if relay_name == "database":
+                # A sign-in says the service is away, not that a good license is invalid.
+                browser = requests.Session()
+                token = re.search(r'name="csrf" value="([^"]+)"', browser.get(srv.url + "/account", timeout=30).text).group(1)
+                signin = browser.post(srv.url + "/account/login", data={"csrf": token, "license": tenant.license_id},
+                                      allow_redirects=False, timeout=60)
+                assert signin.status_code == 503 and "Not available just now" in signin.text, f"{signin.status_code}: {signin.text[:500]}"
+                assert "not valid" not in signin.text
             relay = FaultRelay("127.0.0.1", relay.target[1], port=relay.port)
             if relay_name == "object store":
                 s3_relay = relay
@@ -340,6 +350,35 @@ def test_storage_going_away_is_503_and_recovers(shared_backend, portcullis_binar
             wait_until(lambda: blob_outcome(s, blob_url) == (200, layer.digest, layer.size), timeout=30,
                        message=f"no recovery after the {relay_name} came back")
         assert "Fatal error" not in srv.log_text()
+
+        # A database that stops answering (frozen, or packets dropped) rather than refusing: no
+        # request waits on it without end; each is a 503 once a statement has gone unanswered.
+        db_relay.freeze()
+        time.sleep(2.5)  # past the replica's 2 s cache of the license
+        answers: dict = {}
+
+        def ask(name: str, call) -> None:
+            started = time.monotonic()
+            try:
+                answers[name] = (call().status_code, time.monotonic() - started)
+            except requests.RequestException as error:
+                answers[name] = (repr(error), time.monotonic() - started)
+
+        admin = {"Authorization": f"Bearer {store.admin_token}"}
+        calls = {"readyz": lambda: requests.get(srv.url + "/readyz", timeout=60),
+                 "admin": lambda: requests.get(srv.url + "/api/v1/customers", headers=admin, timeout=60),
+                 "manifest": lambda: s.get(f"{srv.url}/v2/{repo}/manifests/{catalog.TAG}", timeout=60)}
+        threads = [threading.Thread(target=ask, args=(name, call)) for name, call in calls.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=90)
+        for name, (status, took) in answers.items():
+            assert status == 503 and took < 30, f"{name} with the database frozen: {status} after {took:.1f} s"
+        assert set(answers) == set(calls), answers
+        db_relay.thaw()
+        wait_until(lambda: requests.get(srv.url + "/readyz", timeout=30).status_code == 200, timeout=60,
+                   message="no recovery after the database answered again")
     finally:
         fast_stop(srv)
         s3_relay.close()

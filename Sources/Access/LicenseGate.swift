@@ -98,9 +98,11 @@ public actor LicenseGate {
     }
 
     /// The customer a license ID belongs to, whatever its standing; for records of refusals.
-    public func customerID(license: String) async -> String? {
+    /// The customer a license ID is; nil when it is none. Throws when the store cannot be asked
+    /// (a sign-in then says so, instead of calling a good license invalid).
+    public func customerID(license: String) async throws -> String? {
         guard LicenseID.isWellFormed(license) else { return nil }
-        return try? await self.license(hash: SecretBox.lookupHash(license), now: Date())?.customerID
+        return try await self.license(hash: SecretBox.lookupHash(license), now: Date())?.customerID
     }
 
     /// The subject a registry token for this principal carries.

@@ -3,6 +3,7 @@ import NIOCore
 import PostgresKit
 import SQLKit
 import Storage
+import Synchronization
 
 /// A PostgreSQL database whose failures to be reached are `StorageUnavailable`, so requests
 /// answer 503 while the database is away; errors the server reports about a statement
@@ -22,9 +23,44 @@ struct PostgresFailures: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         do {
-            try await base.execute(sql: query, onRow)
+            try await Self.within(Self.statementDeadline) { [base] in try await base.execute(sql: query, onRow) }
         } catch {
             throw Self.classify(error)
+        }
+    }
+
+    /// How long a statement may go unanswered before the database counts as unavailable. The
+    /// pool bounds the wait for a connection, but nothing bounds a statement on a connection it
+    /// already has: a PostgreSQL that stops answering (frozen, or a path that drops packets)
+    /// held every request on it with no end, `/readyz` included. Well beyond any statement
+    /// Portcullis sends (migrations, which may wait for another replica's, run outside this).
+    static let statementDeadline: Duration = .seconds(10)
+
+    /// Runs `operation`, or throws `StorageUnavailable` once `limit` has passed without its end.
+    /// The statement itself is left to finish or fail with its connection: a socket nobody
+    /// answers cannot be cancelled, only stopped waiting for.
+    static func within(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws {
+        final class FirstOnly: Sendable {
+            let resumed = Mutex(false)
+            func claim() -> Bool { resumed.withLock { was in defer { was = true }; return !was } }
+        }
+        let first = FirstOnly()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                if first.claim() {
+                    continuation.resume(throwing: StorageUnavailable(store: "database", reason: "no answer within \(limit)"))
+                }
+            }
+            Task {
+                do {
+                    try await operation()
+                    if first.claim() { continuation.resume() }
+                } catch {
+                    if first.claim() { continuation.resume(throwing: error) }
+                }
+                timer.cancel()
+            }
         }
     }
 

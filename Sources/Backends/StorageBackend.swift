@@ -184,6 +184,11 @@ public struct StorageBackend: Sendable {
         if let message = reflected.range(of: "message: ") {
             return String(reflected[message.upperBound...].prefix { $0 != "," && $0 != ")" })
         }
+        // Nor does it say that nothing answered, which is the commonest reason of all.
+        if reflected.contains("Connection refused") || reflected.contains("connectionRefused") {
+            return "the connection was refused (is PostgreSQL running, and listening on that host and port?)"
+        }
+        if reflected.contains("connectTimeout") { return "no answer in time (a firewall dropping packets, or the wrong host?)" }
         return String(describing: error).prefix(300).description
     }
 

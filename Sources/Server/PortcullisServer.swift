@@ -199,6 +199,7 @@ public enum PortcullisServer {
         PeerFillRoutes(c: c).register(on: router)
         AdminRoutes(c: c, adminTokenHash: SecretBox.lookupHash(adminToken)).register(on: router)
         let portal = PortalKit(c: c, library: try PortalTemplates.library())
+        router.add(middleware: PortalErrorPages(kit: portal, logger: c.logger))
         VendorPortalRoutes(kit: portal).register(on: router)
         CustomerPortalRoutes(kit: portal).register(on: router)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from typing import List, Optional, Tuple
 
 from .util import free_port
@@ -56,6 +57,9 @@ class FaultRelay:
         self._lock = threading.Lock()
         self._cut_after: Optional[int] = None
         self._reset = False
+        # Set while frozen: connections are accepted and kept, but no byte moves either way (a
+        # server that stopped answering, or a network path that drops packets).
+        self._frozen = threading.Event()
         self._stop = threading.Event()
         self._conns: List[Tuple[socket.socket, socket.socket]] = []
         self.connections = 0
@@ -74,6 +78,16 @@ class FaultRelay:
     def passthrough(self) -> None:
         with self._lock:
             self._cut_after = None
+
+    def freeze(self) -> None:
+        self._frozen.set()
+
+    def thaw(self) -> None:
+        self._frozen.clear()
+
+    def _wait_thawed(self) -> None:
+        while self._frozen.is_set() and not self._stop.is_set():
+            time.sleep(0.05)
 
     def stats(self) -> dict:
         with self._lock:
@@ -131,6 +145,7 @@ class FaultRelay:
                 if not data:
                     break
                 state["down"] = 0  # new request: count the next response afresh
+                self._wait_thawed()
                 upstream.sendall(data)
         except OSError:
             pass
@@ -142,6 +157,7 @@ class FaultRelay:
                 data = upstream.recv(65536)
                 if not data:
                     break
+                self._wait_thawed()
                 with self._lock:
                     limit, reset = self._cut_after, self._reset
                 if limit is not None and state["down"] + len(data) >= limit:

@@ -41,7 +41,7 @@ struct CustomerPortalRoutes: Sendable {
             let throttling = LoginThrottling(c: kit.c)
             do {
                 try await throttling.checkAllowed(request, context: context, account: "license:" + license)
-                guard let customerID = await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID) else {
+                guard let customerID = try await kit.c.gate.customerID(license: license), let view = try? await control.customer(id: customerID) else {
                     try await throttling.recordFailure(request, context: context, account: "license:" + license)
                     return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
                 }
