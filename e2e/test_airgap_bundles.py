@@ -265,6 +265,11 @@ def test_no_bundle_for_a_lapsed_license_or_a_release_off_its_channel(released, t
     expired = srv.create_customer(tenant.app, expires_at="2020-01-01T00:00:00Z")
     r = requests.get(f"{srv.url}/bundles/{tenant.app}/{sequence}", auth=("x", expired["licenseId"]), timeout=120)
     assert r.status_code in (401, 403) and "expired" in r.text, r.text
+    # Through the admin API the lapsed license is the customer's standing, not the vendor's
+    # credentials: 403, never a 401 that reads like a wrong admin token.
+    admin = requests.get(f"{srv.url}/api/v1/apps/{tenant.app}/releases/{sequence}/bundle?customer={expired['id']}",
+                         headers={"Authorization": f"Bearer {srv.admin_token}"}, timeout=120)
+    assert admin.status_code == 403 and "expired" in admin.text, f"{admin.status_code} {admin.text}"
 
     srv.cli_ok("customer", "archive", tenant.customer_id)
     out = tmp_path / "archived.tar"

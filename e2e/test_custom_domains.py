@@ -15,6 +15,7 @@ import tarfile
 
 import helm_python as helm
 import pytest
+import requests
 
 from portcullis_testkit import catalog
 from portcullis_testkit.helm import Vendor, package_chart
@@ -99,6 +100,9 @@ def test_another_apps_repositories_do_not_exist_on_the_domain(server, acme, upst
     assert via_domain.status_code == 404 and via_domain.json()["errors"][0]["code"] == "NAME_UNKNOWN", via_domain.text
     direct = server.session(other.license_id).get(f"{server.url}/v2/{repo}/manifests/{catalog.TAG}", timeout=30)
     assert direct.status_code == 200, direct.text
+    bundle = requests.get(f"{server.url}/bundles/{other.app}/1", headers=_on(server, domain), auth=("x", other.license_id),
+                          timeout=30, verify=str(server.ca_cert))
+    assert bundle.status_code == 404 and f"no bundle of {other.app} on this host" in bundle.text, bundle.text
 
 
 def test_pull_secrets_and_injected_charts_carry_the_domain_and_the_default_host(server, acme, tmp_path):

@@ -36,8 +36,11 @@ struct BundleRoutes {
         }
     }
 
-    /// Builds (or finds) the bundle and streams it, honouring `Range`.
-    func respond(_ request: Request, app: AppRecord, sequence text: String, customer: CustomerRecord) async throws -> Response {
+    /// Builds (or finds) the bundle and streams it, honouring `Range`. `forVendor`: asked through
+    /// the admin API, where a lapsed license is the customer's standing (403), not the caller's
+    /// credentials (401).
+    func respond(_ request: Request, app: AppRecord, sequence text: String, customer: CustomerRecord, forVendor: Bool = false) async throws
+        -> Response {
         guard let sequence = Int(text) else { throw HTTPError(.badRequest, message: "the release sequence must be a number") }
         // One bundle however the platforms are ordered or repeated: the list is part of its identity.
         let platforms = Set(request.uri.queryParameters.getAll("platform").map { String($0) }).sorted()
@@ -45,6 +48,10 @@ struct BundleRoutes {
             throw HTTPError(.badRequest, message: "platform \(platform.debugDescription) is not os/arch[/variant]")
         }
         let address = try await PublicAddress.of(request, configuration: c.configuration, domains: c.domains)
+        // Another app's custom domain serves none of this app: as if there were no such bundle.
+        if let domainApp = address.domainApp, domainApp != app.slug {
+            throw HTTPError(.notFound, message: "no bundle of \(app.slug) on this host")
+        }
         // This server's names: as this request reached it, as configured, its listen address
         // (behind a load balancer the request's Host may be none of the names charts use).
         var own: Set<String> = [address.host.lowercased(), "\(c.configuration.host):\(c.configuration.port)"]
@@ -55,7 +62,7 @@ struct BundleRoutes {
             built = try await c.bundles.bundle(BundleRequest(app: app, sequence: sequence, customer: customer, platforms: platforms,
                                                              address: address.requestAddress, publicHost: address.host, ownHosts: own))
         } catch let refusal as AccessRefusal {
-            throw HTTPError(refusal.isUnauthorized ? .unauthorized : .forbidden, message: "bundle refused: \(refusal.message)")
+            throw HTTPError(refusal.isUnauthorized && !forVendor ? .unauthorized : .forbidden, message: "bundle refused: \(refusal.message)")
         } catch let error as RegistryError {
             // An image the charts name could not be had (not upstream, or its registry failing): the
             // bundle cannot be made as asked, which is what 422 says; the message says which image.

@@ -28,7 +28,7 @@ extension AdminRoutes {
                 throw AdminError.badRequest("customer \(customerID) is a customer of \(view.app.slug)")
             }
             return try await BundleRoutes(c: c).respond(call.request, app: view.app, sequence: try call.parameter("sequence"),
-                                                        customer: view.customer)
+                                                        customer: view.customer, forVendor: true)
         }
         route(API.cache, on: api) { _ in
             let status = try await evictor.status()
