@@ -11,6 +11,7 @@ import base64
 import datetime
 import io
 import json
+import re
 import tarfile
 
 import helm_python as helm
@@ -100,8 +101,7 @@ def test_another_apps_repositories_do_not_exist_on_the_domain(server, acme, upst
     assert via_domain.status_code == 404 and via_domain.json()["errors"][0]["code"] == "NAME_UNKNOWN", via_domain.text
     direct = server.session(other.license_id).get(f"{server.url}/v2/{repo}/manifests/{catalog.TAG}", timeout=30)
     assert direct.status_code == 200, direct.text
-    bundle = requests.get(f"{server.url}/bundles/{other.app}/1", headers=_on(server, domain), auth=("x", other.license_id),
-                          timeout=30, verify=str(server.ca_cert))
+    bundle = server.session(other.license_id).get(f"{server.url}/bundles/{other.app}/1", headers=_on(server, domain), timeout=30)
     assert bundle.status_code == 404 and f"no bundle of {other.app} on this host" in bundle.text, bundle.text
 
 
@@ -127,6 +127,16 @@ def test_pull_secrets_and_injected_charts_carry_the_domain_and_the_default_host(
         values = helm.values_from_yaml(tar.extractfile("slackernews/values.yaml").read().decode())
     injected = json.loads(base64.b64decode(values["global"]["replicated"]["dockerconfigjson"]))
     assert {f"{domain}:{server.port}", domain, server.host} <= set(injected["auths"]), injected
+
+    # The customer portal's download, signed in through the domain, names the same hosts.
+    browser = server.session()
+    browser.headers.update(_on(server, domain))
+    token = re.search(r'name="csrf" value="([^"]+)"', browser.get(f"{server.url}/account", timeout=30).text).group(1)
+    signin = browser.post(f"{server.url}/account/login", data={"csrf": token, "license": tenant.license_id},
+                          allow_redirects=False, timeout=30)
+    assert signin.status_code == 303, signin.text[:500]
+    portal = browser.get(f"{server.url}/account/pull-secret.json", timeout=30).json()["auths"]
+    assert {f"{domain}:{server.port}", domain, server.host} <= set(portal), portal
 
     # The released chart names the domain: removing it needs --force.
     refused = server.cli("domain", "rm", domain)

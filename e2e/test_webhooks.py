@@ -126,6 +126,10 @@ def test_bad_webhooks_are_refused(server):
         assert r.code != 0 and "http:// or https://" in r.err, r.describe()
     r = server.cli("webhook", "add", "--url", "https://example.test/x", "--event", "no.such.event")
     assert r.code != 0 and "unknown event" in r.err
+    r = server.cli("webhook", "add", "--url", "https://ops:hunter2@example.test/x", "--event", "customer.created")
+    assert r.code != 0 and "cannot carry credentials" in r.err and "hunter2" not in r.err + r.out, r.describe()
+    r = server.cli("webhook", "add", "--url", "http://127.0.0.1:99999/hook", "--event", "customer.created")
+    assert r.code != 0 and "not a TCP port" in r.err, r.describe()
     r = requests.post(f"{server.url}/api/v1/webhooks", headers={"Authorization": f"Bearer {server.admin_token}"},
                       json={"url": "https://example.test/x", "events": []}, timeout=10)
     assert r.status_code == 400

@@ -138,8 +138,14 @@ extension ControlPlane {
 
     /// The Docker config a customer pulls with: for the app's custom domains and `host`.
     public func pullSecret(customerID: String, host: String) async throws -> (json: String, base64: String) {
+        try await pullSecret(customerID: customerID, hosts: [host])
+    }
+
+    /// The pull secret for `hosts` and every custom domain of the customer's app.
+    public func pullSecret(customerID: String, hosts given: [String]) async throws -> (json: String, base64: String) {
         let view = try await customer(id: customerID)
-        let hosts = try await domains.names(ofApp: view.app.id) + [host]
+        var hosts = try await domains.names(ofApp: view.app.id)
+        for host in given where !hosts.contains(host) { hosts.append(host) }
         return (PullSecret.dockerConfigJSON(hosts: hosts, licenseID: view.licenseID),
                 PullSecret.dockerConfigJSONBase64(hosts: hosts, licenseID: view.licenseID))
     }

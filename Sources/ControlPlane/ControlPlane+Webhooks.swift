@@ -8,6 +8,11 @@ extension ControlPlane {
               parsed.host?.isEmpty == false else {
             throw ControlPlaneError.invalid("webhook URLs are http:// or https:// URLs with a host")
         }
+        // Deliveries carry no credentials of the URL's (they would be logged and listed as the URL);
+        // a receiver knows Portcullis by the signature.
+        guard parsed.user == nil, parsed.password == nil else {
+            throw ControlPlaneError.invalid("webhook URLs cannot carry credentials (user:password@); receivers check the Portcullis-Signature header")
+        }
         guard !events.isEmpty else {
             throw ControlPlaneError.invalid("name at least one event: " + WebhookEvent.allCases.filter { $0 != .test }.map(\.rawValue).joined(separator: ", "))
         }

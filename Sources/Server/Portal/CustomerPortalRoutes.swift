@@ -77,7 +77,10 @@ struct CustomerPortalRoutes: Sendable {
                 return kit.redirect("/account")
             }
             let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
-            let secret = try await control.pullSecret(customerID: view.customer.id, host: address.host)
+            // The app's domains are always in it; reached through one, the server's own host is added,
+            // as `customer pull-secret` and the charts' injected secrets have it.
+            let hosts = [address.host] + (address.domainApp == nil ? [] : [address.defaultHost ?? PublicAddress.listenAddress(kit.c.configuration)])
+            let secret = try await control.pullSecret(customerID: view.customer.id, hosts: hosts)
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store",
                                                    .contentDisposition: "attachment; filename=\"pull-secret.json\""],
                             body: .init(byteBuffer: .init(string: secret.json)))
