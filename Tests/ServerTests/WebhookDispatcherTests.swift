@@ -26,7 +26,8 @@ final class RecordingWebhookTransport: WebhookTransport {
 }
 
 struct WebhookDispatcherTests {
-    func withDispatcher(statuses: [Int] = [], _ body: (WebhookDispatcher, SQLMetadataStore, SecretBox, RecordingWebhookTransport) async throws -> Void)
+    func withDispatcher(statuses: [Int] = [], backoff: [Duration] = [.milliseconds(10), .milliseconds(10)],
+                        _ body: (WebhookDispatcher, SQLMetadataStore, SecretBox, RecordingWebhookTransport) async throws -> Void)
         async throws {
         let dir = NSTemporaryDirectory() + "webhooks-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -34,7 +35,7 @@ struct WebhookDispatcherTests {
         let secrets = try SecretBox(keyBytes: SecretBox.generateKeyBytes())
         let transport = RecordingWebhookTransport(statuses: statuses)
         let dispatcher = WebhookDispatcher(store: store, secrets: secrets, transport: transport, logger: Logger(label: "test"),
-                                           backoff: [.milliseconds(10), .milliseconds(10)])
+                                           backoff: backoff)
         let running = Task { try await dispatcher.run() }
         do { try await body(dispatcher, store, secrets, transport) } catch {
             running.cancel()
@@ -86,12 +87,13 @@ struct WebhookDispatcherTests {
 
     /// Removing a webhook ends its deliveries: a retry due after the removal is not sent.
     @Test func aRemovedWebhookGetsNoRetry() async throws {
-        try await withDispatcher(statuses: [500, 500, 500]) { dispatcher, store, secrets, transport in
+        // The first retry is due well after the removal, however busy the machine.
+        try await withDispatcher(statuses: [500, 500, 500], backoff: [.milliseconds(500), .milliseconds(500)]) { dispatcher, store, secrets, transport in
             try await store.createWebhook(WebhookRecord(id: "a", url: "http://receiver/a", events: ["release.promoted"], sealedSecret: try secrets.seal("k")))
             dispatcher.emit(.releasePromoted, ["app": "acme"])
             try await waitFor { transport.posts.withLock { !$0.isEmpty } }
             #expect(try await store.deleteWebhook(id: "a"))
-            try await Task.sleep(for: .milliseconds(200))
+            try await Task.sleep(for: .milliseconds(1500))
             #expect(transport.posts.withLock { $0.count } == 1, "the retries went to a removed webhook")
         }
     }
@@ -127,12 +129,13 @@ struct WebhookDispatcherTests {
         let running = Task { try await dispatcher.run() }
         let emitted = ContinuousClock.now
         dispatcher.emit(.customerUnarchived, ["customer": "Globex"])
-        try await waitFor { transport.delivered.withLock { $0["http://receiver/ok"] != nil } }
+        for _ in 0..<800 where transport.delivered.withLock({ $0["http://receiver/ok"] == nil }) { try await Task.sleep(for: .milliseconds(10)) }
         let waited = try #require(transport.delivered.withLock { $0["http://receiver/ok"] }) - emitted
         running.cancel()
         try? await store.close()
         try? FileManager.default.removeItem(atPath: dir)
-        #expect(waited < .seconds(2), "the healthy webhook waited \(waited)")
+        // Holding slots through the 3 s backoff would make it at least 3.6 s.
+        #expect(waited < .milliseconds(2500), "the healthy webhook waited \(waited)")
     }
 
     @Test func throttledEventsGoOutOncePerInterval() async throws {
