@@ -5,7 +5,6 @@ import NIOCore
 import OCI
 import RegistryCore
 import Storage
-import Synchronization
 
 /// Delivers the Helm OCI artifact a recipient pulls. Customers get the chart with
 /// `global.replicated` injected into `values.yaml`; vendors get the archive as released.
@@ -201,22 +200,10 @@ public struct ChartDelivery: Sendable {
     /// result and read it. A lease nobody can grant (the database away) is no reason not to build.
     private func buildOnce(_ key: String, at now: Date, _ build: () async throws -> (ManifestRecord, ByteBuffer)) async throws
         -> (ManifestRecord, ByteBuffer) {
-        guard let leases else { return try await build() }
-        let lease = Self.buildLease(key)
-        let holder = DeliveredChartMemory.holder
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let now = Date()
-            if (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(30), now: now)) ?? true {
-                return try await releasing(lease) {
-                    if let kept = try await kept(key, at: now) { return kept }
-                    return try await build()
-                }
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        try await holding(Self.buildLease(key), for: 30, polling: .milliseconds(100), meanwhile: { try await kept(key, at: now) }) {
             if let kept = try await kept(key, at: now) { return kept }
+            return try await build()
         }
-        return try await build()
     }
 
     /// The lease a recipe is built under, and `gc` forgets it under.
@@ -231,21 +218,23 @@ public struct ChartDelivery: Sendable {
         Digest.of(Array("chart-artifact:\(manifest)".utf8))
     }
 
-    /// Runs `write` holding `lease`, waiting up to 30 s for it; a lease nobody can grant (the
-    /// database away) or never let go is no reason not to write.
-    private func holding<T>(_ lease: Digest, _ write: () async throws -> T) async throws -> T {
-        guard let leases else { return try await write() }
-        let holder = DeliveredChartMemory.holder
+    /// Runs `work` holding `lease` (taken for `lifetime` seconds), waiting up to 30 s for it and
+    /// asking `meanwhile` between tries, whose answer ends the wait; a lease nobody can grant (the
+    /// database away) or never let go is no reason not to work.
+    private func holding<T>(_ lease: Digest, for lifetime: TimeInterval, polling interval: Duration,
+                            meanwhile: () async throws -> T? = { nil }, _ work: () async throws -> T) async throws -> T {
+        guard let leases else { return try await work() }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let now = Date()
-            guard (try? await leases.acquireFillLease(lease, holder: holder, until: now.addingTimeInterval(60), now: now)) ?? true else {
-                try await Task.sleep(for: .milliseconds(50))
-                continue
+            if (try? await leases.acquireFillLease(lease, holder: DeliveredChartMemory.holder, until: now.addingTimeInterval(lifetime),
+                                                   now: now)) ?? true {
+                return try await releasing(lease, work)
             }
-            return try await releasing(lease, write)
+            try await Task.sleep(for: interval)
+            if let done = try await meanwhile() { return done }
         }
-        return try await write()
+        return try await work()
     }
 
     /// Runs `body`, then lets go of `lease` (taken by this process), before returning or throwing:
@@ -290,7 +279,7 @@ public struct ChartDelivery: Sendable {
         let manifestBytes = ByteBuffer(string: manifest)
         let manifestDigest = Digest.of(Array(manifest.utf8))
         let record = ManifestRecord(digest: manifestDigest, mediaType: ManifestMediaType.ociManifest, size: Int64(manifestBytes.readableBytes))
-        try await holding(Self.artifactLease(manifestDigest)) {
+        try await holding(Self.artifactLease(manifestDigest), for: 60, polling: .milliseconds(50)) {
             try await blobs.put(ByteBuffer(bytes: config), as: configDigest)
             try await blobs.put(ByteBuffer(bytes: layer), as: layerDigest)
             try await blobs.put(manifestBytes, as: manifestDigest)
@@ -356,118 +345,5 @@ public struct ChartDelivery: Sendable {
         ]
         if d.hidden { pairs.append(("isHidden", .boolean(true))) }
         return .map(pairs)
-    }
-}
-
-/// What this process remembers of delivered charts: recipes it built or read (their manifests,
-/// a few hundred bytes each), which digests it knows are visible where, and the builds under
-/// way, so concurrent first pulls of one recipe share one build.
-final class DeliveredChartMemory: Sendable {
-    static let holder = "chart-delivery-" + UUID().uuidString.lowercased()
-    private static let maxRecipes = 20_000
-
-    private struct State {
-        var artifacts: [String: (record: ManifestRecord, bytes: ByteBuffer, confirmedAt: Date)] = [:]
-        var order: [String] = []
-        var visible: Set<String> = []
-        var running: [String: Task<(ManifestRecord, ByteBuffer), any Error>] = [:]
-        /// When a pull by digest last marked a manifest used, by place.
-        var marked: [String: Date] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    /// The recipe's artifact when the store confirmed it since `since`.
-    func artifact(_ key: String, confirmedSince since: Date) async -> (ManifestRecord, ByteBuffer)? {
-        state.withLock { state in
-            guard let kept = state.artifacts[key], kept.confirmedAt >= since else { return nil }
-            return (kept.record, kept.bytes)
-        }
-    }
-
-    func isVisible(_ digest: Digest, in place: BlobVisibility) async -> Bool {
-        state.withLock { $0.visible.contains("\(place)|\(digest)") }
-    }
-
-    func remember(_ key: String, _ record: ManifestRecord, _ bytes: ByteBuffer, confirmedAt: Date) async {
-        state.withLock { state in
-            if state.artifacts[key] == nil { state.order.append(key) }
-            state.artifacts[key] = (record, bytes, confirmedAt)
-            // Past the cap the oldest half goes; a forgotten recipe is read back from the store.
-            if state.order.count > Self.maxRecipes {
-                let dropped = state.order.prefix(Self.maxRecipes / 2)
-                for key in dropped { state.artifacts[key] = nil }
-                state.order.removeFirst(dropped.count)
-            }
-        }
-    }
-
-    func remember(visible digests: [Digest], in place: BlobVisibility) async {
-        state.withLock { state in
-            if state.visible.count > Self.maxRecipes * 4 { state.visible.removeAll() }
-            for digest in digests { state.visible.insert("\(place)|\(digest)") }
-        }
-    }
-
-    /// Whether a manifest read by digest should be marked used now (not marked here within `every`).
-    func shouldMark(_ digest: Digest, in place: BlobVisibility, now: Date, every: TimeInterval) async -> Bool {
-        state.withLock { state in
-            let key = "\(place)|\(digest)"
-            if let last = state.marked[key], now.timeIntervalSince(last) < every { return false }
-            if state.marked.count > Self.maxRecipes { state.marked.removeAll() }
-            state.marked[key] = now
-            return true
-        }
-    }
-
-    func forget(visible digest: Digest, in place: BlobVisibility) async {
-        _ = state.withLock { $0.visible.remove("\(place)|\(digest)") }
-    }
-
-    /// Runs `work` once for `key` however many callers ask while it runs.
-    func once(_ key: String, _ work: @escaping @Sendable () async throws -> (ManifestRecord, ByteBuffer),
-              remember: @escaping @Sendable (ManifestRecord, ByteBuffer) async -> Void) async throws -> (ManifestRecord, ByteBuffer) {
-        let task = state.withLock { state -> Task<(ManifestRecord, ByteBuffer), any Error> in
-            if let running = state.running[key] { return running }
-            let task = Task {
-                let result = try await work()
-                await remember(result.0, result.1)
-                return result
-            }
-            state.running[key] = task
-            return task
-        }
-        defer { state.withLock { if $0.running[key] == task { $0.running[key] = nil } } }
-        return try await task.value
-    }
-}
-
-/// The shared visibility index with what this process already knows in front: delivered
-/// charts' blobs are asked for on every pull, and once seen they stay visible.
-struct RememberedVisibility: BlobVisibilityIndex {
-    let index: any BlobVisibilityIndex
-    let memory: DeliveredChartMemory
-
-    func isVisible(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
-        if await memory.isVisible(digest, in: place) { return true }
-        let visible = try await index.isVisible(digest, in: place)
-        if visible { await memory.remember(visible: [digest], in: place) }
-        return visible
-    }
-
-    func makeVisible(_ digest: Digest, in place: BlobVisibility) async throws {
-        try await index.makeVisible(digest, in: place)
-        await memory.remember(visible: [digest], in: place)
-    }
-
-    func renewVisible(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
-        let visible = try await index.renewVisible(digest, in: place)
-        if visible { await memory.remember(visible: [digest], in: place) }
-        return visible
-    }
-
-    func hide(_ digest: Digest, in place: BlobVisibility) async throws -> Bool {
-        await memory.forget(visible: digest, in: place)
-        return try await index.hide(digest, in: place)
     }
 }
