@@ -214,11 +214,7 @@ public final class SDKService: Sendable {
             } catch let error as SDKError {
                 return Self.error(error.status, error.message)
             }
-            for (name, value) in body.data.tags {
-                if let problem = InstanceReportRules.problem(name: name, what: "tag name") ?? InstanceReportRules.problem(value: value, what: "tag \(name)") {
-                    return Self.error(.badRequest, problem)
-                }
-            }
+            if let problem = InstanceReportRules.problem(tags: body.data.tags) { return Self.error(.badRequest, problem) }
             try await self.state.setTags(body.data.tags, force: body.data.force ?? false)
             self.reportSoon()
             return try Self.json(await self.state.tags)
@@ -233,12 +229,7 @@ public final class SDKService: Sendable {
             return Self.error(error.status, error.message)
         }
         guard !body.data.isEmpty else { return Self.error(.badRequest, "data must name at least one metric") }
-        for (name, value) in body.data {
-            if let problem = InstanceReportRules.problem(name: name, what: "metric name") { return Self.error(.badRequest, problem) }
-            if case .string(let text) = value, let problem = InstanceReportRules.problem(value: text, what: "metric \(name)") {
-                return Self.error(.badRequest, problem)
-            }
-        }
+        if let problem = InstanceReportRules.problem(metrics: body.data) { return Self.error(.badRequest, problem) }
         try await apply(body.data)
         reportSoon()
         return try Self.json(await state.metrics)

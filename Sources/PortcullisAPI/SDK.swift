@@ -148,12 +148,22 @@ public enum InstanceReportRules {
 
     /// The first problem of a report's instance ID, metrics or tags.
     public static func problem(of report: InstanceReport) -> String? {
-        if let problem = problem(name: report.instanceID, what: "instanceID") { return problem }
-        for (name, value) in report.customMetrics ?? [:] {
+        problem(name: report.instanceID, what: "instanceID") ?? problem(metrics: report.customMetrics ?? [:])
+            ?? problem(tags: report.tags ?? [:])
+    }
+
+    /// The first problem of custom metrics: their names, and their values that are text.
+    public static func problem(metrics: [String: JSONScalar]) -> String? {
+        for (name, value) in metrics {
             if let problem = problem(name: name, what: "metric name") { return problem }
             if case .string(let text) = value, let problem = problem(value: text, what: "metric \(name)") { return problem }
         }
-        for (name, value) in report.tags ?? [:] {
+        return nil
+    }
+
+    /// The first problem of instance tags: their names and values.
+    public static func problem(tags: [String: String]) -> String? {
+        for (name, value) in tags {
             if let problem = problem(name: name, what: "tag name") ?? problem(value: value, what: "tag \(name)") { return problem }
         }
         return nil
