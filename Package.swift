@@ -154,7 +154,7 @@ let package = Package(
         // HTTP surface: registry API, token endpoint, admin API. Thin routes over the modules above.
         // The settings of `portcullis serve`: one catalogue, the configuration file, precedence.
         .target(name: "ServeSettings", dependencies: [
-            "Proxy", "Charts", "YAMLSafety",
+            "Proxy", "Charts", "YAMLSafety", "PortcullisAPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         // Air-gap bundles: a release's charts and images for one customer, as one OCI layout tar.

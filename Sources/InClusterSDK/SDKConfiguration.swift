@@ -113,7 +113,7 @@ public struct SDKConfiguration: Sendable {
     public static func duration(_ text: String) -> TimeInterval? {
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         guard let unit = text.last.flatMap({ units[$0] }), let number = Double(text.dropLast()), number > 0,
-              number * unit <= 100 * 365.25 * 86400 else { return nil }
+              number * unit <= DurationLimit.longest else { return nil }
         return number * unit
     }
 }

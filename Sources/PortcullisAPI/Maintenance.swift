@@ -7,8 +7,8 @@ public struct GarbageCollectionRequest: Codable, Sendable {
     /// Customers' delivered charts not pulled for this many seconds are forgotten (built again,
     /// identically, on their next pull); default 30 days, at least an hour.
     public var chartsUnusedForSeconds: Int?
-    /// The longest either time may be: a hundred years.
-    public static let longestSeconds = 3_155_760_000
+    /// The longest either time may be (`DurationLimit`).
+    public static let longestSeconds = Int(DurationLimit.longest)
 
     public init(dryRun: Bool, graceSeconds: Int?, chartsUnusedForSeconds: Int? = nil) {
         self.dryRun = dryRun

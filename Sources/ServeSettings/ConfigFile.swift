@@ -1,5 +1,6 @@
 import Charts
 import Foundation
+import PortcullisAPI
 import Proxy
 import Yams
 import YAMLSafety
@@ -197,14 +198,9 @@ public enum SettingValue {
             guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()) else { return nil }
             seconds = value * factor
         }
-        // Times are kept as whole milliseconds and seconds in 64 bits: past a century (or `inf`)
-        // a setting is a typo, not a wish, and converting it would trap.
-        guard seconds >= 0, seconds <= maxDuration else { return nil }
+        guard seconds >= 0, seconds <= DurationLimit.longest else { return nil }
         return seconds
     }
-
-    /// The longest duration any setting takes: a hundred years.
-    public static let maxDuration: TimeInterval = 100 * 365.25 * 86400
 
     /// A secret file's content without surrounding whitespace.
     public static func secret(fromFile path: String) -> String? {
