@@ -79,7 +79,7 @@ let package = Package(
         ]),
         // Opening the configured storage: SQLite or PostgreSQL, a directory or S3.
         .target(name: "Backends", dependencies: [
-            "OCI", "Storage", "ObjectStore", "SigV4",
+            "OCI", "Storage", "ObjectStore", "SigV4", "Connectivity",
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "PostgresKit", package: "postgres-kit"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -89,8 +89,10 @@ let package = Package(
         ]),
         // Talking to vendors' registries: the registry operations behind a protocol, over a
         // chain of small transports (redirects, challenge auth and token exchange, metrics).
+        // Why a connection failed, in words; waiting for an answer no longer than a deadline.
+        .target(name: "Connectivity"),
         .target(name: "Upstream", dependencies: [
-            "OCI", "SigV4",
+            "OCI", "SigV4", "Connectivity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -183,7 +185,7 @@ let package = Package(
         ]),
         // The in-cluster SDK (`portcullis sdk serve`): license, updates and instance reports for the app it ships with.
         .target(name: "InClusterSDK", dependencies: [
-            "Licensing", "PortcullisAPI", "YAMLSafety",
+            "Licensing", "PortcullisAPI", "YAMLSafety", "Connectivity",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -195,7 +197,7 @@ let package = Package(
         ]),
         .executableTarget(name: "portcullis", dependencies: [
             "OCI", "Licensing", "Server", "Storage", "Backends", "ImageTooling", "Upstream", "PortcullisAPI", "Proxy", "Charts",
-            "ServeSettings", "InClusterSDK",
+            "ServeSettings", "InClusterSDK", "Connectivity",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "OTel", package: "swift-otel"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -229,6 +231,7 @@ let package = Package(
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
         .testTarget(name: "BundlesTests", dependencies: ["Bundles"]),
+        .testTarget(name: "ConnectivityTests", dependencies: ["Connectivity", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Backends", "TestSupport", "PortcullisAPI",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,9 +1,9 @@
+import Connectivity
 import Logging
 import NIOCore
 import PostgresKit
 import SQLKit
 import Storage
-import Synchronization
 
 /// A PostgreSQL database whose failures to be reached are `StorageUnavailable`, so requests
 /// answer 503 while the database is away; errors the server reports about a statement
@@ -23,7 +23,10 @@ struct PostgresFailures: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         do {
-            try await Self.within(Self.statementDeadline) { [base] in try await base.execute(sql: query, onRow) }
+            let deadline = Self.statementDeadline
+            try await withDeadline(deadline, timedOut: { StorageUnavailable(store: "database", reason: "no answer within \(deadline)") }) {
+                [base] in try await base.execute(sql: query, onRow)
+            }
         } catch {
             throw Self.classify(error)
         }
@@ -35,34 +38,6 @@ struct PostgresFailures: SQLDatabase {
     /// held every request on it with no end, `/readyz` included. Well beyond any statement
     /// Portcullis sends (migrations, which may wait for another replica's, run outside this).
     static let statementDeadline: Duration = .seconds(10)
-
-    /// Runs `operation`, or throws `StorageUnavailable` once `limit` has passed without its end.
-    /// The statement itself is left to finish or fail with its connection: a socket nobody
-    /// answers cannot be cancelled, only stopped waiting for.
-    static func within(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws {
-        final class FirstOnly: Sendable {
-            let resumed = Mutex(false)
-            func claim() -> Bool { resumed.withLock { was in defer { was = true }; return !was } }
-        }
-        let first = FirstOnly()
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                if first.claim() {
-                    continuation.resume(throwing: StorageUnavailable(store: "database", reason: "no answer within \(limit)"))
-                }
-            }
-            Task {
-                do {
-                    try await operation()
-                    if first.claim() { continuation.resume() }
-                } catch {
-                    if first.claim() { continuation.resume(throwing: error) }
-                }
-                timer.cancel()
-            }
-        }
-    }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await base.withSession { try await closure(PostgresFailures(base: $0)) }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Connectivity
 import Foundation
 import Logging
 import NIOCore
@@ -185,11 +186,9 @@ public struct StorageBackend: Sendable {
             return String(reflected[message.upperBound...].prefix { $0 != "," && $0 != ")" })
         }
         // Nor does it say that nothing answered, which is the commonest reason of all.
-        if reflected.contains("Connection refused") || reflected.contains("connectionRefused") {
-            return "the connection was refused (is PostgreSQL running, and listening on that host and port?)"
-        }
-        if reflected.contains("connectTimeout") { return "no answer in time (a firewall dropping packets, or the wrong host?)" }
-        return String(describing: error).prefix(300).description
+        let failure = ConnectionFailure(reflected: reflected)
+        if case .other = failure { return String(describing: error).prefix(300).description }
+        return failure.describe()
     }
 
     // MARK: S3

@@ -1,3 +1,4 @@
+import Connectivity
 import Foundation
 import Hummingbird
 import Logging
@@ -84,7 +85,10 @@ public final class SDKService: Sendable {
                 if decision == .startFetch { memory.running = Task { await self.fetchLicense(link) } }
                 return (decision, memory.running)
             }
-            if decision != .answerFromKept, let running { await Self.wait(for: running, atMost: LicenseRefreshSchedule.patience) }
+            if decision != .answerFromKept, let running {
+                // The fetch goes on past the patience; the next question gets its result.
+                _ = try? await withDeadline(LicenseRefreshSchedule.patience, timedOut: { CancellationError() }) { await running.value }
+            }
             latest = fetching.withLock { memory in
                 memory.schedule.isFresh(now: Date()) ? memory.fetched.map { ($0, .portcullis) } : nil
             }
@@ -111,20 +115,6 @@ public final class SDKService: Sendable {
             if let body { memory.fetched = body }
             memory.schedule.finished(succeeded: body != nil, at: Date())
             memory.running = nil
-        }
-    }
-
-    /// Waits for `task` at most `limit`; the task itself goes on either way. (A task group would
-    /// not do: it waits for all its children, and waiting on a task's value ignores cancellation.)
-    static func wait(for task: Task<Void, Never>, atMost limit: Duration) async {
-        final class FirstOnly: Sendable {
-            let resumed = Mutex(false)
-            func claim() -> Bool { resumed.withLock { was in defer { was = true }; return !was } }
-        }
-        let first = FirstOnly()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Task { await task.value; if first.claim() { continuation.resume() } }
-            Task { try? await Task.sleep(for: limit); if first.claim() { continuation.resume() } }
         }
     }
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Connectivity
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,8 +1,9 @@
 /// Why an HTTP exchange failed before any answer, as a person can act on it: the HTTP and TLS
 /// libraries describe their errors with type names, error codes and the source paths of the
 /// build, none of which tells a vendor that the registry speaks plain HTTP or that a CA is
-/// missing. Used for upstream registries (`registry add`, `registry test`, pulls) and by the
-/// CLI for the Portcullis API, so both say the same thing about the same failure.
+/// missing. Used for upstream registries (`registry add`, `registry test`, pulls), by the CLI
+/// for the Portcullis API and for the database at start, so all say the same thing about the
+/// same failure.
 public enum ConnectionFailure: Equatable, Sendable {
     case refused
     /// TLS was spoken to something that answered in plain HTTP.
@@ -19,7 +20,15 @@ public enum ConnectionFailure: Equatable, Sendable {
     case other(String)
 
     public init(_ error: any Error) {
-        let text = String(describing: error)
+        self.init(text: String(describing: error), type: String(describing: type(of: error)))
+    }
+
+    /// From the reflection of an error whose description hides its cause (PostgresNIO's).
+    public init(reflected text: String) {
+        self.init(text: text, type: "error")
+    }
+
+    private init(text: String, type: String) {
         func has(_ words: String...) -> Bool { words.contains { text.contains($0) } }
         if has("WRONG_VERSION_NUMBER") {
             self = .notTLS
@@ -40,7 +49,7 @@ public enum ConnectionFailure: Equatable, Sendable {
         } else if has("invalidURL", "unsupportedScheme", "emptyScheme", "emptyHost") {
             self = .badURL
         } else {
-            self = .other(Self.plain(text, type: String(describing: type(of: error))))
+            self = .other(Self.plain(text, type: type))
         }
     }
 
