@@ -15,10 +15,13 @@ import Tracing
 struct RegistryRoutes: Sendable {
     let c: Components
 
+    /// The distribution API's methods: every `/v2` path is routed for each.
+    static let methods: [HTTPRequest.Method] = [.get, .head, .put, .post, .patch, .delete]
+
     func register(on router: Router<PortcullisContext>) {
         let v2 = router.group("/v2").add(middleware: RegistryRequestMiddleware(c: c))
         for path: RouterPath in ["", "**"] {
-            for method: HTTPRequest.Method in [.get, .head, .put, .post, .patch, .delete] {
+            for method in Self.methods {
                 v2.on(path, method: method, use: handle)
             }
         }

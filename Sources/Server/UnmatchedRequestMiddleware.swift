@@ -18,7 +18,7 @@ struct UnmatchedRequestMiddleware: RouterMiddleware {
             if path == "/v2" || path.hasPrefix("/v2/") {
                 let refusal = RegistryError(.unsupported, "\(request.method) is not a method of the registry API")
                 var response = Response.registryError(refusal)
-                response.headers[.allow] = "GET, HEAD, PUT, POST, PATCH, DELETE"
+                response.headers[.allow] = RegistryRoutes.methods.map(\.rawValue).joined(separator: ", ")
                 return response
             }
             if path.hasPrefix("/api/v1/") || path == "/api/v1" {

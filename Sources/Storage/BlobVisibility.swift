@@ -23,17 +23,21 @@ public enum BlobVisibility: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .upstream(let id, let repository): (id, repository)
         case .hosted(let repository): ("hosted", repository)
-        case .chart(.vendor, let repository): ("chart:vendor", repository)
-        case .chart(.customer(let id), let repository): ("chart:customer:" + id, repository)
+        case .chart(.vendor, let repository): (Self.vendorChartScope, repository)
+        case .chart(.customer(let id), let repository): (Self.customerChartScope + id, repository)
         }
     }
 
+    static let vendorChartScope = "chart:vendor"
+    /// Followed by the customer's ID.
+    static let customerChartScope = "chart:customer:"
+
     /// A chart place read back from its storage key; nil for any other scope.
     init?(chartScope scope: String, repository: String) {
-        if scope == "chart:vendor" {
+        if scope == Self.vendorChartScope {
             self = .chart(.vendor, repository: repository)
-        } else if scope.hasPrefix("chart:customer:"), scope.count > "chart:customer:".count {
-            self = .chart(.customer(id: String(scope.dropFirst("chart:customer:".count))), repository: repository)
+        } else if scope.hasPrefix(Self.customerChartScope), scope.count > Self.customerChartScope.count {
+            self = .chart(.customer(id: String(scope.dropFirst(Self.customerChartScope.count))), repository: repository)
         } else {
             return nil
         }
