@@ -44,6 +44,7 @@ from .services import (
     DistributionProxy,
     Portcullis,
     CeilingServer,
+    IdealTee,
     StaticServer,
     TokenServer,
     Upstream,
@@ -105,6 +106,7 @@ class Bench:
         self.pc: Optional[Portcullis] = None
         self.nginx: Optional[StaticServer] = None
         self.ceiling: Optional[CeilingServer] = None
+        self.ideal: Optional[IdealTee] = None
         self.small: Optional[Image] = None
         self.big: Optional[Image] = None
         self.huge: Optional[Image] = None
@@ -141,6 +143,12 @@ class Bench:
         self.pc = Portcullis(self.work / "portcullis", frozen, self.up, a.portcullis_args)
         self.pc.stop_grace = self.dist.stop_grace = a.stop_grace
         self.nginx = StaticServer(self.work / "nginx", self.big.layout / "blobs" / "sha256").start()
+        tee = IdealTee.build(self.work)
+        if tee:
+            self.ideal = IdealTee(self.work / "ideal", tee, self.up)
+            self.ideal.stop_grace = a.stop_grace
+        else:
+            log("no C compiler or OpenSSL headers: cold figures without the ideal tee (apt-get install gcc libssl-dev)")
         ceiling_bin = a.binary.parent / "portcullis-ceiling"
         if ceiling_bin.is_file():
             m = self.small.manifest
@@ -156,7 +164,7 @@ class Bench:
         })
 
     def stop(self) -> None:
-        for p in (self.pc, self.dist):
+        for p in (self.pc, self.dist, self.ideal):
             if p is not None:
                 try:
                     p.stop()  # timed SIGTERM -> exit, like every restart
@@ -197,17 +205,19 @@ class Bench:
     # ----------------------------------------------------- 1 + 5 + 6: cold pulls
     def phase_cold(self, image: Image, repo: str, runs: int, prefix: str, label: str) -> None:
         blob = image.largest_layer()
-        targets = [self.pc, self.dist, "direct"]
+        targets = [self.pc, self.dist, "direct"] + ([self.ideal] if self.ideal else [])
         for i in range(runs):
             for t in rotate(targets, i):
                 k = self.key(t)
+                if t is self.ideal:
+                    t.point_at(f"/v2/{repo}/blobs/{blob.digest}", self.up.headers(repo))
                 if t != "direct":
                     t.restart_fresh()
                     pid = t.pid
                 else:
                     pid = self.up.proc.pid
                 headers = self.auth(t, repo)
-                if t != "direct":
+                if t != "direct" and t is not self.ideal:
                     # As every client does before a layer: the manifest (which also leaves the proxy
                     # logged in upstream for the repository, as the direct GET's token is fetched beforehand).
                     requests.get(self.manifest_url(t, repo, TAG), headers={**headers, "Accept": MANIFEST_ACCEPT}, timeout=60)

@@ -445,6 +445,61 @@ class CeilingServer:
             self.proc.stop()
 
 
+class IdealTee(Proxy):
+    """bench/experiments/ideal-tee.c in its two-thread mode: receives the blob from the upstream,
+    hashes it on a second thread, spools it and sends it from the spool, holding the last batch
+    until the digest is done, with no HTTP library, scheduler or database. The least work a
+    verifying cache does on this machine: the cold figures are also given against it.
+
+    It answers one client at a time with one fixed upstream path, so it is pointed at a blob
+    (and given the direct GET's token) before each restart."""
+
+    name = "ideal"
+    health_path = "/healthz"
+    SOURCE = BENCH_DIR / "experiments" / "ideal-tee.c"
+
+    def __init__(self, workdir: Path, binary: Path, upstream: "Upstream") -> None:
+        super().__init__(workdir)
+        self.binary = binary
+        self.upstream = upstream
+        self.path = ""
+        self.authorization = ""
+
+    @classmethod
+    def build(cls, workdir: Path) -> Optional[Path]:
+        """Compiles the tee; None (and why) when there is no C compiler or OpenSSL's headers."""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            return None
+        out = workdir / "ideal-tee"
+        cp = run([cc, "-O2", "-pthread", "-o", str(out), str(cls.SOURCE), "-lcrypto"], timeout=120)
+        if cp.returncode != 0:
+            sys.stderr.write(f"ideal-tee did not build (libssl-dev missing?): {cp.stderr.strip()[:300]}\n")
+            return None
+        return out
+
+    def point_at(self, path: str, headers: Dict[str, str]) -> None:
+        self.path = path
+        self.authorization = headers.get("Authorization", "")
+
+    def _wipe(self) -> None:
+        shutil.rmtree(self.workdir / "spool", ignore_errors=True)
+        (self.workdir / "spool").mkdir(parents=True)
+
+    def _command(self):
+        args = [str(self.binary), str(self.port), str(self.upstream.port), self.path,
+                str(self.workdir / "spool"), "spool2"]
+        if self.authorization:
+            args.append(self.authorization)
+        return args, self.workdir / f"ideal-{self.generation}.log"
+
+    def repo(self, upstream_repo: str) -> str:
+        return upstream_repo
+
+    def headers(self, upstream_repo: str) -> Dict[str, str]:
+        return {}
+
+
 def skopeo_copy_check(src_ref: str, creds: Optional[str], dest_dir: Path, want_digest: str) -> None:
     """Pull with skopeo (a real client) into an OCI layout and check the manifest digest."""
     args = [SKOPEO_BIN, "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false"]
