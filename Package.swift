@@ -167,7 +167,7 @@ let package = Package(
         ]),
         .target(name: "Server", dependencies: [
             "OCI", "Licensing", "Storage", "Upstream", "RegistryCore", "Access", "Proxy", "Hosting", "Charts", "ImageTooling",
-            "ControlPlane", "PortcullisAPI", "Backends", "Bundles",
+            "ControlPlane", "PortcullisAPI", "Backends", "Bundles", "Connectivity",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

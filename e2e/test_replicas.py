@@ -332,8 +332,14 @@ def test_storage_going_away_is_503_and_recovers(shared_backend, portcullis_binar
             r = s.get(blob_url, timeout=60)
             assert r.status_code == 503, f"with the {relay_name} away: {r.status_code} {r.text[:300]}"
             assert "UNAVAILABLE" in error_codes(r), r.text
+            started = time.monotonic()
             ready = requests.get(srv.url + "/readyz", timeout=30)
+            took = time.monotonic() - started
             assert ready.status_code == 503, ready.text
+            # Within a kubelet's default 1 s probe timeout, with the reason (an object store
+            # refusing connections is retried for its 10 s connect timeout otherwise).
+            assert took < 2.5, f"/readyz took {took:.1f} s with the {relay_name} away"
+            assert "unavailable" in ready.text, ready.text
             if relay_name == "database":
                 # A sign-in says the service is away, not that a good license is invalid.
                 browser = requests.Session()
@@ -375,6 +381,7 @@ def test_storage_going_away_is_503_and_recovers(shared_backend, portcullis_binar
             t.join(timeout=90)
         for name, (status, took) in answers.items():
             assert status == 503 and took < 30, f"{name} with the database frozen: {status} after {took:.1f} s"
+        assert answers["readyz"][1] < 2.5, f"/readyz took {answers['readyz'][1]:.1f} s with the database frozen"
         assert set(answers) == set(calls), answers
         db_relay.thaw()
         wait_until(lambda: requests.get(srv.url + "/readyz", timeout=30).status_code == 200, timeout=60,

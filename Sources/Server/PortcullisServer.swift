@@ -2,6 +2,7 @@ import Access
 import AsyncHTTPClient
 import Backends
 import Bundles
+import Connectivity
 import ControlPlane
 import Foundation
 import HTTPTypes
@@ -156,9 +157,18 @@ public enum PortcullisServer {
                                                        retention: configuration.pullRetention,
                                                        logger: logger),
                                    webhooks: webhooks, licenseFields: licenseFieldSigner, proxyPaths: resolver, logger: logger)
+        // Each check answers within a kubelet's default probe timeout (1 s): a store that takes
+        // its connect timeout (10 s against an object store refusing connections) would
+        // otherwise outlast the probe, which then says only "timeout" and leaves the check running.
         let readiness: @Sendable () async -> String? = {
-            do { _ = try await store.app(slug: "-") } catch { return "database unavailable" }
-            do { try await storage.probeBlobs() } catch { return "blob store unavailable" }
+            let patience = Duration.milliseconds(900)
+            struct NoAnswer: Error {}
+            do { _ = try await withDeadline(patience, timedOut: { NoAnswer() }) { try await store.app(slug: "-") } } catch is NoAnswer {
+                return "database unavailable: no answer within 0.9 s"
+            } catch { return "database unavailable" }
+            do { try await withDeadline(patience, timedOut: { NoAnswer() }) { try await storage.probeBlobs() } } catch is NoAnswer {
+                return "blob store unavailable: no answer within 0.9 s"
+            } catch { return "blob store unavailable" }
             return nil
         }
         var blobRedirect: (@Sendable (Digest) -> String)?
