@@ -127,6 +127,51 @@ def test_behind_a_load_balancer_the_operator_is_told_to_set_the_public_url(tmp_p
         fronted.stop()
 
 
+def test_the_cli_gives_up_on_a_silent_server_when_told(portcullis_binary):
+    """Something that accepts connections and never answers (a hung server, a load balancer
+    with no backend) holds the CLI for --timeout (or PORTCULLIS_API_TIMEOUT), 2 minutes by
+    default, and then says so and how to wait longer."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        for args, env in ((["--timeout", "1s"], {}), ([], {"PORTCULLIS_API_TIMEOUT": "1500ms"})):
+            started = time.monotonic()
+            res = subprocess.run([str(portcullis_binary), "app", "ls", *args], capture_output=True, text=True, timeout=60,
+                                 env={"PORTCULLIS_API_URL": url, "PORTCULLIS_API_TOKEN": "t", **env})
+            took = time.monotonic() - started
+            assert res.returncode == 1 and "no answer from the Portcullis API" in res.stderr, res.stderr
+            assert "--timeout or PORTCULLIS_API_TIMEOUT" in res.stderr, res.stderr
+            assert 0.9 < took < 10, f"{args} {env}: gave up after {took:.1f} s"
+        bad = subprocess.run([str(portcullis_binary), "app", "ls", "--timeout", "soon"], capture_output=True, text=True, timeout=60,
+                             env={"PORTCULLIS_API_URL": url, "PORTCULLIS_API_TOKEN": "t"})
+        assert bad.returncode != 0 and "--timeout takes a duration" in bad.stderr, bad.stderr
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
 def test_skopeo_verifies_and_pulls(tls_server, tls_tenant, cert_dir, tmp_path):
     src = f"docker://{tls_tenant.ref(catalog.THREE_REPO, catalog.TAG)}"
     creds = f"any:{tls_tenant.license_id}"

@@ -22,6 +22,9 @@ struct ClientOptions: ParsableArguments {
 
     @Option(help: "PEM file of the CA that signed the server's certificate (env SSL_CERT_FILE; default: the system's).")
     var caCert: String?
+
+    @Option(help: "How long to wait for the API's answer, e.g. 30s (env PORTCULLIS_API_TIMEOUT; default 2m).")
+    var timeout: String?
 }
 
 struct OutputOptions: ParsableArguments {
@@ -41,6 +44,11 @@ struct APIClient {
     let caCert: String?
     /// Where `caCert` was named: `--ca-cert` or `SSL_CERT_FILE`.
     let caCertSource: String
+    /// How long one call waits for the whole answer: a server (or something in front of it)
+    /// that accepts the connection and never answers would otherwise hold a script this long.
+    let answerTimeout: TimeInterval
+    /// `answerTimeout` as it was given, for messages.
+    let answerTimeoutText: String
 
     init(_ options: ClientOptions) throws {
         let env = ProcessInfo.processInfo.environment
@@ -62,6 +70,16 @@ struct APIClient {
         }
         baseURL = url
         self.token = token
+        if let given = options.timeout ?? env["PORTCULLIS_API_TIMEOUT"] {
+            let option = options.timeout != nil ? "--timeout" : "PORTCULLIS_API_TIMEOUT"
+            let seconds = try Duration.parse(given, option: option)
+            guard seconds >= 0.001, seconds <= DurationLimit.longest else {
+                throw CLIError("\(option) must be at least 1ms and at most a hundred years")
+            }
+            (answerTimeout, answerTimeoutText) = (seconds, given)
+        } else {
+            (answerTimeout, answerTimeoutText) = (120, "2m")
+        }
         // SSL_CERT_FILE is for TLS: a plain-HTTP server is reached whatever it names.
         if let given = options.caCert {
             (caCert, caCertSource) = (given, "--ca-cert")
@@ -119,11 +137,15 @@ struct APIClient {
         let bytes: ByteBuffer
         let client = makeHTTPClient()
         do {
-            response = try await client.execute(request, timeout: .seconds(120))
+            response = try await client.execute(request, timeout: .milliseconds(Int64(answerTimeout * 1000)))
             bytes = try await response.body.collect(upTo: 64 << 20)
             try? await client.shutdown()
         } catch {
             try? await client.shutdown()
+            if let timeout = error as? HTTPClientError, timeout == .deadlineExceeded {
+                throw CLIError("no answer from the Portcullis API at \(baseURL) within \(answerTimeoutText) "
+                               + "(--timeout or PORTCULLIS_API_TIMEOUT to wait longer)")
+            }
             throw CLIError("cannot reach the Portcullis API at \(baseURL): \(explain(error))")
         }
         guard (200..<300).contains(response.status.code) else {
