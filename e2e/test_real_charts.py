@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from portcullis_testkit.helm import package_chart, parse_manifests, render_chart
+from portcullis_testkit.helm import archive_member_text, helm_client_factory, package_chart, parse_manifests, render_chart
 from portcullis_testkit.portcullis import portcullis_bin
 
 REAL_CHARTS = Path(__file__).resolve().parents[2] / "shared" / "real-charts"
@@ -207,3 +207,70 @@ def test_post_renderer_rewrites_what_helm_rendered(name, tmp_path):
         after = Workloads(docs + [{"kind": "Secret", "type": "kubernetes.io/dockerconfigjson", "metadata": {"name": SECRET}}])
         assert_through_proxy_with_secret(before, after, f"post-render of {name} with {values or 'its own values'}")
         assert len(docs) == len(rendered.docs), "post-render dropped or added documents"
+
+
+@pytest.fixture
+def helm_clients(tmp_path):
+    yield from helm_client_factory(tmp_path)
+
+
+def _crlf_values(chart_dir: Path) -> None:
+    values = chart_dir / "values.yaml"
+    values.write_bytes(values.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    meta = chart_dir / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^version: .*$", "version: 9.9.9-crlf", meta.read_text()))
+
+
+def _quoted_global_key(chart_dir: Path) -> None:
+    values = chart_dir / "values.yaml"
+    values.write_text(re.sub(r"(?m)^global:", '"global":  # shared with subcharts', values.read_text(), count=1))
+    meta = chart_dir / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^version: .*$", "version: 9.9.9-quoted", meta.read_text()))
+
+
+@pytest.mark.skipif(not REAL_CHARTS.is_dir(), reason=f"{REAL_CHARTS} is absent: the real charts are not on this machine")
+def test_real_charts_are_released_as_helm_packages_them_and_delivered_with_their_values_intact(portcullis, tmp_path, helm_clients):
+    """Each real chart, packaged by Helm as it is (cert-manager's version is `v1.21.1`), is released
+    and pulled by a customer with Helm: the customer's values.yaml is the vendor's, every line in
+    order (comments too) with global.replicated added, and Helm renders it. Two variants of one
+    chart cover other layouts vendors ship: CRLF line endings and a quoted `"global":` key (the
+    empty `global: {}` placeholder is in the unit tests: every real chart here has a global block)."""
+    app = portcullis.create_app()["slug"]
+    names = ["cert-manager", "ingress-nginx", "nginx", "prometheus-node-exporter", "traefik"]
+    packages = {name: package_chart(tmp_path / "pkg" / name, chart_dir=REAL_CHARTS / name) for name in names}
+    variants = {"crlf": package_chart(tmp_path / "pkg" / "crlf", chart_dir=REAL_CHARTS / "prometheus-node-exporter", edit=_crlf_values),
+                "quoted": package_chart(tmp_path / "pkg" / "quoted", chart_dir=REAL_CHARTS / "prometheus-node-exporter",
+                                        edit=_quoted_global_key)}
+    release = ["release", "create", "--app", app, "--version", "1.0.0", "--promote", "Stable"]
+    for tgz in packages.values():
+        release += ["--chart", str(tgz)]
+    portcullis.cli_ok(*release)
+    for i, tgz in enumerate(variants.values()):
+        portcullis.cli_ok("release", "create", "--app", app, "--version", f"1.0.{i + 1}", "--promote", "Stable", "--chart", str(tgz))
+    customer = portcullis.cli_json("customer", "create", "--app", app, "--name", "Real Charts Inc", "--email", "ops@real.test")
+    portcullis.secrets.append(customer["licenseId"])
+    secret = portcullis.cli_ok("customer", "pull-secret", customer["id"], "--base64").out.strip()
+    client = helm_clients(portcullis.host)
+    client.login("ops@real.test", customer["licenseId"])
+
+    for name, tgz in [*packages.items(), *variants.items()]:
+        chart = "prometheus-node-exporter" if name in variants else name
+        version = render_chart(tgz).metadata["version"]
+        pulled = client.pull(f"{app}/{chart}", version)
+        original = archive_member_text(tgz, "values.yaml")
+        delivered = archive_member_text(pulled, "values.yaml")
+        kept = iter(delivered.splitlines())
+        missing = [line for line in original.splitlines() if not any(line == other for other in kept)]
+        assert not missing, f"{name}: lines of the vendor's values.yaml missing or out of order in the customer's: {missing[:5]}"
+        if name == "crlf":
+            assert "\n" not in delivered.replace("\r\n", ""), f"{name}: the customer's values.yaml is no longer CRLF"
+        rendered = render_chart(pulled)
+        injected = rendered.values["global"]["replicated"]
+        assert injected["dockerconfigjson"] == secret and injected["licenseID"] == customer["licenseId"], f"{name}: {injected.keys()}"
+        vendor_values = json.loads(json.dumps(render_chart(tgz).values))
+        customer_values = json.loads(json.dumps(rendered.values))
+        customer_values["global"].pop("replicated")
+        if not customer_values["global"] and not vendor_values.get("global"):
+            customer_values.pop("global")
+            vendor_values.pop("global", None)
+        assert customer_values == vendor_values, f"{name}: the values Helm reads changed beyond global.replicated"

@@ -99,7 +99,7 @@ public struct BundleBuilder: Sendable {
         for (chart, path) in charts {
             let name = try repositoryName(([request.app.slug] + path).joined(separator: "/"))
             let reader = try await resolver.resolve(AccessRequest(name: name, actions: [.pull]), caller: caller, address: request.address).reader
-            let manifest = try await reader.manifest(.tag(chart.version), wantBody: true)
+            let manifest = try await reader.manifest(.tag(ChartPackage.tag(forVersion: chart.version)), wantBody: true)
             guard let bytes = manifest.bytes else { throw BundleError("chart \(chart.name) \(chart.version) has no manifest") }
             let summary = try ManifestSummary(parsing: bytes.readableBytesView, contentType: manifest.record.mediaType)
             guard let archiveLayer = summary.layers.first else { throw BundleError("chart \(chart.name) \(chart.version) has no archive layer") }
@@ -109,7 +109,7 @@ public struct BundleBuilder: Sendable {
             let file = "charts/\(chart.name)-\(chart.version).tgz"
             layout.addFile(file, bytes: archive)
             layout.addManifest(bytes, digest: manifest.record.digest, mediaType: manifest.record.mediaType,
-                               refName: "charts/\(chart.name):\(chart.version)")
+                               refName: "charts/\(chart.name):\(ChartPackage.tag(forVersion: chart.version))")
             for blob in [summary.config?.digest].compactMap({ $0 }) + summary.layers.map(\.digest) {
                 layout.addBlob(blob, size: try await reader.blobSize(blob), from: reader)
             }

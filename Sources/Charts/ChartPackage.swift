@@ -39,8 +39,8 @@ public struct ChartPackage: Sendable {
         guard name == dir else {
             throw ChartError("chart name \(name.debugDescription) differs from the archive's directory \(dir.debugDescription)")
         }
-        guard let version = Self.scalarString(metadata["version"]), SemVer.isValid(version) else {
-            throw ChartError("Chart.yaml version must be SemVer (e.g. 1.2.3)")
+        guard let version = Self.scalarString(metadata["version"]), SemVer.isValidChartVersion(version) else {
+            throw ChartError("Chart.yaml version must be SemVer (e.g. 1.2.3 or v1.2.3)")
         }
         guard let apiVersion = metadata["apiVersion"] as? String, ["v1", "v2"].contains(apiVersion) else {
             throw ChartError("Chart.yaml apiVersion must be v1 or v2")
@@ -57,6 +57,14 @@ public struct ChartPackage: Sendable {
     }
 
     public var valuesPath: String { name + "/values.yaml" }
+
+    /// The OCI tag this chart's version is pushed and pulled as: OCI tags allow no `+`, so Helm
+    /// writes SemVer build metadata (`1.2.3+build.1`) with `_` (`1.2.3_build.1`).
+    public var tag: String { Self.tag(forVersion: version) }
+
+    public static func tag(forVersion version: String) -> String {
+        version.replacingOccurrences(of: "+", with: "_")
+    }
 
     /// The key of this chart's values that a subchart named `subchart` reads, when the chart
     /// carries it under `charts/` (a directory or an archive, under any directory name): the
@@ -90,6 +98,29 @@ public struct ChartPackage: Sendable {
 
     private static func chartName(yaml: [UInt8]) -> String? {
         ((try? SafeYAML.load(String(decoding: yaml, as: UTF8.self))) as? [String: Any])?["name"] as? String
+    }
+
+    /// Why the chart's `values.schema.json` would refuse the values every customer is given
+    /// (`global.replicated`), or nil. Helm checks values against the schema at install, lint
+    /// and template, so such a chart fails for every customer. Only what the schema says
+    /// outright is read: `additionalProperties` or `unevaluatedProperties` false at the top
+    /// (without a `global` property) or under `global` (without a `replicated` one).
+    public var schemaRefusesInjectedValues: String? {
+        guard let entry = entries.first(where: { $0.path == name + "/values.schema.json" && $0.kind == .file }),
+              let schema = (try? JSONSerialization.jsonObject(with: Data(entry.contents))) as? [String: Any] else { return nil }
+        func closed(_ object: [String: Any]) -> Bool {
+            object["additionalProperties"] as? Bool == false || object["unevaluatedProperties"] as? Bool == false
+        }
+        let properties = schema["properties"] as? [String: Any] ?? [:]
+        guard let global = properties["global"] as? [String: Any] else {
+            return closed(schema) ? "values.schema.json allows no top-level `global` (additionalProperties: false), "
+                + "where every customer's chart gets global.replicated; add a `global` object to its properties" : nil
+        }
+        if closed(global), (global["properties"] as? [String: Any])?["replicated"] == nil {
+            return "values.schema.json allows no `global.replicated` (additionalProperties: false under global), "
+                + "which every customer's chart gets; add `\"replicated\": {\"type\": \"object\"}` to global's properties"
+        }
+        return nil
     }
 
     public var values: String? {

@@ -8,9 +8,29 @@ enum SafeYAML {
     /// The tags a chart's YAML may use (what Helm's own parser reads as plain data).
     static let allowedTags: Set<Tag.Name> = [.str, .int, .float, .bool, .null, .map, .seq, .merge, .value, .timestamp]
 
+    /// Scalars resolved as Helm's YAML library (go-yaml v2, through sigs.k8s.io/yaml) reads
+    /// them into chart values: no timestamps (`2024-01-02` stays the string it is to a template)
+    /// and no base-60 numbers (`1:20` is a string, not 80). With YAML 1.1's resolver, a values
+    /// file written back after a merge changed what the chart saw.
+    static let helmResolver = Resolver.default.removing(.timestamp).replacing(helmInt).replacing(helmFloat)
+
+    static let helmInt = try! Resolver.Rule(.int, """
+        ^(?:[-+]?0b[0-1_]+\
+        |[-+]?0o?[0-7_]+\
+        |[-+]?(?:0|[1-9][0-9_]*)\
+        |[-+]?0x[0-9a-fA-F_]+)$
+        """)
+
+    static let helmFloat = try! Resolver.Rule(.float, """
+        ^(?:[-+]?(?:[0-9][0-9_]*)(?:\\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?\
+        |\\.[0-9_]+(?:[eE][-+][0-9]+)?\
+        |[-+]?\\.(?:inf|Inf|INF)\
+        |\\.(?:nan|NaN|NAN))$
+        """)
+
     static func load(_ text: String) throws(ChartError) -> Any? {
         let node: Node?
-        do { node = try YAMLBudget.compose(text) } catch let error as YAMLBudget.Exceeded {
+        do { node = try YAMLBudget.compose(text, resolver: helmResolver) } catch let error as YAMLBudget.Exceeded {
             throw ChartError(error.description)
         } catch { throw ChartError("not valid YAML") }
         guard let node else { return nil }

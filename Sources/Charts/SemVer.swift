@@ -21,6 +21,12 @@ public enum SemVer {
         return true
     }
 
+    /// A chart's version as Helm packages and serves it: SemVer, or SemVer after a leading `v`
+    /// (cert-manager's charts are `v1.21.1`; Helm's own metadata check accepts it, its lint warns).
+    public static func isValidChartVersion(_ text: String) -> Bool {
+        isValid(text) || (text.hasPrefix("v") && isValid(String(text.dropFirst())))
+    }
+
     static func isNumeric(_ s: Substring) -> Bool {
         !s.isEmpty && s.allSatisfy(\.isASCIIDigit) && (s == "0" || s.first != "0")
     }

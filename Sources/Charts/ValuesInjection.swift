@@ -94,17 +94,28 @@ public enum ValuesInjection {
     }
 
     static func textual(_ text: String, _ replicated: [(String, Value)]) -> String? {
-        guard !text.contains("\t"), !text.contains("\r") else { return nil }
+        // A CRLF file is edited as LF and written back with CRLF (a lone CR is left to the parser).
+        if text.contains("\r") {
+            let unix = text.replacingOccurrences(of: "\r\n", with: "\n")
+            guard !unix.contains("\r"), let edited = textual(unix, replicated) else { return nil }
+            return edited.replacingOccurrences(of: "\n", with: "\r\n")
+        }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(Substring.init)
         if lines.last == "" { lines.removeLast() }
+        // Tabs in indentation are not YAML; the parser says so.
+        guard !lines.contains(where: { $0.prefix { $0 == " " || $0 == "\t" }.contains("\t") }) else { return nil }
         // Multi-document values files are not something Helm reads; leave them to the parser.
         if lines.dropFirst().contains(where: { $0.hasPrefix("---") }) { return nil }
-        guard let globalIndex = lines.firstIndex(where: { $0.hasPrefix("global:") }) else {
+        guard let globalIndex = lines.firstIndex(where: { globalKey($0) != nil }), let key = globalKey(lines[globalIndex]) else {
             let block = ["global:"] + render([("replicated", .map(replicated))], indent: 2)
             return (lines + [""] + block.map { Substring($0) }).joined(separator: "\n") + "\n"
         }
-        let rest = lines[globalIndex].dropFirst("global:".count).drop { $0 == " " }
-        guard rest.isEmpty || rest.hasPrefix("#") else { return nil }
+        // `global:` with nothing after it, or an empty placeholder (`{}`, `~`, `null`): the
+        // block goes under it; the comment on its line stays. Anything else on the line (a
+        // flow mapping with content) is left to the structural merge.
+        let (value, comment) = splitComment(lines[globalIndex].dropFirst(key.count).drop { $0 == " " })
+        guard ["", "{}", "~", "null", "Null", "NULL"].contains(value.trimmingCharacters(in: .whitespaces)) else { return nil }
+        if !value.isEmpty { lines[globalIndex] = Substring(key + (comment.isEmpty ? "" : " " + comment)) }
         // The block runs until the next line at indentation 0.
         var end = globalIndex + 1
         while end < lines.count, !isContent(lines[end]) || indentation(lines[end]) > 0 { end += 1 }
@@ -121,6 +132,23 @@ public enum ValuesInjection {
         let block = render([("replicated", .map(replicated))], indent: childIndent).map { Substring($0) }
         let result = Array(lines[...globalIndex]) + block + body + Array(lines[end...])
         return result.joined(separator: "\n") + "\n"
+    }
+
+    /// The key as written (`global:`, `"global":` or `'global':`) when `line` starts the
+    /// top-level `global` entry.
+    static func globalKey(_ line: Substring) -> String? {
+        for key in ["global:", "\"global\":", "'global':"] where line.hasPrefix(key) {
+            let after = line.dropFirst(key.count)
+            if after.isEmpty || after.first == " " { return key }
+        }
+        return nil
+    }
+
+    /// A line's value and its trailing comment (`# …`), for values that hold no quotes.
+    static func splitComment(_ rest: Substring) -> (value: Substring, comment: Substring) {
+        if rest.hasPrefix("#") { return ("", rest) }
+        guard let hash = rest.range(of: " #") else { return (rest, "") }
+        return (rest[..<hash.lowerBound], rest[rest.index(after: hash.lowerBound)...])
     }
 
     static func verify(_ text: String, _ replicated: [(String, Value)]) -> Bool {

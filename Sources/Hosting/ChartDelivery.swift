@@ -308,8 +308,10 @@ public struct ChartDelivery: Sendable {
 
     /// Whether customers' values can be injected into the chart, as `build` injects them (with
     /// placeholders): checked when the chart is released, so a chart every customer's pull would
-    /// fail on (a values.yaml that is a list) is refused then, not at the first pull.
+    /// fail on (a values.yaml that is a list, a schema that allows no `global.replicated`) is
+    /// refused then, not at the first pull.
     public static func checkInjectable(_ package: ChartPackage) throws(ChartError) {
+        if let refusal = package.schemaRefusesInjectedValues { throw ChartError(refusal) }
         let values = try ValuesInjection.inject(into: package.values, replicated: [("licenseID", .string("placeholder"))])
         if let subchartKey = package.valuesKey(ofSubchart: sdkSubchart) {
             _ = try ValuesInjection.inject(into: values, topLevel: subchartKey, [("appName", .string("placeholder"))])

@@ -20,9 +20,10 @@ public struct ChartRepository: Sendable, Equatable {
     public var appID: String
     public var channel: ChannelRecord
     public var chart: String
-    /// Chart version → the chart in the release most recently promoted with that version.
+    /// Chart version as an OCI tag (`ChartPackage.tag(forVersion:)`) → the chart in the release
+    /// most recently promoted with that version.
     public var versions: [String: ReleaseChartRecord]
-    /// Chart version → the release and promotion it comes from on this channel.
+    /// Chart version as an OCI tag → the release and promotion it comes from on this channel.
     public var placements: [String: ReleasePlacement] = [:]
 }
 
@@ -130,8 +131,13 @@ public struct ReleaseCatalog: Sendable {
     // MARK: Releases
 
     /// Validates and stores a release of chart archives; optionally promotes it at once.
+    /// Release notes past this are a file pasted by mistake: the SDK hands notes to the app,
+    /// and the portals show them.
+    public static let longestNotes = 64 * 1024
+
     public func createRelease(appID: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?) async throws -> Int {
         guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard (notes?.utf8.count ?? 0) <= Self.longestNotes else { throw CatalogError("release notes are longer than 64 KiB") }
         guard !archives.isEmpty else { throw CatalogError("a release needs at least one chart") }
         var target: ChannelRecord?
         if let promoteTo {
@@ -171,6 +177,7 @@ public struct ReleaseCatalog: Sendable {
 
     public func promote(appID: String, sequence: Int, channel name: String, version: String, notes: String?) async throws {
         guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard (notes?.utf8.count ?? 0) <= Self.longestNotes else { throw CatalogError("release notes are longer than 64 KiB") }
         guard let channel = try await channel(appID: appID, named: name) else { throw CatalogError("unknown channel \(name.debugDescription)") }
         guard let release = try await store.releases(appID: appID).first(where: { $0.sequence == sequence }) else {
             throw StoreError.notFound("release \(sequence) not found")
@@ -270,8 +277,9 @@ struct CatalogSnapshot: Sendable {
                                 uniquingKeysWith: { a, _ in a })
         for (index, p) in promotions.filter({ $0.channelID == channel.id }).enumerated() {
             for c in byRelease[p.releaseID, default: []] {
-                versions[c.version] = c
-                placements[c.version] = placed[index]
+                let tag = ChartPackage.tag(forVersion: c.version)
+                versions[tag] = c
+                placements[tag] = placed[index]
             }
         }
         return ChartRepository(appID: appID, channel: channel, chart: chart, versions: versions, placements: placements)

@@ -53,7 +53,7 @@ struct RenderedWorkloads {
         guard source.contains(where: { !$0.isWhitespace }) else { return }
         var documents: [Node] = []
         do {
-            documents = try YAMLBudget.composeAll(source)
+            for part in Self.helmDocuments(source) { documents += try YAMLBudget.composeAll(part) }
         } catch {
             if reportErrors { unreadable.append((template, Self.describe(error, in: text))) }
             return
@@ -93,6 +93,43 @@ struct RenderedWorkloads {
         } else if let sequence = node.sequence {
             for item in sequence { collectPods(item, workload: workload, template: template, speculative: speculative, lines: lines, text: text) }
         }
+    }
+
+    /// The render cut into documents where Helm cuts it (`releaseutil.SplitManifests`: at any
+    /// `---` that starts a line), for YAML to read one by one. YAML takes `---` as a separator
+    /// only when whitespace follows it, and a `{{-` after a separator often leaves none
+    /// (cert-manager's `---` then `{{- if … -}}` renders `---# Permission to…`): read whole,
+    /// that document and the one before it are one broken document, and the pods in it are not
+    /// seen. Each piece keeps its place (blank lines before it, and spaces before a comment that
+    /// shared the separator's line), so what is found in it points at the right line.
+    static func helmDocuments(_ source: String) -> [String] {
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.contains(where: { $0.hasPrefix("---") && $0.dropFirst(3).first.map { !$0.isWhitespace } == true }) else {
+            return [source]
+        }
+        var parts: [String] = []
+        var current: [Substring] = []
+        var startLine = 0
+        var lead = ""
+        func finish() {
+            if current.contains(where: { $0.contains { !$0.isWhitespace } }) {
+                parts.append(String(repeating: "\n", count: startLine) + lead + current.joined(separator: "\n"))
+            }
+        }
+        for (index, line) in lines.enumerated() {
+            guard line.hasPrefix("---") else {
+                current.append(line)
+                continue
+            }
+            finish()
+            let rest = line.dropFirst(3).drop { $0 == " " || $0 == "\t" }
+            startLine = index
+            // A comment keeps its column; content would not stay aligned with the lines below it.
+            lead = rest.hasPrefix("#") ? String(repeating: " ", count: line.count - rest.count) : ""
+            current = [rest]
+        }
+        finish()
+        return parts
     }
 
     static func secretNames(_ node: Node?) -> [String] {

@@ -30,9 +30,9 @@ public enum YAMLBudget {
     }
 
     /// The first document of `text`, checked against the budget; nil for an empty document.
-    public static func compose(_ text: String) throws -> Node? {
+    public static func compose(_ text: String, resolver: Resolver = .default) throws -> Node? {
         try checkAliases(text)
-        guard let node = try Yams.compose(yaml: text) else { return nil }
+        guard let node = try Yams.compose(yaml: text, resolver) else { return nil }
         try check(node)
         return node
     }

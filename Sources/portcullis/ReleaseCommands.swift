@@ -1,4 +1,5 @@
 import ArgumentParser
+import Charts
 import Foundation
 import PortcullisAPI
 
@@ -77,6 +78,8 @@ struct ReleaseCommand: AsyncParsableCommand {
                     throw CLIError("\(path) is a chart directory; --chart takes the packaged chart: `helm package \(path)` writes NAME-VERSION.tgz")
                 }
                 guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read chart \(path)") }
+                // Checked here too, so the message names the file (the server numbers the charts).
+                do { _ = try ChartPackage.parse(archive: Array(data)) } catch { throw CLIError("\(path) is not a valid Helm chart: \(error)") }
                 encoded.append(data.base64EncodedString())
             }
             let request = CreateReleaseRequest(version: version, charts: encoded, promote: promote, releaseNotes: releaseNotes,

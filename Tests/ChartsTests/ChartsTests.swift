@@ -129,6 +129,8 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
     @Test func semver() {
         for good in ["0.5.0", "1.2.3-rc.1", "1.0.0+build.5", "10.20.30-alpha-1+x"] { #expect(SemVer.isValid(good), "\(good)") }
         for bad in ["five", "1.2", "01.2.3", "1.2.3-", "1.2.3-01", "v1.2.3", "1.2.3.4", ""] { #expect(!SemVer.isValid(bad), "\(bad)") }
+        #expect(SemVer.isValidChartVersion("v1.21.1") && SemVer.isValidChartVersion("1.21.1"))
+        for bad in ["vv1.2.3", "V1.2.3", "v1.2", "v"] { #expect(!SemVer.isValidChartVersion(bad), "\(bad)") }
     }
 }
 
@@ -185,6 +187,40 @@ let veryLongName = "chart/" + (0..<3).map { String(repeating: Character(String($
         let global = try #require(root["global"] as? [String: Any])
         #expect(global["someSetting"] as? String == "keepme")
         #expect((global["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+    }
+
+    @Test(arguments: ["global: {}", "global: ~", "global: null   # set by the platform", "\"global\":", "'global': {}"])
+    func anEmptyOrQuotedGlobalIsEditedAsText(line: String) throws {
+        let original = "# top comment\n\(line)\n# about the image\nimage: nginx # pinned\ndate: 2024-01-02\n"
+        let out = try ValuesInjection.inject(into: original, replicated: replicated)
+        #expect(out.contains("# top comment\n") && out.contains("# about the image\nimage: nginx # pinned\ndate: 2024-01-02\n"), "\(out)")
+        if let comment = line.range(of: "#") { #expect(out.contains(String(line[comment.lowerBound...]))) }
+        // A line with nothing to take away stays as it was.
+        if !line.contains("{}"), !line.contains("~"), !line.contains("null") { #expect(out.contains("\n\(line)\n")) }
+        let root = try #require(try Yams.load(yaml: out, SafeYAML.helmResolver) as? [String: Any])
+        #expect(((root["global"] as? [String: Any])?["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+        #expect(root["date"] as? String == "2024-01-02")
+    }
+
+    @Test func aCRLFFileIsEditedAsTextAndStaysCRLF() throws {
+        let original = "# Default values\r\nglobal:\r\n  # the vendor's\r\n  keep: 1\r\nimage: nginx\r\n"
+        let out = try ValuesInjection.inject(into: original, replicated: replicated)
+        #expect(out.contains("# Default values\r\n") && out.contains("  # the vendor's\r\n  keep: 1\r\nimage: nginx\r\n"))
+        #expect(!out.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "a bare LF in \(out.debugDescription)")
+        let global = try #require(try load(out)["global"] as? [String: Any])
+        #expect(global["keep"] as? Int == 1 && (global["replicated"] as? [String: Any])?["licenseID"] as? String == "lic-1")
+    }
+
+    @Test func theStructuralMergeKeepsWhatHelmReadsAsStrings() throws {
+        // Helm's YAML library reads these as strings; YAML 1.1 as a timestamp and a base-60 integer.
+        let original = "global: {someSetting: keepme}\ndate: 2024-01-02\nwhen: 2001-12-14t21:59:43.10-05:00\nsexa: 1:20\nport: 8080\n"
+        let out = try ValuesInjection.inject(into: original, replicated: replicated)
+        let root = try #require(try Yams.load(yaml: out, SafeYAML.helmResolver) as? [String: Any])
+        #expect(root["date"] as? String == "2024-01-02")
+        #expect(root["when"] as? String == "2001-12-14t21:59:43.10-05:00")
+        #expect(root["sexa"] as? String == "1:20")
+        #expect(root["port"] as? Int == 8080)
+        #expect((root["global"] as? [String: Any])?["someSetting"] as? String == "keepme")
     }
 
     @Test func emptyOrMissingValues() throws {

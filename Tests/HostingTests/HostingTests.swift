@@ -28,11 +28,11 @@ struct Env {
     }
 }
 
-func chartArchive(name: String = "web", version: String = "0.5.0", values: String = "replicas: 1\n") throws -> [UInt8] {
+func chartArchive(name: String = "web", version: String = "0.5.0", values: String = "replicas: 1\n", schema: String? = nil) throws -> [UInt8] {
     try Gzip.compress(Tar.write([
         TarEntry(path: "\(name)/Chart.yaml", contents: Array("apiVersion: v2\nname: \(name)\nversion: \(version)\n".utf8)),
         TarEntry(path: "\(name)/values.yaml", contents: Array(values.utf8)),
-    ]))
+    ] + (schema.map { [TarEntry(path: "\(name)/values.schema.json", contents: Array($0.utf8))] } ?? [])))
 }
 
 struct Chunks: AsyncSequence, Sendable {
@@ -230,6 +230,25 @@ struct Chunks: AsyncSequence, Sendable {
         try await env.close()
     }
 
+    @Test func chartVersionsAreServedAsTheTagsHelmAsksFor() async throws {
+        let env = try await Env.make()
+        let app = AppRecord(slug: "acme", name: "Acme")
+        try await env.store.createApp(app)
+        let catalog = ReleaseCatalog(store: env.store, blobs: env.blobs)
+        try await catalog.createDefaultChannels(appID: app.id)
+        // cert-manager's charts are `v1.21.1`; build metadata travels as `_` in OCI tags.
+        _ = try await catalog.createRelease(appID: app.id, archives: [try chartArchive(version: "v1.21.1")], version: "1.0.0",
+                                            notes: nil, promoteTo: "Stable")
+        _ = try await catalog.createRelease(appID: app.id, archives: [try chartArchive(name: "api", version: "0.3.0+abc.1")],
+                                            version: "1.0.1", notes: nil, promoteTo: "Stable")
+        let web = try #require(try await catalog.chartRepository(appID: app.id, path: ["web"]))
+        #expect(Array(web.versions.keys) == ["v1.21.1"])
+        let api = try #require(try await catalog.chartRepository(appID: app.id, path: ["api"]))
+        #expect(Array(api.versions.keys) == ["0.3.0_abc.1"] && api.versions["0.3.0_abc.1"]?.version == "0.3.0+abc.1")
+        #expect(api.placements["0.3.0_abc.1"] != nil)
+        try await env.close()
+    }
+
     @Test func rejectsBadInputWithoutSideEffects() async throws {
         let env = try await Env.make()
         let app = AppRecord(slug: "acme", name: "Acme")
@@ -246,6 +265,14 @@ struct Chunks: AsyncSequence, Sendable {
         await #expect(throws: CatalogError("chart web cannot be delivered to customers: values.yaml is not a mapping")) {
             try await catalog.createRelease(appID: app.id, archives: [try chartArchive(values: "- a\n- b\n")], version: "1.0.0", notes: nil,
                                             promoteTo: nil)
+        }
+        // A schema that allows no global.replicated fails every customer's install.
+        for schema in [#"{"properties": {"global": {"type": "object", "additionalProperties": false, "properties": {"x": {}}}}}"#,
+                       #"{"additionalProperties": false, "properties": {"replicas": {}}}"#] {
+            await #expect(throws: CatalogError.self) {
+                try await catalog.createRelease(appID: app.id, archives: [try chartArchive(schema: schema)], version: "1.0.0", notes: nil,
+                                                promoteTo: nil)
+            }
         }
         await #expect(throws: CatalogError.self) {
             try await catalog.createRelease(appID: app.id, archives: [try chartArchive()], version: "1.0.0", notes: nil, promoteTo: "Nightly")

@@ -148,4 +148,45 @@ let proxy = ProxyTarget(host: "reg.test", app: "acme")
         #expect(values.contains("pullSecrets: [replicated-pull-secret]"))
         #expect(!result.files.contains { $0.path.hasSuffix("web.yaml") || $0.path.hasSuffix("worker.yaml") }, "no template is edited")
     }
+
+    @Test func aPodAfterASeparatorATrimmingActionClosesUpIsSeen() throws {
+        // cert-manager's pattern: `---`, then `{{- if … -}}` eats the newlines on both sides, and
+        // the render reads `---# comment`. Helm cuts documents there; YAML alone does not.
+        let files = chart(values: "image: quay.io/acme/api:1.0\nimagePullSecrets: []\n", templates: [
+            "all.yaml": """
+                kind: ClusterRole
+                metadata: {name: r}
+                rules: []
+
+                ---
+
+                {{- if true -}}
+
+                # The API server
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: api}
+                spec:
+                  template:
+                    spec:
+                      {{- with .Values.imagePullSecrets }}
+                      imagePullSecrets: {{ toYaml . | nindent 8 }}
+                      {{- end }}
+                      containers:
+                        - name: api
+                          image: "{{ .Values.image }}"
+                {{- end }}
+                """,
+        ])
+        let result = try ImageRewriter.rewrite(files, target: proxy)
+        let values = try #require(result.files.first { $0.path == "c/values.yaml" }?.text)
+        #expect(values.contains("reg.test/proxy/acme/quay.io/acme/api:1.0"), "\(values)")
+        #expect(values.contains("replicated-pull-secret"), "the Deployment was not seen: \(values)")
+    }
+
+    @Test func documentsAreCutWhereHelmCutsThemAndKeepTheirLines() throws {
+        #expect(RenderedWorkloads.helmDocuments("a: 1\n---\nb: 2\n") == ["a: 1\n---\nb: 2\n"])
+        let parts = RenderedWorkloads.helmDocuments("a: 1\n---# note\nb: 2\n---c: 3\n")
+        #expect(parts == ["a: 1", "\n   # note\nb: 2", "\n\n\nc: 3\n"])
+    }
 }
