@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(name: "BundlesTests", dependencies: ["Bundles"]),
         .testTarget(name: "ConnectivityTests", dependencies: ["Connectivity", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Backends", "TestSupport", "PortcullisAPI",
+            "Server", "Backends", "TestSupport", "PortcullisAPI", "ControlPlane",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

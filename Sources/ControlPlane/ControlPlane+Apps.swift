@@ -4,6 +4,7 @@ import Storage
 extension ControlPlane {
     public func createApp(slug: String, name: String?) async throws -> AppRecord {
         try validateSlug(slug, "app slug")
+        if let name { try Self.checkName(name, "app name") }
         let app = AppRecord(slug: slug, name: name ?? slug)
         try await normalized {
             try await store.createApp(app)

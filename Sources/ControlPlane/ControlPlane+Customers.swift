@@ -66,6 +66,8 @@ extension ControlPlane {
     public func createCustomer(_ draft: CustomerDraft) async throws -> CustomerView {
         let app = try await app(slug: draft.app)
         guard !draft.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ControlPlaneError.invalid("customer name is required") }
+        try Self.checkName(draft.name, "customer name")
+        let email = try Self.checkedEmail(draft.email)
         let type = try licenseType(draft.type ?? LicenseType.newCustomerDefault.rawValue)
         let channel = try await channelName(draft.channel ?? ReleaseCatalog.stable, appID: app.id)
         if !draft.allowDuplicate, let twin = try await store.customers(appID: app.id).first(where: {
@@ -76,7 +78,7 @@ extension ControlPlane {
         }
         let licenseID = LicenseID.generate()
         let customer = CustomerRecord(
-            appID: app.id, name: draft.name, email: draft.email, channel: channel, type: type,
+            appID: app.id, name: draft.name, email: email, channel: channel, type: type,
             expiresAt: draft.expiresAt, helmInstall: draft.helmInstall ?? true,
             licenseHash: SecretBox.lookupHash(licenseID), sealedLicense: try secrets.seal(licenseID))
         try await normalized { try await store.createCustomer(customer) }
@@ -105,8 +107,13 @@ extension ControlPlane {
         var view = try await customer(id: id)
         let wasValid = AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow
         var c = view.customer
-        if let name = patch.name { c.name = name }
-        if let email = patch.email { c.email = email }
+        if let name = patch.name {
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ControlPlaneError.invalid("customer name is required") }
+            try Self.checkName(name, "customer name")
+            c.name = name
+        }
+        // An empty email (a form's cleared field) is no email.
+        if let email = patch.email { c.email = try Self.checkedEmail(email) }
         if let channel = patch.channel { c.channel = try await channelName(channel, appID: view.app.id) }
         if let type = patch.type { c.type = try licenseType(type) }
         if let expiresAt = patch.expiresAt { c.expiresAt = expiresAt }
@@ -195,5 +202,37 @@ extension ControlPlane {
             throw ControlPlaneError.invalid("license type must be one of \(LicenseType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return type
+    }
+}
+
+extension ControlPlane {
+    /// The longest name a vendor may give an app or a customer: names head pages and fill
+    /// table cells, and no company is called anything longer.
+    static let longestName = 200
+
+    static func checkName(_ name: String, _ what: String) throws {
+        guard name.count <= longestName else { throw ControlPlaneError.invalid("\(what) is longer than \(longestName) characters") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || bidiControls.contains($0.value) }) else {
+            throw ControlPlaneError.invalid("\(what) holds control or text-direction characters")
+        }
+    }
+
+    /// Characters that reorder the text around them when shown: a name holding one displays
+    /// as something else.
+    static let bidiControls: Set<UInt32> = [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C]
+
+    /// An email as given (trimmed), nil when empty, or refused when it is not an address: it
+    /// goes into the commands the portals show the customer to paste into a shell.
+    static func checkedEmail(_ email: String?) throws -> String? {
+        guard let email = email?.trimmingCharacters(in: .whitespaces), !email.isEmpty else { return nil }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let allowedOutside = "!#$%&'*+-/=?^_`{|}~.@"
+        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              email.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0.properties.numericType != nil
+                  || ($0.isASCII && allowedOutside.unicodeScalars.contains($0)) }) else {
+            // Said without the word "name", which places a portal refusal at the name field.
+            throw ControlPlaneError.invalid("the email \"\(email)\" is not an address (like ops@example.com)")
+        }
+        return email
     }
 }

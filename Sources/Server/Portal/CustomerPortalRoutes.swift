@@ -45,7 +45,13 @@ struct CustomerPortalRoutes: Sendable {
                     try await throttling.recordFailure(request, context: context, account: "license:" + license)
                     return kit.loginForm(.customer, values: values, error: "This license ID is not valid.", status: .unauthorized)
                 }
-                guard AccessRules.account(view.license, domainApp: nil, now: Date()) == .allow else {
+                // On an app's custom domain only that app's licenses sign in (as its registry takes only them).
+                let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
+                switch AccessRules.account(view.license, domainApp: address.domainApp, now: Date()) {
+                case .allow: break
+                case .denied:
+                    return kit.loginForm(.customer, values: values, error: "This license is for another app's registry.", status: .forbidden)
+                default:
                     return kit.loginForm(.customer, values: values, error: Self.refusal(view), status: .unauthorized)
                 }
                 let session = try await control.startSession(for: .customer(id: customerID))
@@ -77,6 +83,9 @@ struct CustomerPortalRoutes: Sendable {
                 return kit.redirect("/account")
             }
             let address = try await PublicAddress.of(request, configuration: kit.c.configuration, domains: kit.c.domains)
+            guard AccessRules.account(view.license, domainApp: address.domainApp, now: Date()) == .allow else {
+                return kit.redirect("/account")
+            }
             // The app's domains are always in it; reached through one, the server's own host is added,
             // as `customer pull-secret` and the charts' injected secrets have it.
             let hosts = [address.host] + (address.domainApp == nil ? [] : [address.defaultHost ?? PublicAddress.listenAddress(kit.c.configuration)])
@@ -94,12 +103,14 @@ struct CustomerPortalRoutes: Sendable {
             return kit.loginForm(.customer, values: ["title": "Sign in", "heading": "Install with your license"],
                                  error: "This license is for another app's registry.", status: .forbidden)
         }
-        let releases = try await Self.installableCharts(view, control: control)
+        let plainHTTP = address.scheme == "http"
+        let releases = try await Self.installableCharts(view, control: control, host: address.host, plainHTTP: plainHTTP)
         return kit.render("install", [
             "title": "Install \(view.app.name)", "appName": view.app.name, "plainHTTP": address.scheme == "http",
             "home": "/account", "logout": "/account/logout", "csrf": csrf,
             "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
-            "status": "active", "host": address.host, "email": view.customer.email ?? "your-email@example.com", "releases": releases,
+            "status": "active", "host": address.host, "releases": releases,
+            "loginCommand": InstallCommands.login(host: address.host, plainHTTP: plainHTTP, username: view.customer.email),
             "images": try await Self.imagePrefixes(view, host: address.host, control: control),
             // The name charts rewritten for the proxy, and the post-renderer, make pods pull with.
             "pullSecret": ImageRewriter.defaultPullSecret,
@@ -116,14 +127,15 @@ struct CustomerPortalRoutes: Sendable {
 
     /// The charts on the customer's channel (the latest promotion), as the install page lists
     /// them; none without the Helm entitlement.
-    static func installableCharts(_ view: CustomerView, control: ControlPlane) async throws -> [[String: Any]] {
+    static func installableCharts(_ view: CustomerView, control: ControlPlane, host: String, plainHTTP: Bool) async throws -> [[String: Any]] {
         let channel = view.customer.channel
         let channelSlug = try await control.channels(appSlug: view.app.slug).first { $0.name == channel }?.slug ?? channel.lowercased()
         // What the registry would refuse is not offered.
         guard AccessRules.chart(view.license, channelName: channel, channelSlug: channelSlug) == .allow else { return [] }
         let latest = try await control.releases(appSlug: view.app.slug).filter { $0.activeChannels.contains(channel) }
         return latest.flatMap(\.charts).enumerated().map { index, chart in
-            ["index": index, "chart": chart.name, "version": chart.version, "path": "\(view.app.slug)/\(channelSlug)/\(chart.name)"]
+            ["index": index, "command": InstallCommands.install(chart: chart.name, host: host, path: "\(view.app.slug)/\(channelSlug)/\(chart.name)",
+                                                                  version: chart.version, plainHTTP: plainHTTP)]
         }
     }
 

@@ -1,10 +1,18 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
 /// What the portals answer when a request fails with an error no page handled: a page, not
 /// the router's empty 500. Storage that cannot be reached (the database or the object store
 /// away) is a 503 page saying to try again, as the registry and the admin API answer 503;
-/// anything unclassified is logged with its detail and answered with a page that gives none.
+/// anything unclassified is logged with its detail and answered with a page that gives none;
+/// a path no page has is the portal's "Not found" page, not the router's empty 404.
+///
+/// Form posts a browser says came from another site, or from another origin, are refused
+/// before any page sees them. The form tokens stop a page elsewhere from forging a post, but
+/// not one on the same host under another port (a same-site page can set the login form's
+/// cookie and post a token fetched for it), which would sign a visitor in as someone else.
 struct PortalErrorPages: RouterMiddleware {
     typealias Context = PortcullisContext
     let kit: PortalKit
@@ -13,13 +21,21 @@ struct PortalErrorPages: RouterMiddleware {
     func handle(_ request: Request, context: PortcullisContext, next: (Request, PortcullisContext) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard path == "/" || path.hasPrefix("/portal") || path.hasPrefix("/account") else { return try await next(request, context) }
+        let home = path.hasPrefix("/portal") ? "/portal" : "/account"
+        if request.method == .post, let refusal = Self.crossOriginRefusal(request) {
+            return kit.render("problem", ["title": "Refused", "heading": "Refused", "home": home, "error": refusal,
+                                          "back": ["href": home, "label": "the portal"]], status: .forbidden)
+        }
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            return kit.render("problem", ["title": "Not found", "heading": "Not found", "home": home,
+                                          "error": "There is no page at this address.", "back": ["href": home, "label": "the portal"]],
+                              status: .notFound)
         } catch let error as HTTPError {
             throw error
         } catch {
             let answer = ClientFacingError(error)
-            let home = path.hasPrefix("/portal") ? "/portal" : "/account"
             if answer.status == .serviceUnavailable {
                 var response = kit.render("problem", ["title": "Unavailable", "heading": "Not available just now", "home": home,
                                                       "error": "Portcullis cannot reach its storage at the moment; try again in a minute."],
@@ -32,5 +48,21 @@ struct PortalErrorPages: RouterMiddleware {
                                           "error": answer.isInternal ? "The request could not be completed." : answer.message],
                               status: answer.status)
         }
+    }
+
+    /// Why a form post is refused as sent from elsewhere, or nil. `Sec-Fetch-Site` when the
+    /// browser sends it (a post from this origin, or typed by the user, only); else `Origin`,
+    /// whose host must be the one the post was sent to. Clients that send neither (curl,
+    /// older browsers) still need the form's token.
+    static func crossOriginRefusal(_ request: Request) -> String? {
+        let refusal = "the form was sent from another site; open the portal and send it from there"
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] {
+            return site == "same-origin" || site == "none" ? nil : refusal
+        }
+        guard let origin = request.headers[.origin] else { return nil }
+        let host = request.head.authority ?? ""
+        guard origin != "null", let parts = URLComponents(string: origin), let originHost = parts.host else { return refusal }
+        let originAuthority = parts.port.map { "\(originHost):\($0)" } ?? originHost
+        return originAuthority.lowercased() == host.lowercased() ? nil : refusal
     }
 }

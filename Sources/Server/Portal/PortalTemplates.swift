@@ -101,8 +101,8 @@ enum PortalTemplates {
             {{#installable}}<h2>Pull secret</h2><pre id="pullsecret" class="wrap">{{pullSecret}}</pre><button type="button" data-copy="pullsecret">Copy</button>
             <h2>What the customer sees</h2>
             <p>At <a href="/account">the customer portal</a>, signed in with the license ID:</p>
-            <pre class="wrap">helm registry login {{host}}{{#plainHTTP}} --plain-http{{/plainHTTP}} --username {{email}} --password &lt;license ID&gt;
-            {{#releases}}helm install {{chart}} oci://{{host}}/{{path}} --version {{version}}{{#plainHTTP}} --plain-http{{/plainHTTP}}
+            <pre class="wrap">{{loginCommand}}
+            {{#releases}}{{command}}
             {{/releases}}</pre>{{/installable}}
             {{#canChange}}<form method="post" action="/portal/customers/{{id}}/{{toggle}}" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">{{toggleLabel}}</button></form>
@@ -123,7 +123,7 @@ enum PortalTemplates {
             </tr></thead><tbody>
             {{#instances}}<tr><td><code>{{id}}</code></td><td>{{version}}</td><td>{{behind}}</td><td>{{status}}</td><td>{{k8s}}</td>
             <td>{{lastCheckin}}</td><td>{{active}}</td></tr>{{/instances}}
-            </tbody></table>{{/hasInstances}}
+            </tbody></table>{{#moreInstances}}<p>And {{moreInstances}}</p>{{/moreInstances}}{{/hasInstances}}
             {{^hasInstances}}<p>No instance has reported yet. Instances appear here once the app's chart, with the
             <code>portcullis-sdk</code> subchart, runs in the customer's cluster.</p>{{/hasInstances}}
             <h2>Pulls, last 14 days</h2>
@@ -261,11 +261,12 @@ enum PortalTemplates {
             <code>http://{{host}}</code> (containerd: a <code>hosts.toml</code> for {{host}} with <code>server = "http://{{host}}"</code>;
             Docker: <code>insecure-registries</code>).</p>{{/plainHTTP}}
             <h2>1. Log in to the registry</h2>
-            <pre id="login">helm registry login {{host}}{{#plainHTTP}} --plain-http{{/plainHTTP}} --username {{email}} --password &lt;your license ID&gt;</pre>
+            <pre id="login" class="wrap">{{loginCommand}}</pre>
             <button type="button" data-copy="login">Copy</button>
+            <p>Helm asks for a password: give it your license ID.</p>
             <h2>2. Install</h2>
             {{^releases}}<p>No release is available on your channel yet.</p>{{/releases}}
-            {{#releases}}<pre id="install-{{index}}">helm install {{chart}} oci://{{host}}/{{path}} --version {{version}}{{#plainHTTP}} --plain-http{{/plainHTTP}}</pre>
+            {{#releases}}<pre id="install-{{index}}" class="wrap">{{command}}</pre>
             <button type="button" data-copy="install-{{index}}">Copy</button>{{/releases}}
             <h2>Images</h2>
             <p>Images come through the proxy; your cluster pulls them with this pull secret:</p>
@@ -287,8 +288,26 @@ enum PortalTemplates {
 
     /// The portal's only script, served as a file so no inline script is allowed (CSP `script-src 'self'`).
     static let script = """
+        // The clipboard API exists only in secure contexts (HTTPS, or loopback): on plain HTTP
+        // under a host name the text is selected instead, for Ctrl+C, and the button says so.
         for (const b of document.querySelectorAll("button[data-copy]")) {
-          b.addEventListener("click", () => navigator.clipboard.writeText(document.getElementById(b.dataset.copy).textContent));
+          b.addEventListener("click", () => {
+            const source = document.getElementById(b.dataset.copy);
+            const said = (text) => { b.textContent = text; setTimeout(() => { b.textContent = "Copy"; }, 2000); };
+            const select = () => {
+              const range = document.createRange();
+              range.selectNodeContents(source);
+              const selection = window.getSelection();
+              selection.removeAllRanges();
+              selection.addRange(range);
+              said("Selected: press Ctrl+C");
+            };
+            if (navigator.clipboard && window.isSecureContext) {
+              navigator.clipboard.writeText(source.textContent).then(() => said("Copied"), select);
+            } else {
+              select();
+            }
+          });
         }
 
         """
@@ -300,7 +319,8 @@ enum PortalTemplates {
         header a { color: #fff; } .brand { font-weight: 700; text-decoration: none; }
         nav a { margin-right: .75rem; } form.inline { margin-left: auto; }
         table { border-collapse: collapse; width: 100%; background: #fff; margin: .5rem 0 1rem; }
-        th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #dde1e7; overflow-wrap: anywhere; }
+        th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #dde1e7; overflow-wrap: break-word; }
+        h1, h2, p, li, td { overflow-wrap: anywhere; } th { overflow-wrap: normal; }
         form.row { display: flex; gap: .4rem; align-items: center; padding: 0; border: 0; background: none; max-width: none; }
         form:not(.inline):not(.row) { display: grid; gap: .4rem; max-width: 28rem; background: #fff; padding: 1rem; border: 1px solid #dde1e7; }
         input, select, button { font: inherit; padding: .35rem; }
@@ -312,6 +332,6 @@ enum PortalTemplates {
         .empty { color: #4b5563; font-style: italic; }
         table.details { width: auto; min-width: 20rem; } table.details th { width: 9rem; color: #4b5563; font-weight: 600; }
         svg { background: #fff; border: 1px solid #dde1e7; max-width: 100%; height: auto; }
-        @media (max-width: 40rem) { th, td { font-size: .9rem; } }
+        @media (max-width: 40rem) { th, td { font-size: .9rem; } table:not(.details) { display: block; overflow-x: auto; } }
         """
 }

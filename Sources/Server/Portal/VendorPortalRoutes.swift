@@ -242,7 +242,8 @@ struct VendorPortalRoutes: Sendable {
         values["helm"] = view.customer.helmInstall
         values["host"] = host
         values["plainHTTP"] = address.scheme == "http"
-        values["releases"] = try await CustomerPortalRoutes.installableCharts(view, control: control)
+        values["releases"] = try await CustomerPortalRoutes.installableCharts(view, control: control, host: host, plainHTTP: address.scheme == "http")
+        values["loginCommand"] = InstallCommands.login(host: host, plainHTTP: address.scheme == "http", username: view.customer.email)
         values["pullSecret"] = secret.json
         values["types"] = FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? view.customer.type.rawValue)
         switch view.standing {
@@ -267,7 +268,12 @@ struct VendorPortalRoutes: Sendable {
         values["hasPulls"] = !pulls.isEmpty
         let instances = try await control.instances(customerID: id, inactiveAfter: kit.c.configuration.instanceInactiveAfter)
         values["hasInstances"] = !instances.isEmpty
-        values["instances"] = instances.map { instance -> [String: Any] in
+        // The most recently seen first, a page's worth; the CLI lists them all.
+        let shown = instances.sorted { $0.record.lastCheckinAt > $1.record.lastCheckinAt }.prefix(50)
+        if instances.count > shown.count {
+            values["moreInstances"] = "\(instances.count - shown.count) more: portcullis instance ls --customer \(id)"
+        }
+        values["instances"] = shown.map { instance -> [String: Any] in
             let r = instance.record
             return ["id": r.instanceID, "version": r.versionLabel ?? "—", "behind": instance.versionsBehind.map(String.init) ?? "—",
                     "status": r.appStatus ?? "—", "k8s": [r.k8sDistribution, r.k8sVersion].compactMap { $0 }.joined(separator: " "),
