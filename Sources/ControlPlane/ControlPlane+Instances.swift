@@ -42,7 +42,21 @@ extension ControlPlane {
 
     /// Keeps an instance's check-in and sends what it means: `instance.created` the first time,
     /// `instance.version_behind` once per instance and newest release while it runs an older one.
+    /// Instances one license may have on record: more than any customer runs, few enough for
+    /// the vendor's pages and the check-in's own lookups. At the limit, a new instance takes the
+    /// place of the one silent longest, once that one has been silent a day; before that it is
+    /// refused, so a script inventing instance IDs cannot push out the ones that report.
+    public static let mostInstances = 1000
+
     public func recordCheckIn(_ license: License, _ report: InstanceRecord, now: Date = Date()) async throws {
+        let known = try await store.instances(customerID: license.customerID)
+        if known.count >= Self.mostInstances, !known.contains(where: { $0.instanceID == report.instanceID }) {
+            guard let silent = known.min(by: { $0.lastCheckinAt < $1.lastCheckinAt }), now.timeIntervalSince(silent.lastCheckinAt) >= 86400 else {
+                throw ControlPlaneError.conflict("this license already has \(Self.mostInstances) instances reporting; "
+                                                 + "a new one is taken once one of them has been silent for a day")
+            }
+            try await store.forgetInstance(customerID: license.customerID, instanceID: silent.instanceID)
+        }
         var record = report
         record.customerID = license.customerID
         record.appID = license.appID

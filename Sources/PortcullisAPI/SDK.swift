@@ -146,14 +146,37 @@ public enum InstanceReportRules {
         return nil
     }
 
-    /// The first problem of a report's instance ID, metrics or tags.
-    public static func problem(of report: InstanceReport) -> String? {
-        problem(name: report.instanceID, what: "instanceID") ?? problem(metrics: report.customMetrics ?? [:])
-            ?? problem(tags: report.tags ?? [:])
+    /// Metrics, or tags, one report may carry.
+    public static let mostEntries = 100
+
+    /// What the cluster says of itself (status, versions, distribution, IDs): at most 256
+    /// characters, no control characters and none that turn text around (shown in the vendor's
+    /// pages, `\u{202E}gnirts` would read as "string").
+    public static func problem(label: String, what: String) -> String? {
+        guard label.count <= 256 else { return "\(what) is longer than 256 characters" }
+        guard !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || bidiControls.contains($0.value) }) else {
+            return "\(what) holds a control or text-direction character"
+        }
+        return nil
     }
 
-    /// The first problem of custom metrics: their names, and their values that are text.
+    static let bidiControls: Set<UInt32> = [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C]
+
+    /// The first problem of a report's instance ID, labels, metrics or tags.
+    public static func problem(of report: InstanceReport) -> String? {
+        if let problem = problem(name: report.instanceID, what: "instanceID") { return problem }
+        let labels: [(String?, String)] = [(report.clusterID, "clusterID"), (report.appStatus, "appStatus"), (report.versionLabel, "versionLabel"),
+                                           (report.channelID, "channelID"), (report.k8sVersion, "k8sVersion"),
+                                           (report.k8sDistribution, "k8sDistribution"), (report.appSlug, "appSlug")]
+        for case let (label?, what) in labels {
+            if let problem = problem(label: label, what: what) { return problem }
+        }
+        return problem(metrics: report.customMetrics ?? [:]) ?? problem(tags: report.tags ?? [:])
+    }
+
+    /// The first problem of custom metrics: their number, their names, and their values that are text.
     public static func problem(metrics: [String: JSONScalar]) -> String? {
+        guard metrics.count <= mostEntries else { return "more than \(mostEntries) custom metrics" }
         for (name, value) in metrics {
             if let problem = problem(name: name, what: "metric name") { return problem }
             if case .string(let text) = value, let problem = problem(value: text, what: "metric \(name)") { return problem }
@@ -163,6 +186,7 @@ public enum InstanceReportRules {
 
     /// The first problem of instance tags: their names and values.
     public static func problem(tags: [String: String]) -> String? {
+        guard tags.count <= mostEntries else { return "more than \(mostEntries) tags" }
         for (name, value) in tags {
             if let problem = problem(name: name, what: "tag name") ?? problem(value: value, what: "tag \(name)") { return problem }
         }

@@ -48,4 +48,5 @@ public protocol InstanceStore: Sendable {
     func instances(customerID: String) async throws -> [InstanceRecord]
     /// Instances whose last check-in is older than `cutoff`.
     func instances(lastCheckinBefore cutoff: Date) async throws -> [InstanceRecord]
+    func forgetInstance(customerID: String, instanceID: String) async throws
 }

@@ -32,6 +32,10 @@ extension SQLMetadataStore {
         try await db.raw("SELECT * FROM instances WHERE last_checkin < \(bind: cutoff.millis)").all().map(Self.instance)
     }
 
+    public func forgetInstance(customerID: String, instanceID: String) async throws {
+        try await db.raw("DELETE FROM instances WHERE customer_id = \(bind: customerID) AND instance_id = \(bind: instanceID)").run()
+    }
+
     static func instance(_ row: any SQLRow) throws -> InstanceRecord {
         InstanceRecord(
             customerID: try row.decode(column: "customer_id", as: String.self), instanceID: try row.decode(column: "instance_id", as: String.self),

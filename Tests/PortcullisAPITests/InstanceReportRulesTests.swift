@@ -26,4 +26,21 @@ import Testing
         bad.instanceID = ""
         #expect(InstanceReportRules.problem(of: bad) == "instanceID must be 1 to 128 characters")
     }
+
+    @Test func whatTheClusterSaysOfItselfIsBounded() {
+        let fine = InstanceReport(instanceID: "i-1", appSlug: "acme", appStatus: "ready", k8sVersion: "v1.30.2", k8sDistribution: "k3s")
+        #expect(InstanceReportRules.problem(of: fine) == nil)
+        var long = fine
+        long.k8sVersion = String(repeating: "9", count: 257)
+        #expect(InstanceReportRules.problem(of: long) == "k8sVersion is longer than 256 characters")
+        var turned = fine
+        turned.k8sDistribution = "\u{202E}gnirts"
+        #expect(InstanceReportRules.problem(of: turned) == "k8sDistribution holds a control or text-direction character")
+        var many = fine
+        many.tags = Dictionary(uniqueKeysWithValues: (0...100).map { ("t\($0)", "v") })
+        #expect(InstanceReportRules.problem(of: many) == "more than 100 tags")
+        many = fine
+        many.customMetrics = Dictionary(uniqueKeysWithValues: (0...100).map { ("m\($0)", JSONScalar.integer($0)) })
+        #expect(InstanceReportRules.problem(of: many) == "more than 100 custom metrics")
+    }
 }
