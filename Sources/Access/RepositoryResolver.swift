@@ -128,7 +128,7 @@ public struct RepositoryResolver: Sendable {
         let resolved: ResolvedRepository
         if AccessRules.isProxied(name) {
             // Naming no registry never reaches an upstream, whoever asks.
-            let candidates = try await directory.candidates(name)
+            let candidates = try await directory.candidates(name, usable: Self.usable(by: app))
             let upstream = try self.upstream(candidates, app: app, named: name.components.dropFirst(2).first.map(String.init))
             try decide(caller, request, kind: .proxied, isPublic: upstream.registry.anonymousPull, now: now)
             resolved = ResolvedRepository(kind: .proxied, appSlug: appSlug, reader: proxy.repository(upstream), writer: nil)
@@ -164,7 +164,7 @@ public struct RepositoryResolver: Sendable {
     /// registry the app may use (`acme/vendor-reg/org/api` for `proxy/acme/vendor-reg/org/api`).
     private func proxyPathMeant(by name: RepositoryName, app: AppRecord) async -> String? {
         guard name.components.count >= 3, let proxied = try? RepositoryName(parsing: "\(ProxyName.prefix)/\(name)"),
-              let candidates = try? await directory.candidates(proxied), (try? upstream(candidates, app: app)) != nil else { return nil }
+              let candidates = try? await directory.candidates(proxied, usable: Self.usable(by: app)), (try? upstream(candidates, app: app)) != nil else { return nil }
         return proxied.description
     }
 
@@ -172,7 +172,7 @@ public struct RepositoryResolver: Sendable {
     /// get; nil when one of the app's registries serves it. A chart whose images name a registry
     /// the app does not have is not ready for the proxy, whatever its templates say.
     public func proxyPathRefusal(_ name: RepositoryName, app: AppRecord) async throws -> String? {
-        let candidates = try await directory.candidates(name)
+        let candidates = try await directory.candidates(name, usable: Self.usable(by: app))
         do {
             _ = try upstream(candidates, app: app, named: name.components.dropFirst(2).first.map(String.init))
             return nil
@@ -187,7 +187,7 @@ public struct RepositoryResolver: Sendable {
         if AccessRules.isLibrary(name) { return true }
         guard let appSlug = AccessRules.appSlug(of: name), let app = try await apps.app(slug: appSlug) else { return false }
         if AccessRules.isProxied(name) {
-            let candidates = try await directory.candidates(name)
+            let candidates = try await directory.candidates(name, usable: Self.usable(by: app))
             return (try? upstream(candidates, app: app))?.registry.anonymousPull ?? false
         }
         if try await catalog.chartRepository(appID: app.id, path: name.components.dropFirst().map(String.init)) != nil { return false }
@@ -209,6 +209,11 @@ public struct RepositoryResolver: Sendable {
         let candidates = try await directory.mirroredCandidates(host: namespace, repository: request.name.description)
         let upstream = try self.upstream(candidates, app: app)
         return ResolvedRepository(kind: .proxied, appSlug: app.slug, reader: proxy.repository(upstream), writer: nil)
+    }
+
+    /// The registries `app` may use, as the test for which path components name a registry.
+    static func usable(by app: AppRecord) -> @Sendable (RegistryRecord) -> Bool {
+        { AccessRules.mayUse(registryOf: $0.appIDs, app: app.id) }
     }
 
     /// The first of the registries a proxy path can mean that the app may use for this repository.

@@ -156,6 +156,11 @@ public struct ProxiedRepository: RepositoryReader {
         // never be handed an upstream's script on Portcullis's origin.
         let summary: ManifestSummary
         do { summary = try ManifestSummary(parsing: fetched.bytes.readableBytesView, contentType: fetched.mediaType) } catch {
+            if Self.isDockerSchema1(fetched.bytes, contentType: fetched.mediaType) {
+                // A 4xx, so clients print the reason (they show none for a 502); not cached.
+                throw RegistryError(.manifestUnknown, "this image's manifest is Docker schema 1, which Portcullis does not serve "
+                                    + "(deprecated since 2017, refused by current clients): the vendor must push the image again with a current client")
+            }
             cache.logger.warning("upstream answered a manifest request with something else",
                                  metadata: ["registry": "\(upstream.registry.name)", "contentType": "\(fetched.mediaType ?? "-")"])
             throw UpstreamError.invalidResponse("the upstream's answer is not a manifest of a known media type (Content-Type \(fetched.mediaType ?? "none"))")
@@ -174,6 +179,12 @@ public struct ProxiedRepository: RepositoryReader {
             try await cache.index.putTag(registryID: upstream.registry.id, repository: repository, tag: tag, CachedTag(digest: digest, checkedAt: now))
         }
         return ManifestContent(record: record, bytes: fetched.bytes)
+    }
+
+    static func isDockerSchema1(_ bytes: ByteBuffer, contentType: String?) -> Bool {
+        if let contentType, contentType.contains("distribution.manifest.v1") { return true }
+        struct Version: Decodable { var schemaVersion: Int? }
+        return (try? JSONDecoder().decode(Version.self, from: Data(bytes.readableBytesView)))?.schemaVersion == 1
     }
 
     /// Whether a cached manifest belongs to this upstream repository, asking upstream when unsure.
@@ -256,7 +267,12 @@ public struct ProxiedRepository: RepositoryReader {
     public func referrers(_ digest: Digest, artifactType: String?) async throws -> ReferrersIndex {
         try await mappingUpstreamErrors(notFound: .nameUnknown) {
             guard let bytes = try await cache.upstream.referrers(target, repository: repository, digest: digest, artifactType: artifactType) else {
-                return ReferrersIndex(entries: [], artifactType: artifactType)
+                // An upstream without the referrers API (distribution 2.x, and others) keeps
+                // signatures and SBOMs under the `sha256-<hex>` tag instead. Clients (oras,
+                // cosign, notation) look there only after a 404: an empty index would tell
+                // them there are none.
+                throw RegistryError(.manifestUnknown, "the upstream registry has no referrers API; its referrers are under the tag "
+                                    + "\(digest.algorithm.rawValue)-\(digest.hex)")
             }
             struct Document: Decodable { var manifests: [ReferrersIndex.Entry]? }
             guard let document = try? JSONDecoder().decode(Document.self, from: Data(bytes.readableBytesView)) else {

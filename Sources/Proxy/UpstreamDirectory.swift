@@ -62,10 +62,11 @@ public actor UpstreamDirectory {
     /// The registries a proxy path can mean: the one it names, or for a node mirror's host every
     /// registry with that host; with the repository as each upstream names it. Which of them the
     /// caller's app may use is not decided here (`AccessRules.upstream` decides); nil when the
-    /// path names no registry at all.
-    public func candidates(_ name: RepositoryName) async throws -> UpstreamCandidates? {
+    /// path names no registry at all. Only the names of `usable` registries are taken as names:
+    /// another app's registry name reads as any other path would, so asking tells nothing of it.
+    public func candidates(_ name: RepositoryName, usable: (RegistryRecord) -> Bool) async throws -> UpstreamCandidates? {
         let all = try await registries()
-        let names = Set(all.map(\.name))
+        let names = Set(all.filter(usable).map(\.name))
         guard let proxy = ProxyName.parse(name, isRegistryName: { names.contains($0) }) else { return nil }
         return candidates(proxy, among: all)
     }

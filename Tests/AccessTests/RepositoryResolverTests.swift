@@ -198,6 +198,10 @@ func withResolver(_ body: (ResolverFixture) async throws -> Void) async throws {
                 let error = await #expect(throws: RegistryError.self, "\(name)") { try await f.resolve(name, [.pull], as: f.vendor) }
                 #expect(error?.code == .nameUnknown, "\(name)")
             }
+            // Another app's registry name reads as any name no registry has: nothing is learnt of it.
+            let theirs = await #expect(throws: RegistryError.self) { try await f.resolve("proxy/globex/vendor/org/x", [.pull], as: f.vendor) }
+            let nobodys = await #expect(throws: RegistryError.self) { try await f.resolve("proxy/globex/zzz/org/x", [.pull], as: f.vendor) }
+            #expect(theirs?.message.replacingOccurrences(of: "vendor", with: "zzz") == nobodys?.message && nobodys != nil)
             #expect(f.upstream.calls.load(ordering: .relaxed) == 0)
         }
     }

@@ -656,7 +656,7 @@ extension BlobContent {
         }
     }
 
-    @Test func referrersAreFilteredHereAndAMissingAPIMeansNone() async throws {
+    @Test func referrersAreFilteredHereAndAMissingAPIIsA404() async throws {
         try await withProxyFixture { (f: ProxyFixture) async throws in
             let subject = Digest.of(Array("subject".utf8))
             func entry(_ n: Int, _ type: String?) -> String {
@@ -683,15 +683,24 @@ extension BlobContent {
             #expect(await f.upstream.referrerArtifactTypes == [nil, "application/vnd.example.sig", "application/vnd.example.none"],
                     "the filter is passed on too")
 
-            // 404 upstream: an empty index, not an error.
-            let none = try await f.repository("org/plain").referrers(subject, artifactType: nil)
-            #expect(none.entries.isEmpty && !none.filteredByArtifactType)
-            let noneFiltered = try await f.repository("org/plain").referrers(subject, artifactType: "application/vnd.example.sig")
-            #expect(noneFiltered.entries.isEmpty && noneFiltered.filteredByArtifactType)
+            // 404 upstream (no referrers API): a 404 here too, so clients look for the fallback tag.
+            for filter in [nil, "application/vnd.example.sig"] as [String?] {
+                let missing = await #expect(throws: RegistryError.self) { try await f.repository("org/plain").referrers(subject, artifactType: filter) }
+                #expect(missing?.status == 404 && missing?.message.contains("sha256-\(subject.hex)") == true)
+            }
 
             await f.upstream.putReferrers("org/broken", subject: subject, document: "not json")
             let failure = await #expect(throws: ProxyFailure.self) { try await f.repository("org/broken").referrers(subject, artifactType: nil) }
             #expect(failure?.registry.status == 502)
         }
+    }
+
+    @Test func aDockerSchema1ManifestIsToldApartFromOtherJunk() {
+        let signed = ByteBuffer(string: #"{"schemaVersion": 1, "name": "org/app", "tag": "v1", "fsLayers": []}"#)
+        #expect(ProxiedRepository.isDockerSchema1(signed, contentType: "application/vnd.docker.distribution.manifest.v1+prettyjws"))
+        #expect(ProxiedRepository.isDockerSchema1(signed, contentType: "application/json"))
+        #expect(ProxiedRepository.isDockerSchema1(ByteBuffer(string: "{}"), contentType: "application/vnd.docker.distribution.manifest.v1+json"))
+        #expect(!ProxiedRepository.isDockerSchema1(ByteBuffer(string: "<html>"), contentType: "text/html"))
+        #expect(!ProxiedRepository.isDockerSchema1(ByteBuffer(string: #"{"schemaVersion": 2}"#), contentType: nil))
     }
 }
