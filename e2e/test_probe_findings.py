@@ -264,3 +264,58 @@ def test_a_values_schema_closed_to_global_replicated_is_refused(portcullis, tmp_
     schema["properties"]["global"]["properties"]["replicated"] = {"type": "object"}
     tgz = package_chart(tmp_path / "dist2", chart_dir=write_chart(tmp_path, "closed", "0.1.0", schema))
     portcullis.cli_ok("release", "create", "--app", app, "--chart", str(tgz), "--version", "1.0.0")
+
+
+def test_a_chunk_cut_off_midway_leaves_the_upload_to_resume(portcullis):
+    """A PATCH whose client goes away midway used to end the whole upload session (404 after);
+    the session now stays at the bytes before that chunk, as distribution keeps it, and the
+    client resumes from the Range a GET reports."""
+    import base64
+    import os
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from portcullis_testkit.helm import create_token
+
+    app = portcullis.create_app()["slug"]
+    token = create_token(portcullis, "push")["token"]
+    s = portcullis.session()
+    s.auth = ("ci", token)
+    repo, data = f"{app}/resumable", os.urandom(300_000)
+    digest = digest_of(data)
+    started = s.post(f"{portcullis.url}/v2/{repo}/blobs/uploads/", timeout=30)
+    assert started.status_code == 202, show(started)
+    location = urljoin(portcullis.url + "/", started.headers["Location"])
+    first = s.patch(location, data=data[:100_000], timeout=30,
+                    headers={"Content-Type": "application/octet-stream", "Content-Range": "0-99999"})
+    assert first.status_code == 202, show(first)
+    location = urljoin(portcullis.url + "/", first.headers["Location"])
+
+    # The second chunk: 100,000 bytes announced, 40,000 sent, then the connection closes.
+    path = urlsplit(location)
+    target = path.path + (f"?{path.query}" if path.query else "")
+    credentials = base64.b64encode(f"ci:{token}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", portcullis.port), timeout=10) as raw:
+        raw.sendall((f"PATCH {target} HTTP/1.1\r\nHost: {portcullis.host}\r\nAuthorization: Basic {credentials}\r\n"
+                     "Content-Type: application/octet-stream\r\nContent-Range: 100000-199999\r\nContent-Length: 100000\r\n\r\n").encode())
+        raw.sendall(data[100_000:140_000])
+
+    def kept():
+        r = s.get(location, timeout=30)
+        return r if r.status_code == 204 else None
+
+    deadline, status = time.monotonic() + 15, None
+    while status is None and time.monotonic() < deadline:
+        status = kept()
+        time.sleep(0.1)
+    assert status is not None, f"the upload session is gone after the broken chunk: {show(s.get(location, timeout=30))}"
+    assert status.headers.get("Range") == "0-99999", status.headers
+    rest = s.patch(location, data=data[100_000:200_000], timeout=30,
+                   headers={"Content-Type": "application/octet-stream", "Content-Range": "100000-199999"})
+    assert rest.status_code == 202, show(rest)
+    done = s.put(urljoin(portcullis.url + "/", rest.headers["Location"]), params={"digest": digest}, data=data[200_000:], timeout=30,
+                 headers={"Content-Type": "application/octet-stream"})
+    assert done.status_code == 201, show(done)
+    blob = s.get(f"{portcullis.url}/v2/{repo}/blobs/{digest}", timeout=30)
+    assert blob.status_code == 200 and blob.content == data, f"{blob.status_code}, {len(blob.content)} bytes"

@@ -56,6 +56,11 @@ public final class BlobFile: Sendable {
         }
     }
 
+    /// Cuts the file back to `length` bytes: what a broken write left past the bytes that count.
+    public func truncate(to length: Int64) throws {
+        guard ftruncate(descriptor, off_t(length)) == 0 else { throw BlobFileError.errno(errno, "ftruncate") }
+    }
+
     /// `writeNow` on the blocking pool, for a writer that must not hold its task's thread.
     public func write(_ buffer: ByteBuffer, at offset: Int64) async throws {
         try await NIOThreadPool.singleton.runIfActive { try self.writeNow(buffer, at: offset) }

@@ -35,6 +35,21 @@ func chartArchive(name: String = "web", version: String = "0.5.0", values: Strin
     ] + (schema.map { [TarEntry(path: "\(name)/values.schema.json", contents: Array($0.utf8))] } ?? [])))
 }
 
+/// A request body whose client goes away after `parts`.
+struct BrokenChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    struct ClientWentAway: Error {}
+    let parts: [[UInt8]]
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var rest: [[UInt8]]
+        mutating func next() async throws -> ByteBuffer? {
+            guard !rest.isEmpty else { throw ClientWentAway() }
+            return ByteBuffer(bytes: rest.removeFirst())
+        }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: parts) }
+}
+
 struct Chunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let parts: [[UInt8]]
@@ -90,6 +105,29 @@ struct Chunks: AsyncSequence, Sendable {
         await #expect(throws: RegistryError.self) { try await other.blobSize(Digest.of(bytes)) }
         #expect(try await api.blobSize(Digest.of(bytes)) == Int64(bytes.count))
         await #expect(throws: RegistryError(.blobUnknown, "blob unknown to registry")) { try await other.deleteBlob(Digest.of(bytes)) }
+        try await env.close()
+    }
+
+    @Test func aChunkCutOffMidwayLeavesTheSessionToResume() async throws {
+        let env = try await Env.make()
+        let api = try repository(env, "acme/api")
+        let bytes = (0..<300_000).map { UInt8($0 % 253) }
+        let id = try await api.startUpload()
+        #expect(try await api.appendUpload(id, start: 0, body: Chunks(parts: [Array(bytes[..<100_000])])) == 100_000)
+        // The second chunk breaks after 50,000 of its bytes, and so does a final PUT.
+        let broken = await #expect(throws: RegistryError.self) {
+            try await api.appendUpload(id, start: 100_000, body: BrokenChunks(parts: [Array(bytes[100_000..<150_000])]))
+        }
+        #expect(broken?.code == .blobUploadInvalid && broken?.message.contains("100000 bytes") == true)
+        #expect(try await api.uploadSize(id) == 100_000, "the session is kept at the bytes before the broken chunk")
+        await #expect(throws: RegistryError.self) {
+            try await api.finishUpload(id, start: 100_000, lastChunk: BrokenChunks(parts: [[1, 2, 3]]), digest: Digest.of(bytes))
+        }
+        #expect(try await api.uploadSize(id) == 100_000)
+        // Resumed from there, the blob is whole, nothing of the broken writes in it.
+        #expect(try await api.appendUpload(id, start: 100_000, body: Chunks(parts: [Array(bytes[100_000..<200_000])])) == 200_000)
+        try await api.finishUpload(id, start: 200_000, lastChunk: Chunks(parts: [Array(bytes[200_000...])]), digest: Digest.of(bytes))
+        #expect(try await env.blobs.readAll(Digest.of(bytes), limit: 1 << 20).map { Array($0.readableBytesView) } == bytes)
         try await env.close()
     }
 

@@ -70,6 +70,21 @@ struct DirectoryParts: UploadPartStore {
         try await p.env.close()
     }
 
+    @Test func aChunkCutOffMidwayLeavesTheSessionToResumeOnAnyReplica() async throws {
+        let p = try await Pair.make()
+        let bytes = (0..<200_000).map { UInt8($0 % 249) }
+        let id = try await p.a.start(repository: "app/api")
+        #expect(try await p.a.append(id, repository: "app/api", start: 0, body: Chunks(parts: [Array(bytes[..<80_000])])) == 80_000)
+        await #expect(throws: RegistryError.self) {
+            try await p.a.append(id, repository: "app/api", start: 80_000, body: BrokenChunks(parts: [Array(bytes[80_000..<120_000])]))
+        }
+        #expect(try await p.b.size(id, repository: "app/api") == 80_000)
+        #expect(try await p.b.finish(id, repository: "app/api", start: 80_000, lastChunk: Chunks(parts: [Array(bytes[80_000...])]),
+                                     digest: Digest.of(bytes)) == Int64(bytes.count))
+        #expect(try await p.env.blobs.readAll(Digest.of(bytes), limit: 1 << 20).map { Array($0.readableBytesView) } == bytes)
+        try await p.env.close()
+    }
+
     @Test func aChunkForAnOffsetAlreadyWrittenIsOutOfOrder() async throws {
         let p = try await Pair.make()
         let id = try await p.a.start(repository: "app/api")

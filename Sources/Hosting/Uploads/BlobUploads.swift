@@ -37,7 +37,8 @@ enum UploadSpool {
         } catch let error as RegistryError {
             throw error
         } catch {
-            throw RegistryError(.blobUploadInvalid, "upload interrupted; start it again")
+            throw RegistryError(.blobUploadInvalid, "upload interrupted; the session keeps the \(offset) bytes received before this "
+                                + "chunk: GET the upload's URL for its Range and send the rest from there")
         }
         return end
     }
@@ -65,6 +66,11 @@ enum UploadSpool {
         if try await store.size(of: digest) != nil {
             store.discard(file)
         } else {
+            // Only the bytes that were hashed are published, whatever a broken write left after them.
+            do { try file.truncate(to: size) } catch {
+                store.discard(file)
+                throw error
+            }
             try await store.commit(file, as: digest)
         }
     }

@@ -42,7 +42,7 @@ public actor LocalUploadSessions: BlobUploads {
         do {
             session.size = try await UploadSpool.write(body, to: session.file, at: session.size)
         } catch {
-            store.discard(session.file)
+            keepAfterBrokenChunk(id, session)
             throw error
         }
         session.touched = Date()
@@ -57,7 +57,7 @@ public actor LocalUploadSessions: BlobUploads {
         do {
             size = try await UploadSpool.write(lastChunk, to: session.file, at: session.size)
         } catch {
-            store.discard(session.file)
+            keepAfterBrokenChunk(id, session)
             throw error
         }
         try await UploadSpool.publish(session.file, size: size, as: digest, to: store)
@@ -69,6 +69,22 @@ public actor LocalUploadSessions: BlobUploads {
         sessions[id] = nil
         store.discard(session.file)
         return true
+    }
+
+    /// Puts a session back as it was before a chunk that did not arrive whole (the client went
+    /// away, a write failed), its file cut back to the bytes that count: the client can resume
+    /// from the Range a GET of the upload reports, as the distribution spec lets it, instead of
+    /// sending the whole blob again. The file goes when it cannot be cut back.
+    private func keepAfterBrokenChunk(_ id: String, _ session: Session) {
+        do {
+            try session.file.truncate(to: session.size)
+        } catch {
+            store.discard(session.file)
+            return
+        }
+        var kept = session
+        kept.touched = Date()
+        sessions[id] = kept
     }
 
     /// Takes the session out of the table while a request writes to it, so a concurrent
