@@ -260,3 +260,49 @@ def test_copy_buttons_select_the_command_where_there_is_no_clipboard_api(server,
         log = []
     errors = [e for e in log if e.get("level") == "SEVERE" and e.get("source") != "network"]
     assert not errors, errors
+
+
+def test_archiving_from_the_portal_asks_first(server, browser):
+    """Archive sits under the install commands and stops pulls at once: the browser asks, and
+    dismissing the question leaves the customer as it was."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app = server.create_app()["slug"]
+    customer = server.create_customer(app, name="Confirm Corp")
+    browser.get(f"{server.url}/portal/login")
+    browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
+    browser.find_element(By.ID, "password").send_keys(ADMIN_PASSWORD)
+    browser.find_element(By.XPATH, "//button[normalize-space()='Sign in']").click()
+    WebDriverWait(browser, 15).until(lambda d: "/portal/login" not in d.current_url)
+    browser.get(f"{server.url}/portal/customers/{customer['id']}")
+
+    def archived() -> bool:
+        return next(c for c in server.cli_json("customer", "ls", "--app", app) if c["id"] == customer["id"])["archived"]
+
+    for accept in (False, True):
+        browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Archive')]").click()
+        alert = WebDriverWait(browser, 5).until(lambda d: d.switch_to.alert)
+        assert "Confirm Corp" in alert.text and "stops pulling" in alert.text, alert.text
+        if accept:
+            alert.accept()
+            WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.XPATH, "//button[normalize-space()='Unarchive']"))
+        else:
+            alert.dismiss()
+        assert archived() is accept
+
+
+def test_commands_for_an_address_the_server_does_not_know_say_so(server):
+    """Without --public-url the commands name the server's own address; reached under another
+    name (a DNS name, a load balancer's), the page says which and what setting fixes it."""
+    lic = server.create_customer(server.create_app()["slug"], email="ops@elsewhere.test")["licenseId"]
+    signed_in = _customer_post(server, lic)
+    assert signed_in.status_code == 303, signed_in.text
+    own = signed_in.session.get(server.url + "/account", timeout=30).text
+    assert "--public-url" not in own
+    # requests matches cookies against a Host header when one is given: the session cookie goes by hand.
+    cookie = "; ".join(f"{c.name}={c.value}" for c in signed_in.session.cookies)
+    foreign = requests.get(server.url + "/account", headers={"Host": f"registry.example.com:{server.port}", "Cookie": cookie},
+                           timeout=30).text
+    assert f"helm registry login {server.host}" in foreign, "commands still name the server's own address"
+    assert "reached as registry.example.com" in html.unescape(foreign) and "--public-url" in foreign

@@ -65,6 +65,15 @@ struct PublicAddress: Sendable {
         return address
     }
 
+    /// What to tell someone reading commands that name `host` when they reached the server
+    /// under another name: without `--public-url` only the server's own addresses go into
+    /// commands, and a name it does not know (a DNS name, a load balancer's) is not one of them.
+    func foreignHostNotice(_ request: Request, configuration: ServerConfiguration) -> String? {
+        guard configuration.publicURL == nil, domainApp == nil, let asked = Self.requestHost(request), asked != host else { return nil }
+        return "These commands name \(host), the address this server was started with; this page was reached as \(asked). "
+            + "If that is the address clusters use, the server needs --public-url set to it."
+    }
+
     /// The Host header, when it is made of host-name characters only (it is client-controlled).
     static func requestHost(_ request: Request) -> String? {
         guard let header = request.head.authority, !header.isEmpty,

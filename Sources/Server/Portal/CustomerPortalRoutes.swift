@@ -105,7 +105,7 @@ struct CustomerPortalRoutes: Sendable {
         }
         let plainHTTP = address.scheme == "http"
         let releases = try await Self.installableCharts(view, control: control, host: address.host, plainHTTP: plainHTTP)
-        return kit.render("install", [
+        var values: [String: Any] = [
             "title": "Install \(view.app.name)", "appName": view.app.name, "plainHTTP": address.scheme == "http",
             "home": "/account", "logout": "/account/logout", "csrf": csrf,
             "signedIn": view.customer.name, "customer": view.customer.name, "app": view.app.slug, "channel": view.customer.channel,
@@ -114,7 +114,9 @@ struct CustomerPortalRoutes: Sendable {
             "images": try await Self.imagePrefixes(view, host: address.host, control: control),
             // The name charts rewritten for the proxy, and the post-renderer, make pods pull with.
             "pullSecret": ImageRewriter.defaultPullSecret,
-        ])
+        ]
+        values["hostNotice"] = address.foreignHostNotice(request, configuration: kit.c.configuration)
+        return kit.render("install", values)
     }
 
     /// Why a license that exists cannot sign in, and whom to ask.

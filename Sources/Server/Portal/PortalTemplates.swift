@@ -101,10 +101,11 @@ enum PortalTemplates {
             {{#installable}}<h2>Pull secret</h2><pre id="pullsecret" class="wrap">{{pullSecret}}</pre><button type="button" data-copy="pullsecret">Copy</button>
             <h2>What the customer sees</h2>
             <p>At <a href="/account">the customer portal</a>, signed in with the license ID:</p>
+            {{#hostNotice}}<p class="banner" role="status">{{hostNotice}}</p>{{/hostNotice}}
             <pre class="wrap">{{loginCommand}}
             {{#releases}}{{command}}
             {{/releases}}</pre>{{/installable}}
-            {{#canChange}}<form method="post" action="/portal/customers/{{id}}/{{toggle}}" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            {{#canChange}}<form method="post" action="/portal/customers/{{id}}/{{toggle}}" class="row" data-confirm="{{toggleConfirm}}"><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">{{toggleLabel}}</button></form>
             <h2>Edit</h2>
             <form method="post" action="/portal/customers/{{id}}/edit" id="edit-customer"><input type="hidden" name="csrf" value="{{csrf}}">
@@ -127,7 +128,7 @@ enum PortalTemplates {
             {{^hasInstances}}<p>No instance has reported yet. Instances appear here once the app's chart, with the
             <code>portcullis-sdk</code> subchart, runs in the customer's cluster.</p>{{/hasInstances}}
             <h2>Pulls, last 14 days</h2>
-            {{{chart}}}
+            <div class="scroll">{{{chart}}}</div>
             <h3>Per image</h3>
             {{^images}}<p class="empty">Nothing pulled in these 14 days.</p>{{/images}}
             {{#hasImages}}<table><thead><tr><th scope="col">Repository</th><th scope="col">Requests</th><th scope="col">Bytes</th>
@@ -154,7 +155,7 @@ enum PortalTemplates {
             {{#canChange}}<td><form method="post" action="/portal/registries/{{name}}/test" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
             <label for="test-{{name}}">Image</label><input id="test-{{name}}" name="image" placeholder="org/api:1.0" required>
             <button type="submit">Test</button></form>
-            <form method="post" action="/portal/registries/{{name}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <form method="post" action="/portal/registries/{{name}}/remove" class="row" data-confirm="Remove the registry {{name}}? Pulls through it stop at once."><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/registries}}
             </tbody></table>{{/hasRegistries}}
             {{#canChange}}<h2>Add a registry</h2>
@@ -208,7 +209,7 @@ enum PortalTemplates {
             {{^hasTokens}}<p class="empty">No tokens yet — create one below for CI to push images with.</p>{{/hasTokens}}
             {{#hasTokens}}<table><thead><tr><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Created</th>{{#canChange}}<th scope="col">Remove</th>{{/canChange}}</tr></thead><tbody>
             {{#tokens}}<tr><td>{{name}}</td><td>{{scope}}</td><td>{{created}}</td>{{#canChange}}<td>
-            <form method="post" action="/portal/tokens/{{id}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <form method="post" action="/portal/tokens/{{id}}/remove" class="row" data-confirm="Remove this token? Whatever uses it stops working at once."><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/tokens}}
             </tbody></table>{{/hasTokens}}
             {{#canChange}}<h2>New token</h2>
@@ -225,7 +226,7 @@ enum PortalTemplates {
             {{^hasDomains}}<p class="empty">No custom domains yet — add one below to serve an app under its own host name.</p>{{/hasDomains}}
             {{#hasDomains}}<table><thead><tr><th scope="col">Domain</th><th scope="col">App</th><th scope="col">Own certificate</th>{{#canChange}}<th scope="col">Remove</th>{{/canChange}}</tr></thead><tbody>
             {{#domains}}<tr><td>{{name}}</td><td>{{app}}</td><td>{{certificate}}</td>{{#canChange}}<td>
-            <form method="post" action="/portal/domains/{{name}}/remove" class="row"><input type="hidden" name="csrf" value="{{csrf}}">
+            <form method="post" action="/portal/domains/{{name}}/remove" class="row" data-confirm="Remove the domain {{name}}? Customers pulling through it are refused at once."><input type="hidden" name="csrf" value="{{csrf}}">
             <label><input type="checkbox" name="force"> even if charts name it</label><button type="submit">Remove</button></form></td>{{/canChange}}</tr>{{/domains}}
             </tbody></table>{{/hasDomains}}
             {{#canChange}}<h2>Add a domain</h2>
@@ -260,6 +261,7 @@ enum PortalTemplates {
             <code>--plain-http</code>, and your cluster's container runtime must be allowed to pull from
             <code>http://{{host}}</code> (containerd: a <code>hosts.toml</code> for {{host}} with <code>server = "http://{{host}}"</code>;
             Docker: <code>insecure-registries</code>).</p>{{/plainHTTP}}
+            {{#hostNotice}}<p class="banner" role="status">{{hostNotice}}</p>{{/hostNotice}}
             <h2>1. Log in to the registry</h2>
             <pre id="login" class="wrap">{{loginCommand}}</pre>
             <button type="button" data-copy="login">Copy</button>
@@ -288,6 +290,11 @@ enum PortalTemplates {
 
     /// The portal's only script, served as a file so no inline script is allowed (CSP `script-src 'self'`).
     static let script = """
+        // Actions that stop pulls at once ask first (without JavaScript they do not: the form
+        // still needs its token, and the action can be undone).
+        for (const f of document.querySelectorAll("form[data-confirm]")) {
+          f.addEventListener("submit", (event) => { if (!window.confirm(f.dataset.confirm)) event.preventDefault(); });
+        }
         // The clipboard API exists only in secure contexts (HTTPS, or loopback): on plain HTTP
         // under a host name the text is selected instead, for Ctrl+C, and the button says so.
         for (const b of document.querySelectorAll("button[data-copy]")) {
@@ -332,6 +339,8 @@ enum PortalTemplates {
         .empty { color: #4b5563; font-style: italic; }
         table.details { width: auto; min-width: 20rem; } table.details th { width: 9rem; color: #4b5563; font-weight: 600; }
         svg { background: #fff; border: 1px solid #dde1e7; max-width: 100%; height: auto; }
+        /* The pull chart keeps its size on a phone (shrunk to fit, its labels were 5 px tall): it scrolls. */
+        .scroll { overflow-x: auto; } .scroll svg { max-width: none; }
         @media (max-width: 40rem) { th, td { font-size: .9rem; } table:not(.details) { display: block; overflow-x: auto; } }
         """
 }

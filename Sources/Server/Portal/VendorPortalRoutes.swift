@@ -244,6 +244,7 @@ struct VendorPortalRoutes: Sendable {
         values["plainHTTP"] = address.scheme == "http"
         values["releases"] = try await CustomerPortalRoutes.installableCharts(view, control: control, host: host, plainHTTP: address.scheme == "http")
         values["loginCommand"] = InstallCommands.login(host: host, plainHTTP: address.scheme == "http", username: view.customer.email)
+        values["hostNotice"] = address.foreignHostNotice(context.request, configuration: kit.c.configuration)
         values["pullSecret"] = secret.json
         values["types"] = FormRefusal.options(Self.licenseTypes, selected: refusal?.typed["type"] ?? view.customer.type.rawValue)
         switch view.standing {
@@ -255,6 +256,8 @@ struct VendorPortalRoutes: Sendable {
         values.merge(refusal.values(for: .editCustomer)) { $1 }
         values["toggle"] = view.customer.archived ? "unarchive" : "archive"
         values["toggleLabel"] = view.customer.archived ? "Unarchive" : "Archive (stops pulls at once)"
+        values["toggleConfirm"] = view.customer.archived ? "Unarchive \(view.customer.name)? Its license pulls again at once."
+            : "Archive \(view.customer.name)? Its license stops pulling at once."
         let counts = try await control.pullCounts(customerID: view.customer.id, days: 14)
         let summary = PullSummaryBody(counting: counts.map(PullSummaryBody.Count.init), days: 14, byCustomer: false)
         values["chart"] = PullChart.svg(summary)
