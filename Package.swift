@@ -229,7 +229,7 @@ let package = Package(
         .testTarget(name: "AccessTests", dependencies: ["Access", "Hosting", "Proxy", "Storage", "Upstream", "Charts"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "RegistryCore", "Upstream", "Storage", "TestSupport"]),
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
-        .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling"]),
+        .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "BundlesTests", dependencies: ["Bundles"]),
         .testTarget(name: "ConnectivityTests", dependencies: ["Connectivity", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [

@@ -121,6 +121,55 @@ def test_kustomize_output(tmp_path):
     assert "quay.io/acme/api:2" in (tmp_path / "deploy.yaml").read_text(), "kustomize mode leaves manifests alone"
 
 
+def _kustomize_tree(root: Path) -> None:
+    """A base with nginx and a sidecar, an overlay that pins both by name (kustomize's images:)."""
+    (root / "base").mkdir(parents=True)
+    (root / "overlay").mkdir()
+    (root / "base" / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: web\n          image: nginx:1.25\n        - name: side\n          image: quay.io/org/sidecar:1.0\n")
+    (root / "base" / "kustomization.yaml").write_text("resources:\n- deploy.yaml\n")
+    (root / "overlay" / "kustomization.yaml").write_text(
+        "resources:\n- ../base\nimages:\n- name: nginx\n  newName: ghcr.io/acme/nginx\n  newTag: '1.27'\n"
+        "- name: quay.io/org/sidecar\n  digest: sha256:" + "d" * 64 + "\n")
+
+
+def test_a_rewrite_that_would_unpin_a_kustomize_override_writes_nothing(tmp_path):
+    """An overlay's images: entry matches by name: rewriting the base's nginx would leave it
+    matching nothing, and the overlay would deploy the base's image instead of the one it pins."""
+    _kustomize_tree(tmp_path)
+    before = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    res = cli("images", "rewrite", str(tmp_path), "--app", "acme", "--proxy-host", PROXY_HOST)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "nothing written" in res.stderr and "overlay/kustomization.yaml:4" in res.stderr and "overrides nginx" in res.stderr, res.stderr
+    assert {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == before
+    # The base alone (no overlay among the inputs) is rewritten as before.
+    alone = cli("images", "rewrite", str(tmp_path / "base"), "--app", "acme", "--proxy-host", PROXY_HOST)
+    assert alone.returncode == 0 and "2 image reference(s) rewritten" in alone.stdout, alone.stdout + alone.stderr
+
+
+def test_kustomize_mode_never_replaces_a_kustomization_and_says_what_it_cannot_reach(tmp_path):
+    _kustomize_tree(tmp_path)
+    overlay = tmp_path / "overlay" / "kustomization.yaml"
+    before = overlay.read_text()
+    res = cli("images", "rewrite", str(tmp_path / "overlay"), "--app", "acme", "--proxy-host", PROXY_HOST, "--kustomize")
+    assert res.returncode == 1 and "exists and --kustomize writes a new one" in res.stderr, res.stdout + res.stderr
+    assert overlay.read_text() == before
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: quay.io/acme/api:2\n"
+        "    args: [--sidecar-image=quay.io/acme/side:1]\n  ephemeralContainers:\n  - name: dbg\n    image: ghcr.io/org/debug:latest\n")
+    first = cli("images", "rewrite", str(plain), "--app", "acme", "--proxy-host", PROXY_HOST, "--kustomize")
+    assert first.returncode == 0, first.stderr
+    for said in ("does not reach quay.io/acme/side:1 in a container argument", "does not reach ephemeral containers",
+                 "--kustomize adds none"):
+        assert said in first.stderr, first.stderr
+    assert "- kustomization.yaml" not in (plain / "kustomization.yaml").read_text()
+    again = cli("images", "rewrite", str(plain), "--app", "acme", "--proxy-host", PROXY_HOST, "--kustomize")
+    assert again.returncode == 1 and "exists" in again.stderr, "a second run does not pile onto the first"
+
+
 def anonymous_registry(tmp_path: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
     config = tmp_path / "anon.yml"

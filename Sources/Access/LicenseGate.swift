@@ -58,8 +58,10 @@ public actor LicenseGate {
             guard let record = try await vendorToken(hash: hash, now: now) else { throw AccessRefusal.unauthorized("invalid token") }
             return .vendor(canPush: record.scope == .push)
         }
+        // Vendors following the docs try their portal password here: the refusal says what is taken.
         guard LicenseID.isWellFormed(basic.password), let license = try await license(hash: hash, now: now) else {
-            throw AccessRefusal.unauthorized("invalid license")
+            throw AccessRefusal.unauthorized("invalid license: the registry takes a customer's license ID, or a vendor token "
+                                             + "(`portcullis token create`), not a portal password")
         }
         return .customer(license)
     }

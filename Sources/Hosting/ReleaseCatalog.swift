@@ -122,6 +122,13 @@ public struct ReleaseCatalog: Sendable {
         try await store.channels(appID: appID)
     }
 
+    /// The refusal for a channel no name or slug matches, naming the ones there are.
+    func unknownChannel(_ name: String, appID: String) async throws -> CatalogError {
+        let names = try await store.channels(appID: appID).map(\.name)
+        return CatalogError("unknown channel \(name.debugDescription): channels are named by name or slug; this app's are "
+                            + names.joined(separator: ", "))
+    }
+
     /// A channel by name or slug, ignoring case.
     public func channel(appID: String, named name: String) async throws -> ChannelRecord? {
         let wanted = name.lowercased()
@@ -136,12 +143,12 @@ public struct ReleaseCatalog: Sendable {
     public static let longestNotes = 64 * 1024
 
     public func createRelease(appID: String, archives: [[UInt8]], version: String, notes: String?, promoteTo: String?) async throws -> Int {
-        guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard SemVer.isValidChartVersion(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3 or v1.2.3)") }
         guard (notes?.utf8.count ?? 0) <= Self.longestNotes else { throw CatalogError("release notes are longer than 64 KiB") }
         guard !archives.isEmpty else { throw CatalogError("a release needs at least one chart") }
         var target: ChannelRecord?
         if let promoteTo {
-            guard let found = try await channel(appID: appID, named: promoteTo) else { throw CatalogError("unknown channel \(promoteTo.debugDescription)") }
+            guard let found = try await channel(appID: appID, named: promoteTo) else { throw try await unknownChannel(promoteTo, appID: appID) }
             target = found
         }
         var charts: [(ChartPackage, [UInt8])] = []
@@ -176,9 +183,9 @@ public struct ReleaseCatalog: Sendable {
     }
 
     public func promote(appID: String, sequence: Int, channel name: String, version: String, notes: String?) async throws {
-        guard SemVer.isValid(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3)") }
+        guard SemVer.isValidChartVersion(version) else { throw CatalogError("version \(version.debugDescription) is not SemVer (e.g. 1.2.3 or v1.2.3)") }
         guard (notes?.utf8.count ?? 0) <= Self.longestNotes else { throw CatalogError("release notes are longer than 64 KiB") }
-        guard let channel = try await channel(appID: appID, named: name) else { throw CatalogError("unknown channel \(name.debugDescription)") }
+        guard let channel = try await channel(appID: appID, named: name) else { throw try await unknownChannel(name, appID: appID) }
         guard let release = try await store.releases(appID: appID).first(where: { $0.sequence == sequence }) else {
             throw StoreError.notFound("release \(sequence) not found")
         }

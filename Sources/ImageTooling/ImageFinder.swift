@@ -43,6 +43,17 @@ public struct PodSpecSite: Equatable, Sendable {
     public var pullSecretsColumn: Int?
     public var pullSecretsFlow = false
     public var pullSecretsEmpty = true
+    /// An `imagePullSecrets` with no list (`null`, `~`, nothing, `{}`: what Helm renders from
+    /// `{{ toYaml .Values.x }}` when the value is unset): where its value text is, and the text.
+    public var pullSecretsNull: (line: Int, column: Int, text: String)?
+
+    public static func == (a: PodSpecSite, b: PodSpecSite) -> Bool {
+        a.file == b.file && a.workload == b.workload && a.hasPullSecrets == b.hasPullSecrets && a.containersLine == b.containersLine
+            && a.containersColumn == b.containersColumn && a.pullSecrets == b.pullSecrets && a.pullSecretsLine == b.pullSecretsLine
+            && a.pullSecretsColumn == b.pullSecretsColumn && a.pullSecretsFlow == b.pullSecretsFlow && a.pullSecretsEmpty == b.pullSecretsEmpty
+            && a.pullSecretsNull?.line == b.pullSecretsNull?.line && a.pullSecretsNull?.column == b.pullSecretsNull?.column
+            && a.pullSecretsNull?.text == b.pullSecretsNull?.text
+    }
 }
 
 /// Finds image references: containers of every workload kind in manifests (init and
@@ -124,6 +135,9 @@ public enum ImageFinder {
                     site.pullSecretsColumn = at.column
                     site.pullSecretsFlow = ValuesEditor.startsFlow(list, in: text)
                     site.pullSecretsEmpty = items.isEmpty
+                } else if let key = mapping.keys.first(where: { $0.string == "imagePullSecrets" }), let keyMark = key.mark,
+                          let value = mapping["imagePullSecrets"] {
+                    site.pullSecretsNull = nullValue(value, after: keyMark, in: text)
                 }
                 out.append(site)
             }
@@ -131,6 +145,20 @@ public enum ImageFinder {
         } else if let sequence = node.sequence {
             for item in sequence { collectPodSpecs(item, file: file, text: text, workload: workload, into: &out) }
         }
+    }
+
+    /// Where an `imagePullSecrets` value that holds no list is written, when it is one of the
+    /// spellings of nothing: a null scalar, no text at all (then just after the key's colon), or `{}`.
+    static func nullValue(_ value: Node, after key: Mark, in text: String) -> (line: Int, column: Int, text: String)? {
+        if let mapping = value.mapping, mapping.isEmpty, let at = value.mark { return (at.line, at.column, "{}") }
+        guard case .scalar(let scalar) = value, scalar.style == .plain, ["", "null", "Null", "NULL", "~"].contains(scalar.string) else { return nil }
+        if !scalar.string.isEmpty, let at = value.mark { return (at.line, at.column, scalar.string) }
+        // No text: right after `imagePullSecrets:` on the key's line.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard key.line - 1 < lines.count else { return nil }
+        let line = lines[key.line - 1]
+        guard let colon = line.dropFirst(key.column - 1).firstIndex(of: ":") else { return nil }
+        return (key.line, line.distance(from: line.startIndex, to: colon) + 2, "")
     }
 
     static func valuesImages(_ node: Node, file: String, path: [String], into out: inout [ImageOccurrence]) {

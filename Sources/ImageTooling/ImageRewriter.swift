@@ -216,7 +216,10 @@ public enum ImageRewriter {
         var edits: [Edit] = []
         var insertions: [(line: Int, text: [String])] = []
         for site in try ImageFinder.podSpecs(in: file) where !site.pullSecrets.contains(secret) {
-            if let line = site.pullSecretsLine, let column = site.pullSecretsColumn {
+            if let empty = site.pullSecretsNull {
+                edits.append(Edit(line: empty.line, column: empty.column, old: empty.text,
+                                  new: (empty.text.isEmpty ? " " : "") + "[{name: \(secret)}]", exact: true))
+            } else if let line = site.pullSecretsLine, let column = site.pullSecretsColumn {
                 if site.pullSecretsFlow {
                     edits.append(Edit(line: line, column: column + 1, old: "", new: "{name: \(secret)}" + (site.pullSecretsEmpty ? "" : ", "), exact: true))
                 } else {

@@ -97,20 +97,44 @@ struct ImagesCommand: AsyncParsableCommand {
 
             if kustomize {
                 var occurrences: [ImageOccurrence] = []
-                for file in files { occurrences += (try? ImageFinder.find(in: file)) ?? [] }
+                for file in files where !KustomizeOverrides.isKustomization(file.path) { occurrences += (try? ImageFinder.find(in: file)) ?? [] }
                 let base = FileManager.default.fileExists(atPath: paths[0] + "/.") ? paths[0] : (paths[0] as NSString).deletingLastPathComponent
-                let resources = files.filter { $0.role == .manifests }.map { String($0.path.hasPrefix(base + "/") ? $0.path.dropFirst(base.count + 1) : Substring($0.path)) }
+                let written = base + "/kustomization.yaml"
                 let text: String
                 do {
+                    let resources = files.filter { $0.role == .manifests && !KustomizeOverrides.isKustomization($0.path) }
+                        .map { String($0.path.hasPrefix(base + "/") ? $0.path.dropFirst(base.count + 1) : Substring($0.path)) }
                     text = try ImageRewriter.kustomization(resources: resources, occurrences: occurrences.filter { include($0.reference) }, target: target)
                 } catch { throw CLIError(error.description) }
-                if dryRun { print(text, terminator: "") } else { try write(base + "/kustomization.yaml", text) ; print("wrote \(base)/kustomization.yaml") }
+                // An existing kustomization is the user's (its resources, patches, overrides): never replaced.
+                if let existing = KustomizeOverrides.fileNames.map({ base + "/" + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }), !dryRun {
+                    let images = text.components(separatedBy: "\nimages:\n").dropFirst().first.map { "images:\n" + $0 } ?? "(no images to add)\n"
+                    throw CLIError("\(existing) exists and --kustomize writes a new one; add these entries to its images: instead (or use --dry-run):\n"
+                                   + images)
+                }
+                for o in occurrences where include(o.reference) && !target.isOnProxy(o.reference) {
+                    if case .argument = o.form {
+                        warn("\(o.file):\(o.line): warning: kustomize's images: does not reach \(o.reference) in a container argument (\(o.context)); left as it is")
+                    } else if o.context.contains("ephemeralContainers") {
+                        warn("\(o.file):\(o.line): warning: kustomize's images: does not reach ephemeral containers (\(o.context)); left as it is")
+                    }
+                }
+                if !noPullSecrets {
+                    let missing = files.flatMap { (try? ImageFinder.podSpecs(in: $0)) ?? [] }.filter { !$0.pullSecrets.contains(pullSecret) }
+                    for site in missing {
+                        warn("\(site.file):\(site.containersLine): warning: \(site.workload) names no imagePullSecrets \(pullSecret); "
+                             + "--kustomize adds none (add it in a patch, or rewrite without --kustomize)")
+                    }
+                }
+                if dryRun { print(text, terminator: "") } else { try write(written, text) ; print("wrote \(written)") }
                 return
             }
             let result: ImageRewriter.Result
             do {
                 result = try ImageRewriter.rewrite(files, target: target, include: include, pullSecret: noPullSecrets ? nil : pullSecret)
             } catch { throw CLIError(error.description) }
+            let broken = KustomizeOverrides.conflicts(result.changes, with: KustomizeOverrides.entries(in: files))
+            guard broken.isEmpty else { throw CLIError("nothing written: " + broken.joined(separator: "\n")) }
             for change in result.changes { print("\(change.file):\(change.line): \(change.from) -> \(change.to)") }
             for image in result.unresolved {
                 FileHandle.standardError.write(Data("\(image.location): warning: cannot tell which image \(image.fieldDescription) deploys (\(image.problem ?? "unknown")); left as it is\n".utf8))
@@ -245,4 +269,9 @@ struct PostRender: AsyncParsableCommand {
         let pattern = try! NSRegularExpression(pattern: "(?:^|\\s*\\n)---\\s*")
         return pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range, in: text) }
     }
+}
+
+/// A warning on standard error, so what goes to standard output stays the result.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

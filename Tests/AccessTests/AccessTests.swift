@@ -128,6 +128,13 @@ extension String {
                 try await f.gate.authenticate(authorization: header, service: "s")
             }
         }
+        // Vendors try their portal password: the refusal says what the registry takes.
+        for password in ["Portal Passw0rd!", "Portal-Passw0rd-123"] {
+            let portal = await #expect(throws: AccessRefusal.self) {
+                try await f.gate.authenticate(authorization: basic(password), service: "s")
+            }
+            #expect(portal.map { "\($0)" }?.contains("not a portal password") == true, "\(String(describing: portal))")
+        }
         // Known licenses are authenticated whatever their standing; the rules refuse them, so a
         // refusal can say whose license it was.
         for (license, why) in [("expired-aaaaaaaaaaaaaaaa", "license has expired"), ("archived-aaaaaaaaaaaaaaa", "license is no longer active")] {

@@ -284,6 +284,12 @@ struct Chunks: AsyncSequence, Sendable {
         let api = try #require(try await catalog.chartRepository(appID: app.id, path: ["api"]))
         #expect(Array(api.versions.keys) == ["0.3.0_abc.1"] && api.versions["0.3.0_abc.1"]?.version == "0.3.0+abc.1")
         #expect(api.placements["0.3.0_abc.1"] != nil)
+        // A release's own version may carry the v as well; a channel no name matches is said with the ones there are.
+        let sequence = try await catalog.createRelease(appID: app.id, archives: [try chartArchive(version: "2.0.0")], version: "v2.0.0",
+                                                       notes: nil, promoteTo: nil)
+        await #expect(throws: CatalogError("unknown channel \"beta-id\": channels are named by name or slug; this app's are Unstable, Beta, Stable")) {
+            try await catalog.promote(appID: app.id, sequence: sequence, channel: "beta-id", version: "v2.0.0", notes: nil)
+        }
         try await env.close()
     }
 

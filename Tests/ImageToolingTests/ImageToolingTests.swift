@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import Testing
+import Yams
 @testable import ImageTooling
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
@@ -97,6 +98,19 @@ func text(_ path: String) throws -> String { try String(contentsOfFile: path, en
         let files = try SourceLoader.load(fixtures + "/values/values-nested.yaml")
         let result = try ImageRewriter.rewrite(files, target: target, include: { $0.canonicalRegistry == "quay.io" }, pullSecret: nil)
         #expect(result.changes.map(\.from) == ["quay.io/acme/worker:v2"])
+    }
+
+    /// Helm renders `imagePullSecrets: {{ toYaml .Values.x }}` of an unset value as null: such a
+    /// pod had its image proxied and no secret to pull it with.
+    @Test(arguments: ["null", "~", "", "{}", "\n    null"])
+    func aPodWhosePullSecretsAreNothingGetsTheSecret(value: String) throws {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  imagePullSecrets: \(value)\n  containers:\n  - name: c\n    image: nginx\n"
+        let result = try ImageRewriter.rewrite([SourceFile(path: "pod.yaml", text: text, role: .manifests)], target: target,
+                                               pullSecret: "replicated-pull-secret")
+        let out = try #require(result.files.first?.text)
+        let pod = try #require(try Yams.load(yaml: out) as? [String: Any])
+        let spec = try #require(pod["spec"] as? [String: Any])
+        #expect((spec["imagePullSecrets"] as? [[String: String]]) == [["name": "replicated-pull-secret"]], "\(out)")
     }
 }
 
