@@ -170,6 +170,17 @@ def test_kustomize_mode_never_replaces_a_kustomization_and_says_what_it_cannot_r
     assert again.returncode == 1 and "exists" in again.stderr, "a second run does not pile onto the first"
 
 
+def test_a_values_file_that_cannot_be_read_is_an_error_not_empty_values(tmp_path):
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "pod.yaml").write_text("kind: Pod\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image }}\n")
+    (chart / "values.yaml").symlink_to(tmp_path / "gone.yaml")
+    for args in (["images", "ls", str(chart)], ["images", "rewrite", str(chart), "--app", "acme", "--proxy-host", PROXY_HOST]):
+        res = cli(*args)
+        assert res.returncode == 1 and "cannot read the chart's values" in res.stderr, f"{args}: {res.stdout}{res.stderr}"
+
+
 def anonymous_registry(tmp_path: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
     config = tmp_path / "anon.yml"

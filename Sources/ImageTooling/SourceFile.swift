@@ -104,6 +104,16 @@ public enum SourceLoader {
         guard let walker = FileManager.default.enumerator(atPath: dir) else {
             throw ToolingError(file: dir, line: nil, message: "cannot list directory")
         }
+        // The chart's values are what every image is traced to: a values.yaml that is there but
+        // cannot be read (a broken link, a directory) is an error, not a chart without values.
+        let values = dir + "/values.yaml"
+        var valuesIsDir: ObjCBool = false
+        if (try? FileManager.default.destinationOfSymbolicLink(atPath: values)) != nil || FileManager.default.fileExists(atPath: values) {
+            guard FileManager.default.fileExists(atPath: values, isDirectory: &valuesIsDir), !valuesIsDir.boolValue,
+                  FileManager.default.isReadableFile(atPath: values) else {
+                throw ToolingError(file: values, line: nil, message: "cannot read the chart's values (a broken link, a directory, or not readable)")
+            }
+        }
         var entries: [ChartEntry] = []
         while let item = walker.nextObject() as? String {
             let path = dir + "/" + item
