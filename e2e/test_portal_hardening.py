@@ -170,6 +170,20 @@ def test_cross_site_form_posts_are_refused(server):
             assert cookie in r.headers.get("Set-Cookie", ""), (headers, r.headers)
 
 
+def test_behind_a_proxy_that_rewrites_host_the_public_url_is_the_origin(tmp_path):
+    """Plain HTTP behind nginx's default `proxy_set_header Host $proxy_host`: browsers send no
+    Sec-Fetch-Site to a plain-HTTP origin, only Origin, which names the public URL, not the Host
+    the server receives. The portal takes that origin, and still refuses another."""
+    srv = PortcullisServer(tmp_path / "behind", extra_args=["--public-url", "http://portcullis.corp"]).start()
+    try:
+        lic = srv.create_customer(srv.create_app()["slug"])["licenseId"]
+        assert _customer_post(srv, lic, headers={"Origin": "http://portcullis.corp"}).status_code == 303
+        assert _customer_post(srv, lic, headers={"Origin": "http://portcullis.corp:8081"}).status_code == 403
+        assert _customer_post(srv, lic, headers={"Origin": "https://portcullis.corp"}).status_code == 403
+    finally:
+        srv.stop()
+
+
 def test_unknown_portal_routes_are_an_html_not_found_page(server):
     """A mistyped address says so and leads back, rather than an empty body."""
     vendor = _vendor(server)

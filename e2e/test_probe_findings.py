@@ -196,6 +196,24 @@ def test_sdk_instance_reports_are_bounded(portcullis):
         assert post(**{field: dict(list(many.items())[:100])}).status_code == 204, f"100 {field} are allowed"
 
 
+def test_a_license_keeps_a_bounded_number_of_instances(portcullis):
+    """A script inventing instance IDs grew a license's instances (and the vendor's page) without
+    end: at 1000, a new instance is refused while every known one keeps checking in."""
+    app = portcullis.create_app()["slug"]
+    license_id = portcullis.create_customer(app)["licenseId"]
+    s = requests.Session()
+    s.auth = ("x", license_id)
+
+    def check_in(instance: str) -> int:
+        return s.post(portcullis.url + "/sdk/v1/instances", json={"instanceID": instance, "appSlug": app}, timeout=15).status_code
+
+    statuses = {check_in(f"i-{n}") for n in range(1000)}
+    assert statuses == {204}, statuses
+    refused = s.post(portcullis.url + "/sdk/v1/instances", json={"instanceID": "i-new", "appSlug": app}, timeout=15)
+    assert refused.status_code == 409 and "1000 instances" in refused.text, f"{refused.status_code} {refused.text}"
+    assert check_in("i-0") == 204 and check_in("i-999") == 204, "known instances keep checking in"
+
+
 # ------------------------------------------------------------ 5./6. charts
 def write_chart(root: Path, name: str, version: str, schema: dict | None = None) -> Path:
     chart = root / unique("src") / name

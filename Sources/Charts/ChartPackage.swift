@@ -36,6 +36,12 @@ public struct ChartPackage: Sendable {
         do { loaded = try SafeYAML.load(String(decoding: chartFile.contents, as: UTF8.self)) } catch { throw ChartError("Chart.yaml: \(error)") }
         guard let metadata = loaded as? [String: Any] else { throw ChartError("Chart.yaml is not a mapping") }
         guard let name = metadata["name"] as? String, !name.isEmpty else { throw ChartError("Chart.yaml has no name") }
+        // The name goes into commands customers paste (`helm install <name> oci://…`): a name
+        // Helm would not take, or one read as a flag, is refused.
+        guard !name.hasPrefix("-"), !name.hasPrefix("."),
+              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }) else {
+            throw ChartError("chart name \(name.debugDescription) is not a Helm chart name (letters, digits, ., _ and -, not first - or .)")
+        }
         guard name == dir else {
             throw ChartError("chart name \(name.debugDescription) differs from the archive's directory \(dir.debugDescription)")
         }
@@ -112,10 +118,12 @@ public struct ChartPackage: Sendable {
             object["additionalProperties"] as? Bool == false || object["unevaluatedProperties"] as? Bool == false
         }
         let properties = schema["properties"] as? [String: Any] ?? [:]
-        guard let global = properties["global"] as? [String: Any] else {
-            return closed(schema) ? "values.schema.json allows no top-level `global` (additionalProperties: false), "
-                + "where every customer's chart gets global.replicated; add a `global` object to its properties" : nil
-        }
+        let globalRefused = "values.schema.json allows no top-level `global` (additionalProperties: false), "
+            + "where every customer's chart gets global.replicated; add a `global` object to its properties"
+        guard let declared = properties["global"] else { return closed(schema) ? globalRefused : nil }
+        // `"global": true` takes anything, `false` nothing.
+        if let allowed = declared as? Bool { return allowed ? nil : globalRefused }
+        guard let global = declared as? [String: Any] else { return nil }
         if closed(global), (global["properties"] as? [String: Any])?["replicated"] == nil {
             return "values.schema.json allows no `global.replicated` (additionalProperties: false under global), "
                 + "which every customer's chart gets; add `\"replicated\": {\"type\": \"object\"}` to global's properties"

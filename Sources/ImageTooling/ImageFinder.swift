@@ -150,7 +150,14 @@ public enum ImageFinder {
     /// Where an `imagePullSecrets` value that holds no list is written, when it is one of the
     /// spellings of nothing: a null scalar, no text at all (then just after the key's colon), or `{}`.
     static func nullValue(_ value: Node, after key: Mark, in text: String) -> (line: Int, column: Int, text: String)? {
-        if let mapping = value.mapping, mapping.isEmpty, let at = value.mark { return (at.line, at.column, "{}") }
+        if let mapping = value.mapping, mapping.isEmpty, let at = value.mark {
+            // As written: `{}`, or `{ }` with whatever space between, on the line it starts.
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard at.line - 1 < lines.count else { return nil }
+            let rest = lines[at.line - 1].dropFirst(at.column - 1)
+            guard rest.first == "{", let close = rest.firstIndex(of: "}") else { return nil }
+            return (at.line, at.column, String(rest[...close]))
+        }
         guard case .scalar(let scalar) = value, scalar.style == .plain, ["", "null", "Null", "NULL", "~"].contains(scalar.string) else { return nil }
         if !scalar.string.isEmpty, let at = value.mark { return (at.line, at.column, scalar.string) }
         // No text: right after `imagePullSecrets:` on the key's line.

@@ -23,7 +23,8 @@ public enum KustomizeOverrides {
 
     public static func entries(in files: [SourceFile]) -> [Entry] {
         var out: [Entry] = []
-        for file in files where isKustomization(file.path) {
+        // A chart's own files (a kustomization it ships as data) are not overlays of what is rewritten.
+        for file in files where file.role == .manifests && isKustomization(file.path) {
             guard let root = try? YAMLBudget.compose(file.text)?.mapping, let images = root["images"]?.sequence else { continue }
             for item in images {
                 guard let name = item.mapping?["name"], let text = name.string, !text.isEmpty else { continue }

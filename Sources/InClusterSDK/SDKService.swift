@@ -205,7 +205,9 @@ public final class SDKService: Sendable {
                 return Self.error(error.status, error.message)
             }
             if let problem = InstanceReportRules.problem(tags: body.data.tags) { return Self.error(.badRequest, problem) }
-            try await self.state.setTags(body.data.tags, force: body.data.force ?? false)
+            do { try await self.state.setTags(body.data.tags, force: body.data.force ?? false) } catch let error as SDKError {
+                return Self.error(error.status, error.message)
+            }
             self.reportSoon()
             return try Self.json(await self.state.tags)
         }
@@ -220,7 +222,7 @@ public final class SDKService: Sendable {
         }
         guard !body.data.isEmpty else { return Self.error(.badRequest, "data must name at least one metric") }
         if let problem = InstanceReportRules.problem(metrics: body.data) { return Self.error(.badRequest, problem) }
-        try await apply(body.data)
+        do { try await apply(body.data) } catch let error as SDKError { return Self.error(error.status, error.message) }
         reportSoon()
         return try Self.json(await state.metrics)
     }

@@ -71,8 +71,14 @@ public actor SDKState {
         try save(metrics, as: "metrics.json")
     }
 
+    /// Refused (nothing kept) when the metrics set before and these together are more than a
+    /// check-in may carry: every later check-in would be refused.
     public func mergeMetrics(_ new: [String: JSONScalar]) throws {
-        metrics.merge(new) { $1 }
+        let merged = metrics.merging(new) { $1 }
+        if let problem = InstanceReportRules.problem(metrics: merged) {
+            throw SDKError(status: .badRequest, message: problem + " with those already set (remove some first)")
+        }
+        metrics = merged
         try save(metrics, as: "metrics.json")
     }
 
@@ -85,9 +91,14 @@ public actor SDKState {
 
     /// Tags given win over those set before only when `force`; an empty value removes a tag.
     public func setTags(_ new: [String: String], force: Bool) throws {
+        var merged = tags
         for (key, value) in new {
-            if value.isEmpty { tags[key] = nil } else if force || tags[key] == nil { tags[key] = value }
+            if value.isEmpty { merged[key] = nil } else if force || merged[key] == nil { merged[key] = value }
         }
+        if let problem = InstanceReportRules.problem(tags: merged) {
+            throw SDKError(status: .badRequest, message: problem + " with those already set (remove some first)")
+        }
+        tags = merged
         try save(tags, as: "tags.json")
     }
 

@@ -49,4 +49,9 @@ public protocol InstanceStore: Sendable {
     /// Instances whose last check-in is older than `cutoff`.
     func instances(lastCheckinBefore cutoff: Date) async throws -> [InstanceRecord]
     func forgetInstance(customerID: String, instanceID: String) async throws
+    /// How many instances the customer has, and whether `instanceID` is one of them: one query,
+    /// for every check-in.
+    func instanceCensus(customerID: String, instanceID: String) async throws -> (count: Int, known: Bool)
+    /// The customer's instance whose last check-in is oldest.
+    func longestSilentInstance(customerID: String) async throws -> InstanceRecord?
 }

@@ -36,6 +36,21 @@ extension SQLMetadataStore {
         try await db.raw("DELETE FROM instances WHERE customer_id = \(bind: customerID) AND instance_id = \(bind: instanceID)").run()
     }
 
+    public func instanceCensus(customerID: String, instanceID: String) async throws -> (count: Int, known: Bool) {
+        let row = try await db.raw("""
+            SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN instance_id = \(bind: instanceID) THEN 1 ELSE 0 END), 0) AS known
+            FROM instances WHERE customer_id = \(bind: customerID)
+            """).first()
+        let total = try row?.decode(column: "total", as: Int64.self) ?? 0
+        let known = try row?.decode(column: "known", as: Int64.self) ?? 0
+        return (Int(total), known > 0)
+    }
+
+    public func longestSilentInstance(customerID: String) async throws -> InstanceRecord? {
+        try await db.raw("SELECT * FROM instances WHERE customer_id = \(bind: customerID) ORDER BY last_checkin LIMIT 1")
+            .first().map(Self.instance)
+    }
+
     static func instance(_ row: any SQLRow) throws -> InstanceRecord {
         InstanceRecord(
             customerID: try row.decode(column: "customer_id", as: String.self), instanceID: try row.decode(column: "instance_id", as: String.self),

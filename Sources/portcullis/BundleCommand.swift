@@ -75,7 +75,9 @@ struct BundleCommand: AsyncParsableCommand {
                 mapping.append((image.original, pushed))
             }
             for chart in bundle.document.charts {
-                uploaded += try await bundle.push(manifest: chart.digest, to: repository(chart.repository), reference: chart.version, with: pusher)
+                // An OCI tag has no `+`: build metadata goes as `_`, as Helm pushes and looks it up.
+                uploaded += try await bundle.push(manifest: chart.digest, to: repository(chart.repository),
+                                                  reference: ChartPackage.tag(forVersion: chart.version), with: pusher)
                 mapping.append(("chart \(chart.name) \(chart.version)", "oci://\(host)/\(repository(chart.repository)) --version \(chart.version)"))
             }
             if output.output == .json {

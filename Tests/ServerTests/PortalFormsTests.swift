@@ -78,3 +78,17 @@ import Testing
     }
 }
 
+
+/// Origins compared as browsers write them: scheme, host and port, default ports left out.
+@Suite struct PortalOriginTests {
+    @Test func originsAreComparedWhole() {
+        #expect(PortalErrorPages.normalizedOrigin("https://Portal.Example.com:443") == "https://portal.example.com")
+        #expect(PortalErrorPages.normalizedOrigin("http://portal.example.com:80") == "http://portal.example.com")
+        #expect(PortalErrorPages.normalizedOrigin("http://127.0.0.1:8080") == "http://127.0.0.1:8080")
+        #expect(PortalErrorPages.normalizedOrigin("https://portal.example.com/some/path") == "https://portal.example.com")
+        // Another scheme or port is another origin; `null` and non-web schemes are none.
+        #expect(PortalErrorPages.normalizedOrigin("http://portal.example.com") != PortalErrorPages.normalizedOrigin("https://portal.example.com"))
+        #expect(PortalErrorPages.normalizedOrigin("null") == nil)
+        #expect(PortalErrorPages.normalizedOrigin("file:///etc") == nil)
+    }
+}

@@ -55,6 +55,28 @@ func withStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> 
         }
     }
 
+    @Test func instancesAreCountedAndTheLongestSilentFound() async throws {
+        try await withStore { store in
+            let app = AppRecord(slug: "acme", name: "Acme")
+            try await store.createApp(app)
+            let customer = CustomerRecord(appID: app.id, name: "C", email: nil, channel: "Stable", type: .trial, expiresAt: nil,
+                                          licenseHash: SecretBox.lookupHash("lic-1"), sealedLicense: "s")
+            try await store.createCustomer(customer)
+            #expect(try await store.instanceCensus(customerID: customer.id, instanceID: "i-1") == (0, false))
+            #expect(try await store.longestSilentInstance(customerID: customer.id) == nil)
+            for (n, ago) in [(1, 50.0), (2, 500.0), (3, 5.0)] {
+                let at = Date().addingTimeInterval(-ago)
+                _ = try await store.recordCheckIn(InstanceRecord(customerID: customer.id, instanceID: "i-\(n)", appID: app.id,
+                                                                 firstSeenAt: at, lastCheckinAt: at))
+            }
+            #expect(try await store.instanceCensus(customerID: customer.id, instanceID: "i-1") == (3, true))
+            #expect(try await store.instanceCensus(customerID: customer.id, instanceID: "i-9") == (3, false))
+            #expect(try await store.longestSilentInstance(customerID: customer.id)?.instanceID == "i-2")
+            try await store.forgetInstance(customerID: customer.id, instanceID: "i-2")
+            #expect(try await store.instanceCensus(customerID: customer.id, instanceID: "i-2") == (2, false))
+        }
+    }
+
     @Test func customersAreFoundByLicenseHashAndUpdated() async throws {
         try await withStore { store in
             let app = AppRecord(slug: "acme", name: "Acme")

@@ -27,7 +27,9 @@ public protocol BlobUploads: Sendable {
 enum UploadSpool {
     /// Writes `body` at `offset` and returns the offset after it. A broken body is the
     /// client's failure to report, not ours.
-    static func write<Body: AsyncSequence>(_ body: Body, to file: BlobFile, at offset: Int64) async throws -> Int64 where Body.Element == ByteBuffer {
+    /// `received`: the session's bytes before this chunk (the file may hold only this chunk), for the message.
+    static func write<Body: AsyncSequence>(_ body: Body, to file: BlobFile, at offset: Int64, received: Int64? = nil) async throws -> Int64
+    where Body.Element == ByteBuffer {
         var end = offset
         do {
             for try await chunk in body {
@@ -37,7 +39,7 @@ enum UploadSpool {
         } catch let error as RegistryError {
             throw error
         } catch {
-            throw RegistryError(.blobUploadInvalid, "upload interrupted; the session keeps the \(offset) bytes received before this "
+            throw RegistryError(.blobUploadInvalid, "upload interrupted; the session keeps the \(received ?? offset) bytes received before this "
                                 + "chunk: GET the upload's URL for its Range and send the rest from there")
         }
         return end

@@ -50,7 +50,7 @@ public actor SharedUploadSessions: BlobUploads {
         let offset = copy == nil ? 0 : record.size
         let end: Int64
         do {
-            end = try await UploadSpool.write(body, to: file, at: offset)
+            end = try await UploadSpool.write(body, to: file, at: offset, received: record.size)
             let part = UploadPart(offset: record.size, length: end - offset, key: "\(id)/\(record.size)-\(UUID().uuidString.prefix(8).lowercased())")
             try await parts.putPart(file, offset: offset, length: part.length, key: part.key)
             guard try await sessions.appendUploadPart(id: id, part, now: Date()) else {

@@ -20,6 +20,7 @@ enum InstallCommands {
         let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "@%+=:,./_-".unicodeScalars.contains(scalar))
         }
-        return plain ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // zsh expands a word starting with `=` (`=cmd` is a path lookup): quoted too.
+        return plain && !text.hasPrefix("=") ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

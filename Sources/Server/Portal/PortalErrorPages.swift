@@ -22,7 +22,7 @@ struct PortalErrorPages: RouterMiddleware {
         let path = request.uri.path
         guard path == "/" || path.hasPrefix("/portal") || path.hasPrefix("/account") else { return try await next(request, context) }
         let home = path.hasPrefix("/portal") ? "/portal" : "/account"
-        if request.method == .post, let refusal = Self.crossOriginRefusal(request) {
+        if request.method == .post, let refusal = Self.crossOriginRefusal(request, configuration: kit.c.configuration) {
             return kit.render("problem", ["title": "Refused", "heading": "Refused", "home": home, "error": refusal,
                                           "back": ["href": home, "label": "the portal"]], status: .forbidden)
         }
@@ -51,18 +51,33 @@ struct PortalErrorPages: RouterMiddleware {
     }
 
     /// Why a form post is refused as sent from elsewhere, or nil. `Sec-Fetch-Site` when the
-    /// browser sends it (a post from this origin, or typed by the user, only); else `Origin`,
-    /// whose host must be the one the post was sent to. Clients that send neither (curl,
-    /// older browsers) still need the form's token.
-    static func crossOriginRefusal(_ request: Request) -> String? {
+    /// browser sends it (it does to secure origins: a post from this origin, or typed by the user,
+    /// only); else `Origin`, which must be this server's as the browser saw it: the configured
+    /// public URL's origin (behind a proxy that rewrites Host), or the scheme this server speaks
+    /// with the Host the post was sent to (a custom domain too). Scheme, host and port are
+    /// compared, default ports left out. Clients that send neither (curl, older browsers) still
+    /// need the form's token.
+    static func crossOriginRefusal(_ request: Request, configuration: ServerConfiguration) -> String? {
         let refusal = "the form was sent from another site; open the portal and send it from there"
         if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] {
             return site == "same-origin" || site == "none" ? nil : refusal
         }
         guard let origin = request.headers[.origin] else { return nil }
-        let host = request.head.authority ?? ""
-        guard origin != "null", let parts = URLComponents(string: origin), let originHost = parts.host else { return refusal }
-        let originAuthority = parts.port.map { "\(originHost):\($0)" } ?? originHost
-        return originAuthority.lowercased() == host.lowercased() ? nil : refusal
+        guard let sent = normalizedOrigin(origin) else { return refusal }
+        var own: Set<String> = []
+        if let publicURL = configuration.publicURL, let configured = normalizedOrigin(publicURL) { own.insert(configured) }
+        if let host = request.head.authority, let asked = normalizedOrigin((configuration.usesTLS ? "https://" : "http://") + host) {
+            own.insert(asked)
+        }
+        return own.contains(sent) ? nil : refusal
+    }
+
+    /// `scheme://host[:port]`, lowercased, without the scheme's default port; nil for what is
+    /// not an origin (`null`, a path).
+    static func normalizedOrigin(_ text: String) -> String? {
+        guard let parts = URLComponents(string: text), let scheme = parts.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = parts.host?.lowercased(), !host.isEmpty else { return nil }
+        let port = parts.port.flatMap { ($0 == 80 && scheme == "http") || ($0 == 443 && scheme == "https") ? nil : $0 }
+        return "\(scheme)://\(host)" + (port.map { ":\($0)" } ?? "")
     }
 }
