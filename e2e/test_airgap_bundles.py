@@ -276,5 +276,32 @@ def test_no_bundle_for_a_lapsed_license_or_a_release_off_its_channel(released, t
     refused = srv.cli("release", "bundle", str(sequence), "--app", tenant.app, "--customer", tenant.customer_id, "-o", str(out))
     assert refused.code != 0 and "refused" in refused.err, refused.describe()
     assert not out.exists()
+    assert not Path(str(out) + ".partial").exists(), "a refused bundle leaves no empty partial file"
     r = requests.get(f"{srv.url}/bundles/{tenant.app}/{sequence}", auth=("x", tenant.license_id), timeout=120)
     assert r.status_code in (401, 403), r.text
+
+
+def test_an_index_the_chart_pins_by_digest_goes_in_whole_whatever_the_platforms(portcullis_factory, upstream, images, tmp_path):
+    """With `--platform`, a multi-arch image went in as a smaller index (another digest) or one
+    platform's manifest: a chart pinning the index by digest then pulled a digest the customer's
+    registry never received. A pinned index keeps every platform; one named by tag is still cut."""
+    srv = portcullis_factory()
+    tenant = srv.tenant(upstream)
+    pinned = images.multi.digest
+    values = (f"api:\n  image: {srv.host}/{tenant.repo(catalog.MULTI_REPO)}@{pinned}\n"
+              f"web:\n  image: {srv.host}/{tenant.repo(catalog.MULTI_REPO)}:{catalog.TAG}\n"
+              f"worker:\n  repository: {upstream.host}/{catalog.THREE_REPO}\n  tag: \"{catalog.TAG}\"\n")
+    sequence = Vendor(srv, tenant.app).create_release(chart_archive(tmp_path, values), "1.0.0", promote="Stable")
+    arm = requests.get(f"{srv.url}/bundles/{tenant.app}/{sequence}?platform=linux/arm64", auth=("x", tenant.license_id), timeout=300)
+    assert arm.status_code == 200, arm.text[:300]
+    members = bundle_members_bytes(arm.content)
+    doc = json.loads(members["bundle.json"])
+    by_original = {i["original"]: i for i in doc["images"]}
+    by_digest = next(i for o, i in by_original.items() if o.endswith("@" + pinned))
+    assert by_digest["digest"] == pinned, "the pinned index keeps its digest"
+    children = [img.manifest.digest for img in images.multi.images]
+    for child in children:
+        assert any(name.endswith(child.split(":", 1)[1]) for name in members), f"{child} of the pinned index is missing"
+    by_tag = next(i for o, i in by_original.items() if o.endswith(":" + catalog.TAG) and catalog.MULTI_REPO in o)
+    arm64 = [img.manifest.digest for img in images.multi.images if img.platform.get("architecture") == "arm64"]
+    assert [by_tag["digest"]] == arm64, "an image named by tag is still that platform's manifest"

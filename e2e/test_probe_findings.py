@@ -337,3 +337,28 @@ def test_a_chunk_cut_off_midway_leaves_the_upload_to_resume(portcullis):
     assert done.status_code == 201, show(done)
     blob = s.get(f"{portcullis.url}/v2/{repo}/blobs/{digest}", timeout=30)
     assert blob.status_code == 200 and blob.content == data, f"{blob.status_code}, {len(blob.content)} bytes"
+
+
+def test_updates_after_the_license_moves_to_another_channel(portcullis, tmp_path):
+    """The SDK asks for releases after its running one by its position on the channel it was
+    installed from; positions of two channels do not compare, so a customer moved to Beta was
+    told of only some of Beta's newer releases (the vendor's `instance ls` counted them all)."""
+    app = portcullis.create_app()["slug"]
+    vendor = Vendor(portcullis, app)
+    sequences = []
+    for version, channel in (("1.0.0", "Stable"), ("1.1.0", "Beta"), ("1.2.0", "Beta")):
+        tgz = package_chart(tmp_path / unique("dist"), chart_dir=write_chart(tmp_path, "web", version))
+        sequences.append(vendor.create_release(tgz, version, promote=channel))
+    channels = {c["name"]: c["id"] for c in portcullis.cli_json("channel", "ls", "--app", app)}
+    customer = portcullis.create_customer(app, channel="Stable")
+
+    def updates() -> list:
+        # What `portcullis sdk serve` asks, running release 1.0.0 from Stable at position 0.
+        r = requests.get(f"{portcullis.url}/sdk/v1/updates", auth=("x", customer["licenseId"]), timeout=15,
+                         params={"channelSequence": "0", "releaseSequence": str(sequences[0]), "channelID": channels["Stable"]})
+        assert r.status_code == 200, r.text
+        return [u["versionLabel"] for u in r.json()["channelReleases"]]
+
+    assert updates() == []
+    portcullis.cli_ok("customer", "update", customer["id"], "--channel", "Beta")
+    assert updates() == ["1.2.0", "1.1.0"], "every Beta release after the running one, newest first"

@@ -574,6 +574,15 @@ def test_a_tampered_field_is_refused(shipped, licensed, sdk_factory):
     fields = sdk.json("/api/v1/license/fields")
     assert "seats" not in fields, f"a field whose signature fails is listed: {fields.get('seats')}"
     assert sdk.json("/api/v1/license/info")["customerID"] == customer["id"], "the license itself still answers"
+    sdk.stop()
+
+    # The signature covers the value's text, not its JSON type: the integer made the string
+    # "<seats>" verifies as text, and is refused all the same (its valueType says Integer).
+    retyped = json.loads(json.dumps(config))
+    retyped["licenseFields"]["seats"]["value"] = str(SEATS)
+    sdk = sdk_factory(json.dumps(retyped, indent=2), endpoint="http://127.0.0.1:9", airgap=True)
+    r = sdk.get("/api/v1/license/fields/seats")
+    assert r.status_code == 422, f"seats as a string -> {r.status_code} {r.text}"
 
 
 def test_updates_custom_metrics_and_the_instance_the_vendor_sees(server, shipped, sdk_factory, receiver, hook):

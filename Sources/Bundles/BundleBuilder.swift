@@ -156,10 +156,14 @@ public struct BundleBuilder: Sendable {
         var digest = top.record.digest, mediaType = top.record.mediaType
         if ManifestMediaType.isIndex(top.record.mediaType) {
             let index = try IndexPlatforms(topBytes)
-            let chosen = request.platforms.isEmpty ? index.children : index.children.filter { Self.isWanted($0.platform, request.platforms) }
-            guard !chosen.isEmpty else {
+            let matching = request.platforms.isEmpty ? index.children : index.children.filter { Self.isWanted($0.platform, request.platforms) }
+            guard !matching.isEmpty else {
                 throw BundleError("\(reference) has no manifest for \(request.platforms.joined(separator: ", ")); it has \(index.children.map(\.platform).joined(separator: ", "))")
             }
+            // A chart that pins the index by digest pulls that digest: the index goes in whole
+            // (every platform), since one with fewer platforms is another digest, which the
+            // customer's registry would then lack.
+            let chosen = reference.digest != nil ? index.children : matching
             var childTypes: [Digest: String] = [:]
             for child in chosen {
                 childTypes[child.digest] = try await addImageManifest(child.digest, reader: reader, to: &layout, reference: reference)

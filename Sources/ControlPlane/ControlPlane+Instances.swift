@@ -33,10 +33,18 @@ extension ControlPlane {
                           channel: try await catalog.channel(appID: view.app.id, named: view.customer.channel))
     }
 
-    /// Releases promoted to the license's channel after position `channelSequence`, newest first.
-    public func channelReleases(_ license: License, after channelSequence: Int?) async throws -> [ReleasePlacement] {
+    /// Releases promoted to the license's channel after the one running, newest first. A position
+    /// (`channelSequence`) means something only on the channel it was counted on: when the
+    /// running release came from another channel (the customer was moved), or the SDK names the
+    /// release instead, the releases after it are found as `instance ls` counts them behind.
+    public func channelReleases(_ license: License, after channelSequence: Int?, runningRelease: Int? = nil,
+                                runningChannelID: String? = nil) async throws -> [ReleasePlacement] {
         let view = try await customer(id: license.customerID)
         let placements = try await catalog.placements(appID: view.app.id, channel: view.customer.channel)
+        let current = try await catalog.channel(appID: view.app.id, named: view.customer.channel)
+        if let runningRelease, channelSequence == nil || (runningChannelID != nil && runningChannelID != current?.id) {
+            return ReleasePlacement.after(placements, releaseSequence: runningRelease).reversed()
+        }
         return placements.filter { $0.channelSequence > (channelSequence ?? -1) }.reversed()
     }
 

@@ -64,6 +64,16 @@ public struct ReleasePlacement: Sendable, Equatable {
 
     /// How many promotions on the channel came after the one of `releaseSequence` (or, when
     /// that release was never promoted there, how many promotions are of newer releases).
+    /// The placements of a channel after the release running: after its last placement there,
+    /// or, when it was never placed there (the customer moved to this channel), every placement
+    /// of a later release. What `behind` counts, listed.
+    public static func after(_ placements: [ReleasePlacement], releaseSequence: Int) -> [ReleasePlacement] {
+        if let last = placements.lastIndex(where: { $0.releaseSequence == releaseSequence }) {
+            return Array(placements[(last + 1)...])
+        }
+        return placements.filter { $0.releaseSequence > releaseSequence }
+    }
+
     public static func behind(_ placements: [ReleasePlacement], releaseSequence: Int) -> Int {
         if let last = placements.lastIndex(where: { $0.releaseSequence == releaseSequence }) {
             return placements.count - last - 1

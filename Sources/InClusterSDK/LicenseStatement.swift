@@ -70,12 +70,22 @@ public struct LicenseStatement: Sendable, Equatable {
         var verified: [String: LicenseFieldValueBody] = [:]
         var tampered: Set<String> = []
         for (name, field) in fields {
-            if field.name == name, verifier.isValid(field, app: injected.appSlug, customerID: injected.customerID) {
+            if field.name == name, Self.valueMatchesItsType(field), verifier.isValid(field, app: injected.appSlug, customerID: injected.customerID) {
                 verified[name] = field
             } else {
                 tampered.insert(name)
             }
         }
         return LicenseStatement(info: info, fields: verified, tampered: tampered)
+    }
+
+    /// The signature covers a value's text, not its JSON type: `false` edited into the string
+    /// `"false"` verifies, and reads as true to an application that tests the value. A value is
+    /// answered only in the JSON type its `valueType` says.
+    static func valueMatchesItsType(_ field: LicenseFieldValueBody) -> Bool {
+        switch (field.valueType, field.value) {
+        case ("Integer", .integer), ("Boolean", .boolean), ("String", .string), ("Text", .string): true
+        default: false
+        }
     }
 }

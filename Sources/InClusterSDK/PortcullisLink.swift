@@ -41,8 +41,13 @@ public struct PortcullisLink: Sendable {
         try await call(SDKAPI.license, path: SDKAPI.license.path())
     }
 
-    public func updates(after channelSequence: Int) async throws -> [ChannelReleaseBody] {
-        try await call(SDKAPI.updates, path: SDKAPI.updates.path(query: [("channelSequence", String(channelSequence))])).channelReleases
+    /// The releases after the one running: its position on the channel it came from, the
+    /// release itself and that channel, so Portcullis can tell when the license has moved to
+    /// another channel since (positions of two channels do not compare).
+    public func updates(after channelSequence: Int, releaseSequence: Int, channelID: String) async throws -> [ChannelReleaseBody] {
+        var query = [("channelSequence", String(channelSequence)), ("releaseSequence", String(releaseSequence))]
+        if !channelID.isEmpty { query.append(("channelID", channelID)) }
+        return try await call(SDKAPI.updates, path: SDKAPI.updates.path(query: query)).channelReleases
     }
 
     public func report(_ report: InstanceReport) async throws {

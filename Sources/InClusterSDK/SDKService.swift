@@ -173,7 +173,8 @@ public final class SDKService: Sendable {
         api.get("/app/updates") { _, _ in
             guard let link = self.link else { return try Self.json([ChannelReleaseBody]()) }
             do {
-                let updates = try await link.updates(after: self.configuration.channelSequence)
+                let updates = try await link.updates(after: self.configuration.channelSequence, releaseSequence: self.configuration.releaseSequence,
+                                                     channelID: self.configuration.channelID)
                 self.reportSoon()
                 return try Self.json(updates)
             } catch {

@@ -44,11 +44,19 @@ public actor SDKState {
         func json<T: Decodable>(_ name: String, as type: T.Type) -> T? {
             (try? Data(contentsOf: folder.appendingPathComponent(name))).flatMap { try? APICoding.decoder.decode(T.self, from: $0) }
         }
-        instanceID = pinnedInstanceID ?? text("instance-id") ?? Self.newID()
-        clusterID = text("cluster-id") ?? Self.newID()
+        // What a check-in would refuse is not taken from the files (edited, or from an older
+        // SDK): an instance ID that is not one is made anew, metrics and tags no check-in could
+        // carry are left out, so check-ins are not refused from then on.
+        let storedID = text("instance-id").flatMap { InstanceReportRules.problem(name: $0, what: "instanceID") == nil ? $0 : nil }
+        instanceID = pinnedInstanceID ?? storedID ?? Self.newID()
+        clusterID = text("cluster-id").flatMap { InstanceReportRules.problem(label: $0, what: "clusterID") == nil ? $0 : nil } ?? Self.newID()
         license = json("license.json", as: SDKLicenseBody.self)
-        metrics = json("metrics.json", as: [String: JSONScalar].self) ?? [:]
-        tags = json("tags.json", as: [String: String].self) ?? [:]
+        metrics = Self.reportable(json("metrics.json", as: [String: JSONScalar].self) ?? [:]) { name, value in
+            InstanceReportRules.problem(metrics: [name: value]) == nil
+        }
+        tags = Self.reportable(json("tags.json", as: [String: String].self) ?? [:]) { name, value in
+            InstanceReportRules.problem(tags: [name: value]) == nil
+        }
         history = json("history.json", as: [RunningRelease].self) ?? []
         do {
             try Self.write(Data(instanceID.utf8), to: folder.appendingPathComponent("instance-id"))
@@ -59,6 +67,13 @@ public actor SDKState {
             throw Unusable(description: "the state directory \(directory) is not writable by this process (uid \(getuid())); "
                            + "mount a writable volume there (the subchart uses an emptyDir)")
         }
+    }
+
+    /// The entries a check-in may carry, at most as many as it may carry (by name, so the same
+    /// ones are kept each time).
+    static func reportable<Value>(_ stored: [String: Value], _ isValid: (String, Value) -> Bool) -> [String: Value] {
+        let valid = stored.filter { isValid($0.key, $0.value) }.sorted { $0.key < $1.key }.prefix(InstanceReportRules.mostEntries)
+        return Dictionary(uniqueKeysWithValues: valid.map { ($0.key, $0.value) })
     }
 
     public func keep(license body: SDKLicenseBody) throws {

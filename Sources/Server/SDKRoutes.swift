@@ -28,7 +28,10 @@ struct SDKRoutes {
         }
         route(SDKAPI.updates, on: sdk) { call, license in
             let after = call.query("channelSequence").flatMap { Int($0) }
-            return SDKUpdatesBody(channelReleases: try await c.control.channelReleases(license, after: after).map(ChannelReleaseBody.init))
+            let running = call.query("releaseSequence").flatMap { Int($0) }
+            return SDKUpdatesBody(channelReleases: try await c.control.channelReleases(license, after: after, runningRelease: running,
+                                                                                      runningChannelID: call.query("channelID"))
+                .map(ChannelReleaseBody.init))
         }
         route(SDKAPI.instances, on: sdk, reportingFor: { $0.appSlug ?? "" }) { call, license in
             let report = call.body

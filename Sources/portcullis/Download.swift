@@ -46,6 +46,8 @@ extension APIClient {
             // Building a bundle fetches every image first: the answer may take a while.
             response = try await client.execute(request, timeout: .hours(6))
         } catch {
+            // Nothing was received: no file is left behind (one left from an earlier run stays, to resume).
+            if start == 0 { try? fm.removeItem(atPath: partial) }
             throw CLIError("cannot reach the Portcullis API at \(baseURL): \(explain(error))")
         }
         let declared = response.headers.first(name: "Docker-Content-Digest")
@@ -59,6 +61,7 @@ extension APIClient {
         case 206, 416:
             return nil
         default:
+            if start == 0 { try? fm.removeItem(atPath: partial) }
             let bytes = try await response.body.collect(upTo: 1 << 20)
             let message = (try? APICoding.decoder.decode(APIErrorBody.self, from: Data(bytes.readableBytesView)))?.error
             throw CLIError(message ?? "HTTP \(response.status.code)")

@@ -35,4 +35,20 @@ import Testing
         let tags = await state.tags
         #expect(tags.count == 100 && tags["one-more"] == "v")
     }
+
+    @Test func whatNoCheckInCouldCarryIsNotTakenFromTheFiles() async throws {
+        let dir = NSTemporaryDirectory() + "sdk-state-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "bad/id\n\u{1}".write(toFile: dir + "/instance-id", atomically: true, encoding: .utf8)
+        var stored = Dictionary(uniqueKeysWithValues: (0..<150).map { (String(format: "m%03d", $0), JSONScalar.integer($0)) })
+        stored["a/b"] = .integer(1)
+        stored["nul"] = .string("x\u{0}y")
+        try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: dir + "/metrics.json"))
+        let state = try SDKState(directory: dir, pinnedInstanceID: nil)
+        let id = await state.instanceID
+        #expect(InstanceReportRules.problem(name: id, what: "instanceID") == nil && id != "bad/id")
+        let metrics = await state.metrics
+        #expect(metrics.count == 100 && metrics["a/b"] == nil && metrics["nul"] == nil && metrics["m000"] != nil)
+    }
 }
