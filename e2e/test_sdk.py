@@ -938,8 +938,13 @@ def test_an_unresponsive_portcullis_does_not_hold_up_the_application(licensed, s
         for _ in range(5):
             assert sdk.json("/api/v1/license/fields/seats")["value"] == SEATS
         took_next = time.monotonic() - started
+        # Updates likewise: one wait of a couple of seconds, then answered at once (was 15 s each).
+        started = time.monotonic()
+        updates = [sdk.get("/api/v1/app/updates").status_code for _ in range(3)]
+        took_updates = time.monotonic() - started
     finally:
         silent.close()
     assert first["source"] in ("injected", "cache") and first["status"] == "active", first
     assert took_first < 5, f"the first answer waited {took_first:.1f} s for a silent Portcullis"
     assert took_next < 2, f"five more answers took {took_next:.1f} s: each asked the silent Portcullis again"
+    assert updates == [502, 502, 502] and took_updates < 6, f"updates {updates} took {took_updates:.1f} s"

@@ -62,6 +62,8 @@ public final class SDKService: Sendable {
         var fetched: SDKLicenseBody?
     }
     private let fetching = Mutex(Fetching())
+    /// Until when `app/updates` answers at once that Portcullis is unreachable, after a failure.
+    private let updatesUnreachableUntil = Mutex(Date.distantPast)
 
     public init(configuration: SDKConfiguration, stateDirectory: String, caCertificate: String?, cluster: ClusterFacts, logger: Logger) throws {
         self.configuration = configuration
@@ -170,14 +172,23 @@ public final class SDKService: Sendable {
                 channelName: self.configuration.channelName, channelSequence: self.configuration.channelSequence,
                 releaseSequence: self.configuration.releaseSequence, currentRelease: current))
         }
+        // Updates hold the application no longer than a license question does: at most the same
+        // patience, and after a failure Portcullis is left alone as long (a cluster whose egress
+        // is blocked held each call for the connect timeout).
         api.get("/app/updates") { _, _ in
             guard let link = self.link else { return try Self.json([ChannelReleaseBody]()) }
+            let resting = self.updatesUnreachableUntil.withLock { $0 > Date() }
+            if resting { return Self.error(.badGateway, "cannot reach Portcullis for updates (it did not answer just now; asked again shortly)") }
             do {
-                let updates = try await link.updates(after: self.configuration.channelSequence, releaseSequence: self.configuration.releaseSequence,
-                                                     channelID: self.configuration.channelID)
+                let configuration = self.configuration
+                let updates = try await withDeadline(LicenseRefreshSchedule.patience, timedOut: { SDKError(status: .gatewayTimeout, message: "no answer") }) {
+                    try await link.updates(after: configuration.channelSequence, releaseSequence: configuration.releaseSequence,
+                                           channelID: configuration.channelID)
+                }
                 self.reportSoon()
                 return try Self.json(updates)
             } catch {
+                self.updatesUnreachableUntil.withLock { $0 = Date().addingTimeInterval(LicenseRefreshSchedule.backoff) }
                 return Self.error(.badGateway, "cannot reach Portcullis for updates: \(error)")
             }
         }
