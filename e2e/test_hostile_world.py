@@ -32,7 +32,6 @@ import base64
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import sqlite3
@@ -46,6 +45,7 @@ from typing import Callable, List, Optional
 import pytest
 import requests
 
+from portcullis_testkit.browser import headless_chromium
 from portcullis_testkit.helm import package_chart
 from portcullis_testkit.hostile import HTML_PAYLOAD, OCI_MANIFEST, YAML_BOMB, HostileUpstream, yaml_bomb_chart
 from portcullis_testkit.oci import error_codes, get_manifest
@@ -246,36 +246,9 @@ def test_an_html_manifest_is_refused_and_every_response_is_inert(world, hostile)
 
 
 # ---------------------------------------------------------------------- 2. in a browser
-def _browser_unavailable() -> Optional[str]:
-    for tool in ("chromium", "chromedriver"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install selenium)"
-    return None
-
-
 @pytest.fixture
 def browser():
-    reason = _browser_unavailable()
-    if reason:
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"):
-        options.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    except Exception as exc:  # noqa: BLE001 - a browser that cannot start is this machine's, reported as a skip
-        pytest.skip(f"headless Chromium cannot start here: {exc}")
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from headless_chromium()
 
 
 def test_a_signed_in_vendor_opening_the_hostile_manifest_runs_no_script(world, hostile, browser):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import requests
 
 from portcullis_testkit import catalog
-from portcullis_testkit.helm import HelmClient, Vendor, package_chart
+from portcullis_testkit.helm import HelmClient, package_chart
+from portcullis_testkit.browser import headless_chromium
 from portcullis_testkit.portcullis import PortcullisServer
 from portcullis_testkit.util import REPO_ROOT, wait_until
 
@@ -24,17 +24,6 @@ SCREENSHOTS = Path(os.environ.get("PORTCULLIS_SCREENSHOTS", REPO_ROOT / "e2e" / 
 ADMIN_EMAIL, ADMIN_PASSWORD = "vendor@acme.test", "correct horse battery staple"
 VIEWER_EMAIL, VIEWER_PASSWORD = "viewer@acme.test", "read only but curious"
 INJECTION = '<script>alert("x")</script><b>Globex</b>'
-
-
-def _browser_unavailable() -> str | None:
-    for tool in ("chromium", "chromedriver"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install selenium)"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +37,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = _browser_unavailable()
-    if reason:
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"):
-        options.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    except Exception as exc:  # noqa: BLE001 - a browser that cannot start is this machine's, reported as a skip
-        pytest.skip(f"headless Chromium cannot start here: {exc}")
-    driver.set_page_load_timeout(30)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
+    yield from headless_chromium()
 
 
 def shot(driver, name: str) -> None:

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import subprocess
 
 import pytest
 import requests
 
 from portcullis_testkit.helm import package_chart
+from portcullis_testkit.browser import headless_chromium
 from portcullis_testkit.portcullis import PortcullisServer
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "vendor@hardening.test", "correct horse battery staple"
 BAD_EMAIL = "x@y.z; touch /tmp/PWNED #"
-
-
-def _browser_unavailable() -> str | None:
-    for tool in ("chromium", "chromedriver"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install selenium)"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -230,25 +219,7 @@ def test_names_are_limited_in_length_and_direction(server):
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = _browser_unavailable()
-    if reason:
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu",
-                "--host-resolver-rules=MAP portal.test 127.0.0.1"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    try:
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    except Exception as exc:  # noqa: BLE001 - a browser that cannot start is this machine's, reported as a skip
-        pytest.skip(f"headless Chromium cannot start here: {exc}")
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from headless_chromium(["--host-resolver-rules=MAP portal.test 127.0.0.1"], console_log=True)
 
 
 def test_copy_buttons_select_the_command_where_there_is_no_clipboard_api(server, browser):
