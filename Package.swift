@@ -146,7 +146,7 @@ let package = Package(
         .target(name: "PortcullisAPI"),
         // Vendor operations: apps, registries, customers, tokens, channels and releases.
         .target(name: "ControlPlane", dependencies: [
-            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "ImageTooling", "Charts",
+            "OCI", "Licensing", "Storage", "Upstream", "Access", "Proxy", "Hosting", "ImageTooling", "Charts", "PortcullisAPI",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

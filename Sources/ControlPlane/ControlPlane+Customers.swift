@@ -1,8 +1,9 @@
-import Foundation
 import Access
+import Foundation
 import Hosting
 import Licensing
 import OCI
+import PortcullisAPI
 import Storage
 
 /// What a vendor fills in to create a customer.
@@ -212,14 +213,10 @@ extension ControlPlane {
 
     static func checkName(_ name: String, _ what: String) throws {
         guard name.count <= longestName else { throw ControlPlaneError.invalid("\(what) is longer than \(longestName) characters") }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || bidiControls.contains($0.value) }) else {
+        guard !DisplayedText.hasControlOrDirectionCharacters(name) else {
             throw ControlPlaneError.invalid("\(what) holds control or text-direction characters")
         }
     }
-
-    /// Characters that reorder the text around them when shown: a name holding one displays
-    /// as something else.
-    static let bidiControls: Set<UInt32> = [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C]
 
     /// An email as given (trimmed), nil when empty, or refused when it is not an address: it
     /// goes into the commands the portals show the customer to paste into a shell.

@@ -154,13 +154,9 @@ public enum InstanceReportRules {
     /// pages, `\u{202E}gnirts` would read as "string").
     public static func problem(label: String, what: String) -> String? {
         guard label.count <= 256 else { return "\(what) is longer than 256 characters" }
-        guard !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || bidiControls.contains($0.value) }) else {
-            return "\(what) holds a control or text-direction character"
-        }
+        guard !DisplayedText.hasControlOrDirectionCharacters(label) else { return "\(what) holds a control or text-direction character" }
         return nil
     }
-
-    static let bidiControls: Set<UInt32> = [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C]
 
     /// The first problem of a report's instance ID, labels, metrics or tags.
     public static func problem(of report: InstanceReport) -> String? {
