@@ -305,3 +305,17 @@ def test_an_index_the_chart_pins_by_digest_goes_in_whole_whatever_the_platforms(
     by_tag = next(i for o, i in by_original.items() if o.endswith(":" + catalog.TAG) and catalog.MULTI_REPO in o)
     arm64 = [img.manifest.digest for img in images.multi.images if img.platform.get("architecture") == "arm64"]
     assert [by_tag["digest"]] == arm64, "an image named by tag is still that platform's manifest"
+
+
+def test_a_bundle_that_cannot_be_built_names_the_image(portcullis_factory, upstream, tmp_path):
+    """A release naming an image no registry of the app serves gets no bundle; the refusal says
+    which reference, among however many the charts name (it said only "repository name not
+    known to registry")."""
+    srv = portcullis_factory()
+    tenant = srv.tenant(upstream)
+    missing = f"{srv.host}/proxy/{tenant.app}/no-such-registry/org/gone:1.0"
+    values = (f"api:\n  image: {missing}\nweb:\n  image: {upstream.host}/{catalog.THREE_REPO}:{catalog.TAG}\n"
+              f"worker:\n  repository: {upstream.host}/{catalog.THREE_REPO}\n  tag: \"{catalog.TAG}\"\n")
+    sequence = Vendor(srv, tenant.app).create_release(chart_archive(tmp_path, values), "1.0.0", promote="Stable")
+    r = requests.get(f"{srv.url}/bundles/{tenant.app}/{sequence}", auth=("x", tenant.license_id), timeout=300)
+    assert r.status_code == 422 and missing in r.json()["error"], f"{r.status_code} {r.text[:300]}"

@@ -119,7 +119,13 @@ public struct BundleBuilder: Sendable {
         }
         var documentImages: [BundleDocument.Image] = []
         for reference in unique(images) {
-            documentImages.append(try await addImage(reference, to: &layout, request: request, caller: caller))
+            do {
+                documentImages.append(try await addImage(reference, to: &layout, request: request, caller: caller))
+            } catch var error as RegistryError {
+                // Which of possibly thousands of references could not be had, said with why.
+                error.message = "\(reference): \(error.message)"
+                throw error
+            }
         }
         let document = BundleDocument(
             app: request.app.slug, release: .init(sequence: release.sequence, version: release.version, channel: channel.name),
