@@ -334,6 +334,19 @@ def test_without_portcullis_app_customer_create_says_how(server):
     assert res.code != 0 and "PORTCULLIS_APP" in res.out + res.err, res.describe()
 
 
+def test_apps_and_channels_are_named_by_the_ids_ls_shows(server):
+    app = server.create_app()
+    customer = server.cli_json("customer", "create", "--app", app["id"], "--name", "Initech")
+    assert customer.get("app") == app["slug"], f"customer not created in {app['slug']}: {customer}"
+    beta = next(c for c in server.cli_json("channel", "ls", "--app", app["id"]) if c["name"] == "Beta")
+    moved = server.cli("customer", "update", customer["id"], "--channel", beta["id"])
+    assert moved.code == 0, moved.describe()
+    listed = server.cli_json("customer", "ls", "--app", app["slug"])
+    assert [c["channel"] for c in listed if c["id"] == customer["id"]] == ["Beta"], listed
+    missing = server.cli("customer", "ls", "--app", "no-such-app")
+    assert missing.code != 0 and "slug or ID" in missing.out + missing.err, missing.describe()
+
+
 # ----------------------------------------------------------------- 5. busy port
 def test_busy_port_is_named_and_leaves_nothing(tmp_path, portcullis_binary):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:

@@ -18,9 +18,11 @@ extension ControlPlane {
         try await store.apps()
     }
 
+    /// An app by slug or, as `app ls` shows both and the vendor CLIs people know take either, by ID.
     public func app(slug: String) async throws -> AppRecord {
-        guard let app = try await store.app(slug: slug) else { throw ControlPlaneError.notFound("app \(slug) not found") }
-        return app
+        if let app = try await store.app(slug: slug) { return app }
+        if let app = try await store.app(id: slug) { return app }
+        throw ControlPlaneError.notFound("app \(slug) not found (apps are named by slug or ID; `portcullis app ls` lists them)")
     }
 
     func validateSlug(_ text: String, _ what: String) throws {

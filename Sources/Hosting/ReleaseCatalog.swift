@@ -135,14 +135,15 @@ public struct ReleaseCatalog: Sendable {
     /// The refusal for a channel no name or slug matches, naming the ones there are.
     func unknownChannel(_ name: String, appID: String) async throws -> CatalogError {
         let names = try await store.channels(appID: appID).map(\.name)
-        return CatalogError("unknown channel \(name.debugDescription): channels are named by name or slug; this app's are "
+        return CatalogError("unknown channel \(name.debugDescription): channels are named by name, slug or ID; this app's are "
                             + names.joined(separator: ", "))
     }
 
-    /// A channel by name or slug, ignoring case.
+    /// A channel by name or slug, ignoring case, or by the ID `channel ls` shows.
     public func channel(appID: String, named name: String) async throws -> ChannelRecord? {
         let wanted = name.lowercased()
-        return try await store.channels(appID: appID).first { $0.name.lowercased() == wanted || $0.slug == wanted }
+        let channels = try await store.channels(appID: appID)
+        return channels.first { $0.name.lowercased() == wanted || $0.slug == wanted } ?? channels.first { $0.id == name }
     }
 
     // MARK: Releases

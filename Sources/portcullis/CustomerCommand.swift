@@ -24,7 +24,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @OptionGroup var app: AppOption
         @Option(help: "Customer name.") var name: String
         @Option(help: "Customer email.") var email: String?
-        @Option(help: "Release channel (default Stable).") var channel: String?
+        @Option(help: "Release channel: name, slug or ID (default Stable).") var channel: String?
         @Option(help: "License type: dev, trial, paid or community.") var type: String?
         @Option(help: "License lifetime, e.g. 720h.") var expiresIn: String?
         @Option(help: "License expiry, RFC 3339.") var expiresAt: String?
@@ -88,7 +88,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Flag(help: "Remove the expiry.") var noExpiry = false
         @Option(help: "New name.") var name: String?
         @Option(help: "New email.") var email: String?
-        @Option(help: "New release channel (the channel's name).") var channel: String?
+        @Option(help: "New release channel: name, slug or ID.") var channel: String?
         @Option(help: "New license type: dev, trial, paid or community.") var type: String?
         @Flag(inversion: .prefixedNo, help: "Grant or withdraw the Helm install entitlement.") var helmInstall: Bool?
         @Option(name: .customLong("field"), help: "A license field value, name=value (repeatable).") var fields: [String] = []

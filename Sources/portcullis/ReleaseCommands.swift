@@ -5,7 +5,7 @@ import PortcullisAPI
 
 /// `--app`, falling back to `PORTCULLIS_APP` as vendor CLIs do with their app variable.
 struct AppOption: ParsableArguments {
-    @Option(help: "App slug (env PORTCULLIS_APP).") var app: String?
+    @Option(help: "App slug or ID (env PORTCULLIS_APP).") var app: String?
 
     /// `PORTCULLIS_APP`, when set and not empty.
     static var fromEnvironment: String? {

@@ -287,9 +287,12 @@ struct Chunks: AsyncSequence, Sendable {
         // A release's own version may carry the v as well; a channel no name matches is said with the ones there are.
         let sequence = try await catalog.createRelease(appID: app.id, archives: [try chartArchive(version: "2.0.0")], version: "v2.0.0",
                                                        notes: nil, promoteTo: nil)
-        await #expect(throws: CatalogError("unknown channel \"beta-id\": channels are named by name or slug; this app's are Unstable, Beta, Stable")) {
+        await #expect(throws: CatalogError("unknown channel \"beta-id\": channels are named by name, slug or ID; this app's are Unstable, Beta, Stable")) {
             try await catalog.promote(appID: app.id, sequence: sequence, channel: "beta-id", version: "v2.0.0", notes: nil)
         }
+        // …and by the ID `channel ls` shows.
+        let beta = try #require(try await catalog.channels(appID: app.id).first { $0.name == "Beta" })
+        #expect(try await catalog.channel(appID: app.id, named: beta.id)?.name == "Beta")
         try await env.close()
     }
 
