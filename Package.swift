@@ -70,7 +70,7 @@ let package = Package(
         ]),
         // Blobs in S3 or any S3-compatible store, behind the storage protocols.
         .target(name: "ObjectStore", dependencies: [
-            "OCI", "Storage", "SigV4",
+            "OCI", "Storage", "SigV4", "Connectivity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +90,7 @@ let package = Package(
         // Talking to vendors' registries: the registry operations behind a protocol, over a
         // chain of small transports (redirects, challenge auth and token exchange, metrics).
         // Why a connection failed, in words; waiting for an answer no longer than a deadline.
-        .target(name: "Connectivity"),
+        .target(name: "Connectivity", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "Upstream", dependencies: [
             "OCI", "SigV4", "Connectivity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -231,7 +231,7 @@ let package = Package(
         .testTarget(name: "HostingTests", dependencies: ["Hosting", "RegistryCore", "Storage", "PortcullisAPI"]),
         .testTarget(name: "ImageToolingTests", dependencies: ["ImageTooling", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "BundlesTests", dependencies: ["Bundles"]),
-        .testTarget(name: "ConnectivityTests", dependencies: ["Connectivity", "TestSupport"]),
+        .testTarget(name: "ConnectivityTests", dependencies: ["Connectivity", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Backends", "TestSupport", "PortcullisAPI", "ControlPlane",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

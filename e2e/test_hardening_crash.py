@@ -12,9 +12,11 @@
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import signal
+import socket
 import threading
 import time
 from urllib.parse import urljoin
@@ -246,8 +248,6 @@ def test_sigterm_finishes_in_flight_download_and_exits_zero(hardened_factory, fa
     result = {}
 
     def download():
-        import hashlib
-
         h = hashlib.sha256()
         try:
             r = s.get(f"{srv.url}/v2/{repo}/blobs/{blob.digest}", stream=True, timeout=(10, 60))
@@ -305,3 +305,59 @@ def test_sigterm_finishes_in_flight_download_and_exits_zero(hardened_factory, fa
         f"portcullis did not exit 0 within 10 s of its last request finishing (exit={code}); "
         f"the grace period is an upper bound, not a wait:\n{srv.proc.log_tail(20)}"
     )
+
+
+def test_sigterm_lets_a_cached_blob_download_finish(hardened_factory, upstream, tmp_path_factory):
+    """A cached blob goes out with sendfile(2) below the HTTP codec, so the request is over for the
+    server long before the bytes are: shutdown must still wait for them (it cut them at once)."""
+    from requests.adapters import HTTPAdapter
+
+    image = make_big_image(tmp_path_factory.mktemp("sigterm-cached"), size=24 * MIB, tag=catalog.TAG, seed="sigterm-cached")
+    upstream.push(image, "hardening/sigterm-cached")
+    blob = image.largest_layer()
+    srv = hardened_factory("--shutdown-grace", "30s", *guard_args())
+    tenant = srv.tenant(upstream)
+    s = srv.session(tenant.license_id)
+    repo = tenant.repo("hardening/sigterm-cached")
+    assert get_manifest(s, srv.url, repo, catalog.TAG).status_code == 200
+    assert blob_outcome(s, f"{srv.url}/v2/{repo}/blobs/{blob.digest}")[:2] == (200, blob.digest), "the blob was not cached first"
+    # A restart, so the blob is served from the store and not from the fill that cached it.
+    os.kill(srv.proc.pid, signal.SIGTERM)
+    assert srv.proc.proc.wait(timeout=30) == 0, srv.proc.log_tail(20)
+    restart(srv)
+    wait_ready(srv)
+
+    class SmallWindow(HTTPAdapter):
+        """A 32 KiB receive buffer: the kernel cannot take the whole blob off the server's hands."""
+
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["socket_options"] = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)]
+            super().init_poolmanager(*args, **kwargs)
+
+    s.mount("http://", SmallWindow())
+    progress, result = {"bytes": 0}, {}
+
+    def download():
+        h = hashlib.sha256()
+        try:
+            r = s.get(f"{srv.url}/v2/{repo}/blobs/{blob.digest}", stream=True, timeout=(10, 60))
+            for chunk in r.iter_content(64 * 1024):
+                h.update(chunk)
+                progress["bytes"] += len(chunk)
+                time.sleep(0.01)  # about 6 MiB/s: the download lasts about 4 s
+            result["outcome"] = (r.status_code, "sha256:" + h.hexdigest(), progress["bytes"])
+        except Exception as exc:  # noqa: BLE001 - whatever ends the download is the outcome
+            result["outcome"] = ("error", repr(exc), progress["bytes"])
+
+    t = threading.Thread(target=download, daemon=True)
+    t.start()
+    wait_until(lambda: progress["bytes"] >= MIB or "outcome" in result, timeout=20,
+               message=f"the download never started\n{srv.proc.log_tail(20)}")
+    assert "outcome" not in result, f"the download ended before SIGTERM: {result}"
+    os.kill(srv.proc.pid, signal.SIGTERM)
+    t.join(timeout=60)
+    assert not t.is_alive(), "the in-flight download hung during shutdown"
+    assert result.get("outcome") == (200, blob.digest, blob.size), \
+        f"a cached blob's download was cut by SIGTERM: {result}\n{srv.proc.log_tail(20)}"
+    s.close()
+    assert srv.proc.proc.wait(timeout=10) == 0, srv.proc.log_tail(20)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Connectivity
 import Foundation
 import Logging
 import NIOCore
@@ -109,7 +110,7 @@ public struct S3Client: Sendable {
 
     func send(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(60)) async throws -> HTTPClientResponse {
         do {
-            return try await http.execute(request, timeout: timeout, logger: logger)
+            return try await http.execute(request, timeout: timeout, logger: logger.forHTTPClient)
         } catch {
             throw S3Error.unreachable(String(describing: error).prefix(200).description)
         }

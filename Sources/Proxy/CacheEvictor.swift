@@ -34,7 +34,8 @@ public actor CacheEvictor: Service {
         await cancelWhenGracefulShutdown {
             if self.limit != nil { await self.adoptUntracked() }
             while !Task.isCancelled {
-                try? await Task.sleep(for: self.interval)
+                // A pass after shutdown's cancellation fails its writes and loses the recency it took.
+                guard (try? await Task.sleep(for: self.interval)) != nil else { break }
                 await self.pass()
             }
         }

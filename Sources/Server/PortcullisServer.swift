@@ -34,6 +34,8 @@ public enum PortcullisServer {
         umask(0o077)
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare(blobs: configuration.blobStoreURL == nil)
+        let lock = try dataDir.lockForServing()
+        defer { withExtendedLifetime(lock) {} }
         let storageConfiguration = StorageConfiguration(
             metadata: configuration.databaseURL.map { .postgres(url: $0) } ?? .sqlite(path: dataDir.databasePath),
             blobs: configuration.blobStoreURL.map { .s3(url: $0) } ?? .directory(root: dataDir.blobsPath),
@@ -63,24 +65,27 @@ public enum PortcullisServer {
 
                     """.utf8))
             }
+            // Shut down in reverse: readiness says so first, then the listener drains, then
+            // fills under way finish, then pull records flush.
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = observability.map { .init(service: $0) }
+            services += [.init(service: components.pulls), .init(service: components.evictor), .init(service: components.fills),
+                         .init(service: app), .init(service: ShutdownNotice(state: components.state, grace: configuration.shutdownGrace,
+                                                                            logger: logger))]
+            if let webhooks = components.control.webhooks { services.append(.init(service: webhooks)) }
+            services.append(.init(service: ExpiryNotices(control: components.control, interval: noticeInterval(configuration),
+                                                         inactiveAfter: configuration.instanceInactiveAfter)))
+            services.append(.init(service: HangupHandler(certificates: components.certificates, logger: logger)))
+            if components.certificates != nil {
+                services.append(.init(service: DomainCertificateRefresher(certificates: DomainCertificates(c: components), interval: .seconds(10))))
+            }
             var groupConfig = ServiceGroupConfiguration(
-                // Shut down in reverse: readiness says so first, then the listener drains, then
-                // fills under way finish, then pull records flush.
-                services: observability.map { .init(service: $0) }
-                    + [.init(service: components.pulls), .init(service: components.evictor), .init(service: components.fills),
-                           .init(service: app),
-                           .init(service: ShutdownNotice(state: components.state))]
-                    + (components.control.webhooks.map { [.init(service: $0)] } ?? [])
-                    + [.init(service: ExpiryNotices(control: components.control, interval: noticeInterval(configuration),
-                                                    inactiveAfter: configuration.instanceInactiveAfter))]
-                    + (components.certificates.map { [.init(service: CertificateReloader(certificates: $0, logger: logger)),
-                                                      .init(service: DomainCertificateRefresher(certificates: DomainCertificates(c: components),
-                                                                                                interval: .seconds(10)))] } ?? []),
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfig.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.shutdownGrace * 1000))
             let group = ServiceGroup(configuration: groupConfig)
             try await group.run()
             await components.outbound.shutdown()
+            logger.notice("stopped")
         } catch {
             try? await http.shutdown()
             try? await storage.close()
@@ -252,10 +257,14 @@ private func tlsCertificates(_ configuration: ServerConfiguration) throws -> TLS
 /// Marks the server as draining as soon as graceful shutdown begins.
 struct ShutdownNotice: Service {
     let state: ServerState
+    let grace: TimeInterval
+    let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
         state.beginDraining()
+        logger.notice("shutting down: no new connections; requests in flight may finish",
+                      metadata: ["grace": "\(grace)s"])
     }
 }
 

@@ -91,11 +91,54 @@ public struct ServerConfiguration: Sendable {
         guard ["http", "https"].contains(scheme), !authority.isEmpty,
               authority.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else { return nil }
         let url = "\(scheme)://\(authority)"
-        if URL(string: url)?.host?.isEmpty == false { return url }
+        if URL(string: url)?.host?.isEmpty == false { return authorityProblem(authority) == nil ? url : nil }
         guard !authority.contains("["), authority.filter({ $0 == ":" }).count >= 2, let lastColon = authority.lastIndex(of: ":"),
               Int(authority[authority.index(after: lastColon)...]) != nil else { return nil }
         let bracketed = "\(scheme)://[\(authority[..<lastColon])]\(authority[lastColon...])"
         return URL(string: bracketed)?.host?.isEmpty == false ? bracketed : nil
+    }
+
+    /// Why `text` cannot be the public URL, or nil. Clients build the token realm and every
+    /// pull secret from it, so a scheme they cannot speak, a port that is not one, or a path
+    /// they would drop (registries live at the host's root) is refused at start.
+    public static func publicURLProblem(_ text: String) -> String? {
+        var authority = Substring(text)
+        if let schemeEnd = text.range(of: "://") {
+            let scheme = text[..<schemeEnd.lowerBound].lowercased()
+            guard scheme == "http" || scheme == "https" else { return "must be an http:// or https:// URL, not \(scheme)://" }
+            authority = text[schemeEnd.upperBound...]
+        }
+        while authority.hasSuffix("/") { authority = authority.dropLast() }
+        guard !authority.isEmpty else { return "names no host" }
+        guard !authority.contains(where: { "/?#@".contains($0) }) else {
+            return "must be a scheme and host[:port] only (registries are served at the host's root; no path, query or user)"
+        }
+        return authorityProblem(authority)
+    }
+
+    /// Why `authority` (host, host:port or [IPv6]:port) is not one, or nil.
+    static func authorityProblem(_ authority: Substring) -> String? {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-:[]"))
+        guard authority.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+            return "\(authority.debugDescription) is not a host name or address"
+        }
+        var port: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return "an IPv6 address needs its closing ]" }
+            let rest = authority[authority.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return "\(authority.debugDescription) is not host:port" }
+                port = rest.dropFirst()
+            }
+        } else if authority.filter({ $0 == ":" }).count == 1, let colon = authority.firstIndex(of: ":") {
+            port = authority[authority.index(after: colon)...]
+        } else if authority.contains(":") {
+            return "an IPv6 address goes in brackets, such as [2001:db8::1]:8443"
+        }
+        if let port {
+            guard let number = Int(port), (1...65535).contains(number) else { return "port \(port) is not a port (1-65535)" }
+        }
+        return nil
     }
 
     /// The base URL given to the other replicas: the one configured, or the listen address when

@@ -131,14 +131,19 @@ public final class TLSCertificates: Sendable {
     }
 }
 
-/// Reloads the default certificate on SIGHUP (after a renewal), keeping the old one when the
-/// new files are unusable.
-struct CertificateReloader: Service {
-    let certificates: TLSCertificates
+/// SIGHUP reloads the default certificate (after a renewal), keeping the old one when the new
+/// files are unusable. Without TLS there is nothing to reload, but the signal is still taken:
+/// its default action ends the process, and logrotate hooks and `systemctl reload` send it by habit.
+struct HangupHandler: Service {
+    let certificates: TLSCertificates?
     let logger: Logger
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            guard let certificates else {
+                logger.notice("SIGHUP: nothing to reload (no --tls-cert); the server keeps running")
+                continue
+            }
             do {
                 try certificates.reload()
                 logger.notice("TLS certificate reloaded", metadata: ["file": "\(certificates.certificateFile)"])

@@ -72,8 +72,13 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     private let registry: SendfileRegistry
     private var pending: SendfileRegistry.Entry?
 
+    /// The body being sent. A cached blob is one region; a blob still arriving is sent region
+    /// by region. Either way the response's end, pipelined responses and a close wait for it:
+    /// a close that went through with a region still queued would cut the body (it did, on
+    /// graceful shutdown, for every cached blob).
     private struct Stream {
-        var blob: any ArrivingBlob
+        /// Nil for a blob that is complete (everything up to `end` is readable).
+        var blob: (any ArrivingBlob)?
         var handle: NIOFileHandle
         var sent: Int64
         var end: Int64
@@ -89,6 +94,12 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     /// A close asked for while a body was streaming (the connection ends after this response):
     /// done once the body is out, not before.
     private var deferredClose: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
+    /// Responses whose end has been written but not yet gone out. Hummingbird closes a
+    /// connection right after writing a response's end when the server is shutting down (or the
+    /// client said `Connection: close`), and a full close drops what is still queued: the last
+    /// few hundred KiB of a body streamed through the writer. Writes complete in order, so once
+    /// the last end has gone out, everything before it has.
+    private var unsentEnds = 0
     private var context: ChannelHandlerContext?
 
     init(registry: SendfileRegistry) {
@@ -103,11 +114,18 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if stream != nil, deferredClose == nil {
+        if stream != nil || (unsentEnds > 0 && mode == .all), deferredClose == nil {
             deferredClose = (mode, promise)
             return
         }
         context.close(mode: mode, promise: promise)
+    }
+
+    /// The close asked for while a body was going out, once nothing is left to send.
+    private func closeIfDeferred() {
+        guard stream == nil, unsentEnds == 0, let context, let close = deferredClose else { return }
+        deferredClose = nil
+        context.close(mode: close.mode, promise: close.promise)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -131,23 +149,27 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end(let trailers):
             guard let entry = pending else {
-                context.write(wrapOutboundOut(.end(trailers)), promise: promise)
+                let sent = promise ?? context.eventLoop.makePromise()
+                unsentEnds += 1
+                sent.futureResult.whenComplete { [weak self] _ in
+                    guard let self else { return }
+                    self.unsentEnds -= 1
+                    self.closeIfDeferred()
+                }
+                context.write(wrapOutboundOut(.end(trailers)), promise: sent)
                 return
             }
             pending = nil
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(entry.file.descriptor))
             switch entry.source {
             case .complete:
-                let region = FileRegion(fileHandle: handle, readerIndex: Int(entry.start), endIndex: Int(entry.end))
-                context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { _ in
-                    try? handle.close()
-                }
-                context.write(wrapOutboundOut(.end(trailers)), promise: promise)
+                stream = Stream(blob: nil, handle: handle, sent: entry.start, end: entry.end, readable: entry.end,
+                                endPart: (trailers, promise))
             case .arriving(let blob):
                 stream = Stream(blob: blob, handle: handle, sent: entry.start, end: entry.end, readable: entry.start,
                                 endPart: (trailers, promise))
-                pump()
             }
+            pump()
         case .body(let body):
             context.write(wrapOutboundOut(.body(body)), promise: promise)
         }
@@ -179,13 +201,13 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
             }
             return
         }
-        guard !s.waiting else { return }
+        guard !s.waiting, let blob = s.blob else { return }
         s.waiting = true
         stream = s
         let loop = context.eventLoop
         let sent = s.sent
         let handler = NIOLoopBound(self, eventLoop: loop)
-        s.blob.whenReadable(after: sent) { progress in
+        blob.whenReadable(after: sent) { progress in
             loop.execute {
                 let me = handler.value
                 guard var s = me.stream else { return }
@@ -213,10 +235,7 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
         queued = []
         for (data, promise) in later { write(context: context, data: data, promise: promise) }
         context.flush()
-        if let close = deferredClose {
-            deferredClose = nil
-            context.close(mode: close.mode, promise: close.promise)
-        }
+        closeIfDeferred()
     }
 
     /// The blob failed or the client went away: the response cannot be completed, so the

@@ -7,6 +7,7 @@ import Proxy
 import Server
 import ServiceLifecycle
 import ServeSettings
+import Storage
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,6 +70,9 @@ struct Serve: AsyncParsableCommand {
         } catch let error as StorageStartupError {
             FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
             throw ExitCode(2)
+        } catch let error as DataDirectoryError {
+            FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
+            throw ExitCode(2)
         } catch let error as CacheLimit.Invalid {
             FileHandle.standardError.write(Data("portcullis: --cache-max-size: \(error)\n".utf8))
             throw ExitCode(2)
@@ -109,13 +113,17 @@ struct Serve: AsyncParsableCommand {
         func integer(_ key: String) -> Int? { value(key).flatMap { Int($0.value) } }
 
         let listen = value("listen")!.value
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw fail("listen", "must be host:port")
         }
+        guard (0...65535).contains(port) else { throw fail("listen", "port \(port) is not a port (0-65535; 0 takes a free one)") }
         config.host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         config.port = port
         config.dataDirectory = value("dataDir")!.value
-        config.publicURL = value("publicURL")?.value
+        if let publicURL = value("publicURL")?.value {
+            if let why = ServerConfiguration.publicURLProblem(publicURL) { throw fail("publicURL", why) }
+            config.publicURL = publicURL
+        }
         if let advertised = value("advertiseURL")?.value {
             guard let url = ServerConfiguration.advertiseURL(parsing: advertised) else {
                 throw fail("advertiseURL", "must be an http:// or https:// URL of this replica, such as http://10.0.3.7:8080")
@@ -130,9 +138,12 @@ struct Serve: AsyncParsableCommand {
             throw fail("http2", "needs tlsCert and tlsKey (HTTP/2 is offered over TLS only)")
         }
         config.tokenLifetime = duration("tokenTTL")!
+        // Shorter, and a token expires before the request it was fetched for.
+        guard config.tokenLifetime >= 1 else { throw fail("tokenTTL", "must be at least 1s") }
         config.tagTTL = duration("tagTTL")!
         config.staleLimit = duration("staleLimit")!
         config.upstreamTimeout = duration("upstreamTimeout")!
+        guard config.upstreamTimeout >= 1 else { throw fail("upstreamTimeout", "must be at least 1s (no upstream answers sooner)") }
         config.shutdownGrace = duration("shutdownGrace")!
         config.expiryScanInterval = duration("expiryScanInterval")!
         config.instanceInactiveAfter = duration("instanceInactiveAfter")!
@@ -154,6 +165,11 @@ struct Serve: AsyncParsableCommand {
         }
         if value("database") != nil, value("databaseFile") != nil { throw SettingsError("give database or databaseFile, not both") }
         config.databaseURL = value("database")?.value ?? value("databaseFile").flatMap { SettingValue.secret(fromFile: $0.value) }
+        // Foundation reads any digits as the port and the driver keeps 16 bits of it: 99999
+        // would connect to 34463, password and all.
+        if let url = config.databaseURL, let port = URLComponents(string: url)?.port, !(1...65535).contains(port) {
+            throw fail(value("database") != nil ? "database" : "databaseFile", "port \(port) is not a port (1-65535)")
+        }
         config.blobStoreURL = value("blobStore")?.value
         if let ttl = duration("blobRedirect") {
             guard ttl >= 1, ttl <= 7 * 86400 else { throw fail("blobRedirect", "must be between 1s and 7d (what S3 presigns)") }
@@ -170,8 +186,8 @@ struct Serve: AsyncParsableCommand {
         }
         config.adminToken = value("adminTokenFile").flatMap { SettingValue.secret(fromFile: $0.value) }
             ?? env["PORTCULLIS_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        if let token = config.adminToken, token.count < 24 {
-            throw SettingsError("the admin token must be at least 24 characters; a random one: openssl rand -hex 32")
+        if let token = config.adminToken, token.count < DataDirectory.shortestAdminToken {
+            throw SettingsError("the admin token must be at least \(DataDirectory.shortestAdminToken) characters; a random one: openssl rand -hex 32")
         }
         return config
     }

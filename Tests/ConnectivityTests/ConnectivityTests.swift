@@ -1,4 +1,5 @@
 import Connectivity
+import Logging
 import Synchronization
 import TestSupport
 import Testing
@@ -53,5 +54,15 @@ import Testing
         let failure = ConnectionFailure(Described(description: "odd failure at /work/main/.build/checkouts/x/y.cc:12 here"))
         #expect(failure == .other("Described: odd failure here"))
         #expect(!failure.describe().contains(".build"))
+    }
+}
+
+@Suite struct HTTPClientLoggerTests {
+    @Test func traceNeverReachesTheHTTPClient() {
+        var logger = Logger(label: "t")
+        logger.logLevel = .trace
+        #expect(logger.forHTTPClient.logLevel == .debug)
+        logger.logLevel = .info
+        #expect(logger.forHTTPClient.logLevel == .info)
     }
 }

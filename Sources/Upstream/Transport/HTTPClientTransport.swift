@@ -69,7 +69,7 @@ public struct HTTPClientTransport: UpstreamTransport {
         if !outgoing.headers.contains(name: "User-Agent") { outgoing.headers.add(name: "User-Agent", value: "portcullis") }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(outgoing, timeout: timeout, logger: logger)
+            response = try await http.execute(outgoing, timeout: timeout, logger: logger.forHTTPClient)
         } catch {
             throw UpstreamError.unreachable(Self.describe(error))
         }
