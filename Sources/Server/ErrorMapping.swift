@@ -35,7 +35,8 @@ struct ClientFacingError {
     var challenge: Challenge?
     /// `portcullis_denied_requests_total`'s reason, for refusals.
     var deniedMetric: String?
-    /// Nobody classified it: logged as an error with its detail.
+    /// Nobody classified it, or the server ran short of disk or descriptors: logged as an
+    /// error with its detail, for the operator.
     var isInternal = false
 
     init(status: HTTPResponse.Status, code: RegistryErrorCode, message: String, reason: String? = nil, retryAfter: String? = nil,
@@ -73,6 +74,9 @@ struct ClientFacingError {
         case let unavailable as StorageUnavailable:
             self.init(status: .serviceUnavailable, code: .unavailable, message: "\(unavailable.store) unavailable; retry shortly",
                       reason: unavailable.description, retryAfter: "1")
+        case let slow as BodyTooSlow:
+            // The connection is closed already; this is for the log line.
+            self.init(status: .requestTimeout, code: .unsupported, message: slow.description)
         case is CancellationError:
             self.init(status: .serviceUnavailable, code: .unavailable, message: "request cancelled", reason: "client went away")
         case let error as ControlPlaneError:
@@ -92,7 +96,12 @@ struct ClientFacingError {
         case let error as HTTPError:
             self.init(status: error.status, code: .unsupported, message: error.body ?? "request failed")
         default:
-            self.init(status: .internalServerError, code: .unavailable, message: "internal error", reason: "internal error: \(error)")
+            if let shortage = ResourceShortage(error) {
+                self.init(status: .serviceUnavailable, code: .unavailable, message: "\(shortage); retry later",
+                          reason: "\(shortage): \(error)", retryAfter: "30")
+            } else {
+                self.init(status: .internalServerError, code: .unavailable, message: "internal error", reason: "internal error: \(error)")
+            }
             isInternal = true
         }
     }

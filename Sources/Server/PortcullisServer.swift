@@ -32,6 +32,7 @@ public enum PortcullisServer {
         // Whatever the server creates (the database and its journal, blobs, spool files) is its
         // own: no group or other permissions.
         umask(0o077)
+        DescriptorLimit.raise(logger: logger)
         let dataDir = DataDirectory(root: configuration.dataDirectory)
         try dataDir.prepare(blobs: configuration.blobStoreURL == nil)
         let lock = try dataDir.lockForServing()
@@ -203,6 +204,7 @@ public enum PortcullisServer {
         // First, so every log line of a request carries its trace id.
         if c.configuration.tracing { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: BodyPaceMiddleware())
         router.add(middleware: AccessLogMiddleware(logger: c.logger))
         router.add(middleware: UnmatchedRequestMiddleware())
         router.add(middleware: ForeignHostNotice(configuration: c.configuration, domains: c.domains, logger: c.logger))

@@ -185,11 +185,20 @@ struct RegistryRoutes: Sendable {
                 return RegistryResponses.blobCreated(digest, name: name)
             }
         }
+        // Monolithic upload: the whole blob in this POST.
+        let monolithic = try query["digest"].map { try Digest(parsing: String($0)) }
         let session = try await writer.startUpload()
-        if let digestText = query["digest"] {
-            // Monolithic upload: the whole blob in this POST.
-            let digest = try Digest(parsing: String(digestText))
-            try await writer.finishUpload(session, start: nil, lastChunk: request.body, digest: digest)
+        if let digest = monolithic {
+            do {
+                try await writer.finishUpload(session, start: nil, lastChunk: request.body, digest: digest)
+            } catch {
+                // The client never learnt this session's URL, so nothing could resume it.
+                _ = try? await writer.cancelUpload(session)
+                if let refusal = error as? RegistryError, refusal.code == .blobUploadInvalid {
+                    throw RegistryError(.blobUploadInvalid, "upload interrupted before the whole blob arrived; send it again")
+                }
+                throw error
+            }
             return RegistryResponses.blobCreated(digest, name: name)
         }
         return RegistryResponses.upload(.accepted, session: session, size: 0, name: name)

@@ -8,6 +8,8 @@ import Synchronization
 public struct PortcullisContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The connection, for what must end it (a body that stops arriving).
+    let channel: any Channel
     /// Filled in by the registry routes as they learn who is asking and for what; read by the
     /// registry middleware for the log line, the metrics and the pull record.
     public let outcome = RequestOutcome()
@@ -15,6 +17,7 @@ public struct PortcullisContext: RequestContext, RemoteAddressRequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// Admin API bodies are small JSON documents.

@@ -160,7 +160,17 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
                 return
             }
             pending = nil
-            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(entry.file.descriptor))
+            let descriptor = dup(entry.file.descriptor)
+            guard descriptor >= 0 else {
+                // Out of descriptors (EMFILE): this response fails, the process must not. NIO
+                // traps on a sendfile from an invalid descriptor.
+                let failure = IOError(errnoCode: errno, reason: "dup")
+                promise?.fail(failure)
+                context.fireErrorCaught(failure)
+                context.close(promise: nil)
+                return
+            }
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
             switch entry.source {
             case .complete:
                 stream = Stream(blob: nil, handle: handle, sent: entry.start, end: entry.end, readable: entry.end,

@@ -91,7 +91,7 @@ public struct DataDirectory: Sendable {
         return token
     }
 
-    /// Taken before anything in the directory is touched and held while the server runs: a
+    /// Taken before the spool is emptied or anything written, and held while the server runs: a
     /// second server on the same directory would empty the first's spool at start (failing its
     /// fills and uploads) and point the local CLI at itself.
     public func lockForServing() throws -> DataDirectoryLock {
@@ -115,8 +115,10 @@ public struct DataDirectory: Sendable {
     }
 
     static func reason(_ error: any Error) -> String {
-        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(code))) }
+        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error {
+            let posix = underlying as NSError
+            if posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
+        }
         return (error as NSError).localizedDescription
     }
 }

@@ -108,6 +108,30 @@ struct Chunks: AsyncSequence, Sendable {
         try await env.close()
     }
 
+    @Test func openSessionsAreBoundedAndACancelMakesRoom() async throws {
+        let env = try await Env.make()
+        let sessions = LocalUploadSessions(store: env.blobs, sessionLimit: 3)
+        var ids: [String] = []
+        for _ in 0..<3 { ids.append(try await sessions.start(repository: "acme/api")) }
+        let refusal = await #expect(throws: RegistryError.self) { try await sessions.start(repository: "acme/api") }
+        #expect(refusal?.code == .tooManyRequests && refusal?.retryAfter != nil)
+        #expect(await sessions.cancel(ids[0], repository: "acme/api"))
+        _ = try await sessions.start(repository: "acme/api")
+        try await env.close()
+    }
+
+    @Test func aWriteThatFailsIsTheServersNotTheClients() async throws {
+        let env = try await Env.make()
+        let file = try env.blobs.makeSpoolFile()
+        defer { env.blobs.discard(file) }
+        // A descriptor that cannot be written to stands in for a full disk: the body arrived
+        // whole, so the failure must not read as an interrupted upload.
+        let readOnly = try BlobFile.openForReading(file.path)
+        let failure = await #expect(throws: (any Error).self) { try await UploadSpool.write(Chunks(parts: [[1, 2, 3]]), to: readOnly, at: 0) }
+        #expect(!(failure is RegistryError), "a server-side write failure was reported as the client's: \(String(describing: failure))")
+        try await env.close()
+    }
+
     @Test func aChunkCutOffMidwayLeavesTheSessionToResume() async throws {
         let env = try await Env.make()
         let api = try repository(env, "acme/api")

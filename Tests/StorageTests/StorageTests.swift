@@ -240,3 +240,50 @@ func withStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> 
         #expect(mode == 0o600)
     }
 }
+
+@Suite struct DataDirectoryLockAndRefusalTests {
+    @Test func aSecondServerOnTheDirectoryIsRefusedWithThePid() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = DataDirectory(root: dir)
+        var held: DataDirectoryLock? = try data.lockForServing()
+        // flock is per open file description: a second open in this process conflicts as another process's would.
+        #expect(throws: DataDirectoryError("the data directory \(dir) is in use by another portcullis serve (pid \(getpid())); "
+                                           + "give each server its own --data-dir")) { try data.lockForServing() }
+        withExtendedLifetime(held) {}
+        held = nil
+        _ = try data.lockForServing()
+    }
+
+    @Test func aShortAdminTokenOrABrokenKeyIsNamedNotUsed() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = DataDirectory(root: dir)
+        try data.writePrivate(data.adminTokenPath, "short\n")
+        #expect(throws: DataDirectoryError.self) { try data.adminToken() }
+        try data.writePrivate(data.secretKeyPath, "garbage\n")
+        let refusal = #expect(throws: DataDirectoryError.self) { try data.secretKey() }
+        #expect(refusal?.description.hasPrefix(data.secretKeyPath) == true)
+    }
+
+    @Test func aDataDirectoryThatIsAFileIsSaidSo() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+        #expect(throws: DataDirectoryError("\(dir)/file is a file, not a directory (--data-dir)")) { try DataDirectory(root: dir + "/file").prepare() }
+    }
+}
+
+@Suite struct ResourceShortageTests {
+    @Test func fullDisksReadOnlyFilesystemsAndDescriptorsAreTold() throws {
+        #expect(ResourceShortage(BlobFileError.errno(ENOSPC, "write")) == .diskFull)
+        #expect(ResourceShortage(BlobFileError.errno(EDQUOT, "write")) == .diskFull)
+        #expect(ResourceShortage(IOError(errnoCode: EROFS, reason: "open")) == .readOnly)
+        #expect(ResourceShortage(IOError(errnoCode: EMFILE, reason: "accept")) == .outOfDescriptors)
+        #expect(ResourceShortage(NSError(domain: NSPOSIXErrorDomain, code: Int(ENFILE))) == .outOfDescriptors)
+        let wrapped = NSError(domain: NSCocoaErrorDomain, code: 642, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))])
+        #expect(ResourceShortage(wrapped) == .diskFull)
+        #expect(ResourceShortage(BlobFileError.errno(ENOENT, "open")) == nil, "a missing file is no shortage")
+        #expect(ResourceShortage(CancellationError()) == nil)
+    }
+}

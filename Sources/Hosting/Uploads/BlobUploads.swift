@@ -28,21 +28,25 @@ enum UploadSpool {
     /// Writes `body` at `offset` and returns the offset after it. A broken body is the
     /// client's failure to report, not ours.
     /// `received`: the session's bytes before this chunk (the file may hold only this chunk), for the message.
+    /// A failure to write (a full disk) is the server's, thrown as it is.
     static func write<Body: AsyncSequence>(_ body: Body, to file: BlobFile, at offset: Int64, received: Int64? = nil) async throws -> Int64
     where Body.Element == ByteBuffer {
         var end = offset
-        do {
-            for try await chunk in body {
-                try await file.write(chunk, at: end)
-                end += Int64(chunk.readableBytes)
+        var chunks = body.makeAsyncIterator()
+        while true {
+            let chunk: ByteBuffer?
+            do {
+                chunk = try await chunks.next()
+            } catch let error as RegistryError {
+                throw error
+            } catch {
+                throw RegistryError(.blobUploadInvalid, "upload interrupted; the session keeps the \(received ?? offset) bytes received before this "
+                                    + "chunk: GET the upload's URL for its Range and send the rest from there")
             }
-        } catch let error as RegistryError {
-            throw error
-        } catch {
-            throw RegistryError(.blobUploadInvalid, "upload interrupted; the session keeps the \(received ?? offset) bytes received before this "
-                                + "chunk: GET the upload's URL for its Range and send the rest from there")
+            guard let chunk else { return end }
+            try await file.write(chunk, at: end)
+            end += Int64(chunk.readableBytes)
         }
-        return end
     }
 
     /// Hashes the first `size` bytes of `file`, and publishes it as `digest` when they

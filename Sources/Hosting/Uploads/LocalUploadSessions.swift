@@ -18,14 +18,24 @@ public actor LocalUploadSessions: BlobUploads {
     private var sessions: [String: Session] = [:]
     /// Idle sessions are abandoned after this long.
     private let idleLimit: TimeInterval
+    /// Each session keeps its spool file open: without a bound, one push token opening sessions
+    /// it never finishes takes every file descriptor the server has, and with them every pull.
+    private let sessionLimit: Int
 
-    public init(store: any BlobStore, idleLimit: TimeInterval = 3600) {
+    public init(store: any BlobStore, idleLimit: TimeInterval = 3600, sessionLimit: Int = 1000) {
         self.store = store
         self.idleLimit = idleLimit
+        self.sessionLimit = sessionLimit
     }
 
     public func start(repository: String) throws -> String {
         expireIdle()
+        guard sessions.count < sessionLimit else {
+            var refusal = RegistryError(.tooManyRequests, "\(sessionLimit) uploads are already in progress on this server: finish or "
+                                        + "cancel (DELETE) some, or wait for idle ones to be dropped after \(Int(idleLimit / 60)) minutes")
+            refusal.retryAfter = 60
+            throw refusal
+        }
         let id = UUID().uuidString.lowercased()
         sessions[id] = Session(repository: repository, file: try store.makeSpoolFile(), size: 0, touched: Date())
         return id
