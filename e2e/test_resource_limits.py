@@ -128,9 +128,8 @@ def _fds(pid: int) -> int:
 
 def _assert_no_abort(srv: PortcullisServer) -> None:
     text = srv.log_text()
-    assert srv.proc is not None and srv.proc.proc.poll() is None, (
-        f"the server died (returncode {srv.proc.proc.returncode if srv.proc else None}):\n{_log(srv)}"
-    )
+    returncode = srv.proc.proc.poll() if srv.proc is not None else "not started"
+    assert returncode is None, f"the server died (returncode {returncode}):\n{_log(srv)}"
     for sign in ("Precondition failed", "Fatal error", "*** Signal"):
         assert sign not in text, f"the server logged {sign!r}:\n{_log(srv)}"
 
@@ -289,7 +288,7 @@ def test_at_the_descriptor_limit_requests_fail_not_the_process(hardened_factory)
     """The probe's recipe: upload sessions until the server is out of descriptors, then a
     GET of a stored blob with exactly 1, 2, 3 or 4 descriptors free (2 made the old server
     abort in sendfile). PortcullisServer cannot take a preexec_fn, so the limit is set on the
-    started process with prlimit(2) -- the same limit, from the same moment on."""
+    running process with prlimit(2), before the first upload session is opened."""
     limit = 300
     srv = hardened_factory(*guard_args())
     pid = srv.proc.pid
@@ -347,9 +346,9 @@ def test_at_the_descriptor_limit_requests_fail_not_the_process(hardened_factory)
                     time.sleep(0.1)
             try:
                 r = requests.get(blob_url, auth=("c", license_id), timeout=(5, 10))
-                outcomes.append((free, r.status_code, len(r.content)))
+                outcomes.append((now, r.status_code, len(r.content)))
             except requests.RequestException as exc:
-                outcomes.append((free, "error", type(exc).__name__))
+                outcomes.append((now, "error", type(exc).__name__))
             time.sleep(0.3)
             _assert_no_abort(srv)
     finally:
@@ -363,6 +362,8 @@ def test_at_the_descriptor_limit_requests_fail_not_the_process(hardened_factory)
         s.close()
 
     _assert_no_abort(srv)
+    # (descriptors free, status, bytes) of each GET: the case that aborted the old server was run.
+    assert [o for o in outcomes if o[0] == 2], f"never reached exactly 2 free descriptors: {outcomes}"
     wait_until(lambda: requests.get(srv.url + "/healthz", timeout=2).status_code == 200, timeout=20,
                message=lambda: f"/healthz not 200 after the sessions and connections were closed ({outcomes}):\n{_log(srv)}")
     customer = requests.Session()

@@ -32,7 +32,12 @@ public enum BlobFillError: Error, Equatable, Sendable, CustomStringConvertible {
         case .upstreamFailed(let e): e.registryError(notFound: .blobUnknown)
         case .digestMismatch, .sizeMismatch: RegistryError(.unavailable, "upstream content failed verification", status: 502)
         case .upstream: RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
-        case .storage: RegistryError(.unavailable, "the cache could not store the blob", status: 503)
+        case .storage:
+            {
+                var refusal = RegistryError(.unavailable, "the cache could not store the blob; retry later", status: 503)
+                refusal.retryAfter = 30
+                return refusal
+            }()
         case .shuttingDown: RegistryError(.unavailable, "the server is shutting down", status: 503)
         }
     }
@@ -129,6 +134,11 @@ public final class BlobFill: Sendable {
                 throw BlobFillError.upstreamFailed(error)
             } catch {
                 throw BlobFillError.upstream(String(describing: error))
+            }
+            // A blob the disk cannot hold is refused before its first byte: a client told 200 and
+            // then cut off at the disk's end would retry into the same wall.
+            if let length = source.length, let free = spool.availableSpace(), free < length {
+                throw BlobFillError.storage("no space for the blob's \(length) bytes: \(free) free where it is spooled")
             }
             perform(machine.withLock { $0.headReceived(length: source.length) })
             var hasher = DigestHasher(algorithm: digest.algorithm)

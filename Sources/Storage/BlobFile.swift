@@ -23,6 +23,13 @@ public final class BlobFile: Sendable {
 
     deinit { close(descriptor) }
 
+    /// Bytes free to an unprivileged writer on this file's filesystem; nil when unknown.
+    public func availableSpace() -> Int64? {
+        var stats = statvfs()
+        guard fstatvfs(descriptor, &stats) == 0 else { return nil }
+        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
+    }
+
     public static func openForReading(_ path: String) throws -> BlobFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BlobFileError.errno(errno, "open") }
