@@ -1,7 +1,7 @@
 """Hardening (issue 5): metrics, liveness/readiness and refused requests in pull records.
 
 ``GET /metrics`` (Prometheus text, unauthenticated):
-  portcullis_http_requests_total{route,status}   route in manifest|blob|tags|referrers|token|ping|admin|other
+  portcullis_http_requests_total{route,status}   route in manifest|blob|tags|referrers|token|ping|push|delete|admin|other
   portcullis_cache_hits_total{upstream}  portcullis_cache_misses_total{upstream}
   portcullis_cache_fill_bytes_total{upstream}  portcullis_upstream_errors_total{upstream}
   portcullis_upstream_request_duration_seconds (histogram)  portcullis_fills_in_flight (gauge)
@@ -29,7 +29,7 @@ from portcullis_testkit.oci import get_manifest, skopeo_copy
 from portcullis_testkit.portcullis import random_license
 from portcullis_testkit.util import wait_until
 
-ROUTES = {"manifest", "blob", "tags", "referrers", "token", "ping", "admin", "other"}
+ROUTES = {"manifest", "blob", "tags", "referrers", "token", "ping", "push", "delete", "admin", "other"}
 ALL_NAMES = [
     "portcullis_http_requests_total",
     "portcullis_cache_hits_total",
@@ -143,6 +143,26 @@ def test_metrics_after_cold_and_warm_pull(hardened_factory, upstream, images, tm
     # No secrets in the metrics.
     for s in (tenant.license_id, bogus, upstream.password, srv.admin_token):
         assert s not in m3.text, "a secret appears in /metrics"
+
+
+def test_metrics_count_pushes_and_the_cache_size_from_the_start(hardened_factory):
+    """Vendor pushes are `route="push"` (they were lumped in with portal pages as "other"), and
+    the cache's size is exposed from start, without `--cache-max-size` too."""
+    import hashlib
+
+    srv = hardened_factory(*guard_args())
+    wait_until(lambda: scrape(srv).has("portcullis_cache_bytes"), timeout=10,
+               message="portcullis_cache_bytes is not exposed after start (no --cache-max-size)")
+    assert scrape(srv).value("portcullis_cache_bytes") == 0
+    app = srv.create_app()["slug"]
+    vendor = ("vendor", create_token(srv)["token"])
+    blob = b"pushed-for-metrics"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    before = scrape(srv).value("portcullis_http_requests_total", route="push", status="201")
+    r = requests.post(f"{srv.url}/v2/{app}/metrics/blobs/uploads/?digest={digest}", data=blob, auth=vendor, timeout=30)
+    assert r.status_code == 201, f"{r.status_code} {r.text[:300]}"
+    after = scrape(srv).value("portcullis_http_requests_total", route="push", status="201")
+    assert after - before == 1, f"a vendor push was not counted under route=push: {before} -> {after}"
 
 
 def test_metrics_count_upstream_errors_and_stale_serves(hardened_factory, fault_factory, upstream, images):

@@ -33,6 +33,8 @@ public actor CacheEvictor: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             if self.limit != nil { await self.adoptUntracked() }
+            Counter(label: "portcullis_cache_evictions_total").increment(by: 0)
+            await self.measure()
             while !Task.isCancelled {
                 // A pass after shutdown's cancellation fails its writes and loses the recency it took.
                 guard (try? await Task.sleep(for: self.interval)) != nil else { break }
@@ -49,7 +51,7 @@ public actor CacheEvictor: Service {
 
     func pass() async {
         await writeRecency()
-        guard let limit else { return }
+        guard let limit else { return await measure() }
         do {
             let (count, freed) = try await evict(toFit: limit)
             if count > 0 {
@@ -97,6 +99,12 @@ public actor CacheEvictor: Service {
         } catch {
             logger.warning("could not record cache recency", metadata: ["count": "\(pulled.count)", "error": "\(error)"])
         }
+    }
+
+    /// `portcullis_cache_bytes` from the start and with no limit too (a pass over the limit
+    /// records it as it evicts).
+    private func measure() async {
+        if let total = try? await entries.cachedTotalSize() { Gauge(label: "portcullis_cache_bytes").record(total) }
     }
 
     /// Evicts until the cache is at its target size, or only busy content is left.

@@ -80,6 +80,8 @@ struct RegistryRequestMiddleware: RouterMiddleware {
         switch action {
         case "manifest", "blob", "tags", "referrers", "token", "ping": action
         case "chart": "manifest"
+        case "push-blob", "push-manifest": "push"
+        case "delete": "delete"
         default: "other"
         }
     }
