@@ -222,7 +222,8 @@ public enum PortcullisServer {
 
         let limits = HTTP1Channel.Configuration.DecoderConfiguration(
             maxHeaderFieldSize: c.configuration.maxHeaderBytes, maxHeaderListSize: c.configuration.maxHeaderBytes, maxHeaderFieldCount: 200)
-        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(120), httpDecoderConfiguration: limits)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterLastEnd()], idleTimeout: .seconds(120),
+                                               httpDecoderConfiguration: limits)
         let server: HTTPServerBuilder
         if let certificates = c.certificates, c.configuration.http2 {
             server = try .http2Upgrade(tlsConfiguration: certificates.serverConfiguration(),

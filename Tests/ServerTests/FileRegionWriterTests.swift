@@ -1,7 +1,9 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+import HTTPTypes
 import NIOHTTP1
+import NIOHTTPTypes
 import OCI
 import RegistryCore
 import Storage
@@ -169,5 +171,39 @@ final class HandFedBlob: ArrivingBlob, @unchecked Sendable {
         #expect(throws: (any Error).self) { try f.channel.writeOutbound(HTTPServerResponsePart.head(head)) }
         let stillOpen = f.isOpen
         #expect(!stillOpen)
+    }
+}
+
+/// A close asked for right after a response's end (shutdown, `Connection: close`) waits until the
+/// end, and so everything written before it, has gone out: a full close drops what is queued.
+@Suite struct CloseAfterLastEndTests {
+    @Test func fileRegionWriterHoldsACloseUntilAStreamedBodysEndIsOut() throws {
+        let channel = EmbeddedChannel(handler: FileRegionWriter(registry: SendfileRegistry()))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: [1, 2, 3]))), promise: nil)
+        channel.write(HTTPServerResponsePart.end(nil), promise: nil)
+        let closed = channel.close()
+        let openBeforeFlush = channel.isActive
+        #expect(openBeforeFlush, "closed with the body still queued")
+        channel.flush()
+        try closed.wait()
+        let openAfter = channel.isActive
+        #expect(!openAfter)
+    }
+
+    @Test func theTLSPipelinesHandlerDoesTheSame() throws {
+        let channel = EmbeddedChannel(handler: CloseAfterLastEnd())
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok)), promise: nil)
+        channel.write(HTTPResponsePart.body(ByteBuffer(bytes: [1, 2, 3])), promise: nil)
+        channel.write(HTTPResponsePart.end(nil), promise: nil)
+        let closed = channel.close()
+        let openBeforeFlush = channel.isActive
+        #expect(openBeforeFlush, "closed with the body still queued")
+        channel.flush()
+        try closed.wait()
+        let openAfter = channel.isActive
+        #expect(!openAfter)
     }
 }
