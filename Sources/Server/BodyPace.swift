@@ -1,6 +1,6 @@
-import Connectivity
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Request bodies must keep arriving: after a grace period, at least `minimumRate` bytes per
 /// second on average, or the connection is closed. Without it a client sending a form one byte
@@ -46,36 +46,44 @@ struct PacedBody: AsyncSequence, Sendable {
     let pace: BodyPace
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(parts: Parts(base.makeAsyncIterator()), channel: channel, pace: pace, started: .now)
+        Iterator(parts: base.makeAsyncIterator(), channel: channel, pace: pace, started: .now)
     }
 
     struct Iterator: AsyncIteratorProtocol {
-        let parts: Parts
+        var parts: RequestBody.AsyncIterator
         let channel: any Channel
         let pace: BodyPace
         let started: ContinuousClock.Instant
         var received = 0
 
+        /// The part is read here, never on another task: once time is up the connection is
+        /// closed, which ends the read, and the read is over before this returns (Hummingbird
+        /// drains what is left of the body after the handler, and a second reader traps).
         mutating func next() async throws -> ByteBuffer? {
             let patience = pace.patience(received: received, elapsed: .now - started)
-            let parts = self.parts, channel = self.channel
-            let part = try await withDeadline(patience, timedOut: {
-                // Closing ends the wait for the next part too, which goes on without us.
+            let expired = Expiry()
+            let timer = Task { [channel] in
+                try await Task.sleep(for: patience)
+                expired.expire()
                 channel.close(promise: nil)
-                return BodyTooSlow()
-            }) { try await parts.next() }
+            }
+            defer { timer.cancel() }
+            let part: ByteBuffer?
+            do {
+                part = try await parts.next()
+            } catch {
+                if expired.hasExpired { throw BodyTooSlow() }
+                throw error
+            }
+            if expired.hasExpired { throw BodyTooSlow() }
             received += part?.readableBytes ?? 0
             return part
         }
     }
 
-    /// The base iterator, handed to the task that waits on it. Parts are asked for one at a
-    /// time, so it is never used by two tasks at once.
-    final class Parts: @unchecked Sendable {
-        private var iterator: RequestBody.AsyncIterator
-
-        init(_ iterator: RequestBody.AsyncIterator) { self.iterator = iterator }
-
-        func next() async throws -> ByteBuffer? { try await iterator.next() }
+    final class Expiry: Sendable {
+        private let expired = Mutex(false)
+        func expire() { expired.withLock { $0 = true } }
+        var hasExpired: Bool { expired.withLock { $0 } }
     }
 }

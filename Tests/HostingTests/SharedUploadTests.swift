@@ -70,6 +70,21 @@ struct DirectoryParts: UploadPartStore {
         try await p.env.close()
     }
 
+    @Test func localCopiesAreBoundedAndSessionsPastTheBoundFinishFromTheirParts() async throws {
+        let env = try await Env.make()
+        let parts = DirectoryParts(root: env.dir + "/parts")
+        try FileManager.default.createDirectory(atPath: parts.root, withIntermediateDirectories: true)
+        let sessions = SharedUploadSessions(sessions: env.store, parts: parts, store: env.blobs, localCopyLimit: 1)
+        let first = try await sessions.start(repository: "app/api"), second = try await sessions.start(repository: "app/api")
+        _ = try await sessions.append(first, repository: "app/api", start: 0, body: Chunks(parts: [[1, 2, 3]]))
+        _ = try await sessions.append(second, repository: "app/api", start: 0, body: Chunks(parts: [[4, 5, 6]]))
+        #expect(await sessions.localCopies == 1, "a second open file was kept past the bound")
+        let bytes: [UInt8] = [4, 5, 6, 7]
+        #expect(try await sessions.finish(second, repository: "app/api", start: 3, lastChunk: Chunks(parts: [[7]]), digest: Digest.of(bytes)) == 4)
+        #expect(try await env.blobs.readAll(Digest.of(bytes), limit: 1 << 10).map { Array($0.readableBytesView) } == bytes)
+        try await env.close()
+    }
+
     @Test func aChunkCutOffMidwayLeavesTheSessionToResumeOnAnyReplica() async throws {
         let p = try await Pair.make()
         let bytes = (0..<200_000).map { UInt8($0 % 249) }

@@ -17,12 +17,13 @@ import Testing
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         let (stalled, feed) = AsyncStream<ByteBuffer>.makeStream()
         feed.yield(ByteBuffer(bytes: [1, 2, 3]))
+        // As a real request's body does, it ends when its connection closes.
+        channel.closeFuture.whenComplete { _ in feed.finish() }
         let body = PacedBody(base: RequestBody(asyncSequence: stalled), channel: channel, pace: BodyPace(grace: .milliseconds(200), minimumRate: 1 << 20))
         var parts = body.makeAsyncIterator()
         #expect(try await parts.next()?.readableBytes == 3)
         await #expect(throws: BodyTooSlow.self) { try await parts.next() }
         // The close the deadline asked for completes the channel's closeFuture (it would wait for ever otherwise).
         try await channel.closeFuture.get()
-        feed.finish()
     }
 }

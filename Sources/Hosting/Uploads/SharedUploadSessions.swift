@@ -19,14 +19,22 @@ public actor SharedUploadSessions: BlobUploads {
     private let idleLimit: TimeInterval
     /// Spool files holding bytes `0..<size` of a session, for sessions received here from the start.
     private var local: [String: (file: BlobFile, size: Int64, touched: Date)] = [:]
+    /// Each local copy is an open file: past this many, a session's bytes live only in its parts
+    /// (assembled at the end), so sessions nobody finishes cannot take every descriptor.
+    private let localCopyLimit: Int
     private var lastExpiry = Date.distantPast
 
-    public init(sessions: any UploadSessionStore, parts: any UploadPartStore, store: any BlobStore, idleLimit: TimeInterval = 3600) {
+    public init(sessions: any UploadSessionStore, parts: any UploadPartStore, store: any BlobStore, idleLimit: TimeInterval = 3600,
+                localCopyLimit: Int = 1000) {
         self.sessions = sessions
         self.parts = parts
         self.store = store
         self.idleLimit = idleLimit
+        self.localCopyLimit = localCopyLimit
     }
+
+    /// Local copies held (each an open file).
+    var localCopies: Int { local.count }
 
     public func start(repository: String) async throws -> String {
         await expireIdle()
@@ -61,7 +69,7 @@ public actor SharedUploadSessions: BlobUploads {
             store.discard(file)
             throw error
         }
-        if copy != nil || record.size == 0 {
+        if copy != nil || record.size == 0, local.count < localCopyLimit {
             local[id] = (file, record.size + end - offset, Date())
         } else {
             store.discard(file)
