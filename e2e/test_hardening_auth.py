@@ -160,6 +160,25 @@ def test_other_apps_token_is_refused(hardened_factory, upstream):
     assert not problems, "another app's token was not refused with 403 DENIED:\n" + "\n".join(problems)
 
 
+def test_token_scopes_are_merged_and_bounded(hardened_factory, upstream):
+    """A scope asked 300 times is one entry of the token (each was one: 1,000 made a 206 KB token
+    the server's own header limit then refused); more than 100 repositories is a 400, checked
+    before any of them is looked up."""
+    srv = hardened_factory(*guard_args())
+    tenant = srv.tenant(upstream)
+    repo = tenant.repo(catalog.THREE_REPO)
+    query = urlencode([("service", srv.host)] + [("scope", f"repository:{repo}:pull")] * 300)
+    r = requests.get(f"{srv.url}/v2/token?{query}", auth=tenant.creds, timeout=30)
+    assert r.status_code == 200, f"{r.status_code} {r.text[:300]}"
+    _h, p, _s = jwt_parts(r.json()["token"])
+    assert p.get("access") == [{"type": "repository", "name": repo, "actions": ["pull"]}], p.get("access")
+    many = urlencode([("service", srv.host)] + [("scope", f"repository:{repo}-{i}:pull") for i in range(101)])
+    r = requests.get(f"{srv.url}/v2/token?{many}", auth=tenant.creds, timeout=30)
+    assert r.status_code == 400 and "at most 100 repositories" in r.text, f"{r.status_code} {r.text[:300]}"
+    r = requests.get(f"{srv.url}/v2/token?{many}", timeout=30)
+    assert r.status_code == 400, f"anonymous, 101 repositories: {r.status_code} {r.text[:300]}"
+
+
 def test_expired_token_from_short_token_ttl_is_refused(hardened_factory, upstream):
     """A genuinely issued token stops working once ``--token-ttl`` has passed."""
     srv = hardened_factory("--token-ttl", "1s", *guard_args())

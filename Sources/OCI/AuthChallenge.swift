@@ -78,6 +78,25 @@ public struct RepositoryScope: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "repository:\(name):\(actions.joined(separator: ","))" }
 
+    /// One scope per repository, its actions each once, in the order first asked: a token is
+    /// signed over what it grants, and a request repeating a scope a thousand times would
+    /// otherwise get a thousand entries.
+    public static func merged(_ scopes: [RepositoryScope]) -> [RepositoryScope] {
+        var merged: [RepositoryScope] = []
+        var index: [String: Int] = [:]
+        for scope in scopes {
+            if let at = index[scope.name] {
+                for action in scope.actions where !merged[at].actions.contains(action) { merged[at].actions.append(action) }
+            } else {
+                index[scope.name] = merged.count
+                var actions: [String] = []
+                for action in scope.actions where !actions.contains(action) { actions.append(action) }
+                merged.append(RepositoryScope(name: scope.name, actions: actions))
+            }
+        }
+        return merged
+    }
+
     /// Parses a space-separated scope string; scopes of other types are ignored. A `+` counts
     /// as a space: form-encoding clients send one for it, and neither names nor actions contain one.
     public static func parseAll(_ text: String) -> [RepositoryScope] {

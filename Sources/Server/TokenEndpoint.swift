@@ -10,10 +10,15 @@ import OCI
 /// (or a vendor token). The token grants only what the access rules allow of what was asked.
 struct TokenEndpoint {
     let c: Components
+    static let mostRepositories = 100
 
     func issue(_ request: Request, context: PortcullisContext, address: PublicAddress) async throws -> Response {
         guard request.method == .get else { throw RegistryError(.unsupported, "use GET with Basic credentials") }
-        let scopes = request.uri.queryParameters.getAll("scope").flatMap { RepositoryScope.parseAll(String($0)) }
+        let scopes = RepositoryScope.merged(request.uri.queryParameters.getAll("scope").flatMap { RepositoryScope.parseAll(String($0)) })
+        // Clients ask for a handful; each is checked (for anonymous callers, looked up) and signed.
+        guard scopes.count <= Self.mostRepositories else {
+            throw RegistryError(.unsupported, "a token covers at most \(Self.mostRepositories) repositories; ask for fewer scopes", status: 400)
+        }
         guard let header = request.headers[.authorization] else {
             return try await issueAnonymous(scopes: scopes, context: context, address: address)
         }

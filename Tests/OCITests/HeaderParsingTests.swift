@@ -66,6 +66,14 @@ import Testing
                            RepositoryScope(name: "localhost:5000/x", actions: ["pull"])])
     }
 
+    @Test func repeatedScopesMergeIntoOnePerRepository() {
+        let asked = RepositoryScope.parseAll("repository:a/b:pull repository:c/d:pull repository:a/b:push,pull repository:a/b:pull")
+        #expect(RepositoryScope.merged(asked) == [RepositoryScope(name: "a/b", actions: ["pull", "push"]),
+                                                  RepositoryScope(name: "c/d", actions: ["pull"])])
+        #expect(RepositoryScope.merged(Array(repeating: RepositoryScope(name: "x/y", actions: ["pull", "pull"]), count: 1000))
+            == [RepositoryScope(name: "x/y", actions: ["pull"])])
+    }
+
     @Test func basicCredentials() throws {
         let creds = BasicCredentials(username: "LICENSE_ID", password: "abc:def")
         let parsed = try #require(BasicCredentials.parse(authorization: creds.headerValue))
