@@ -22,6 +22,7 @@ import threading
 import time
 from urllib.parse import urljoin
 
+import pytest
 import requests
 
 from portcullis_testkit import catalog
@@ -304,6 +305,34 @@ def test_sigterm_finishes_in_flight_download_and_exits_zero(hardened_factory, fa
         f"portcullis did not exit 0 within 10 s of its last request finishing (exit={code}); "
         f"the grace period is an upper bound, not a wait:\n{srv.proc.log_tail(20)}"
     )
+
+
+@pytest.mark.embedded_only("stored blobs are sent with sendfile(2) from the local blob directory")
+def test_a_client_that_leaves_mid_blob_is_logged(hardened_factory):
+    """The access log line goes with the response head, so a blob whose client left midway is
+    said in a line of its own, with how far it got."""
+    srv = hardened_factory(*guard_args())
+    app = srv.create_app()["slug"]
+    vendor = ("vendor", create_token(srv)["token"])
+    data = os.urandom(16 * MIB)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = requests.post(f"{srv.url}/v2/{app}/left/blobs/uploads/?digest={digest}", data=data, auth=vendor, timeout=60)
+    assert r.status_code == 201, f"{r.status_code} {r.text[:300]}"
+    token = requests.get(f"{srv.url}/v2/token", params={"service": srv.host, "scope": f"repository:{app}/left:pull"},
+                         auth=vendor, timeout=30).json()["token"]
+    host, port = srv.host.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.connect((host, int(port)))
+        sock.sendall(f"GET /v2/{app}/left/blobs/{digest} HTTP/1.1\r\nHost: {srv.host}\r\n"
+                     f"Authorization: Bearer {token}\r\n\r\n".encode())
+        got = 0
+        while got < MIB:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed before 1 MiB"
+            got += len(chunk)
+    wait_until(lambda: "blob response cut short" in srv.proc.log_tail(200), timeout=15,
+               message=lambda: f"no line for the download cut short:\n{srv.proc.log_tail(20)}")
 
 
 def test_sigterm_lets_a_cached_blob_download_finish(hardened_factory, upstream, tmp_path_factory):

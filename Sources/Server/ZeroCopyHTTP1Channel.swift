@@ -102,8 +102,11 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     private var unsentEnds = 0
     private var context: ChannelHandlerContext?
 
-    init(registry: SendfileRegistry) {
+    private let logger: Logger?
+
+    init(registry: SendfileRegistry, logger: Logger? = nil) {
         self.registry = registry
+        self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -165,6 +168,7 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
                 // Out of descriptors (EMFILE): this response fails, the process must not. NIO
                 // traps on a sendfile from an invalid descriptor.
                 let failure = IOError(errnoCode: errno, reason: "dup")
+                logger?.error("blob response not sent: \(ResourceShortage(failure)?.description ?? "\(failure)")")
                 promise?.fail(failure)
                 context.fireErrorCaught(failure)
                 context.close(promise: nil)
@@ -253,6 +257,8 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     private func abandon(_ error: any Error) {
         guard let s = stream else { return }
         stream = nil
+        // The access log line went with the head; this says the body did not all go.
+        logger?.info("blob response cut short", metadata: ["sent": "\(s.sent)", "of": "\(s.end)", "error": "\(error)"])
         try? s.handle.close()
         s.endPart.promise?.fail(error)
         for (_, promise) in queued { promise?.fail(error) }
@@ -281,7 +287,7 @@ struct ZeroCopyHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-            try channel.pipeline.syncOperations.addHandler(FileRegionWriter(registry: registry))
+            try channel.pipeline.syncOperations.addHandler(FileRegionWriter(registry: registry, logger: logger))
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
