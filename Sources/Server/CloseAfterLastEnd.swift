@@ -6,9 +6,9 @@ import NIOHTTPTypes
 /// Hummingbird closes a connection right after writing a response's end when the server is
 /// shutting down (or the client asked for `Connection: close`), and a full close drops what is
 /// still queued: the last few hundred KiB of a body streamed through the response writer.
-/// Writes complete in order, so once the last end has gone out, everything before it has.
-/// On plain HTTP `FileRegionWriter` does this beside its file regions; this is for the TLS
-/// pipelines, where it is not.
+/// Writes complete in order, so once the last end has gone out, everything before it has: a
+/// streamed body's last parts, or the file regions `FileRegionWriter` sends below (it completes
+/// an end only once its regions are out). In every pipeline: plain HTTP and TLS.
 final class CloseAfterLastEnd: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart

@@ -94,12 +94,6 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     /// A close asked for while a body was streaming (the connection ends after this response):
     /// done once the body is out, not before.
     private var deferredClose: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
-    /// Responses whose end has been written but not yet gone out. Hummingbird closes a
-    /// connection right after writing a response's end when the server is shutting down (or the
-    /// client said `Connection: close`), and a full close drops what is still queued: the last
-    /// few hundred KiB of a body streamed through the writer. Writes complete in order, so once
-    /// the last end has gone out, everything before it has.
-    private var unsentEnds = 0
     private var context: ChannelHandlerContext?
 
     private let logger: Logger?
@@ -117,7 +111,7 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if stream != nil || (unsentEnds > 0 && mode == .all), deferredClose == nil {
+        if stream != nil, deferredClose == nil {
             deferredClose = (mode, promise)
             return
         }
@@ -126,7 +120,7 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
 
     /// The close asked for while a body was going out, once nothing is left to send.
     private func closeIfDeferred() {
-        guard stream == nil, unsentEnds == 0, let context, let close = deferredClose else { return }
+        guard stream == nil, let context, let close = deferredClose else { return }
         deferredClose = nil
         context.close(mode: close.mode, promise: close.promise)
     }
@@ -152,14 +146,7 @@ final class FileRegionWriter: ChannelOutboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end(let trailers):
             guard let entry = pending else {
-                let sent = promise ?? context.eventLoop.makePromise()
-                unsentEnds += 1
-                sent.futureResult.whenComplete { [weak self] _ in
-                    guard let self else { return }
-                    self.unsentEnds -= 1
-                    self.closeIfDeferred()
-                }
-                context.write(wrapOutboundOut(.end(trailers)), promise: sent)
+                context.write(wrapOutboundOut(.end(trailers)), promise: promise)
                 return
             }
             pending = nil
@@ -289,6 +276,9 @@ struct ZeroCopyHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
             try channel.pipeline.syncOperations.addHandler(FileRegionWriter(registry: registry, logger: logger))
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            // Where Hummingbird puts its additional handlers, as in the TLS pipelines: a close after a
+            // response's end waits for the end, and so for a file region or a streamed body before it.
+            try channel.pipeline.syncOperations.addHandler(CloseAfterLastEnd())
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
