@@ -47,10 +47,11 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
     /// Seconds a client should wait before retrying (`Retry-After`), when known.
     public var retryAfter: Int?
 
-    public init(_ code: RegistryErrorCode, _ message: String, status: Int? = nil) {
+    public init(_ code: RegistryErrorCode, _ message: String, status: Int? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.status = status ?? code.status
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -32,12 +32,7 @@ public enum BlobFillError: Error, Equatable, Sendable, CustomStringConvertible {
         case .upstreamFailed(let e): e.registryError(notFound: .blobUnknown)
         case .digestMismatch, .sizeMismatch: RegistryError(.unavailable, "upstream content failed verification", status: 502)
         case .upstream: RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
-        case .storage:
-            {
-                var refusal = RegistryError(.unavailable, "the cache could not store the blob; retry later", status: 503)
-                refusal.retryAfter = 30
-                return refusal
-            }()
+        case .storage: RegistryError(.unavailable, "the cache could not store the blob; retry later", status: 503, retryAfter: 30)
         case .shuttingDown: RegistryError(.unavailable, "the server is shutting down", status: 503)
         }
     }

@@ -17,9 +17,7 @@ extension UpstreamError {
         case .authenticationFailed:
             return RegistryError(.unavailable, "the upstream registry refused the vendor's registry credentials", status: 502)
         case .rateLimited(let retryAfter):
-            var error = RegistryError(.tooManyRequests, "the upstream registry is rate limiting; try again later")
-            error.retryAfter = retryAfter
-            return error
+            return RegistryError(.tooManyRequests, "the upstream registry is rate limiting; try again later", retryAfter: retryAfter)
         case .unreachable, .unresolvable, .serverError:
             return RegistryError(.unavailable, "the upstream registry is unavailable", status: 503)
         case .unexpectedStatus:

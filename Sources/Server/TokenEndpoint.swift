@@ -81,9 +81,8 @@ struct AnonymousAccess {
 
     func admit(_ context: PortcullisContext) throws {
         if let retryAfter = c.anonymousRate.admit(context.remoteAddress?.ipAddress ?? "unknown") {
-            var error = RegistryError(.tooManyRequests, "too many anonymous requests from this address; log in with a license or retry later")
-            error.retryAfter = Int(retryAfter.rounded(.up))
-            throw error
+            throw RegistryError(.tooManyRequests, "too many anonymous requests from this address; log in with a license or retry later",
+                                retryAfter: Int(retryAfter.rounded(.up)))
         }
     }
 }

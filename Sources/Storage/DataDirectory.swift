@@ -115,11 +115,7 @@ public struct DataDirectory: Sendable {
     }
 
     static func reason(_ error: any Error) -> String {
-        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error {
-            let posix = underlying as NSError
-            if posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
-        }
-        return (error as NSError).localizedDescription
+        ResourceShortage.posixCode(of: error).map { String(cString: strerror($0)) } ?? (error as NSError).localizedDescription
     }
 }
 

@@ -13,7 +13,7 @@ public enum ResourceShortage: Sendable, Equatable, CustomStringConvertible {
     /// The shortage `error` reports, found in the errno of a file operation, a NIO I/O error,
     /// Foundation's POSIX errors or SQLite's result codes; nil when it reports none.
     public init?(_ error: any Error) {
-        if let shortage = Self.posix(Self.errno(of: error)) {
+        if let shortage = Self.posix(Self.posixCode(of: error)) {
             self = shortage
             return
         }
@@ -33,7 +33,8 @@ public enum ResourceShortage: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    private static func errno(of error: any Error) -> CInt? {
+    /// The errno a file operation, NIO or Foundation (itself or as the underlying error) reports.
+    static func posixCode(of error: any Error) -> CInt? {
         switch error {
         case let error as BlobFileError: return error.code
         case let error as IOError: return error.errnoCode

@@ -31,10 +31,8 @@ public actor LocalUploadSessions: BlobUploads {
     public func start(repository: String) throws -> String {
         expireIdle()
         guard sessions.count < sessionLimit else {
-            var refusal = RegistryError(.tooManyRequests, "\(sessionLimit) uploads are already in progress on this server: finish or "
-                                        + "cancel (DELETE) some, or wait for idle ones to be dropped after \(Int(idleLimit / 60)) minutes")
-            refusal.retryAfter = 60
-            throw refusal
+            throw RegistryError(.tooManyRequests, "\(sessionLimit) uploads are already in progress on this server: finish or "
+                                + "cancel (DELETE) some, or wait for idle ones to be dropped after \(Int(idleLimit / 60)) minutes", retryAfter: 60)
         }
         let id = UUID().uuidString.lowercased()
         sessions[id] = Session(repository: repository, file: try store.makeSpoolFile(), size: 0, touched: Date())
