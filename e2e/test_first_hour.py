@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import socket
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -22,7 +21,7 @@ import requests
 
 from portcullis_testkit.helm import CHART_DIR, Vendor, package_chart, parse_table
 from portcullis_testkit.oci import layout_blobs, layout_index
-from portcullis_testkit.portcullis import CliResult, PortcullisServer
+from portcullis_testkit.portcullis import CliResult, PortcullisServer, env_without_portcullis, run_bounded
 from portcullis_testkit.proc import ManagedProcess
 from portcullis_testkit.upstream import MANIFEST_ACCEPT
 from portcullis_testkit.util import REPO_ROOT, free_port, unique, wait_until
@@ -36,26 +35,8 @@ PULL_SECRET_TEMPLATE = (
 
 
 # ------------------------------------------------------------------- helpers
-def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """This process's environment without any PORTCULLIS_* variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
-    env.update(extra or {})
-    return env
-
-
-def _run(args: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
-         input: Optional[str] = None, timeout: float = 60.0) -> CliResult:
-    """Run a command in its own process group; on timeout the group is killed and the test fails."""
-    p = subprocess.Popen([str(a) for a in args], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or _env(),
-                         cwd=str(cwd) if cwd else None, start_new_session=True)
-    try:
-        out, err = p.communicate(input=input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, 9)
-        out, err = p.communicate()
-        pytest.fail(f"`{' '.join(map(str, args))}` still running after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
-    return CliResult(p.returncode, out, err)
+_env = env_without_portcullis
+_run = run_bounded
 
 
 def _cli(server: PortcullisServer, *args: str, env: Optional[Dict[str, str]] = None, input: Optional[str] = None) -> CliResult:

@@ -15,36 +15,20 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import pytest
 import requests
 
 from portcullis_testkit import catalog
 from portcullis_testkit.oci import get_manifest
-from portcullis_testkit.portcullis import CliResult, PortcullisServer
+from portcullis_testkit.portcullis import CliResult, PortcullisServer, env_without_portcullis, run_bounded
 from portcullis_testkit.util import free_port, wait_until
 
 
 # ------------------------------------------------------------------- helpers
-def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """This process's environment without any PORTCULLIS_* variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
-    env.update(extra or {})
-    return env
-
-
-def _run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 30.0) -> CliResult:
-    """Run a command in its own process group; on timeout the group is killed and the test fails."""
-    p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env or _env(), start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        pytest.fail(f"`{' '.join(map(str, args))}` still running after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
-    return CliResult(p.returncode, out, err)
+_env = env_without_portcullis
+_run = run_bounded
 
 
 def _serve(binary: Path, data_dir: Path, *extra: str, env: Optional[Dict[str, str]] = None,
@@ -202,19 +186,21 @@ def test_a_data_dir_that_cannot_be_created_or_is_a_file_is_named(portcullis_bina
 
 
 # ---------------------------------------------- 7. admin token and secret key files
+def _data_dir_holding(root: Path, name: str, text: str) -> Path:
+    """A private data directory with one file ``name`` holding ``text``."""
+    root.mkdir(mode=0o700)
+    (root / name).write_text(text)
+    (root / name).chmod(0o600)
+    return root
+
+
 def test_a_short_admin_token_file_or_garbage_secret_key_is_refused(portcullis_binary, tmp_path):
-    short = tmp_path / "short"
-    short.mkdir(mode=0o700)
-    (short / "admin-token").write_text("short\n")
-    (short / "admin-token").chmod(0o600)
+    short = _data_dir_holding(tmp_path / "short", "admin-token", "short\n")
     res = _serve(portcullis_binary, short, timeout=15)
     assert res.code == 2, res.describe()
     assert "shorter than 24 characters" in res.err and str(short / "admin-token") in res.err, res.describe()
 
-    garbage = tmp_path / "garbage"
-    garbage.mkdir(mode=0o700)
-    (garbage / "secret.key").write_text("garbage")
-    (garbage / "secret.key").chmod(0o600)
+    garbage = _data_dir_holding(tmp_path / "garbage", "secret.key", "garbage")
     res = _serve(portcullis_binary, garbage, timeout=15)
     assert res.code == 2, res.describe()
     assert str(garbage / "secret.key") in res.err, res.describe()

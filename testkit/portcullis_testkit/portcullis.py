@@ -36,6 +36,33 @@ class CliError(AssertionError):
     pass
 
 
+def env_without_portcullis(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """This process's environment without any PORTCULLIS_* variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    env.update(extra or {})
+    return env
+
+
+def run_bounded(args: Sequence[object], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
+                input: Optional[str] = None, timeout: float = 60.0) -> CliResult:
+    """Run a command in its own process group (environment: ``env_without_portcullis()`` unless
+    given); on timeout the group is killed and the test fails with what it printed."""
+    import subprocess
+
+    import pytest
+
+    p = subprocess.Popen([str(a) for a in args], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or env_without_portcullis(),
+                         cwd=str(cwd) if cwd else None, start_new_session=True)
+    try:
+        out, err = p.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        out, err = p.communicate()
+        pytest.fail(f"`{' '.join(map(str, args))}` still running after {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
+    return CliResult(p.returncode, out, err)
+
+
 @dataclass
 class Tenant:
     """An app + upstream registration + licensed customer, ready to pull."""
